@@ -1,0 +1,106 @@
+// The contract between the runner core and a stage module.
+// A stage is a plain object, like a Vite/Rollup plugin: a name, a version, a JSON Schema for its
+// params, the inputs it takes and the outputs it writes, and `run(ctx)`. The core knows no stage by name.
+import type { Logger } from 'pino';
+
+/** JSON Schema (draft 2020-12 subset that ajv understands). */
+export type JsonSchema = Record<string, unknown>;
+
+export interface InputSpec {
+  description: string;
+  /** An optional input may be left out of the pipeline; ctx.inputs then lacks it. */
+  optional?: boolean;
+}
+
+export interface OutputSpec {
+  /** File name inside the stage's output directory, e.g. "data.arrow" or "model/" for a folder. */
+  file: string;
+  description: string;
+}
+
+/**
+ * Facts outside params and inputs that change a stage's result. The core adds each one to the cache key.
+ * - 'seed': the pipeline seed.
+ * - 'tensorflow': the resolved tfjs backend name and the tfjs version.
+ */
+export type RuntimeFact = 'seed' | 'tensorflow';
+
+export interface ProgressReporter {
+  /** One line of what the stage is doing now, e.g. "epoch 3/32 · batch 120/450 · loss 1.23 · ETA 4m". */
+  update(message: string): void;
+}
+
+export interface InputArtifact {
+  /** Absolute path of the upstream output (file or folder), read-only. */
+  path: string;
+  /** The upstream stage's id in this pipeline. */
+  stage: string;
+  /** The upstream output's name. */
+  output: string;
+  /** Absolute path of the upstream stage's whole output directory (for stages that read several files). */
+  dir: string;
+}
+
+export interface StageContext<P = Record<string, unknown>> {
+  /** This stage's id in the pipeline (the key under `stages:`). */
+  id: string;
+  /** Params after defaults from the stage's schema and `--set` overrides were applied. */
+  params: P;
+  /** Resolved inputs by input name. */
+  inputs: Record<string, InputArtifact>;
+  /** Absolute path where output `name` must be written (inside a temporary directory until the stage succeeds). */
+  output(name: string): string;
+  /** The temporary output directory itself; extra files written here are stored too. */
+  outDir: string;
+  /**
+   * A directory that survives a failed or killed run of this exact stage instance (same cache key) and is
+   * removed once the stage's outputs are stored. For checkpoints that let long work resume.
+   */
+  scratchDir: string;
+  /** Resolve a path the user wrote in the pipeline (relative to the pipeline file's folder). */
+  resolvePath(p: string): string;
+  /** Pipeline-wide seed. */
+  seed: number;
+  /** Backend requested by the pipeline or `--backend` ('auto' | 'tensorflow' | 'wasm' | 'cpu'). */
+  backend: string;
+  log: Logger;
+  progress: ProgressReporter;
+  /** Aborted when the user interrupts the run (Ctrl-C); long stages should stop at a safe point. */
+  signal: AbortSignal;
+  /** Facts about the run, for stages (like a report) that describe it. */
+  run: RunInfo;
+}
+
+export interface RunInfo {
+  id: string;
+  pipelineName: string;
+  pipelineFile: string;
+  startedAt: string;
+  /** Status so far of every stage in this run, by stage id (stages upstream of this one are final). */
+  stages: Record<string, { uses: string; status: 'cached' | 'ran' | 'pending' | 'running' | 'failed' | 'skipped'; seconds?: number; key?: string }>;
+}
+
+/** What `run` may return: a small JSON-able summary stored in the manifest and shown by `pipe status`/reports. */
+export type StageSummary = Record<string, unknown> | void;
+
+export interface Stage<P = any> {
+  /** Type name used in `uses:`; kebab-case. */
+  name: string;
+  /** Bump when the stage's behaviour changes in a way its source hash would not show. */
+  version: string;
+  description: string;
+  /**
+   * JSON Schema of `with:`. Properties marked `"x-pipe-path": "file"` or `"x-pipe-path": "dir"` are paths the stage
+   * reads; the core hashes their content into the cache key.
+   */
+  params: JsonSchema;
+  inputs: Record<string, InputSpec>;
+  outputs: Record<string, OutputSpec>;
+  runtime?: RuntimeFact[];
+  run(ctx: StageContext<P>): Promise<StageSummary>;
+}
+
+/** Identity helper that gives stage authors type checking. */
+export function defineStage<P>(stage: Stage<P>): Stage<P> {
+  return stage;
+}

@@ -1,0 +1,63 @@
+// Which TensorFlow.js backend a run uses, chosen lazily: nothing here loads tfjs until loadTf() is called.
+import { createRequire } from 'node:module';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendRequest = 'auto' | BackendName;
+
+const require = createRequire(import.meta.url);
+
+/** Packages that provide the native 'tensorflow' backend, in order of preference. */
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+function installed(pkg: string): boolean {
+  try {
+    require.resolve(`${pkg}/package.json`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The native package that would provide 'tensorflow', or null. Cheap: resolves, does not load. */
+export function nativePackage(): string | null {
+  return NATIVE_PACKAGES.find(installed) ?? null;
+}
+
+/** The backend `auto` resolves to, decided without loading tfjs (used in cache keys). */
+export function resolveBackend(request: BackendRequest): BackendName {
+  if (request !== 'auto') return request;
+  return nativePackage() ? 'tensorflow' : 'wasm';
+}
+
+/** The tfjs version whose numerics a model stage depends on. */
+export function tfjsVersion(): string {
+  return (require('@tensorflow/tfjs-core/package.json') as { version: string }).version;
+}
+
+export type Tf = typeof import('@tensorflow/tfjs');
+
+let loaded: { tf: Tf; backend: BackendName } | null = null;
+
+/** Load tfjs with the requested backend and make it the active one. */
+export async function loadTf(request: BackendRequest): Promise<{ tf: Tf; backend: BackendName }> {
+  const backend = resolveBackend(request);
+  if (loaded && loaded.backend === backend) return loaded;
+  let tf: Tf;
+  if (backend === 'tensorflow') {
+    const pkg = nativePackage();
+    if (!pkg) {
+      throw new Error(
+        "backend 'tensorflow' needs @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu, and neither is installed; " +
+          "use backend: auto (or wasm), or install one of them (run 'pipe doctor' to see what is available)",
+      );
+    }
+    tf = (await import(pkg)) as Tf;
+  } else {
+    tf = await import('@tensorflow/tfjs');
+    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
+  await tf.ready();
+  loaded = { tf, backend };
+  return loaded;
+}
