@@ -77,7 +77,18 @@ export interface RunInfo {
   pipelineFile: string;
   startedAt: string;
   /** Status so far of every stage in this run, by stage id (stages upstream of this one are final). */
-  stages: Record<string, { uses: string; status: 'cached' | 'ran' | 'pending' | 'running' | 'failed' | 'skipped'; seconds?: number; key?: string }>;
+  stages: Record<
+    string,
+    {
+      uses: string;
+      status: 'cached' | 'ran' | 'pending' | 'running' | 'failed' | 'skipped';
+      seconds?: number;
+      key?: string;
+      params: Record<string, unknown>;
+    }
+  >;
+  /** Backend requested and the one TensorFlow.js stages resolve it to. */
+  backend: { requested: string; resolved: string };
 }
 
 /** What `run` may return: a small JSON-able summary stored in the manifest and shown by `pipe status`/reports. */

@@ -67,7 +67,7 @@ export async function runStage(stage: Stage, options: HarnessOptions = {}): Prom
     log: pino({ level: 'silent' }),
     progress: { update: (m) => progress.push(m) },
     signal: options.signal ?? new AbortController().signal,
-    run: { id: 'test', pipelineName: 'test', pipelineFile: 'test.yaml', startedAt: new Date(0).toISOString(), stages: {} },
+    run: { id: 'test', pipelineName: 'test', pipelineFile: 'test.yaml', startedAt: new Date(0).toISOString(), stages: {}, backend: { requested: 'auto', resolved: 'wasm' } },
   };
   const summary = await stage.run(ctx);
   return { summary, outDir, scratchDir, outputs, progress, params };

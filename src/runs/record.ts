@@ -1,0 +1,43 @@
+// The record of one `pipe run`, written to <store>/runs/<id>/run.json (with the run's JSON log beside it as
+// log.jsonl). `pipe runs`, `pipe status`, `pipe compare` and reports read these.
+
+export type StageRunStatus = 'cached' | 'ran' | 'failed' | 'skipped' | 'interrupted';
+
+export interface StageRecord {
+  uses: string;
+  /** Cache key (hex) of the stage instance. */
+  key: string;
+  status: StageRunStatus;
+  /** Wall time of run() when it ran; 0 when cached. */
+  seconds: number;
+  /** Resolved params (defaults applied). */
+  params: Record<string, unknown>;
+  /** input name -> upstream stage id */
+  inputs: Record<string, string>;
+  /** output name -> path of the output relative to the store root (e.g. "entries/ab/abcd.../out/metrics.json"). */
+  outputs: Record<string, string>;
+  /** What run() returned (or the cached entry's stored summary). */
+  summary?: Record<string, unknown>;
+  /** Failure message when status is failed. */
+  error?: string;
+}
+
+export interface RunRecord {
+  /** Sortable id: ISO time plus a short random suffix, e.g. 2026-11-24T10-46-46-123Z-3fa9. */
+  id: string;
+  pipeline: {
+    name: string;
+    /** Path of the pipeline file relative to the working directory the run started in. */
+    file: string;
+  };
+  startedAt: string;
+  finishedAt?: string;
+  status: 'ok' | 'failed' | 'interrupted' | 'running';
+  seed: number;
+  /** Backend requested ('auto', ...) and, for stages that use TensorFlow.js, the one it resolved to. */
+  backend: { requested: string; resolved: string };
+  /** CLI arguments after `pipe run`. */
+  argv: string[];
+  /** In pipeline order (topological). */
+  stages: Record<string, StageRecord>;
+}
