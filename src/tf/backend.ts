@@ -58,6 +58,8 @@ export async function loadTf(request: BackendRequest): Promise<{ tf: Tf; backend
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();
+  // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our XNNPACK-based kernels.
+  if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
   loaded = { tf, backend };
   return loaded;
 }
