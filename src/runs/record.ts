@@ -18,8 +18,12 @@ export interface StageRecord {
   outputs: Record<string, string>;
   /** What run() returned (or the cached entry's stored summary). */
   summary?: Record<string, unknown>;
-  /** Failure message when status is failed. */
+  /** Failure message when status is failed, or why it was skipped. */
   error?: string;
+  /** What the cache key was made of (see src/plan/plan.ts KeyParts), for `pipe status` explanations. */
+  keyParts?: Record<string, unknown>;
+  /** Path params as written (location -> path), for messages. */
+  filePaths?: Record<string, string>;
 }
 
 export interface RunRecord {

@@ -1,0 +1,89 @@
+// Reading run records (<storeRoot>/runs/<runId>/run.json, format in ./record.ts) for `pipe runs`,
+// `pipe compare` and reports. Records that cannot be read or parsed are skipped by listings: a run killed while
+// writing its record must not break every later listing.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { PipeError } from '../errors.js';
+import type { RunRecord } from './record.js';
+
+/** The artifact store's root: an explicit `--cache <dir>`, else $PIPE_ARTIFACTS, else ./artifacts. */
+export function storeRootFrom(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  return resolve(cwd, explicit ?? (env.PIPE_ARTIFACTS || 'artifacts'));
+}
+
+export function runsDir(storeRoot: string): string {
+  return join(storeRoot, 'runs');
+}
+
+function looksLikeRecord(value: unknown): value is RunRecord {
+  if (!value || typeof value !== 'object') return false;
+  const r = value as Partial<RunRecord>;
+  return (
+    typeof r.id === 'string' &&
+    typeof r.startedAt === 'string' &&
+    !!r.pipeline &&
+    typeof r.pipeline.name === 'string' &&
+    !!r.stages &&
+    typeof r.stages === 'object'
+  );
+}
+
+async function readRecordFile(storeRoot: string, id: string): Promise<RunRecord | undefined> {
+  try {
+    const parsed: unknown = JSON.parse(await readFile(join(runsDir(storeRoot), id, 'run.json'), 'utf8'));
+    return looksLikeRecord(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function runIds(storeRoot: string): Promise<string[]> {
+  try {
+    const entries = await readdir(runsDir(storeRoot), { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function newestFirst(a: RunRecord, b: RunRecord): number {
+  // Ids start with the ISO start time, so they break ties between runs started in the same millisecond.
+  if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** Every readable run record in the store, newest first. */
+export async function listRuns(storeRoot: string): Promise<RunRecord[]> {
+  const ids = await runIds(storeRoot);
+  const records = await Promise.all(ids.map((id) => readRecordFile(storeRoot, id)));
+  return records.filter((r): r is RunRecord => r !== undefined).sort(newestFirst);
+}
+
+/** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */
+export async function readRun(storeRoot: string, id: string): Promise<RunRecord> {
+  const ids = await runIds(storeRoot);
+  const matches = ids.includes(id) ? [id] : ids.filter((candidate) => candidate.startsWith(id));
+  if (matches.length > 1) {
+    throw new PipeError(`run id '${id}' is ambiguous: it starts ${matches.length} runs in ${runsDir(storeRoot)}`, {
+      hint: `give more characters, e.g. one of: ${matches.sort().reverse().slice(0, 5).join(', ')}`,
+    });
+  }
+  if (matches.length === 0) {
+    throw new PipeError(`no run '${id}' in ${runsDir(storeRoot)}`, {
+      hint: "`pipe runs` lists the runs there; use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere",
+    });
+  }
+  const record = await readRecordFile(storeRoot, matches[0]);
+  if (!record) {
+    throw new PipeError(`run record ${join(runsDir(storeRoot), matches[0], 'run.json')} cannot be read`, {
+      hint: 'the run may have been killed while writing it; compare another run',
+    });
+  }
+  return record;
+}
+
+/** The newest run of the pipeline with this `name:`, or undefined when it never ran in this store. */
+export async function latestRunOf(storeRoot: string, pipelineName: string): Promise<RunRecord | undefined> {
+  return (await listRuns(storeRoot)).find((r) => r.pipeline.name === pipelineName);
+}
