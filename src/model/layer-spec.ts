@@ -1,0 +1,262 @@
+// The YAML layer spec and how it becomes a TensorFlow.js model.
+//
+// A spec is a list of one-key objects, `- conv2d: {filters: 32, kernelSize: 3}`. Each layer type is data: its
+// Keras class name and a JSON Schema for its params. The spec is turned into the same Keras-style topology JSON
+// that model.json holds ({class_name: 'Sequential', config: {layers: [{class_name, config}]}}) and tfjs's own
+// serialization registry builds the model from it, so there is no hand-written switch of constructors.
+// This module is light (no tfjs import) so stage param schemas can use it at validation time.
+import type { JsonSchema } from '../stage.js';
+
+export const ACTIVATIONS = [
+  'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'selu',
+  'sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+  'gelu',
+] as const;
+
+const pairOrInt = (description: string): JsonSchema => ({
+  description,
+  oneOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 },
+  ],
+});
+
+const P = {
+  filters: { type: 'integer', minimum: 1, description: 'Number of output channels (feature maps).' },
+  kernelSize: pairOrInt('Convolution window: an integer for a square window or [height, width].'),
+  strides: pairOrInt('Step of the window: an integer or [height, width].'),
+  padding: {
+    enum: ['valid', 'same'],
+    description: "'valid' (no padding, the output shrinks) or 'same' (zero padding keeps the size at stride 1).",
+  },
+  activation: { enum: [...ACTIVATIONS], description: 'Activation applied to the output.' },
+  useBias: { type: 'boolean', description: 'Whether the layer adds a learned bias.' },
+  dilationRate: pairOrInt('Dilation of the convolution window.'),
+  l2: {
+    type: 'number',
+    minimum: 0,
+    description: 'L2 weight decay on the kernel (a Keras L1L2 regulariser with l1 = 0), added to the training loss.',
+  },
+  poolSize: pairOrInt('Pooling window: an integer or [height, width].'),
+} satisfies Record<string, JsonSchema>;
+
+export interface LayerType {
+  /** Keras / TensorFlow.js class name in the serialization registry. */
+  className: string;
+  description: string;
+  /** Params schema (properties only; wrapped with additionalProperties false). */
+  properties: Record<string, JsonSchema>;
+  required?: string[];
+  /** Kernel-like weights whose initialiser takes a seed (Keras config key → initialiser class). */
+  seededInitializers?: Record<string, string>;
+  /** Layers that draw random numbers while training (Dropout) get a `seed` too. */
+  seededLayer?: boolean;
+  /** The layer may be written with no params (`- flatten:` or `- flatten: {}`). */
+  paramless?: boolean;
+}
+
+export const LAYER_TYPES: Record<string, LayerType> = {
+  conv2d: {
+    className: 'Conv2D',
+    description: '2-D convolution.',
+    properties: {
+      filters: P.filters,
+      kernelSize: P.kernelSize,
+      strides: { ...P.strides, default: 1 },
+      padding: { ...P.padding, default: 'valid' },
+      activation: { ...P.activation, default: 'linear' },
+      useBias: { ...P.useBias, default: true },
+      dilationRate: { ...P.dilationRate, default: 1 },
+      l2: P.l2,
+    },
+    required: ['filters', 'kernelSize'],
+    seededInitializers: { kernel_initializer: 'GlorotUniform' },
+  },
+  separableConv2d: {
+    className: 'SeparableConv2D',
+    description: 'Depthwise then pointwise (1×1) convolution: fewer weights than conv2d.',
+    properties: {
+      filters: P.filters,
+      kernelSize: P.kernelSize,
+      strides: { ...P.strides, default: 1 },
+      padding: { ...P.padding, default: 'valid' },
+      activation: { ...P.activation, default: 'linear' },
+      useBias: { ...P.useBias, default: true },
+      dilationRate: { ...P.dilationRate, default: 1 },
+      depthMultiplier: { type: 'integer', minimum: 1, default: 1, description: 'Depthwise channels per input channel.' },
+    },
+    required: ['filters', 'kernelSize'],
+    seededInitializers: { depthwise_initializer: 'GlorotUniform', pointwise_initializer: 'GlorotUniform' },
+  },
+  maxPooling2d: {
+    className: 'MaxPooling2D',
+    description: 'Maximum over each window.',
+    properties: {
+      poolSize: { ...P.poolSize, default: 2 },
+      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
+      padding: { ...P.padding, default: 'valid' },
+    },
+  },
+  averagePooling2d: {
+    className: 'AveragePooling2D',
+    description: 'Mean over each window.',
+    properties: {
+      poolSize: { ...P.poolSize, default: 2 },
+      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
+      padding: { ...P.padding, default: 'valid' },
+    },
+  },
+  globalAveragePooling2d: {
+    className: 'GlobalAveragePooling2D',
+    description: 'Mean of each channel over the whole image: [h, w, c] → [c].',
+    properties: {},
+    paramless: true,
+  },
+  batchNormalization: {
+    className: 'BatchNormalization',
+    description: 'Normalises each channel with batch statistics while training, moving averages after.',
+    properties: {
+      momentum: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.99, description: 'Moving-average momentum.' },
+      epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.001, description: 'Added to the variance to avoid dividing by zero.' },
+      center: { type: 'boolean', default: true, description: 'Learn an offset (beta).' },
+      scale: { type: 'boolean', default: true, description: 'Learn a scale (gamma).' },
+    },
+    paramless: true,
+  },
+  dropout: {
+    className: 'Dropout',
+    description: 'While training, zeroes a random fraction of its inputs.',
+    properties: {
+      rate: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'Fraction of inputs dropped, 0 ≤ rate < 1.' },
+    },
+    required: ['rate'],
+    seededLayer: true,
+  },
+  flatten: {
+    className: 'Flatten',
+    description: 'Reshapes [h, w, c] into one vector of h·w·c values.',
+    properties: {},
+    paramless: true,
+  },
+  dense: {
+    className: 'Dense',
+    description: 'Fully connected layer.',
+    properties: {
+      units: { type: 'integer', minimum: 1, description: 'Number of outputs.' },
+      activation: { ...P.activation, default: 'linear' },
+      useBias: { ...P.useBias, default: true },
+      l2: P.l2,
+    },
+    required: ['units'],
+    seededInitializers: { kernel_initializer: 'GlorotUniform' },
+  },
+  activation: {
+    className: 'Activation',
+    description: 'Applies an activation function on its own.',
+    properties: { activation: P.activation },
+    required: ['activation'],
+  },
+};
+
+/** JSON Schema of one layer's params. */
+export function layerParamsSchema(type: LayerType): JsonSchema {
+  return {
+    type: type.paramless ? ['object', 'null'] : 'object',
+    description: `${type.className}: ${type.description}`,
+    properties: type.properties,
+    ...(type.required ? { required: type.required } : {}),
+    additionalProperties: false,
+  };
+}
+
+/** JSON Schema of the whole `layers:` list: each item an object with exactly one known layer-type key. */
+export function layersSchema(): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  for (const [name, type] of Object.entries(LAYER_TYPES)) properties[name] = layerParamsSchema(type);
+  return {
+    type: 'array',
+    minItems: 1,
+    description:
+      'The network, first layer first. Each item is one layer type with its params, e.g. ' +
+      '`- conv2d: {filters: 32, kernelSize: 3, activation: relu}`. Types: ' +
+      Object.keys(LAYER_TYPES).join(', ') +
+      '. See docs/layers.md.',
+    items: {
+      type: 'object',
+      description: 'One layer: a single key naming its type, whose value holds its params.',
+      properties,
+      minProperties: 1,
+      maxProperties: 1,
+      additionalProperties: false,
+    },
+  };
+}
+
+export type LayerSpecItem = Record<string, Record<string, unknown> | null>;
+
+/** Keras-style topology JSON (what model.json's `modelTopology` holds). */
+export interface ModelTopology {
+  class_name: 'Sequential';
+  config: { name: string; layers: Array<{ class_name: string; config: Record<string, unknown> }> };
+  keras_version: string;
+  backend: string;
+}
+
+function snake(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** Seed for the n-th random thing in a model built with `seed`: spread so nearby seeds give unrelated weights. */
+export function derivedSeed(seed: number, n: number): number {
+  let z = (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(n + 1, 0x85ebca6b)) >>> 0;
+  z = Math.imul(z ^ (z >>> 15), 0x2c1b3c6d) >>> 0;
+  z = Math.imul(z ^ (z >>> 12), 0x297a2d39) >>> 0;
+  return (z ^ (z >>> 15)) >>> 0;
+}
+
+/**
+ * The Sequential topology for a spec: layer names `conv2d_1`, `conv2d_2`, `dense_1` … (stable, so model.json
+ * bytes do not depend on how many models the process built before), and a seed on every initialiser.
+ */
+export function specToTopology(layers: LayerSpecItem[], inputShape: number[], seed: number): ModelTopology {
+  const counts: Record<string, number> = {};
+  let seedIndex = 0;
+  const out: ModelTopology['config']['layers'] = [];
+  layers.forEach((item, index) => {
+    const keys = Object.keys(item);
+    if (keys.length !== 1) throw new Error(`layers[${index}] must have exactly one key (the layer type), has ${keys.length}`);
+    const typeName = keys[0];
+    const type = LAYER_TYPES[typeName];
+    if (!type) {
+      throw new Error(`layers[${index}]: unknown layer type '${typeName}'; known: ${Object.keys(LAYER_TYPES).join(', ')}`);
+    }
+    const params = item[typeName] ?? {};
+    counts[typeName] = (counts[typeName] ?? 0) + 1;
+    const config: Record<string, unknown> = { name: `${snake(typeName)}_${counts[typeName]}`, trainable: true };
+    if (index === 0) config.batch_input_shape = [null, ...inputShape];
+    for (const [key, value] of Object.entries(params)) {
+      if (key === 'l2') {
+        config.kernel_regularizer = { class_name: 'L1L2', config: { l1: 0, l2: value } };
+      } else {
+        config[snake(key)] = key === 'activation' ? snake(String(value)) : value;
+      }
+    }
+    for (const [key, className] of Object.entries(type.seededInitializers ?? {})) {
+      config[key] = { class_name: className, config: { seed: derivedSeed(seed, seedIndex++) } };
+    }
+    if (type.seededLayer) config.seed = derivedSeed(seed, seedIndex++);
+    out.push({ class_name: type.className, config });
+  });
+  return { class_name: 'Sequential', config: { name: 'model', layers: out }, keras_version: 'tfjs-layers', backend: 'tensor_flow.js' };
+}

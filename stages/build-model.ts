@@ -1,0 +1,75 @@
+// build-model: turns a YAML layer spec into an untrained TensorFlow.js model (seeded, so reproducible)
+// and a summary table of its layers, output shapes and parameter counts.
+import { writeFile } from 'node:fs/promises';
+import { defineStage } from '../src/stage.js';
+import { PipeError } from '../src/errors.js';
+import { layersSchema, type LayerSpecItem } from '../src/model/layer-spec.js';
+
+export interface BuildModelParams {
+  inputShape: [number, number, number];
+  layers: LayerSpecItem[];
+}
+
+export default defineStage<BuildModelParams>({
+  name: 'build-model',
+  version: '1',
+  description: 'Builds an untrained Keras-style sequential CNN from a layer list, with seeded initial weights.',
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      inputShape: {
+        type: 'array',
+        description: 'Shape of one input image, [height, width, channels]; must match the dataset the model trains on.',
+        items: { type: 'integer', minimum: 1 },
+        minItems: 3,
+        maxItems: 3,
+        default: [48, 48, 1],
+      },
+      layers: layersSchema(),
+    },
+    required: ['layers'],
+  },
+  inputs: {},
+  outputs: {
+    model: { file: 'model/', description: 'Untrained model in TensorFlow.js layers format (model.json + weights.bin).' },
+    summary: { file: 'summary.json', description: 'Layers with output shapes and parameter counts (JSON).' },
+    summaryText: { file: 'summary.txt', description: 'The same summary as a plain-text table.' },
+  },
+  runtime: ['seed', 'tensorflow'],
+  async run(ctx) {
+    const { loadTf } = await import('../src/tf/backend.js');
+    const { specToTopology } = await import('../src/model/layer-spec.js');
+    const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');
+    const { summariseModel, summaryTable } = await import('../src/model/summary.js');
+    const { tf, backend } = await loadTf(ctx.backend as never);
+    const topology = specToTopology(ctx.params.layers, ctx.params.inputShape, ctx.seed);
+    let model;
+    try {
+      model = await modelFromTopology(tf, topology);
+    } catch (err) {
+      // Shape errors (a window larger than its input, a dense layer on 4-D input …) surface here.
+      throw new PipeError(`build-model: the layer list does not make a valid network: ${(err as Error).message}`, {
+        hint: 'check kernel/pool sizes against the input size (valid padding shrinks each side by kernelSize-1) and put flatten before dense',
+        cause: err,
+      });
+    }
+    try {
+      await saveModel(tf, model, ctx.output('model'));
+      const summary = summariseModel(model);
+      await writeFile(ctx.output('summary'), JSON.stringify(summary, null, 2) + '\n');
+      const table = summaryTable(summary);
+      await writeFile(ctx.output('summaryText'), table);
+      ctx.log.info(`model summary\n${table}`);
+      return {
+        layers: summary.layers.length,
+        totalParams: summary.totalParams,
+        trainableParams: summary.trainableParams,
+        outputShape: summary.layers[summary.layers.length - 1].outputShape,
+        backend,
+      };
+    } finally {
+      model.dispose();
+    }
+  },
+});
