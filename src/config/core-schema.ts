@@ -1,0 +1,71 @@
+// JSON Schema of a pipeline file without any stage's params: what the runner itself understands.
+// The editor schema (schemas/pipeline.schema.json) is this plus every built-in stage's params.
+import type { JsonSchema } from '../stage.js';
+
+export const STAGE_ID_PATTERN = '^[a-z][a-z0-9-_]*$';
+export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+/** `uses:` value that names a module file next to the pipeline rather than a built-in stage. */
+export const STAGE_PATH_PATTERN = '^\\.\\.?/.+\\.(ts|mts|js|mjs)$';
+/** An input reference: "stageId" or "stageId.outputName". */
+export const INPUT_REF_PATTERN = '^[a-z][a-z0-9-_]*(\\.[A-Za-z0-9_-]+)?$';
+
+export const stageEntrySchema: JsonSchema = {
+  type: 'object',
+  description: 'One step of the pipeline: which stage type it uses, its params and where its inputs come from.',
+  additionalProperties: false,
+  required: ['uses'],
+  properties: {
+    uses: {
+      type: 'string',
+      minLength: 1,
+      description: 'The stage type: a built-in stage name (e.g. split), or a path to a stage module relative to this file (e.g. ./stages/crop.ts).',
+    },
+    description: { type: 'string', description: 'What this step is for, in words (shown by `pipe dag`).' },
+    with: {
+      type: 'object',
+      description: "The stage's params; each stage type has its own schema.",
+    },
+    inputs: {
+      type: 'object',
+      description: 'Input name -> upstream stage id ("split"), or stage id and output name ("split.train").',
+      additionalProperties: { type: 'string', pattern: INPUT_REF_PATTERN },
+    },
+  },
+};
+
+export const coreSchema: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'stages'],
+  properties: {
+    name: { type: 'string', minLength: 1, description: 'Name of the pipeline, shown in runs and reports.' },
+    description: { type: 'string', description: 'What the pipeline does and why, in words.' },
+    seed: {
+      type: 'integer',
+      minimum: 0,
+      default: 42,
+      description: 'Seed for every random choice (shuffles, splits, weight init); part of the cache key of stages that use it.',
+    },
+    backend: {
+      enum: [...BACKENDS],
+      default: 'auto',
+      description: 'TensorFlow.js backend: auto picks the fastest that works here (tensorflow, then wasm, then cpu).',
+    },
+    cache: {
+      type: 'string',
+      minLength: 1,
+      description: 'Folder of the artifact store, relative to this file (default: .pipe/ next to it).',
+    },
+    stages: {
+      type: 'object',
+      description: 'The steps of the pipeline by id (lowercase letters, digits, - and _). Order follows inputs, not this list.',
+      minProperties: 1,
+      propertyNames: { pattern: STAGE_ID_PATTERN },
+      additionalProperties: { $ref: '#/definitions/stage' },
+    },
+  },
+  definitions: { stage: stageEntrySchema },
+};
+
+/** Keys allowed at the top level of a pipeline file. */
+export const TOP_LEVEL_KEYS = Object.keys(coreSchema.properties as object);

@@ -1,0 +1,233 @@
+// Reads a pipeline file into a checked, typed, resolved pipeline: YAML with source positions, `--set`
+// overrides, the core schema, each stage's own param schema, and the input graph. Every problem in the
+// file is collected and reported at once, each at its file:line:column.
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { PipeError, PipeErrors } from '../errors.js';
+import type { Stage } from '../stage.js';
+import { validatorFor, validateWithPaths, type PathParam } from './ajv.js';
+import { problemsFromAjv } from './ajv-errors.js';
+import { coreSchema } from './core-schema.js';
+import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './graph.js';
+import { applyOverride, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
+import type { Problem } from './problem.js';
+import { SourceFile } from './source.js';
+import { BUILTIN_STAGES_DIR, loadStage, type LoadedStage } from './stage-loader.js';
+import type { LoadedPipeline, LoadOptions, PipelineSpec, ResolvedStage, StageSpec } from './types.js';
+
+type Json = Record<string, unknown>;
+
+function isMapping(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The path as the user should see it: relative to the working directory when inside it. */
+function displayPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
+function setAt(root: Json, path: readonly string[], value: unknown): void {
+  let node = root;
+  for (const key of path.slice(0, -1)) node = node[key] as Json;
+  node[path[path.length - 1]] = value;
+}
+
+function getAt(root: Json, path: readonly string[]): unknown {
+  let node: unknown = root;
+  for (const key of path) node = isMapping(node) ? node[key] : undefined;
+  return node;
+}
+
+function overrideError(text: string, message: string, hint?: string): PipeError {
+  return new PipeError(`in --set ${text}: ${message}`, { hint });
+}
+
+/**
+ * Load, check and resolve the pipeline in `file`. Throws PipeErrors listing every problem found
+ * (or a single PipeError when the file cannot be read).
+ */
+export async function loadPipeline(file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
+  const cwd = options.cwd ?? process.cwd();
+  const abs = resolve(cwd, file);
+  const dir = dirname(abs);
+  const builtinDir = options.builtinDir ?? BUILTIN_STAGES_DIR;
+  const shown = displayPath(abs, cwd);
+
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PipeError(code === 'ENOENT' ? `pipeline file not found: ${shown}` : `cannot read pipeline file ${shown}: ${(err as Error).message}`, {
+      hint: code === 'ENOENT' ? 'check the path; pipelines usually live in pipelines/*.yaml' : undefined,
+    });
+  }
+  const source = new SourceFile(shown, text);
+  const syntax = source.syntaxErrors();
+  if (syntax.length > 0) throw new PipeErrors(syntax);
+  const root: unknown = source.doc.toJS();
+  if (!isMapping(root)) {
+    throw new PipeErrors([
+      source.errorAt(
+        root === null || root === undefined ? 'the pipeline file is empty' : 'a pipeline file must be a mapping (key: value), not a list or a single value',
+        [],
+        'value',
+        { hint: 'start with `name: <pipeline name>` and `stages:`' },
+      ),
+    ]);
+  }
+
+  const errors: PipeError[] = [];
+  const problems: Problem[] = [];
+  const overrides: Override[] = [];
+  const stageIds = isMapping(root.stages) ? Object.keys(root.stages) : [];
+  for (const setText of options.sets ?? []) {
+    try {
+      const override = parseOverride(setText, stageIds);
+      applyOverride(root, override);
+      overrides.push(override);
+    } catch (err) {
+      if (!(err instanceof OverrideError)) throw err;
+      errors.push(overrideError(err.text, err.message, err.hint));
+    }
+  }
+  for (const o of overrides) {
+    if (o.path[0] === 'stages') continue;
+    let value = fitOverrideValue(o.value, o.raw, schemaAt(coreSchema, o.path), cwd);
+    // `cache` typed on the command line is a folder from where the command runs, like any path there.
+    if (o.path.length === 1 && o.path[0] === 'cache' && typeof value === 'string' && value !== '') value = resolve(cwd, value);
+    setAt(root, o.path, value);
+  }
+
+  const core = validatorFor(coreSchema);
+  const uses: Record<string, string> = {};
+  const stagesDoc = isMapping(root.stages) ? root.stages : {};
+  const entries = Object.entries(stagesDoc).filter(
+    (e): e is [string, Json & { uses: string }] => isMapping(e[1]) && typeof e[1].uses === 'string' && e[1].uses !== '',
+  );
+  for (const [id, entry] of entries) uses[id] = entry.uses;
+  if (!core(root)) problems.push(...problemsFromAjv(core.errors ?? [], [], uses));
+
+  const loaded = new Map<string, LoadedStage>();
+  await Promise.all(
+    entries.map(async ([id, entry]) => {
+      try {
+        loaded.set(id, await loadStage(entry.uses, dir, builtinDir));
+      } catch (err) {
+        if (!(err instanceof PipeError)) throw err;
+        problems.push({ message: err.message, hint: err.hint, path: ['stages', id, 'uses'], anchor: 'value' });
+      }
+    }),
+  );
+
+  const pathParams: Record<string, PathParam[]> = {};
+  for (const [id, entry] of entries) {
+    const module = loaded.get(id);
+    if (!module) continue;
+    if (entry.with === undefined || entry.with === null) entry.with = {};
+    if (!isMapping(entry.with)) continue; // the core schema reported it
+    for (const o of overrides) {
+      if (o.path[0] !== 'stages' || o.path[1] !== id || o.path[2] !== 'with' || o.path.length < 4) continue;
+      const paramPath = o.path.slice(3);
+      if (getAt(entry.with, paramPath.slice(0, -1)) === undefined) continue;
+      setAt(entry.with, paramPath, fitOverrideValue(o.value, o.raw, schemaAt(module.stage.params, paramPath), cwd));
+    }
+    const checked = checkParams(module.stage, entry.with, id, uses);
+    problems.push(...checked.problems);
+    pathParams[id] = checked.paths;
+  }
+
+  const graph: Record<string, GraphStage> = {};
+  const edges: Record<string, string[]> = {};
+  for (const [id, entry] of Object.entries(stagesDoc)) {
+    const mapping = isMapping(entry) ? entry : {};
+    const refs = isMapping(mapping.inputs) ? (mapping.inputs as Record<string, string>) : undefined;
+    const module = loaded.get(id);
+    graph[id] = { uses: uses[id] ?? '?', refs, inputs: module?.stage.inputs, outputs: module?.stage.outputs };
+    edges[id] = Object.values(refs ?? {})
+      .filter((r): r is string => typeof r === 'string')
+      .map((r) => r.split('.')[0])
+      .filter((upstream) => upstream in stagesDoc);
+  }
+  const resolvedInputs = resolveInputs(graph);
+  problems.push(...resolvedInputs.problems);
+  for (const cycle of findCycles(edges)) problems.push(cycleProblem(cycle, edges, stagesDoc));
+
+  for (const problem of problems) {
+    const override = overrideFor(overrides, problem.path);
+    errors.push(
+      override
+        ? overrideError(override.text, problem.message, problem.hint)
+        : source.errorAt(problem.message, problem.path, problem.anchor, { hint: problem.hint }),
+    );
+  }
+  if (errors.length > 0) throw new PipeErrors(sortErrors(errors));
+
+  const spec = root as unknown as PipelineSpec;
+  const stages: Record<string, ResolvedStage> = {};
+  for (const [id, entry] of Object.entries(spec.stages)) {
+    const module = loaded.get(id)!;
+    stages[id] = {
+      id,
+      uses: entry.uses,
+      params: entry.with as Record<string, unknown>,
+      inputs: resolvedInputs.inputs[id] ?? {},
+      stage: module.stage,
+      modulePath: module.modulePath,
+      pathParams: pathParams[id] ?? [],
+    };
+  }
+  return {
+    file: abs,
+    dir,
+    spec,
+    stages,
+    order: topologicalOrder(edges),
+    cacheDir: spec.cache === undefined ? undefined : resolve(dir, spec.cache),
+  };
+}
+
+function checkParams(stage: Stage, params: Json, id: string, uses: Record<string, string>): { problems: Problem[]; paths: PathParam[] } {
+  let validate;
+  try {
+    validate = validatorFor(stage.params);
+  } catch (err) {
+    return {
+      problems: [
+        {
+          message: `stage type '${uses[id]}' has an invalid param schema: ${(err as Error).message}`,
+          hint: 'this is a bug in the stage module, not in the pipeline',
+          path: ['stages', id, 'uses'],
+          anchor: 'value',
+        },
+      ],
+      paths: [],
+    };
+  }
+  const { valid, paths } = validateWithPaths(validate, params);
+  return { problems: valid ? [] : problemsFromAjv(validate.errors ?? [], ['stages', id, 'with'], uses), paths };
+}
+
+/** One problem per cycle, naming its stages in the direction data flows, at the input that closes it. */
+function cycleProblem(cycle: string[], edges: Record<string, string[]>, stagesDoc: Json): Problem {
+  // `cycle` follows "reads from" edges; data flows the other way.
+  const flow = [cycle[0], ...cycle.slice(1).reverse()];
+  const first = flow[0];
+  const members = new Set(cycle);
+  const refs = (stagesDoc[first] as StageSpec).inputs ?? {};
+  const closing = Object.entries(refs).find(([, ref]) => typeof ref === 'string' && members.has(ref.split('.')[0]));
+  const loop = flow.length === 1 ? `'${first}' reads its own output` : `${[...flow, first].join(' -> ')}`;
+  return {
+    message: `stages form a cycle: ${loop}`,
+    hint: 'a stage cannot read (directly or through other stages) what it produces; remove or change one of these inputs',
+    path: closing ? ['stages', first, 'inputs', closing[0]] : ['stages', first],
+    anchor: closing ? 'value' : 'key',
+  };
+}
+
+/** File errors in file order, then errors from `--set`. */
+function sortErrors(errors: PipeError[]): PipeError[] {
+  const rank = (e: PipeError) => (e.location ? e.location.line * 100_000 + e.location.column : Number.MAX_SAFE_INTEGER);
+  return errors.map((e, i) => [e, i] as const).sort((a, b) => rank(a[0]) - rank(b[0]) || a[1] - b[1]).map(([e]) => e);
+}

@@ -1,0 +1,130 @@
+// Finds and imports the module behind a stage's `uses:`: a built-in stage by name (compiled into
+// dist/stages/) or a user's module by path relative to the pipeline file (.ts through tsx).
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PipeError } from '../errors.js';
+import type { Stage } from '../stage.js';
+import { STAGE_PATH_PATTERN } from './core-schema.js';
+import { closest, didYouMean } from './suggest.js';
+
+/** dist/src/config/ -> dist/stages/ */
+export const BUILTIN_STAGES_DIR = fileURLToPath(new URL('../../stages/', import.meta.url));
+
+export interface LoadedStage {
+  stage: Stage;
+  /** Absolute path of the file imported. */
+  modulePath: string;
+}
+
+/** Names of the built-in stages, sorted. */
+export function listBuiltinStages(dir: string = BUILTIN_STAGES_DIR): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return files
+    .filter((f) => f.endsWith('.js') && !f.endsWith('.d.js'))
+    .map((f) => f.slice(0, -'.js'.length))
+    .sort();
+}
+
+/** True when `uses` names a module file rather than a built-in stage. */
+export function isStagePath(uses: string): boolean {
+  return uses.startsWith('./') || uses.startsWith('../') || isAbsolute(uses);
+}
+
+/**
+ * Import the stage `uses` names. Paths are relative to `baseDir` (the pipeline file's folder).
+ * Throws PipeError (without a location; the caller knows where `uses:` is written).
+ */
+export async function loadStage(uses: string, baseDir: string, builtinDir: string = BUILTIN_STAGES_DIR): Promise<LoadedStage> {
+  if (isStagePath(uses)) return loadUserStage(uses, baseDir);
+  const names = listBuiltinStages(builtinDir);
+  if (!names.includes(uses)) {
+    const hint = didYouMean(uses, names, 'built-in stages');
+    throw new PipeError(`unknown stage type '${uses}'`, {
+      hint: `${hint ?? 'no built-in stages are installed'}; a stage module of your own is written as a path, e.g. ./stages/${uses}.ts`,
+    });
+  }
+  const modulePath = resolve(builtinDir, `${uses}.js`);
+  const stage = checkStage(await importModule(modulePath, uses), uses);
+  if (stage.name !== uses) {
+    throw new PipeError(`built-in stage file ${uses}.js declares the name '${stage.name}'`, {
+      hint: 'a built-in stage file must be named after its stage',
+    });
+  }
+  return { stage, modulePath };
+}
+
+async function loadUserStage(uses: string, baseDir: string): Promise<LoadedStage> {
+  if (!new RegExp(STAGE_PATH_PATTERN).test(uses) && !isAbsolute(uses)) {
+    throw new PipeError(`stage module '${uses}' must be a .ts, .mts, .js or .mjs file`, {
+      hint: 'write the file name with its extension, e.g. ./stages/crop.ts',
+    });
+  }
+  const modulePath = resolve(baseDir, uses);
+  if (!existsSync(modulePath)) {
+    const guess = closest(basename(modulePath), siblings(dirname(modulePath)));
+    throw new PipeError(`stage module '${uses}' not found (looked for ${modulePath})`, {
+      hint: guess
+        ? `did you mean '${uses.slice(0, uses.length - basename(uses).length)}${guess}'?`
+        : 'paths in `uses:` are relative to the pipeline file',
+    });
+  }
+  return { stage: checkStage(await importModule(modulePath, uses), uses), modulePath };
+}
+
+function siblings(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => /\.(ts|mts|js|mjs)$/.test(f));
+  } catch {
+    return [];
+  }
+}
+
+async function importModule(modulePath: string, uses: string): Promise<unknown> {
+  const url = pathToFileURL(modulePath).href;
+  try {
+    if (/\.m?ts$/.test(modulePath)) {
+      // tsx is loaded only for TypeScript stages: it costs a few hundred milliseconds.
+      const { tsImport } = await import('tsx/esm/api');
+      return await tsImport(url, import.meta.url);
+    }
+    return await import(url);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new PipeError(`could not load stage module '${uses}': ${reason}`, {
+      hint: 'fix the module (run it with --debug for the stack trace)',
+      cause: err,
+    });
+  }
+}
+
+const REQUIRED_MEMBERS: Array<[keyof Stage, string]> = [
+  ['name', 'string'],
+  ['version', 'string'],
+  ['params', 'object'],
+  ['inputs', 'object'],
+  ['outputs', 'object'],
+  ['run', 'function'],
+];
+
+/** The module's default export, if it is shaped like a Stage. */
+function checkStage(mod: unknown, uses: string): Stage {
+  const stage = (mod as { default?: unknown } | null)?.default;
+  const fix = 'export default defineStage({ name, version, description, params, inputs, outputs, run }) from src/stage';
+  if (typeof stage !== 'object' || stage === null) {
+    throw new PipeError(`stage module '${uses}' has no default export that is a stage`, { hint: fix });
+  }
+  const record = stage as Record<string, unknown>;
+  const missing = REQUIRED_MEMBERS.filter(([key, type]) => typeof record[key] !== type || record[key] === null).map(
+    ([key, type]) => `${key} (${type})`,
+  );
+  if (missing.length > 0) {
+    throw new PipeError(`stage module '${uses}' is not a valid stage: missing or wrong ${missing.join(', ')}`, { hint: fix });
+  }
+  return stage as Stage;
+}

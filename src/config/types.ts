@@ -1,0 +1,73 @@
+// The shapes of a pipeline once it has been read, checked and resolved.
+import type { Stage } from '../stage.js';
+import type { PathParam } from './ajv.js';
+
+export type { PathParam };
+
+export type Backend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+
+/** One entry under `stages:` as written (after `--set` overrides; `with` has the stage's defaults applied). */
+export interface StageSpec {
+  uses: string;
+  description?: string;
+  with?: Record<string, unknown>;
+  inputs?: Record<string, string>;
+}
+
+/** The pipeline file's content, typed, with defaults applied. */
+export interface PipelineSpec {
+  name: string;
+  description?: string;
+  seed: number;
+  backend: Backend;
+  /** Artifact store folder as written, relative to the pipeline file. */
+  cache?: string;
+  stages: Record<string, StageSpec>;
+}
+
+/** Where one input of a stage comes from. */
+export interface InputRef {
+  stage: string;
+  output: string;
+}
+
+export interface ResolvedStage {
+  /** Key under `stages:`. */
+  id: string;
+  /** As written in `uses:`. */
+  uses: string;
+  /** Validated params with defaults (the same object as spec.stages[id].with). */
+  params: Record<string, unknown>;
+  /** Every input given in the file, resolved to an upstream stage and output. */
+  inputs: Record<string, InputRef>;
+  stage: Stage;
+  /** Absolute path of the module file the stage was loaded from. */
+  modulePath: string;
+  /**
+   * Params marked `x-pipe-path` that hold a value. Relative values are relative to the pipeline's folder
+   * (values from `--set` were made absolute against the working directory).
+   */
+  pathParams: PathParam[];
+}
+
+export interface LoadedPipeline {
+  /** Absolute path of the pipeline file. */
+  file: string;
+  /** Folder of the pipeline file: relative paths in it resolve against this. */
+  dir: string;
+  spec: PipelineSpec;
+  stages: Record<string, ResolvedStage>;
+  /** Stage ids in an order where every stage comes after the stages it reads from (file order otherwise). */
+  order: string[];
+  /** Absolute artifact store folder when the file sets `cache:`. */
+  cacheDir?: string;
+}
+
+export interface LoadOptions {
+  /** `--set path=value` texts, applied in order. */
+  sets?: string[];
+  /** Folder whose `<name>.js` files are the built-in stages (default: the compiled stages/ of this package). */
+  builtinDir?: string;
+  /** Folder `--set` paths are relative to (default: process.cwd()). */
+  cwd?: string;
+}
