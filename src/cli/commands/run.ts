@@ -1,6 +1,237 @@
-// Placeholder until the command lands.
-export const usage = 'Usage: pipe run\n';
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('pipe run: not available yet\n');
-  return 1;
+// `pipe run`: plan, then execute the stale stages with a live view, a run record and a JSON log.
+import { relative } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { PipeError } from '../../errors.js';
+import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
+import { downstreamOf, upstreamOf, type Plan } from '../../plan/plan.js';
+import { lastKeyParts, stageStates } from '../../plan/staleness.js';
+import type { RunRecord } from '../../runs/record.js';
+import { listRuns } from '../../runs/read.js';
+import { newRunId, runDir, writeRunRecord } from '../../runs/write.js';
+import { resolveBackend, type BackendRequest } from '../../tf/backend.js';
+import { createRunView, formatSeconds } from '../../ui/run-view.js';
+import { openPipeline } from '../open-pipeline.js';
+
+export const usage = `Usage: pipe run <pipeline.yaml> [options]
+
+Runs a pipeline. Each stage's outputs are cached under a key made of its type, code, params, inputs and the
+files it reads: a stage runs only when one of those changed, and a run that changes nothing runs nothing.
+
+Options:
+  --set <stage.param=value>  override a param (repeatable), e.g. --set train.epochs=10; validated like the file
+  --force[=<stage>]          run every stage (or just <stage>, repeatable) even when cached
+  --only <stage>             run only this stage (repeatable); its inputs must already be cached
+  --until <stage>            run this stage and what it depends on, nothing downstream
+  --backend <name>           auto | tensorflow | wasm | cpu (overrides the pipeline's backend)
+  --dry-run                  show what would run and why, run nothing
+  --json                     print the run record as JSON on stdout (no live view)
+  --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
+
+The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
+the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
+
+Examples:
+  pipe run pipelines/quickstart.yaml
+  pipe run pipelines/fer2013-baseline.yaml --set ingest.path=data/fer2013.csv.gz --set train.epochs=10
+  pipe run pipelines/quickstart.yaml --force=train --until evaluate
+`;
+
+interface RunOptions {
+  file: string;
+  sets: string[];
+  force: 'all' | string[];
+  only: string[];
+  until?: string;
+  backend?: string;
+  dryRun: boolean;
+  json: boolean;
+  logLevel: string;
+}
+
+function parse(argv: string[]): RunOptions {
+  // `--force` alone means every stage; parseArgs needs a value, so give the bare flag one.
+  const args = argv.map((a) => (a === '--force' ? '--force=*' : a));
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        set: { type: 'string', multiple: true, default: [] },
+        force: { type: 'string', multiple: true, default: [] },
+        only: { type: 'string', multiple: true, default: [] },
+        until: { type: 'string' },
+        backend: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        'log-level': { type: 'string', default: 'info' },
+      },
+    });
+  } catch (err) {
+    throw new PipeError((err as Error).message, { hint: "see 'pipe run --help'" });
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) {
+    throw new PipeError(positionals.length ? `expected one pipeline file, got ${positionals.length}` : 'which pipeline? give its file', {
+      hint: 'pipe run pipelines/quickstart.yaml',
+    });
+  }
+  const backend = values.backend;
+  if (backend && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
+    throw new PipeError(`unknown backend '${backend}'`, { hint: "use auto, tensorflow, wasm or cpu ('pipe doctor' shows what works here)" });
+  }
+  const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+  if (!levels.includes(values['log-level']!)) {
+    throw new PipeError(`unknown log level '${values['log-level']}'`, { hint: `use one of ${levels.join(', ')}` });
+  }
+  const force = values.force as string[];
+  return {
+    file: positionals[0],
+    sets: values.set as string[],
+    force: force.includes('*') ? 'all' : force,
+    only: values.only as string[],
+    until: values.until,
+    backend,
+    dryRun: values['dry-run']!,
+    json: values.json!,
+    logLevel: values['log-level']!,
+  };
+}
+
+function checkStageNames(plan: Plan, names: string[], flag: string): void {
+  for (const name of names) {
+    if (!plan.stages[name]) {
+      throw new PipeError(`${flag} ${name}: no stage '${name}' in pipeline '${plan.pipeline.name}'`, {
+        hint: `stages: ${plan.order.join(', ')}`,
+      });
+    }
+  }
+}
+
+function selection(plan: Plan, o: RunOptions): Set<string> {
+  checkStageNames(plan, o.only, '--only');
+  checkStageNames(plan, o.until ? [o.until] : [], '--until');
+  checkStageNames(plan, o.force === 'all' ? [] : o.force, '--force');
+  if (o.only.length) return new Set(o.only);
+  if (o.until) return upstreamOf(plan, [o.until]);
+  return new Set(plan.order);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const o = parse(argv);
+  const { loaded, store, plan } = await openPipeline(o.file, { sets: o.sets, backend: o.backend });
+  const selected = selection(plan, o);
+  const force = new Set(o.force === 'all' ? plan.order : o.force);
+  const requested = o.backend ?? loaded.spec.backend;
+  const backend = { requested, resolved: resolveBackend(requested as BackendRequest) };
+
+  if (o.dryRun) {
+    const states = await stageStates(plan, (k) => store.lookup(k), lastKeyParts(await listRuns(store.root), plan.pipeline.name));
+    const rows = states.filter((s) => selected.has(s.id));
+    if (o.json) {
+      process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: rows.map((s) => ({ ...s, wouldRun: force.has(s.id) || !s.cached })) }, null, 2)}\n`);
+    } else {
+      for (const s of rows) {
+        const why = force.has(s.id) ? ['forced'] : s.reasons;
+        process.stdout.write(`${s.cached && !force.has(s.id) ? 'cached' : 'run   '}  ${s.id} (${s.uses})${why.length ? `: ${why.join('; ')}` : ''}\n`);
+      }
+    }
+    return 0;
+  }
+
+  const runId = newRunId();
+  const record: RunRecord = {
+    id: runId,
+    pipeline: { name: plan.pipeline.name, file: relative(process.cwd(), loaded.file) },
+    startedAt: new Date().toISOString(),
+    status: 'running',
+    seed: plan.pipeline.seed,
+    backend,
+    argv,
+    stages: {},
+  };
+  const logFile = `${runDir(store.root, runId)}/log.jsonl`;
+  const log = pino(
+    { level: o.logLevel, base: { run: runId }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.destination({ dest: logFile, sync: true, mkdir: true }),
+  );
+  log.info({ pipeline: record.pipeline, backend, argv }, 'run started');
+  await writeRunRecord(store.root, record);
+
+  const abort = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    log.warn({ signal }, 'interrupted');
+    process.stderr.write(`\n${signal}: stopping at the next safe point (finished stages stay cached; press Ctrl-C again to quit at once)\n`);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const order = plan.order.filter((id) => selected.has(id));
+  const view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses })));
+  let saving = Promise.resolve();
+  const started = performance.now();
+  const result = await execute({
+    plan,
+    store,
+    selected,
+    force,
+    backend,
+    log,
+    signal: abort.signal,
+    run: { id: runId, pipelineName: plan.pipeline.name, pipelineFile: record.pipeline.file, startedAt: record.startedAt },
+    observer: view?.observer,
+    onRecord: (id, stageRecord) => {
+      record.stages[id] = stageRecord;
+      saving = saving.then(() => writeRunRecord(store.root, record));
+    },
+  });
+  await view?.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+
+  const outcomes = Object.entries(result.outcomes);
+  const failed = outcomes.filter(([, r]) => r.status === 'failed');
+  record.status = abort.signal.aborted ? 'interrupted' : failed.length ? 'failed' : 'ok';
+  record.finishedAt = new Date().toISOString();
+  // Keep the record in pipeline order.
+  record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
+  await saving;
+  await writeRunRecord(store.root, record);
+  log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
+  log.flush();
+
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+  } else {
+    printSummary(plan, result.outcomes, (performance.now() - started) / 1000, record, store.root);
+  }
+  for (const [id, r] of failed) {
+    const error = (r as { error: unknown }).error;
+    if (error instanceof PipeError) process.stderr.write(`\nstage '${id}' failed:\n${error.format()}\n`);
+    else {
+      process.stderr.write(`\nstage '${id}' failed: ${messageOf(error)}\n`);
+      if (argv.includes('--debug') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    }
+  }
+  if (record.status === 'interrupted') return 130;
+  return failed.length ? 1 : 0;
+}
+
+function printSummary(plan: Plan, outcomes: Record<string, StageOutcome>, seconds: number, record: RunRecord, root: string): void {
+  const count = (status: string) => Object.values(outcomes).filter((r) => r.status === status).length;
+  const parts = [`${count('ran')} ran`, `${count('cached')} cached`];
+  for (const status of ['failed', 'skipped', 'interrupted']) if (count(status)) parts.push(`${count(status)} ${status}`);
+  process.stdout.write(`\n${plan.pipeline.name}: ${parts.join(', ')} in ${formatSeconds(seconds)} · run ${record.id}\n`);
+  // Point at what the user came for: the outputs of the stages nothing else reads.
+  const sinks = Object.keys(outcomes).filter((id) => !downstreamOf(plan, [id]).size || [...downstreamOf(plan, [id])].every((d) => d === id || !outcomes[d]));
+  for (const id of sinks) {
+    const r = record.stages[id];
+    if (!r) continue;
+    for (const [name, path] of Object.entries(r.outputs)) process.stdout.write(`  ${id}.${name}: ${relative(process.cwd(), `${root}/${path}`)}\n`);
+  }
 }

@@ -1,6 +1,61 @@
-// Placeholder until the command lands.
-export const usage = 'Usage: pipe runs\n';
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('pipe runs: not available yet\n');
-  return 1;
+// `pipe runs`: past runs, newest first: when, which stages ran or were cached, durations.
+import { parseArgs } from 'node:util';
+import { PipeError } from '../../errors.js';
+import { listRuns, storeRootFrom } from '../../runs/read.js';
+import { formatSeconds } from '../../ui/run-view.js';
+
+export const usage = `Usage: pipe runs [--pipeline <name>] [--limit N] [--cache <dir>] [--json]
+
+Lists past runs, newest first: id, pipeline, status, when, and per stage whether it ran (with its duration)
+or came from the cache. Show one run in full with 'pipe runs <run-id>' (a unique prefix is enough).
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { pipeline: { type: 'string' }, limit: { type: 'string', default: '20' }, cache: { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
+  } catch (err) {
+    throw new PipeError((err as Error).message, { hint: "see 'pipe runs --help'" });
+  }
+  const { values, positionals } = parsed;
+  const root = storeRootFrom(values.cache);
+  let runs = await listRuns(root);
+  if (values.pipeline) runs = runs.filter((r) => r.pipeline.name === values.pipeline);
+  if (positionals[0]) {
+    const matches = runs.filter((r) => r.id.startsWith(positionals[0]));
+    if (matches.length !== 1) {
+      throw new PipeError(matches.length ? `run id '${positionals[0]}' is ambiguous (${matches.length} runs)` : `no run '${positionals[0]}' in ${root}`, {
+        hint: "'pipe runs' lists the runs",
+      });
+    }
+    runs = matches;
+  } else {
+    runs = runs.slice(0, Number(values.limit) || 20);
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
+    return 0;
+  }
+  if (runs.length === 0) {
+    process.stdout.write(`no runs recorded in ${root} yet; start one with 'pipe run <pipeline.yaml>'\n`);
+    return 0;
+  }
+  for (const r of runs) {
+    const seconds = r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : undefined;
+    const stages = Object.entries(r.stages);
+    const ran = stages.filter(([, s]) => s.status === 'ran').length;
+    process.stdout.write(
+      `${r.id}  ${r.pipeline.name}  ${r.status}  ${r.startedAt.replace('T', ' ').slice(0, 19)}  ${seconds === undefined ? '' : formatSeconds(seconds)}  ` +
+        `${ran} ran, ${stages.length - ran} cached/other · backend ${r.backend.resolved}\n`,
+    );
+    for (const [id, s] of stages) {
+      const detail = s.status === 'ran' ? formatSeconds(s.seconds) : s.error ? s.error : '';
+      process.stdout.write(`    ${s.status.padEnd(11)} ${id} (${s.uses})${detail ? `  ${detail}` : ''}\n`);
+    }
+  }
+  return 0;
 }

@@ -1,6 +1,44 @@
-// Placeholder until the command lands.
-export const usage = 'Usage: pipe status\n';
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('pipe status: not available yet\n');
-  return 1;
+// `pipe status`: every stage cached or stale, and why.
+import { parseArgs } from 'node:util';
+import { PipeError } from '../../errors.js';
+import { lastKeyParts, stageStates } from '../../plan/staleness.js';
+import { listRuns } from '../../runs/read.js';
+import { openPipeline } from '../open-pipeline.js';
+
+export const usage = `Usage: pipe status <pipeline.yaml> [--set stage.param=value]... [--json]
+
+Shows each stage as cached (its outputs are in the store and would be reused) or stale (it would run), and why:
+"params changed: train.epochs 32 → 10", "input changed: ingest", "stage code changed", "file changed", "never run".
+
+Example:
+  pipe status pipelines/quickstart.yaml --set train.epochs=3
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { set: { type: 'string', multiple: true, default: [] }, backend: { type: 'string' }, json: { type: 'boolean', default: false } },
+    });
+  } catch (err) {
+    throw new PipeError((err as Error).message, { hint: "see 'pipe status --help'" });
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new PipeError('give one pipeline file', { hint: 'pipe status pipelines/quickstart.yaml' });
+  const { plan, store } = await openPipeline(positionals[0], { sets: values.set as string[], backend: values.backend });
+  const states = await stageStates(plan, (k) => store.lookup(k), lastKeyParts(await listRuns(store.root), plan.pipeline.name));
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: states }, null, 2)}\n`);
+    return 0;
+  }
+  const width = Math.max(...states.map((s) => s.id.length + s.uses.length + 3));
+  for (const s of states) {
+    const name = `${s.id} (${s.uses})`.padEnd(width);
+    process.stdout.write(`${s.cached ? 'cached' : 'stale '}  ${name}${s.cached ? '' : `  ${s.reasons.join('; ')}`}\n`);
+  }
+  const stale = states.filter((s) => !s.cached).length;
+  process.stdout.write(`\n${plan.pipeline.name}: ${stale === 0 ? 'everything cached' : `${stale} of ${states.length} stages would run`}\n`);
+  return 0;
 }

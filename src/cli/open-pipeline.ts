@@ -1,0 +1,42 @@
+// Shared by the commands that act on a pipeline: load and validate it, find its artifact store, plan it.
+import { resolve } from 'node:path';
+import { loadPipeline } from '../config/load.js';
+import type { LoadedPipeline } from '../config/types.js';
+import { planPipeline, type Plan, type PipelineForPlan } from '../plan/plan.js';
+import { runtimeFactsFor } from '../plan/runtime-facts.js';
+import { ArtifactStore } from '../store/store.js';
+
+/**
+ * Where artifacts live: `PIPE_ARTIFACTS` (so CI can point every pipeline at a restored cache), else the
+ * pipeline's `cache:` setting, else `artifacts/` in the working directory.
+ */
+export function storeRootFor(loaded?: LoadedPipeline): string {
+  if (process.env.PIPE_ARTIFACTS) return resolve(process.env.PIPE_ARTIFACTS);
+  if (loaded?.cacheDir) return loaded.cacheDir;
+  return resolve('artifacts');
+}
+
+export function toPlanInput(loaded: LoadedPipeline, backend?: string): PipelineForPlan {
+  return {
+    file: loaded.file,
+    dir: loaded.dir,
+    name: loaded.spec.name,
+    seed: loaded.spec.seed,
+    backend: backend ?? loaded.spec.backend,
+    stages: loaded.stages,
+  };
+}
+
+export interface OpenedPipeline {
+  loaded: LoadedPipeline;
+  store: ArtifactStore;
+  plan: Plan;
+}
+
+export async function openPipeline(file: string, options: { sets?: string[]; backend?: string } = {}): Promise<OpenedPipeline> {
+  const loaded = await loadPipeline(file, { sets: options.sets });
+  const store = new ArtifactStore(storeRootFor(loaded));
+  const input = toPlanInput(loaded, options.backend);
+  const plan = await planPipeline(input, store, runtimeFactsFor(input.seed, input.backend));
+  return { loaded, store, plan };
+}
