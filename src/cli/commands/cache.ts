@@ -1,6 +1,222 @@
-// Placeholder until the command lands.
-export const usage = 'Usage: pipe cache\n';
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('pipe cache: not available yet\n');
-  return 1;
+// `pipe cache`: list the artifact store's entries, verify them, and bound the store's size without touching
+// what current pipelines use.
+import { readdir } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { PipeError } from '../../errors.js';
+import { ArtifactStore, type EntryInfo } from '../../store/store.js';
+import { resolveStoreRoot } from '../../store/root.js';
+import { keysOfLatestRuns } from '../../store/run-record-keys.js';
+import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
+
+export const usage = `Usage: pipe cache <ls | gc | verify> [options]
+
+Inspect the artifact cache (the store of every stage's outputs, by cache key) and bound its size.
+
+  pipe cache ls                list entries: key, stage, stage type, size, time since last use
+  pipe cache gc [pipelines...] remove entries, least recently used first, keeping every entry that the
+                               given pipelines (default: pipelines/*.yaml) or their latest runs use
+  pipe cache verify            re-check every entry's files against its manifest
+
+Options:
+  --cache <dir>        store root (default: $PIPE_ARTIFACTS, else ./artifacts)
+  --json               ls: print entries as JSON
+gc options (at least one bound, or --all-unused):
+  --max-age <age>      remove entries unused for longer than this (e.g. 30d, 12h, 2w)
+  --max-entries <n>    keep at most n entries
+  --max-size <size>    keep at most this many bytes (e.g. 5GB, 500MB, 2GiB)
+  --all-unused         remove every entry not in use
+  --dry-run            only print what would be removed
+verify options:
+  --fix                discard damaged entries (the next run rebuilds them)
+
+Examples:
+  pipe cache ls
+  pipe cache gc --max-age 30d --max-size 5GB
+  pipe cache gc --all-unused --dry-run pipelines/fer2013-baseline.yaml
+`;
+
+interface Options {
+  cache?: string;
+  json: boolean;
+  maxAgeDays?: number;
+  maxEntries?: number;
+  maxBytes?: number;
+  allUnused: boolean;
+  dryRun: boolean;
+  fix: boolean;
+  positional: string[];
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { json: false, allUnused: false, dryRun: false, fix: false, positional: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new PipeError(`${flag} needs a value`, { hint: 'see pipe cache --help' });
+      return v;
+    };
+    switch (flag) {
+      case '--cache':
+        options.cache = value();
+        break;
+      case '--json':
+        options.json = true;
+        break;
+      case '--max-age':
+        options.maxAgeDays = parseAgeDays(value());
+        break;
+      case '--max-entries': {
+        const v = value();
+        if (!/^\d+$/.test(v)) throw new PipeError(`--max-entries: '${v}' is not a whole number`);
+        options.maxEntries = Number(v);
+        break;
+      }
+      case '--max-size':
+        options.maxBytes = parseSize(value());
+        break;
+      case '--all-unused':
+        options.allUnused = true;
+        break;
+      case '--dry-run':
+        options.dryRun = true;
+        break;
+      case '--fix':
+        options.fix = true;
+        break;
+      default:
+        if (flag.startsWith('-')) throw new PipeError(`pipe cache: unknown option '${flag}'`, { hint: 'see pipe cache --help' });
+        options.positional.push(arg);
+    }
+  }
+  return options;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const options = parseArgs(rest);
+  const store = new ArtifactStore(resolveStoreRoot(options.cache));
+  switch (sub) {
+    case 'ls':
+    case 'list':
+      return list(store, options);
+    case 'gc':
+      return gc(store, options);
+    case 'verify':
+      return verify(store, options);
+    case undefined:
+      process.stdout.write(usage);
+      return 2;
+    default:
+      throw new PipeError(`pipe cache: unknown subcommand '${sub}'`, { hint: 'use ls, gc or verify (see pipe cache --help)' });
+  }
+}
+
+function table(entries: EntryInfo[], now: number): string {
+  const rows = entries.map((e) => [e.key.slice(0, 12), e.stage || '?', e.uses || (e.damaged ? '(damaged)' : '?'), formatBytes(e.bytes), `${formatAge(e.lastUsedAt, now)} ago`]);
+  const header = ['KEY', 'STAGE', 'USES', 'SIZE', 'LAST USED'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+}
+
+function storeName(store: ArtifactStore): string {
+  const rel = relative(process.cwd(), store.root);
+  return rel && !rel.startsWith('..') ? rel : store.root;
+}
+
+async function list(store: ArtifactStore, options: Options): Promise<number> {
+  const entries = (await store.entries()).sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+    return 0;
+  }
+  const total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  if (entries.length) process.stdout.write(`${table(entries, Date.now())}\n`);
+  process.stdout.write(`${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}, ${formatBytes(total)} in ${storeName(store)}\n`);
+  return 0;
+}
+
+async function defaultPipelines(): Promise<string[]> {
+  try {
+    const names = await readdir('pipelines');
+    return names.filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => join('pipelines', n));
+  } catch {
+    return [];
+  }
+}
+
+type PlanKeys = (pipelineFile: string) => Promise<Set<string>>;
+
+/** The planner's planKeys, or undefined when this build has none. */
+async function loadPlanKeys(): Promise<PlanKeys | undefined> {
+  // Through a URL held in a variable so the compiler does not require the module to exist.
+  const url = new URL('../../plan/keys-in-use.js', import.meta.url).href;
+  try {
+    const mod = (await import(url)) as { planKeys?: PlanKeys };
+    return mod.planKeys;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('keys-in-use')) return undefined;
+    throw err;
+  }
+}
+
+async function keysInUse(store: ArtifactStore, pipelines: string[]): Promise<{ keep: Set<string>; sources: string[] }> {
+  const keep = await keysOfLatestRuns(store.runsDir);
+  const sources = [`${keep.size} from the latest run of each pipeline`];
+  const planKeys = pipelines.length ? await loadPlanKeys() : undefined;
+  if (pipelines.length && !planKeys) sources.push('pipeline files not planned (this build has no planner)');
+  if (planKeys) {
+    for (const file of pipelines) {
+      let keys: Set<string>;
+      try {
+        keys = await planKeys(resolve(file));
+      } catch (err) {
+        // Refuse rather than guess: deleting what a pipeline needs could cost hours of training.
+        throw new PipeError(`cannot tell which cache entries ${file} uses: ${err instanceof Error ? err.message : String(err)}`, {
+          hint: 'fix the pipeline (pipe validate), or name the pipelines to keep on the command line',
+          cause: err,
+        });
+      }
+      for (const k of keys) keep.add(k);
+      sources.push(`${keys.size} used by ${file}`);
+    }
+  }
+  return { keep, sources };
+}
+
+async function gc(store: ArtifactStore, options: Options): Promise<number> {
+  if (options.maxAgeDays === undefined && options.maxEntries === undefined && options.maxBytes === undefined && !options.allUnused) {
+    throw new PipeError('pipe cache gc: nothing to bound', { hint: 'give --max-age, --max-entries or --max-size, or --all-unused to remove every entry not in use' });
+  }
+  const pipelines = options.positional.length ? options.positional : await defaultPipelines();
+  const { keep, sources } = await keysInUse(store, pipelines);
+  const { removed, keptBytes } = await store.gc({
+    maxAgeDays: options.maxAgeDays,
+    maxEntries: options.allUnused ? 0 : options.maxEntries,
+    maxBytes: options.allUnused ? 0 : options.maxBytes,
+    keep,
+    dryRun: options.dryRun,
+  });
+  const freed = removed.reduce((sum, e) => sum + e.bytes, 0);
+  process.stdout.write(`keeping entries in use: ${sources.join('; ')}\n`);
+  if (removed.length) process.stdout.write(`${options.dryRun ? 'would remove' : 'removed'}:\n${table(removed, Date.now())}\n`);
+  const verb = options.dryRun ? 'would free' : 'freed';
+  process.stdout.write(`${removed.length} ${removed.length === 1 ? 'entry' : 'entries'} ${options.dryRun ? 'to remove' : 'removed'}, ${formatBytes(freed)} ${verb}; ${formatBytes(keptBytes)} kept in ${storeName(store)}\n`);
+  return 0;
+}
+
+async function verify(store: ArtifactStore, options: Options): Promise<number> {
+  const entries = await store.entries();
+  let damaged = 0;
+  for (const entry of entries) {
+    const found = await store.lookup(entry.key, { rehash: true });
+    if (found.status !== 'damaged') continue;
+    damaged++;
+    process.stdout.write(`${entry.key.slice(0, 12)} ${entry.stage || '?'}: ${found.reason}${options.fix ? ' (discarded)' : ''}\n`);
+    if (options.fix) await store.discard(entry.key);
+  }
+  process.stdout.write(`${entries.length} entries checked, ${damaged} damaged\n`);
+  return damaged && !options.fix ? 1 : 0;
 }

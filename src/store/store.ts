@@ -1,0 +1,467 @@
+// The content-addressed artifact store: one immutable entry per cache key, holding the files a stage wrote
+// and a manifest of their sizes and hashes.
+//
+// Layout under the root (created lazily):
+//   entries/<k0k1>/<key>/manifest.json   the Manifest below
+//   entries/<k0k1>/<key>/out/...         the stage's output files
+//   tmp/<key>.<pid>.<host>.<rand>/       entries being written (same shape), and trees being deleted
+//   scratch/<key>/                       a stage's scratch space: survives failures (to resume), removed on commit
+//   locks/<key>.lock                     per-key locks ({pid, host, since, command})
+//   stat-cache.json                      hashes of files by path + (size, mtimeMs, ino), see stat-cache.ts
+//   runs/                                run records (written by the executor, not here)
+//
+// Guarantees:
+// - An entry becomes visible in one rename, after its files and manifest are flushed to disk, so a crash or
+//   SIGKILL at any point leaves either no entry or a complete one. Temp dirs of dead processes are removed
+//   by the next begin() or gc().
+// - lookup() verifies an entry (every file present with its recorded size and hash, nothing extra) before
+//   reporting a hit; unchanged files are not re-read thanks to the stat cache.
+// - Manifests hold relative paths only, so a store copied elsewhere (cp -r) still hits after one re-hash.
+//
+// Usage (the executor):
+//   const found = await store.lookup(key);
+//   if (found.status === 'hit') { await store.touch(key); use(found.dir); }
+//   else {
+//     if (found.status === 'damaged') await store.discard(key);
+//     await store.withLock(key, (h) => say(`waiting for pid ${h.pid}`), async () => {
+//       const again = await store.lookup(key);               // another process may have built it meanwhile
+//       if (again.status === 'hit') return again;
+//       const pending = await store.begin(key, { stage: id, uses });
+//       try { summary = await stage.run(ctx(pending.dir, await store.scratchDir(key))); }
+//       catch (e) { await pending.abort(); throw e; }
+//       return pending.commit({ summary, meta });
+//     });
+//   }
+import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { isAbsolute, join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { fsyncDir, isErrno, moveAsideAndRemove, walkFiles } from './fs-utils.js';
+import { lockHolder, withFileLock, type LockHolder } from './lock.js';
+import { hostTag, isProcessAlive, ownedName, parseOwnedName } from './owner.js';
+import { StatCache } from './stat-cache.js';
+import { selectForRemoval, type EntryInfo, type GcPolicy } from './gc-policy.js';
+
+export type { LockHolder } from './lock.js';
+export type { EntryInfo, GcPolicy } from './gc-policy.js';
+export { hashStats } from './hash.js';
+
+export interface ManifestFile {
+  /** Relative to the entry's out/ dir, '/' separators. */
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Manifest {
+  formatVersion: 1;
+  key: string;
+  /** Stage id in the pipeline. */
+  stage: string;
+  uses: string;
+  createdAt: string;
+  /** Sorted by path. */
+  files: ManifestFile[];
+  /** What the stage's run() returned. */
+  summary?: Record<string, unknown>;
+  /** The caller's: params, input keys, code hash... Must not hold absolute paths (entries are portable). */
+  meta?: Record<string, unknown>;
+}
+
+export type Lookup =
+  | { status: 'hit'; dir: string; manifest: Manifest }
+  | { status: 'miss' }
+  | { status: 'damaged'; reason: string };
+
+export interface PendingEntry {
+  /** Absolute path of the temp out/ dir the stage writes into. */
+  dir: string;
+  /**
+   * Hash every file, write the manifest, flush, and rename the entry into place. If another process
+   * committed the same key meanwhile, its (valid) entry is kept, ours deleted, and its manifest returned.
+   * Removes scratchDir(key).
+   */
+  commit(extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown> }): Promise<Manifest>;
+  /** Delete the temp entry. */
+  abort(): Promise<void>;
+}
+
+const KEY = /^[0-9a-f]{8,128}$/;
+/** Temp trees of another host are removed only when this old (we cannot tell if their owner lives). */
+const FOREIGN_TMP_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
+const MANIFEST = 'manifest.json';
+const OUT = 'out';
+
+function checkKey(key: string): void {
+  if (!KEY.test(key)) throw new Error(`invalid cache key '${key}': expected lowercase hex (a sha256 digest)`);
+}
+
+export class ArtifactStore {
+  readonly root: string;
+  private readonly statCache: StatCache;
+  private tempSwept = false;
+
+  constructor(root: string) {
+    if (!isAbsolute(root)) throw new Error(`ArtifactStore root must be absolute, got '${root}'`);
+    this.root = resolve(root);
+    this.statCache = new StatCache(join(this.root, 'stat-cache.json'), this.locksDir, this.tmpDir);
+  }
+
+  get entriesDir(): string {
+    return join(this.root, 'entries');
+  }
+  get tmpDir(): string {
+    return join(this.root, 'tmp');
+  }
+  get scratchRoot(): string {
+    return join(this.root, 'scratch');
+  }
+  get locksDir(): string {
+    return join(this.root, 'locks');
+  }
+  get runsDir(): string {
+    return join(this.root, 'runs');
+  }
+
+  /** Absolute path of an entry's folder (holding manifest.json and out/), whether or not it exists. */
+  entryDir(key: string): string {
+    checkKey(key);
+    return join(this.entriesDir, key.slice(0, 2), key);
+  }
+
+  /** Path of an entry's out/ folder relative to the root, '/' separators (for run records). */
+  relativeOutDir(key: string): string {
+    checkKey(key);
+    return `entries/${key.slice(0, 2)}/${key}/${OUT}`;
+  }
+
+  /** With `rehash`, every file is read again even if its stat is unchanged (pipe cache verify). */
+  async lookup(key: string, options: { rehash?: boolean } = {}): Promise<Lookup> {
+    const entry = this.entryDir(key);
+    let text: string;
+    try {
+      text = await readFile(join(entry, MANIFEST), 'utf8');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+      try {
+        await stat(entry);
+      } catch {
+        return { status: 'miss' };
+      }
+      return { status: 'damaged', reason: `${MANIFEST}: missing` };
+    }
+    const manifest = parseManifest(text, key);
+    if (typeof manifest === 'string') return { status: 'damaged', reason: `${MANIFEST}: ${manifest}` };
+    const outDir = join(entry, OUT);
+    const reason = await this.verifyFiles(outDir, manifest.files, options.rehash ?? false);
+    await this.statCache.save();
+    if (reason) return { status: 'damaged', reason };
+    return { status: 'hit', dir: outDir, manifest };
+  }
+
+  /** undefined when every file matches the manifest, else what is wrong with the first bad file. */
+  private async verifyFiles(outDir: string, files: ManifestFile[], rehash: boolean): Promise<string | undefined> {
+    let present;
+    try {
+      present = await walkFiles(outDir, () => undefined);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return files.length ? `${OUT}/: missing` : undefined;
+      throw err;
+    }
+    const listed = new Set(files.map((f) => f.path));
+    const extra = present.find((f) => !listed.has(f.rel));
+    if (extra) return `${OUT}/${extra.rel}: not in manifest`;
+    // Cheap checks (existence, size) on every file first, so that a missing file is reported before any
+    // expensive hashing happens.
+    const stats = [];
+    for (const file of files) {
+      const abs = join(outDir, ...file.path.split('/'));
+      let st;
+      try {
+        st = await stat(abs);
+      } catch (err) {
+        if (isErrno(err, 'ENOENT', 'ENOTDIR')) return `${OUT}/${file.path}: missing`;
+        throw err;
+      }
+      if (st.size !== file.size) return `${OUT}/${file.path}: size ${st.size} ≠ ${file.size} in manifest`;
+      stats.push({ file, abs, st });
+    }
+    for (const { file, abs, st } of stats) {
+      const { sha256 } = await this.statCache.hash(abs, { final: true, ignoreCache: rehash }, st);
+      if (sha256 !== file.sha256) return `${OUT}/${file.path}: content hash ${sha256.slice(0, 12)}… ≠ ${file.sha256.slice(0, 12)}… in manifest`;
+    }
+    return undefined;
+  }
+
+  async discard(key: string): Promise<void> {
+    const entry = this.entryDir(key);
+    if (await moveAsideAndRemove(entry, this.tmpDir, `discard-${key}`)) {
+      this.statCache.forgetUnder(entry);
+      await this.statCache.save();
+    }
+  }
+
+  async begin(key: string, info: { stage: string; uses: string }): Promise<PendingEntry> {
+    checkKey(key);
+    if (!this.tempSwept) {
+      this.tempSwept = true;
+      await this.sweepTemp();
+    }
+    const tempEntry = join(this.tmpDir, ownedName(key));
+    const outDir = join(tempEntry, OUT);
+    await mkdir(outDir, { recursive: true });
+    let done = false;
+    const finish = (): void => {
+      if (done) throw new Error(`pending entry ${key} was already committed or aborted`);
+      done = true;
+    };
+    return {
+      dir: outDir,
+      commit: async (extra) => {
+        finish();
+        try {
+          return await this.commitEntry(key, info, tempEntry, extra);
+        } finally {
+          await rm(tempEntry, { recursive: true, force: true });
+        }
+      },
+      abort: async () => {
+        finish();
+        await rm(tempEntry, { recursive: true, force: true });
+      },
+    };
+  }
+
+  private async commitEntry(
+    key: string,
+    info: { stage: string; uses: string },
+    tempEntry: string,
+    extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown> },
+  ): Promise<Manifest> {
+    const outDir = join(tempEntry, OUT);
+    const specials: string[] = [];
+    const tree = await walkFiles(outDir, (rel) => specials.push(rel));
+    if (specials.length) {
+      throw new Error(`stage ${info.stage} wrote ${specials.map((s) => `out/${s}`).join(', ')}: only regular files and folders can be cached (no symbolic links)`);
+    }
+    const files: ManifestFile[] = [];
+    const stats = [];
+    for (const file of tree) {
+      const { sha256, size, stat: st } = await this.statCache.hash(file.abs, { fsync: true, remember: false });
+      files.push({ path: file.rel, size, sha256 });
+      stats.push({ rel: file.rel, st, sha256 });
+    }
+    const manifest: Manifest = {
+      formatVersion: 1,
+      key,
+      stage: info.stage,
+      uses: info.uses,
+      createdAt: new Date().toISOString(),
+      files,
+      ...(extra.summary === undefined ? {} : { summary: extra.summary }),
+      ...(extra.meta === undefined ? {} : { meta: extra.meta }),
+    };
+    const handle = await open(join(tempEntry, MANIFEST), 'w');
+    try {
+      await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    for (const dir of new Set(tree.map((f) => join(outDir, ...f.rel.split('/').slice(0, -1))))) await fsyncDir(dir);
+    await fsyncDir(outDir);
+    await fsyncDir(tempEntry);
+
+    const target = this.entryDir(key);
+    await mkdir(join(target, '..'), { recursive: true });
+    let result = manifest;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await rename(tempEntry, target);
+        await fsyncDir(join(target, '..'));
+        const now = new Date();
+        await utimes(target, now, now).catch(() => undefined);
+        // Same inodes after the rename: record the hashes under their final paths.
+        for (const { rel, st, sha256 } of stats) this.statCache.remember(join(target, OUT, ...rel.split('/')), st, sha256);
+        break;
+      } catch (err) {
+        if (!isErrno(err, 'EEXIST', 'ENOTEMPTY', 'EPERM') || attempt > 0) throw err;
+        // Another process committed this key first: keep its entry if it is sound (the same key means the
+        // same content), else replace it.
+        const existing = await this.lookup(key);
+        if (existing.status === 'hit') {
+          result = existing.manifest;
+          break;
+        }
+        await this.discard(key);
+      }
+    }
+    await this.statCache.save();
+    await rm(join(this.scratchRoot, key), { recursive: true, force: true });
+    return result;
+  }
+
+  async scratchDir(key: string): Promise<string> {
+    checkKey(key);
+    const dir = join(this.scratchRoot, key);
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+
+  withLock<T>(key: string, onWait: (holder: LockHolder) => void, fn: () => Promise<T>): Promise<T> {
+    checkKey(key);
+    return withFileLock(this.locksDir, key, { onWait }, fn);
+  }
+
+  /** The live holder of a key's lock, if any. */
+  lockHolder(key: string): Promise<LockHolder | undefined> {
+    checkKey(key);
+    return lockHolder(this.locksDir, key);
+  }
+
+  async hashFile(path: string): Promise<string> {
+    const { sha256 } = await this.statCache.hash(resolve(path));
+    await this.statCache.save();
+    return sha256;
+  }
+
+  /**
+   * Digest of a folder tree: sha256 over "pipe-dir-v1\n" then, per file in code-point order of its relative
+   * path, "<relative path with '/'>\0<file sha256>\n". Empty folders do not count; symbolic links are
+   * followed.
+   */
+  async hashDir(path: string): Promise<string> {
+    const root = resolve(path);
+    const links: string[] = [];
+    const tree = await walkFiles(root, (rel) => links.push(rel));
+    for (const rel of links) {
+      const st = await stat(join(root, ...rel.split('/'))).catch(() => undefined);
+      if (st?.isFile()) tree.push({ rel, abs: join(root, ...rel.split('/')) });
+    }
+    tree.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    const digest = createHash('sha256').update('pipe-dir-v1\n');
+    for (const file of tree) {
+      const { sha256 } = await this.statCache.hash(file.abs);
+      digest.update(`${file.rel}\0${sha256}\n`);
+    }
+    await this.statCache.save();
+    return digest.digest('hex');
+  }
+
+  async entries(): Promise<EntryInfo[]> {
+    const result: EntryInfo[] = [];
+    let shards: string[];
+    try {
+      shards = await readdir(this.entriesDir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return result;
+      throw err;
+    }
+    for (const shard of shards.sort()) {
+      let keys: string[];
+      try {
+        keys = await readdir(join(this.entriesDir, shard));
+      } catch {
+        continue;
+      }
+      for (const key of keys.sort()) {
+        if (!KEY.test(key)) continue;
+        result.push(await this.entryInfo(key));
+      }
+    }
+    return result;
+  }
+
+  private async entryInfo(key: string): Promise<EntryInfo> {
+    const dir = this.entryDir(key);
+    const st = await stat(dir);
+    const lastUsedAt = st.mtime.toISOString();
+    try {
+      const text = await readFile(join(dir, MANIFEST), 'utf8');
+      const manifest = parseManifest(text, key);
+      if (typeof manifest === 'string') throw new Error(manifest);
+      const bytes = manifest.files.reduce((sum, f) => sum + f.size, Buffer.byteLength(text));
+      return { key, stage: manifest.stage, uses: manifest.uses, createdAt: manifest.createdAt, bytes, lastUsedAt };
+    } catch (err) {
+      let bytes = 0;
+      for (const f of await walkFiles(dir).catch(() => [])) bytes += (await stat(f.abs).catch(() => ({ size: 0 }))).size;
+      const damaged = `${MANIFEST}: ${err instanceof Error ? err.message : String(err)}`;
+      return { key, stage: '', uses: '', createdAt: lastUsedAt, bytes, lastUsedAt, damaged };
+    }
+  }
+
+  /** Record that an entry was used now (its folder's mtime), for gc by age. */
+  async touch(key: string): Promise<void> {
+    const now = new Date();
+    await utimes(this.entryDir(key), now, now).catch((err) => {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    });
+  }
+
+  /**
+   * Remove least recently used entries not in `policy.keep` (see gc-policy.ts), skipping any whose lock a
+   * live process holds; also removes temp trees of dead processes and forgets hashes of files gone.
+   * With `dryRun`, only reports what it would remove.
+   */
+  async gc(policy: GcPolicy & { dryRun?: boolean }): Promise<{ removed: EntryInfo[]; keptBytes: number }> {
+    const all = await this.entries();
+    const selected = selectForRemoval(all, policy);
+    const removed: EntryInfo[] = [];
+    for (const entry of selected) {
+      if (await lockHolder(this.locksDir, entry.key)) continue; // being rebuilt or read right now
+      if (!policy.dryRun) await this.discard(entry.key);
+      removed.push(entry);
+    }
+    if (!policy.dryRun) {
+      await this.sweepTemp();
+      await this.statCache.prune();
+      await this.statCache.save();
+    }
+    const gone = new Set(removed.map((e) => e.key));
+    const keptBytes = all.reduce((sum, e) => sum + (gone.has(e.key) ? 0 : e.bytes), 0);
+    return { removed, keptBytes };
+  }
+
+  /** Remove temp trees and stray lock files whose owner process is dead. */
+  private async sweepTemp(): Promise<void> {
+    for (const dir of [this.tmpDir, this.locksDir]) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const owner = parseOwnedName(name);
+        if (!owner) continue;
+        const path = join(dir, name);
+        // Our own pid counts as alive: this process may be writing it right now.
+        let dead: boolean;
+        if (owner.host === hostTag()) dead = !isProcessAlive(owner.pid);
+        else dead = Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > FOREIGN_TMP_MAX_AGE_MS;
+        if (dead) await rm(path, { recursive: true, force: true });
+      }
+    }
+  }
+}
+
+/** The manifest, or what is wrong with it. */
+function parseManifest(text: string, key: string): Manifest | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return `not valid JSON (${(err as Error).message})`;
+  }
+  const m = value as Partial<Manifest> | null;
+  if (!m || typeof m !== 'object') return 'not an object';
+  if (m.formatVersion !== 1) return `unknown formatVersion ${JSON.stringify(m.formatVersion)}`;
+  if (m.key !== key) return `key ${String(m.key)} ≠ ${key}`;
+  if (!Array.isArray(m.files)) return 'no files list';
+  for (const f of m.files as unknown[]) {
+    const file = f as Partial<ManifestFile> | null;
+    if (!file || typeof file.path !== 'string' || typeof file.size !== 'number' || typeof file.sha256 !== 'string') return 'malformed file record';
+    if (file.path.startsWith('/') || file.path.split('/').includes('..')) return `file path '${file.path}' escapes the entry`;
+  }
+  if (typeof m.stage !== 'string' || typeof m.uses !== 'string' || typeof m.createdAt !== 'string') return 'missing stage, uses or createdAt';
+  return m as Manifest;
+}
