@@ -1,0 +1,143 @@
+// Turns groups of identical images into a leakage report: for every pair of splits (a split with itself, and each
+// two different splits) how many groups of identical images they share, how many rows those groups hold in each
+// split, how many carry conflicting labels, and a few examples to look at.
+import type { ImageDataset } from './image-dataset.js';
+
+export interface ExampleRow {
+  /** Row index in the checked dataset. */
+  row: number;
+  /** Row number in the original source (the dataset's `source` column). */
+  source: number;
+  split: string;
+  label: string;
+}
+
+export interface DuplicateExample {
+  /** Rows of the group that lie in the pair's splits (at most a few are listed). */
+  rows: ExampleRow[];
+  /** Rows of the group in the pair's splits, listed or not. */
+  size: number;
+  labelConflict: boolean;
+}
+
+export interface SplitPairFindings {
+  /** [a, a] for duplicates within one split, [a, b] for the same image in two splits. */
+  splits: [string, string];
+  kind: 'within' | 'cross';
+  /** Groups of identical images with two or more rows in the split (within), or rows in both splits (cross). */
+  groups: number;
+  /** Rows of those groups, per split of the pair. */
+  rows: Record<string, number>;
+  /** Of those groups, how many carry more than one label among the pair's rows. */
+  labelConflicts: number;
+  /**
+   * Of those groups, how many are copies of a single source row (all rows share one `source` number), as a
+   * resampling stage makes them, rather than duplicates already present in the source data.
+   */
+  sameSourceGroups: number;
+  examples: DuplicateExample[];
+}
+
+export interface LeakageReport {
+  rows: number;
+  rowsPerSplit: Record<string, number>;
+  /** Groups of two or more byte-identical images, anywhere. */
+  duplicateGroups: number;
+  /** Rows that belong to such groups. */
+  rowsInDuplicateGroups: number;
+  /** Groups whose rows carry more than one label. */
+  labelConflictGroups: number;
+  /** Groups with rows in more than one split. */
+  crossSplitGroups: number;
+  /** Every split with itself and every two splits, in the dataset's split order. */
+  pairs: SplitPairFindings[];
+}
+
+export const EXAMPLES_PER_PAIR = 5;
+const ROWS_PER_EXAMPLE = 6;
+
+/** Key for a split pair in summaries: "train" for within-train, "train×test" across. */
+export function pairName(p: Pick<SplitPairFindings, 'splits'>): string {
+  return p.splits[0] === p.splits[1] ? p.splits[0] : `${p.splits[0]}×${p.splits[1]}`;
+}
+
+export function buildLeakageReport(
+  ds: Pick<ImageDataset, 'labels' | 'splitCodes' | 'splitNames' | 'classes' | 'source'>,
+  groups: number[][],
+): LeakageReport {
+  const splits = ds.splitNames;
+  const rowsPerSplit: Record<string, number> = Object.fromEntries(splits.map((s) => [s, 0]));
+  for (let i = 0; i < ds.splitCodes.length; i++) rowsPerSplit[splits[ds.splitCodes[i]]]++;
+
+  const pairs: SplitPairFindings[] = [];
+  const pairIndex = new Map<string, SplitPairFindings>();
+  for (let a = 0; a < splits.length; a++) {
+    for (let b = a; b < splits.length; b++) {
+      const p: SplitPairFindings = {
+        splits: [splits[a], splits[b]],
+        kind: a === b ? 'within' : 'cross',
+        groups: 0,
+        rows: a === b ? { [splits[a]]: 0 } : { [splits[a]]: 0, [splits[b]]: 0 },
+        labelConflicts: 0,
+        sameSourceGroups: 0,
+        examples: [],
+      };
+      pairs.push(p);
+      pairIndex.set(`${a},${b}`, p);
+    }
+  }
+
+  let rowsInDuplicateGroups = 0;
+  let labelConflictGroups = 0;
+  let crossSplitGroups = 0;
+  for (const group of groups) {
+    rowsInDuplicateGroups += group.length;
+    if (new Set(group.map((r) => ds.labels[r])).size > 1) labelConflictGroups++;
+    const bySplit = new Map<number, number[]>();
+    for (const r of group) {
+      const code = ds.splitCodes[r];
+      const list = bySplit.get(code);
+      if (list) list.push(r);
+      else bySplit.set(code, [r]);
+    }
+    if (bySplit.size > 1) crossSplitGroups++;
+    const codes = [...bySplit.keys()].sort((x, y) => x - y);
+    for (let i = 0; i < codes.length; i++) {
+      for (let j = i; j < codes.length; j++) {
+        const a = codes[i];
+        const b = codes[j];
+        const rowsA = bySplit.get(a)!;
+        if (a === b && rowsA.length < 2) continue;
+        const members = a === b ? rowsA : [...rowsA, ...bySplit.get(b)!];
+        const p = pairIndex.get(`${a},${b}`)!;
+        p.groups++;
+        p.rows[splits[a]] += rowsA.length;
+        if (a !== b) p.rows[splits[b]] += bySplit.get(b)!.length;
+        const conflict = new Set(members.map((r) => ds.labels[r])).size > 1;
+        if (conflict) p.labelConflicts++;
+        if (new Set(members.map((r) => ds.source[r])).size === 1) p.sameSourceGroups++;
+        if (p.examples.length < EXAMPLES_PER_PAIR) {
+          p.examples.push({
+            rows: members.slice(0, ROWS_PER_EXAMPLE).map((r) => ({
+              row: r,
+              source: ds.source[r],
+              split: splits[ds.splitCodes[r]],
+              label: ds.classes[ds.labels[r]] ?? String(ds.labels[r]),
+            })),
+            size: members.length,
+            labelConflict: conflict,
+          });
+        }
+      }
+    }
+  }
+  return {
+    rows: ds.labels.length,
+    rowsPerSplit,
+    duplicateGroups: groups.length,
+    rowsInDuplicateGroups,
+    labelConflictGroups,
+    crossSplitGroups,
+    pairs,
+  };
+}
