@@ -1,0 +1,343 @@
+// The training loop: epochs of seeded shuffled batches, one optimiser step per batch, validation, learning-rate
+// schedule, early stopping, and a checkpoint after every epoch so that a killed run resumes.
+//
+// The loop owns everything but the step itself: `createStep` returns an object whose `run(batch)` does one
+// optimisation step, so a data-parallel step (several workers, averaged gradients) can replace it.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { PipeError } from '../errors.js';
+import type { ImageDataset } from '../data/image-dataset.js';
+import type { NormaliseTransform } from '../data/normalisation.js';
+import { createRandom } from '../data/random.js';
+import type { Tf } from '../tf/backend.js';
+import type { AugmentSpec } from './augment.js';
+import { BatchBuilder, type Batch } from './batches.js';
+import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js';
+import { inferRows } from './inference.js';
+import { rowCrossEntropy, smoothedTargets } from './loss.js';
+import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec, type ScheduleState } from './lr-schedule.js';
+import { createOptimizer, setLearningRate, type OptimizerSpec } from './optimizers.js';
+
+type LayersModel = import('@tensorflow/tfjs').LayersModel;
+type Optimizer = import('@tensorflow/tfjs').Optimizer;
+type Tensor = import('@tensorflow/tfjs').Tensor;
+type Variable = import('@tensorflow/tfjs').Variable;
+
+export interface EarlyStoppingSpec {
+  monitor: 'val_loss' | 'val_accuracy';
+  /** Epochs without improvement before stopping; 0 never stops (only tracks the best epoch). */
+  patience: number;
+  /** At the end, put back the weights of the best epoch. */
+  restoreBest: boolean;
+}
+
+export interface TrainOptions {
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  labelSmoothing: number;
+  batchSize: number;
+  epochs: number;
+  /** Weight per class index, or null. */
+  classWeights: number[] | null;
+  earlyStopping?: EarlyStoppingSpec;
+  augment?: AugmentSpec;
+}
+
+export interface EpochRecord {
+  /** 1-based, as Keras prints it. */
+  epoch: number;
+  loss: number;
+  accuracy: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  lr: number;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  /** 1-based epoch whose weights the final model holds when restoring the best, else the best by the monitor. */
+  bestEpoch: number | null;
+  monitor: string;
+  stoppedEarly: boolean;
+  resumedFromEpoch: number | null;
+  restoredBest: boolean;
+}
+
+export interface TrainContext {
+  tf: Tf;
+  model: LayersModel;
+  dataset: ImageDataset;
+  transform: NormaliseTransform;
+  trainRows: Uint32Array;
+  /** Empty: no validation. */
+  validationRows: Uint32Array;
+  seed: number;
+  scratchDir: string;
+  signal: AbortSignal;
+  log: Logger;
+  progress: { update(message: string): void };
+  /** Identifies the stage instance; a checkpoint with another fingerprint is ignored. */
+  fingerprint: string;
+}
+
+/** What a checkpoint stores besides the arrays. */
+interface TrainState {
+  fingerprint: string;
+  /** Epochs finished. */
+  epoch: number;
+  history: EpochRecord[];
+  schedule: ScheduleState;
+  best: { value: number; epoch: number } | null;
+  /** Epochs since the monitored value last improved. */
+  wait: number;
+  stoppedEarly: boolean;
+  /**
+   * Random streams are derived from (seed, purpose, epoch), so the epoch count is the whole RNG state;
+   * recorded for inspection.
+   */
+  rng: { seed: number; nextEpoch: number };
+}
+
+// Purposes of the random streams (arbitrary distinct numbers).
+const SHUFFLE = 1;
+const AUGMENT = 2;
+const DROPOUT = 3;
+
+export interface StepResult {
+  loss: number;
+  correct: number;
+}
+
+export interface TrainStep {
+  run(batch: Batch, targets: Float32Array, sampleWeights: Float32Array | null): Promise<StepResult>;
+}
+
+/** The single-process step: forward, weighted cross-entropy (+ regularisers), gradients, optimiser update. */
+export function createStep(tf: Tf, model: LayersModel, optimizer: Optimizer, shape: [number, number, number], classCount: number): TrainStep {
+  const variables = model.trainableWeights.map((w) => w.read() as Variable);
+  return {
+    async run(batch, targets, sampleWeights) {
+      let correctT: Tensor | undefined;
+      const lossT = tf.tidy(() => {
+        const x = tf.tensor4d(batch.x, [batch.size, ...shape]);
+        const y = tf.tensor2d(targets, [batch.size, classCount]);
+        const labels = tf.tensor1d(Int32Array.from(batch.labels), 'int32');
+        const w = sampleWeights ? tf.tensor1d(sampleWeights) : null;
+        const { value, grads } = tf.variableGrads(() => {
+          const probabilities = model.apply(x, { training: true }) as Tensor;
+          correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), labels), 'int32')));
+          const perRow = rowCrossEntropy(tf, probabilities, y);
+          // Keras semantics: weighted rows averaged over the batch size (not over the weight sum).
+          let loss = tf.mean(w ? tf.mul(perRow, w) : perRow);
+          for (const regulariser of model.calculateLosses()) loss = tf.add(loss, regulariser);
+          return loss as import('@tensorflow/tfjs').Scalar;
+        }, variables);
+        optimizer.applyGradients(grads);
+        return value;
+      });
+      const [loss, correct] = await Promise.all([lossT.data(), correctT!.data()]);
+      tf.dispose([lossT, correctT!]);
+      return { loss: loss[0], correct: correct[0] };
+    },
+  };
+}
+
+function arraysOf(tensors: Tensor[], names?: string[]): NamedArray[] {
+  return tensors.map((t, i) => ({
+    name: names?.[i] ?? `w${i}`,
+    shape: t.shape,
+    dtype: t.dtype === 'int32' ? 'int32' : 'float32',
+    data: t.dataSync() as Float32Array | Int32Array,
+  }));
+}
+
+function setModelWeights(tf: Tf, model: LayersModel, arrays: NamedArray[]): void {
+  const tensors = arrays.map((a) => tf.tensor(a.data, a.shape, a.dtype));
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** A stable digest of what determines a training run, for telling whether a checkpoint belongs to it. */
+export function trainFingerprint(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export async function train(ctx: TrainContext, options: TrainOptions): Promise<TrainResult> {
+  const { tf, model, dataset: ds } = ctx;
+  const shape = ds.shape;
+  const classCount = ds.classes.length;
+  const hasValidation = ctx.validationRows.length > 0;
+  const monitor = options.earlyStopping?.monitor ?? 'val_loss';
+  // Without validation, the same quantity on the training data stands in.
+  const monitorKey = hasValidation ? monitor : monitor === 'val_loss' ? 'loss' : 'accuracy';
+  const higherIsBetter = monitorKey.endsWith('accuracy');
+  const optimizer = createOptimizer(tf, options.optimizer);
+  const builder = new BatchBuilder(ds, ctx.transform, options.batchSize);
+  const step = createStep(tf, model, optimizer, shape, classCount);
+  const dropoutLayers = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
+  const batchesPerEpoch = builder.batchCount(ctx.trainRows.length);
+
+  let state: TrainState = {
+    fingerprint: ctx.fingerprint,
+    epoch: 0,
+    history: [],
+    schedule: initialScheduleState(options.optimizer.learningRate),
+    best: null,
+    wait: 0,
+    stoppedEarly: false,
+    rng: { seed: ctx.seed, nextEpoch: 0 },
+  };
+  let bestWeights: NamedArray[] | null = null;
+  let resumedFromEpoch: number | null = null;
+
+  const checkpoint = await loadCheckpoint<TrainState>(ctx.scratchDir);
+  if (checkpoint && checkpoint.state.fingerprint === ctx.fingerprint) {
+    state = checkpoint.state;
+    setModelWeights(tf, model, checkpoint.bundles.model);
+    const slots = checkpoint.bundles.optimizer.map((a) => ({ name: a.name, tensor: tf.tensor(a.data, a.shape, a.dtype) }));
+    await optimizer.setWeights(slots);
+    // setWeights makes variables of the slot tensors (copies); the tensors themselves are ours to free.
+    tf.dispose(slots.map((s) => s.tensor));
+    bestWeights = checkpoint.bundles.best?.length ? checkpoint.bundles.best : null;
+    resumedFromEpoch = state.epoch;
+    ctx.log.info(`resuming from epoch ${state.epoch} (checkpoint in the scratch directory)`);
+    ctx.progress.update(`resuming from epoch ${state.epoch}`);
+  } else if (checkpoint) {
+    ctx.log.info('ignoring a checkpoint left by a different training configuration');
+  }
+  if (!hasValidation) ctx.log.info('no validation rows: validation skipped; early stopping and plateau schedules watch the training loss');
+
+  let lastProgress = 0;
+  const runStarted = performance.now();
+  let batchesThisRun = 0;
+  const order = new Uint32Array(ctx.trainRows.length);
+  const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
+
+  try {
+    for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly; epoch++) {
+      const epochStarted = performance.now();
+      const lr = learningRateFor(options.schedule, options.optimizer.learningRate, epoch, options.epochs, state.schedule);
+      setLearningRate(optimizer, lr);
+      order.set(ctx.trainRows);
+      createRandom(ctx.seed, SHUFFLE, epoch).shuffle(order);
+      const augmentRng = createRandom(ctx.seed, AUGMENT, epoch);
+      const dropoutRng = createRandom(ctx.seed, DROPOUT, epoch);
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        if (ctx.signal.aborted) {
+          throw new PipeError(
+            `training interrupted at epoch ${epoch + 1}, batch ${b + 1}` +
+              (state.epoch > 0 ? `; the checkpoint after epoch ${state.epoch} is kept and the next run resumes from it` : ''),
+            { exitCode: 130 },
+          );
+        }
+        const batch = builder.build(order, b, options.augment, augmentRng);
+        const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing);
+        if (sampleWeights) for (let j = 0; j < batch.size; j++) sampleWeights[j] = options.classWeights![batch.labels[j]];
+        // A fresh dropout mask per step, reproducible from the seed (a fixed layer seed would repeat one mask).
+        for (const layer of dropoutLayers) layer.seed = dropoutRng.int(2 ** 31);
+        const result = await step.run(batch, targets, sampleWeights?.subarray(0, batch.size) ?? null);
+        if (!Number.isFinite(result.loss)) {
+          throw new PipeError(
+            `training diverged: the loss became ${result.loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batchesPerEpoch} (learning rate ${lr})`,
+            {
+              hint: 'lower optimizer.learningRate (e.g. by 10×), or check the input normalisation (pipe.normalise) for a zero std',
+              exitCode: 1,
+            },
+          );
+        }
+        lossSum += result.loss * batch.size;
+        correct += result.correct;
+        seen += batch.size;
+        batchesThisRun++;
+        const now = performance.now();
+        if (now - lastProgress >= 250 || b === batchesPerEpoch - 1) {
+          lastProgress = now;
+          const elapsed = (now - runStarted) / 1000;
+          const remaining = (options.epochs - epoch - 1) * batchesPerEpoch + (batchesPerEpoch - b - 1);
+          const ips = seen / ((now - epochStarted) / 1000);
+          ctx.progress.update(
+            `epoch ${epoch + 1}/${options.epochs} · batch ${b + 1}/${batchesPerEpoch} · loss ${(lossSum / seen).toFixed(3)} · ` +
+              `acc ${(correct / seen).toFixed(3)} · ${Math.round(ips)} img/s · ETA ${formatDuration((elapsed / batchesThisRun) * remaining)}`,
+          );
+        }
+      }
+      const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, seconds: 0, imagesPerSecond: 0 };
+      if (hasValidation) {
+        ctx.progress.update(`epoch ${epoch + 1}/${options.epochs} · validating`);
+        const val = await inferRows(tf, model, builder, ctx.validationRows, shape, classCount, {
+          labelSmoothing: options.labelSmoothing,
+          signal: ctx.signal,
+        });
+        record.val_loss = val.loss;
+        record.val_accuracy = val.accuracy;
+      }
+      record.seconds = (performance.now() - epochStarted) / 1000;
+      record.imagesPerSecond = seen / record.seconds;
+      state.history.push(record);
+
+      const monitored = record[monitorKey as keyof EpochRecord] as number;
+      const improved = state.best === null || (higherIsBetter ? monitored > state.best.value : monitored < state.best.value);
+      if (improved) {
+        state.best = { value: monitored, epoch: epoch + 1 };
+        state.wait = 0;
+        if (options.earlyStopping?.restoreBest) bestWeights = arraysOf(model.getWeights());
+      } else {
+        state.wait++;
+        const patience = options.earlyStopping?.patience ?? 0;
+        if (patience > 0 && state.wait >= patience) {
+          state.stoppedEarly = true;
+          ctx.log.info(`early stopping after epoch ${epoch + 1}: ${monitorKey} has not improved for ${patience} epochs`);
+        }
+      }
+      state.schedule = afterEpoch(options.schedule, state.schedule, higherIsBetter ? -monitored : monitored);
+      state.epoch = epoch + 1;
+      state.rng.nextEpoch = epoch + 1;
+      ctx.log.info(
+        `epoch ${record.epoch}/${options.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
+          (hasValidation ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +
+          ` lr ${lr} ${record.seconds.toFixed(1)}s`,
+      );
+      const optimizerSlots = await optimizer.getWeights();
+      await saveCheckpoint(ctx.scratchDir, state.epoch, {
+        state,
+        bundles: {
+          model: arraysOf(model.getWeights()),
+          optimizer: arraysOf(optimizerSlots.map((s) => s.tensor), optimizerSlots.map((s) => s.name)),
+          best: bestWeights ?? [],
+        },
+      });
+      // getWeights returns the optimizer's live variables except for a fresh `iter` scalar, which is ours to free.
+      tf.dispose(optimizerSlots.filter((s) => s.name === 'iter').map((s) => s.tensor));
+    }
+    let restoredBest = false;
+    if (options.earlyStopping?.restoreBest && bestWeights && state.best && state.best.epoch !== state.epoch) {
+      setModelWeights(tf, model, bestWeights);
+      restoredBest = true;
+      ctx.log.info(`restored the weights of epoch ${state.best.epoch} (best ${monitorKey} ${state.best.value.toFixed(4)})`);
+    }
+    return {
+      history: state.history,
+      bestEpoch: state.best?.epoch ?? null,
+      monitor: monitorKey,
+      stoppedEarly: state.stoppedEarly,
+      resumedFromEpoch,
+      restoredBest,
+    };
+  } finally {
+    optimizer.dispose();
+  }
+}

@@ -1,0 +1,228 @@
+// train: fits a model from build-model on a dataset's training split with a custom loop (bounded memory,
+// seeded shuffling/augmentation/dropout), validating each epoch and checkpointing so an interrupted run resumes.
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defineStage } from '../src/stage.js';
+import { PipeError } from '../src/errors.js';
+import type { AugmentSpec } from '../src/model/augment.js';
+import type { ClassWeightsSpec } from '../src/model/class-weights.js';
+import type { ScheduleSpec } from '../src/model/lr-schedule.js';
+import type { OptimizerSpec } from '../src/model/optimizers.js';
+import type { EarlyStoppingSpec } from '../src/model/trainer.js';
+
+export interface TrainParams {
+  optimizer: OptimizerSpec;
+  schedule: ScheduleSpec;
+  labelSmoothing: number;
+  batchSize: number;
+  epochs: number;
+  classWeights: ClassWeightsSpec;
+  trainSplit: string;
+  validationSplit: string;
+  earlyStopping?: EarlyStoppingSpec;
+  augment?: AugmentSpec;
+}
+
+const lr = (description: string, dflt?: number) => ({
+  type: 'number',
+  exclusiveMinimum: 0,
+  description,
+  ...(dflt === undefined ? {} : { default: dflt }),
+});
+
+export default defineStage<TrainParams>({
+  name: 'train',
+  version: '1',
+  description: 'Trains a model on the training split (categorical cross-entropy), validating and checkpointing every epoch.',
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      optimizer: {
+        type: 'object',
+        description: 'Optimiser and its settings.',
+        additionalProperties: false,
+        properties: {
+          name: { enum: ['adam', 'sgd', 'rmsprop'], default: 'adam', description: 'Update rule.' },
+          learningRate: lr('Initial learning rate.', 0.001),
+          momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'sgd: momentum (0 = plain SGD); rmsprop: momentum.' },
+          beta1: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam: decay of the first-moment average (0.9).' },
+          beta2: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam: decay of the second-moment average (0.999).' },
+          epsilon: lr('adam/rmsprop: added to the denominator for stability (1e-7).'),
+          rho: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'rmsprop: decay of the squared-gradient average (0.9).' },
+        },
+        default: { name: 'adam', learningRate: 0.001 },
+      },
+      schedule: {
+        type: 'object',
+        description: 'How the learning rate changes over epochs.',
+        additionalProperties: false,
+        properties: {
+          type: {
+            enum: ['none', 'reduce-on-plateau', 'cosine', 'step'],
+            default: 'none',
+            description: 'none: constant; reduce-on-plateau: × factor after `patience` epochs without val_loss improving; cosine: half cosine down to minLr; step: × factor every `every` epochs.',
+          },
+          factor: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.5, description: 'reduce-on-plateau/step: multiplier.' },
+          patience: { type: 'integer', minimum: 1, default: 3, description: 'reduce-on-plateau: epochs without improvement before reducing.' },
+          minLr: { type: 'number', minimum: 0, default: 1e-6, description: 'reduce-on-plateau/cosine: lowest rate.' },
+          every: { type: 'integer', minimum: 1, default: 10, description: 'step: epochs between reductions.' },
+        },
+        default: { type: 'none' },
+      },
+      labelSmoothing: {
+        type: 'number',
+        minimum: 0,
+        exclusiveMaximum: 1,
+        default: 0,
+        description: 'Targets become (1 − s)·one-hot + s/classes.',
+      },
+      batchSize: { type: 'integer', minimum: 1, default: 64, description: 'Images per optimisation step.' },
+      epochs: { type: 'integer', minimum: 1, default: 32, description: 'Passes over the training split.' },
+      classWeights: {
+        description:
+          "Loss weight per class: 'none', 'balanced' (n / (classes × count), from the training split's counts) or a map {className: weight} (unnamed classes keep 1).",
+        oneOf: [
+          { enum: ['none', 'balanced'] },
+          { type: 'object', additionalProperties: { type: 'number', minimum: 0 } },
+        ],
+        default: 'none',
+      },
+      trainSplit: { type: 'string', default: 'train', description: 'Split whose rows are trained on.' },
+      validationSplit: {
+        type: 'string',
+        default: 'validation',
+        description: 'Split evaluated after every epoch (val_loss, val_accuracy); validation is skipped when the dataset has no such rows.',
+      },
+      earlyStopping: {
+        type: 'object',
+        description: 'Stop when the monitored value stops improving, and/or keep the best epoch’s weights.',
+        additionalProperties: false,
+        properties: {
+          monitor: { enum: ['val_loss', 'val_accuracy'], default: 'val_loss', description: 'Value watched (loss/accuracy on training data when there is no validation).' },
+          patience: { type: 'integer', minimum: 0, default: 5, description: 'Epochs without improvement before stopping; 0 never stops early.' },
+          restoreBest: { type: 'boolean', default: true, description: 'End with the weights of the best epoch instead of the last.' },
+        },
+      },
+      augment: {
+        type: 'object',
+        description: 'Random changes to each training image, drawn anew every epoch (seeded).',
+        additionalProperties: false,
+        properties: {
+          flipHorizontal: { type: 'boolean', default: false, description: 'Mirror left-right with probability 1/2.' },
+          shift: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'Largest shift as a fraction of width/height.' },
+          rotation: { type: 'number', minimum: 0, maximum: 180, default: 0, description: 'Largest rotation in degrees, either way.' },
+          zoom: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Largest zoom change: scale in [1 − zoom, 1 + zoom].' },
+        },
+      },
+    },
+  },
+  inputs: {
+    model: { description: 'Model folder from build-model (or a previous train).' },
+    data: { description: 'Image dataset (Arrow) with a training split, ideally a validation split.' },
+  },
+  outputs: {
+    model: { file: 'model/', description: 'Trained model in TensorFlow.js layers format (model.json + weights.bin).' },
+    history: { file: 'history.json', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
+  },
+  runtime: ['seed', 'tensorflow'],
+  async run(ctx) {
+    const p = ctx.params;
+    const { loadTf } = await import('../src/tf/backend.js');
+    const { readDataset, rowsOfSplit, classCounts } = await import('../src/data/image-dataset.js');
+    const { transformOf } = await import('../src/data/normalisation.js');
+    const { loadModel, saveModel } = await import('../src/model/model-io.js');
+    const { classWeightsFor } = await import('../src/model/class-weights.js');
+    const { train, trainFingerprint } = await import('../src/model/trainer.js');
+    const { checkModelFitsData } = await import('../src/model/compatibility.js');
+
+    const { tf, backend } = await loadTf(ctx.backend as never);
+    const ds = await readDataset(ctx.inputs.data.path);
+    const trainRows = rowsOfSplit(ds, p.trainSplit);
+    if (trainRows.length === 0) {
+      throw new PipeError(`train: the dataset has no rows in split '${p.trainSplit}'`, {
+        hint: `its splits are: ${ds.splitNames.join(', ') || '(none)'}; set trainSplit or add a split stage upstream`,
+      });
+    }
+    const validationRows = p.validationSplit === p.trainSplit ? new Uint32Array(0) : rowsOfSplit(ds, p.validationSplit);
+    const counts = classCounts(ds)[p.trainSplit];
+    const classWeights = classWeightsFor(p.classWeights, ds.classes, counts);
+    if (classWeights) ctx.log.info(`class weights: ${ds.classes.map((c, i) => `${c}=${classWeights[i].toFixed(3)}`).join(', ')}`);
+
+    const modelJson = await readFile(join(ctx.inputs.model.path, 'model.json'));
+    const model = await loadModel(tf, ctx.inputs.model.path);
+    try {
+      checkModelFitsData(model, ds, 'train');
+      const schedule = { ...p.schedule } as ScheduleSpec;
+      const started = performance.now();
+      const result = await train(
+        {
+          tf,
+          model,
+          dataset: ds,
+          transform: transformOf(ds.metadata),
+          trainRows,
+          validationRows,
+          seed: ctx.seed,
+          scratchDir: ctx.scratchDir,
+          signal: ctx.signal,
+          log: ctx.log,
+          progress: ctx.progress,
+          fingerprint: trainFingerprint({
+            params: p,
+            seed: ctx.seed,
+            backend,
+            modelDigest: (await import('node:crypto')).createHash('sha256').update(modelJson).digest('hex'),
+          }),
+        },
+        {
+          optimizer: p.optimizer,
+          schedule,
+          labelSmoothing: p.labelSmoothing,
+          batchSize: p.batchSize,
+          epochs: p.epochs,
+          classWeights,
+          earlyStopping: p.earlyStopping,
+          augment: p.augment,
+        },
+      );
+      await saveModel(tf, model, ctx.output('model'));
+      const last = result.history[result.history.length - 1];
+      const best = result.bestEpoch ? result.history[result.bestEpoch - 1] : undefined;
+      await writeFile(
+        ctx.output('history'),
+        JSON.stringify(
+          {
+            epochs: result.history,
+            bestEpoch: result.bestEpoch,
+            monitor: result.monitor,
+            stoppedEarly: result.stoppedEarly,
+            restoredBest: result.restoredBest,
+            resumedFromEpoch: result.resumedFromEpoch,
+            classWeights,
+            backend,
+            trainRows: trainRows.length,
+            validationRows: validationRows.length,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
+      const seconds = (performance.now() - started) / 1000;
+      const trainedEpochs = result.history.length - (result.resumedFromEpoch ?? 0);
+      return {
+        epochs: result.history.length,
+        bestEpoch: result.bestEpoch,
+        finalValAccuracy: last?.val_accuracy ?? null,
+        bestValAccuracy: best?.val_accuracy ?? null,
+        finalAccuracy: last?.accuracy ?? null,
+        imagesPerSecond: trainedEpochs > 0 ? Math.round((trainedEpochs * trainRows.length) / seconds) : null,
+        stoppedEarly: result.stoppedEarly,
+        resumedFromEpoch: result.resumedFromEpoch,
+        backend,
+      };
+    } finally {
+      model.dispose();
+    }
+  },
+});
