@@ -7,6 +7,7 @@
  */
 export function codeFrame(text: string, line: number, column: number, width = 1, context = 2): string {
   const lines = text.split(/\r?\n/);
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop(); // the file's final newline
   const first = Math.max(1, line - context);
   const last = Math.min(lines.length, line + 1);
   const gutter = String(last).length;

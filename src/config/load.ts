@@ -155,7 +155,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   for (const cycle of findCycles(edges)) problems.push(cycleProblem(cycle, edges, stagesDoc));
 
   for (const problem of problems) {
-    const override = overrideFor(overrides, problem.path);
+    const override = overrideFor(overrides, problem.path, (path) => source.has(path));
     errors.push(
       override
         ? overrideError(override.text, problem.message, problem.hint)

@@ -88,11 +88,16 @@ export function applyOverride(doc: Record<string, unknown>, override: Override):
   node[override.path[override.path.length - 1]] = structuredClone(override.value);
 }
 
-/** The override that wrote the node at `path` (or one of its parents), if any; the last one wins. */
-export function overrideFor(overrides: readonly Override[], path: JsonPath): Override | undefined {
+/**
+ * The override a problem at `path` came from, if any (the last one wins): one that wrote the node or one of
+ * its parents, or, for a node the file does not have, one that created it on the way to a deeper key.
+ */
+export function overrideFor(overrides: readonly Override[], path: JsonPath, inFile: (path: JsonPath) => boolean): Override | undefined {
+  const startsWith = (long: readonly (string | number)[], short: readonly (string | number)[]) =>
+    short.length <= long.length && short.every((s, j) => String(s) === String(long[j]));
   for (let i = overrides.length - 1; i >= 0; i--) {
     const o = overrides[i];
-    if (o.path.length <= path.length && o.path.every((s, j) => s === String(path[j]))) return o;
+    if (startsWith(path, o.path) || (startsWith(o.path, path) && !inFile(path))) return o;
   }
   return undefined;
 }

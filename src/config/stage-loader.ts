@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PipeError } from '../errors.js';
 import type { Stage } from '../stage.js';
 import { STAGE_PATH_PATTERN } from './core-schema.js';
-import { closest, didYouMean } from './suggest.js';
+import { closest } from './suggest.js';
 
 /** dist/src/config/ -> dist/stages/ */
 export const BUILTIN_STAGES_DIR = fileURLToPath(new URL('../../stages/', import.meta.url));
@@ -44,9 +44,10 @@ export async function loadStage(uses: string, baseDir: string, builtinDir: strin
   if (isStagePath(uses)) return loadUserStage(uses, baseDir);
   const names = listBuiltinStages(builtinDir);
   if (!names.includes(uses)) {
-    const hint = didYouMean(uses, names, 'built-in stages');
+    const guess = closest(uses, names);
+    const list = names.length > 0 ? `built-in stages: ${names.join(', ')}` : 'no built-in stages are installed';
     throw new PipeError(`unknown stage type '${uses}'`, {
-      hint: `${hint ?? 'no built-in stages are installed'}; a stage module of your own is written as a path, e.g. ./stages/${uses}.ts`,
+      hint: guess ? `did you mean '${guess}'?` : `${list}; a stage module of your own is written as a path, e.g. ./stages/${uses}.ts`,
     });
   }
   const modulePath = resolve(builtinDir, `${uses}.js`);
@@ -85,7 +86,20 @@ function siblings(dir: string): string[] {
   }
 }
 
-async function importModule(modulePath: string, uses: string): Promise<unknown> {
+// One import per module file and process, so stages of the same type share one Stage object (and one
+// compiled param validator); tsx would otherwise load a TypeScript module afresh on every call.
+const imported = new Map<string, Promise<unknown>>();
+
+function importModule(modulePath: string, uses: string): Promise<unknown> {
+  let module = imported.get(modulePath);
+  if (!module) {
+    module = importUncached(modulePath, uses);
+    imported.set(modulePath, module);
+  }
+  return module;
+}
+
+async function importUncached(modulePath: string, uses: string): Promise<unknown> {
   const url = pathToFileURL(modulePath).href;
   try {
     if (/\.m?ts$/.test(modulePath)) {
