@@ -1,0 +1,200 @@
+// The custom wasm training kernels agree with the reference `cpu` backend, refuse what they do not
+// support, and let a real conv net train on wasm without leaking tensors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs';
+import { loadTf, type Tf } from '../src/tf/backend.js';
+
+const { tf } = await loadTf('wasm');
+
+type Attrs = Record<string, unknown>;
+type Inputs = Record<string, { shape: number[]; data: Float32Array }>;
+
+/** Deterministic pseudo-random values in [-1, 1). */
+function randomData(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/** Runs one kernel on the named backend with the same input values; returns its output values and shape. */
+async function runOn(backend: 'wasm' | 'cpu', kernel: string, inputs: Inputs, attrs: Attrs) {
+  await tf.setBackend(backend);
+  const ts: Record<string, ReturnType<Tf['tensor']>> = {};
+  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
+  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as ReturnType<Tf['tensor']>;
+  const result = { shape: out.shape, data: (await out.data()) as Float32Array };
+  out.dispose();
+  Object.values(ts).forEach((t) => t.dispose());
+  return result;
+}
+
+/** max |a − b| / max |b|: relative to the reference's scale. */
+function relError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 1e-12;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+async function assertSameAsCpu(kernel: string, inputs: Inputs, attrs: Attrs, label: string) {
+  const ref = await runOn('cpu', kernel, inputs, attrs);
+  const got = await runOn('wasm', kernel, inputs, attrs);
+  assert.deepEqual(got.shape, ref.shape, `${label}: shape`);
+  const err = relError(got.data, ref.data);
+  assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
+}
+
+function forwardOutSize(inSize: number, k: number, stride: number, pad: unknown, dim: 0 | 1, rounding?: string): number {
+  const info = tf.backend_util.computeConv2DInfo([1, inSize, inSize, 1], [k, k, 1, 1], stride, 1, pad as never, rounding as never);
+  return dim === 0 ? info.outHeight : info.outWidth;
+}
+
+const PADS: unknown[] = ['same', 'valid', [[0, 0], [1, 0], [2, 1], [0, 0]], [[0, 0], [0, 2], [1, 1], [0, 0]]];
+const CASES = [
+  { n: 1, size: 5, cin: 1, cout: 2, k: 3 },
+  { n: 3, size: 8, cin: 3, cout: 4, k: 3 },
+  { n: 2, size: 7, cin: 2, cout: 3, k: 2 },
+  { n: 2, size: 6, cin: 4, cout: 5, k: 1 },
+  { n: 4, size: 9, cin: 5, cout: 3, k: 5 },
+];
+
+test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm match cpu over shapes, strides and paddings', async () => {
+  let seed = 1;
+  let checked = 0;
+  for (const c of CASES) {
+    for (const stride of [1, 2]) {
+      for (const pad of [...PADS, 1]) {
+        const rounding = typeof pad === 'number' ? 'floor' : undefined;
+        const oh = forwardOutSize(c.size, c.k, stride, pad, 0, rounding);
+        const ow = forwardOutSize(c.size, c.k, stride, pad, 1, rounding);
+        if (oh <= 0 || ow <= 0) continue;
+        const xShape = [c.n, c.size, c.size, c.cin];
+        const filterShape = [c.k, c.k, c.cin, c.cout];
+        const dyShape = [c.n, oh, ow, c.cout];
+        const base = { strides: stride, pad, dataFormat: 'NHWC', dimRoundingMode: rounding };
+        const label = `${JSON.stringify(c)} stride ${stride} pad ${JSON.stringify(pad)}`;
+        const x = { shape: xShape, data: randomData(xShape.reduce((a, b) => a * b), seed++) };
+        const dy = { shape: dyShape, data: randomData(dyShape.reduce((a, b) => a * b), seed++) };
+        const filter = { shape: filterShape, data: randomData(filterShape.reduce((a, b) => a * b), seed++) };
+        await assertSameAsCpu('Conv2DBackpropFilter', { x, dy }, { ...base, filterShape }, `filter grad ${label}`);
+        await assertSameAsCpu('Conv2DBackpropInput', { dy, filter }, { ...base, inputShape: xShape }, `input grad ${label}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked >= 40, `only ${checked} cases ran`);
+});
+
+test('conv gradients through tf.grads (layers path) match cpu, including stride 2 and a wide batch', async () => {
+  const xShape = [16, 12, 12, 3];
+  const fShape = [3, 3, 3, 8];
+  const xData = randomData(16 * 12 * 12 * 3, 91);
+  const fData = randomData(3 * 3 * 3 * 8, 92);
+  const results: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await tf.setBackend(backend);
+    const x = tf.tensor4d(xData, xShape as [number, number, number, number]);
+    const f = tf.tensor4d(fData, fShape as [number, number, number, number]);
+    const g = tf.grads((a, b) => tf.sum(tf.square(tf.conv2d(a as Tensor4D, b as Tensor4D, 2, 'same'))));
+    const [dx, df] = g([x, f]);
+    results[backend] = [(await dx.data()) as Float32Array, (await df.data()) as Float32Array];
+    tf.dispose([x, f, dx, df]);
+  }
+  assert.ok(relError(results.wasm[0], results.cpu[0]) <= 1e-4, 'dx');
+  assert.ok(relError(results.wasm[1], results.cpu[1]) <= 1e-4, 'dfilter');
+});
+
+test('fast Sum, Mean and Tile on wasm match cpu, and fall back for other axes', async () => {
+  const shape = [3, 5, 7, 6];
+  const x = { shape, data: randomData(3 * 5 * 7 * 6, 7) };
+  for (const axis of [[0, 1, 2], [0], [0, 1], [1, 2], [3], [-1], [0, 1, 2, 3], 2]) {
+    for (const keepDims of [false, true]) {
+      await assertSameAsCpu('Sum', { x }, { axis, keepDims }, `Sum ${JSON.stringify(axis)} keepDims ${keepDims}`);
+      await assertSameAsCpu('Mean', { x }, { axis, keepDims }, `Mean ${JSON.stringify(axis)} keepDims ${keepDims}`);
+    }
+  }
+  for (const [s, reps] of [
+    [[1, 1, 1, 6], [3, 5, 7, 1]],
+    [[2, 3], [2, 3]],
+    [[2, 1, 3], [1, 4, 1]],
+    [[4], [1]],
+    [[2, 2, 2], [3, 1, 2]],
+  ] as const) {
+    const t = { shape: [...s], data: randomData(s.reduce((a, b) => a * b, 1), 11) };
+    await assertSameAsCpu('Tile', { x: t }, { reps: [...reps] }, `Tile ${JSON.stringify(s)} x ${JSON.stringify(reps)}`);
+  }
+});
+
+test('unsupported conv gradient configurations throw a clear error instead of computing', async () => {
+  await tf.setBackend('wasm');
+  const x = tf.zeros([1, 4, 4, 2]);
+  const dy = tf.zeros([1, 4, 4, 3]);
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy } as never, { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] } as never),
+    /NHWC/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy } as never, {
+        strides: 2, dilations: 2, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3],
+      } as never),
+    /strides .* dilations/,
+  );
+  const badDy = tf.zeros([1, 3, 3, 3]);
+  assert.throws(
+    () => tf.engine().runKernel('Conv2DBackpropInput', { dy: badDy, filter: tf.zeros([3, 3, 2, 3]) } as never, { strides: 1, pad: 'same', dataFormat: 'NHWC', inputShape: [1, 4, 4, 2] } as never),
+    /does not match/,
+  );
+});
+
+test('a small conv net with batch norm trains on wasm: loss falls and the tensor count stays flat', async () => {
+  await tf.setBackend('wasm');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [12, 12, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.batchNormalization(),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'valid', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }),
+    ],
+  });
+  const optimizer = tf.train.adam(0.01);
+  // Three separable classes: a bright blob in a different corner per class.
+  const n = 24;
+  const xs = new Float32Array(n * 144);
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const cls = i % 3;
+    labels.push(cls);
+    for (let r = 0; r < 12; r++) {
+      for (let c = 0; c < 12; c++) {
+        const hot = cls === 0 ? r < 5 && c < 5 : cls === 1 ? r >= 7 && c >= 7 : r < 5 && c >= 7;
+        xs[i * 144 + r * 12 + c] = (hot ? 1 : 0) + 0.1 * Math.sin(i * 7 + r * 3 + c);
+      }
+    }
+  }
+  const x = tf.tensor4d(xs, [n, 12, 12, 1]);
+  const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3);
+  const losses: number[] = [];
+  const counts: number[] = [];
+  for (let step = 0; step < 8; step++) {
+    const cost = optimizer.minimize(() => tf.mean(tf.metrics.categoricalCrossentropy(y, model.apply(x, { training: true }) as Tensor)) as Scalar, true)!;
+    losses.push((await cost.data())[0]);
+    cost.dispose();
+    counts.push(tf.memory().numTensors);
+  }
+  assert.ok(losses[7] < losses[0] * 0.8, `loss did not fall: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+  // After the first step (optimizer slots created) the count must not grow.
+  assert.deepEqual(new Set(counts.slice(1)).size, 1, `tensor count changed across steps: ${counts.join(' ')}`);
+  tf.dispose([x, y]);
+  model.dispose();
+});
