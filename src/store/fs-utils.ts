@@ -46,6 +46,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** Write a file so that readers see either the old or the new content, never a partial one. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
   const tmp = join(dir, ownedName('write'));
   const handle = await open(tmp, 'w');
   try {
