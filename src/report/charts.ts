@@ -1,0 +1,168 @@
+// The report's charts as Vega-Lite specs (pure), rendered to SVG by Vega in Node (no browser, no canvas) and to
+// PNG by sharp. Palettes are colour-blind safe: Okabe–Ito blue/orange for train/validation (also told apart by
+// dash pattern), a single-hue sequential scale for the confusion matrix.
+import type { EpochRow } from './history.js';
+import type { SplitMetrics } from './metrics.js';
+
+export type VegaLiteSpec = Record<string, unknown>;
+
+export const FONT = 'Helvetica, Arial, DejaVu Sans, sans-serif';
+export const SERIES_COLOURS = { train: '#0072B2', validation: '#E69F00' };
+
+const CONFIG = {
+  font: FONT,
+  background: 'white',
+  padding: 12,
+  view: { stroke: null },
+  title: { fontSize: 15, fontWeight: 600, anchor: 'start', color: '#1f2937', offset: 12 },
+  axis: {
+    labelFontSize: 12,
+    titleFontSize: 12,
+    titleFontWeight: 600,
+    titleColor: '#374151',
+    labelColor: '#4b5563',
+    gridColor: '#e5e7eb',
+    domainColor: '#9ca3af',
+    tickColor: '#9ca3af',
+  },
+  legend: { labelFontSize: 12, titleFontSize: 12, titleFontWeight: 600, symbolStrokeWidth: 2.5 },
+};
+
+function curveSpec(
+  history: EpochRow[],
+  title: string,
+  yTitle: string,
+  train: (r: EpochRow) => number | undefined,
+  validation: (r: EpochRow) => number | undefined,
+  asPercent: boolean,
+): VegaLiteSpec | undefined {
+  const values: { epoch: number; series: string; value: number }[] = [];
+  for (const row of history) {
+    const t = train(row);
+    const v = validation(row);
+    if (t !== undefined) values.push({ epoch: row.epoch, series: 'train', value: t });
+    if (v !== undefined) values.push({ epoch: row.epoch, series: 'validation', value: v });
+  }
+  if (values.length === 0) return undefined;
+  const series = [...new Set(values.map((d) => d.series))] as (keyof typeof SERIES_COLOURS)[];
+  const maxEpoch = Math.max(...history.map((r) => r.epoch));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title,
+    width: 460,
+    height: 260,
+    config: CONFIG,
+    data: { values },
+    mark: { type: 'line', point: history.length <= 40 ? { size: 28, filled: true } : false, strokeWidth: 2.5 },
+    encoding: {
+      x: {
+        field: 'epoch',
+        type: 'quantitative',
+        title: 'epoch',
+        scale: { domain: [Math.min(...history.map((r) => r.epoch)), maxEpoch], nice: false },
+        axis: { tickMinStep: 1, format: 'd' },
+      },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: yTitle,
+        scale: asPercent ? { domain: [0, 1] } : { zero: true },
+        axis: asPercent ? { format: '.0%' } : {},
+      },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: { domain: series, range: series.map((s) => SERIES_COLOURS[s]) },
+        legend: { orient: 'bottom', direction: 'horizontal' },
+      },
+      strokeDash: {
+        field: 'series',
+        type: 'nominal',
+        scale: { domain: series, range: series.map((s) => (s === 'train' ? [1, 0] : [6, 3])) },
+        legend: null,
+      },
+    },
+  };
+}
+
+/** Train and validation accuracy per epoch (the paper's Figure 1). */
+export function accuracyChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
+  return curveSpec(history, 'Accuracy per epoch', 'accuracy', (r) => r.accuracy, (r) => r.valAccuracy, true);
+}
+
+/** Train and validation loss per epoch (the paper's Figure 2). */
+export function lossChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
+  return curveSpec(history, 'Loss per epoch', 'cross-entropy loss', (r) => r.loss, (r) => r.valLoss, false);
+}
+
+/** Confusion matrix heat map with counts (the paper's Figure 3); colour is the share of the true class. */
+export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefined {
+  const { confusion, classes } = metrics;
+  if (!confusion || classes.length === 0) return undefined;
+  const values: { actual: string; predicted: string; count: number; share: number }[] = [];
+  confusion.forEach((row, i) => {
+    const total = row.reduce((a, b) => a + b, 0);
+    row.forEach((count, j) => {
+      values.push({ actual: classes[i], predicted: classes[j], count, share: total ? count / total : 0 });
+    });
+  });
+  const cell = Math.max(34, Math.min(60, Math.floor(480 / classes.length)));
+  const axis = { labelFontSize: 12, labelLimit: 120, ticks: false, domain: false };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Confusion matrix (${metrics.split})`,
+    width: cell * classes.length,
+    height: cell * classes.length,
+    config: { ...CONFIG, axis: { ...CONFIG.axis, grid: false } },
+    data: { values },
+    encoding: {
+      x: { field: 'predicted', type: 'nominal', sort: classes, title: 'predicted class', axis: { ...axis, labelAngle: -40, orient: 'top' } },
+      y: { field: 'actual', type: 'nominal', sort: classes, title: 'true class', axis },
+    },
+    layer: [
+      {
+        mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+        encoding: {
+          color: {
+            field: 'share',
+            type: 'quantitative',
+            title: 'share of true class',
+            scale: { scheme: 'blues', domain: [0, 1] },
+            legend: { format: '.0%', orient: 'right', gradientLength: Math.min(200, cell * classes.length) },
+          },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: classes.length > 10 ? 10 : 12, fontWeight: 500 },
+        encoding: {
+          text: { field: 'count', type: 'quantitative', format: ',d' },
+          color: { condition: { test: 'datum.share > 0.55', value: 'white' }, value: '#111827' },
+        },
+      },
+    ],
+  };
+}
+
+let idCounter = 0;
+
+/** Vega-Lite → Vega → SVG text, headless (renderer 'none': nothing is drawn to a canvas). */
+export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const vega = await import('vega');
+  const { compile } = await import('vega-lite');
+  const view = new vega.View(vega.parse(compile(spec as never).spec), { renderer: 'none' });
+  try {
+    const svg = await view.toSVG();
+    // Several charts are inlined in one page: keep their ids (gradients, clip paths) from colliding.
+    const prefix = `c${++idCounter}-`;
+    return svg.replace(/\bid="([^"]+)"/g, `id="${prefix}$1"`).replace(/url\(#([^)]+)\)/g, `url(#${prefix}$1)`);
+  } finally {
+    view.finalize();
+  }
+}
+
+/** PNG of an SVG at twice its size, for places that show images but not SVG. */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  const { default: sharp } = await import('sharp');
+  return sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
+}

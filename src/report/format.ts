@@ -1,0 +1,30 @@
+// Number formats shared by the HTML report, the Markdown summary and `pipe compare`.
+
+export function formatPercent(value: number | undefined, digits = 1): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : `${(value * 100).toFixed(digits)}%`;
+}
+
+export function formatNumber(value: number | undefined, digits = 3): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits);
+}
+
+/** 1234567 → "1,234,567" (fixed locale so output does not depend on the machine). */
+export function formatCount(value: number | undefined): string {
+  return value === undefined || !Number.isFinite(value) ? '—' : Math.round(value).toLocaleString('en-US');
+}
+
+/** 4.2 → "4.2 s", 754 → "12 m 34 s", 7300 → "2 h 01 m". */
+export function formatSeconds(value: number | undefined): string {
+  if (value === undefined || !Number.isFinite(value)) return '—';
+  if (value < 60) return `${value.toFixed(value < 10 ? 2 : 1)} s`;
+  const total = Math.round(value);
+  if (total < 3600) return `${Math.floor(total / 60)} m ${String(total % 60).padStart(2, '0')} s`;
+  return `${Math.floor(total / 3600)} h ${String(Math.floor((total % 3600) / 60)).padStart(2, '0')} m`;
+}
+
+/** Signed difference in percentage points: +12.3 pp. */
+export function formatPointDelta(a: number | undefined, b: number | undefined): string {
+  if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) return '—';
+  const d = (a - b) * 100;
+  return `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(1)} pp`;
+}

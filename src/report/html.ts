@@ -1,0 +1,357 @@
+// The report as ONE self-contained HTML page: inline CSS, inline SVG charts, no scripts, no external URLs.
+// Every value taken from data goes through the escaping builder in ./html-builder.ts.
+import type { CountsTable } from './class-counts.js';
+import { totalRows } from './class-counts.js';
+import { flattenParams, leafText } from './flatten.js';
+import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
+import { h, raw, render, table, type Content, type Raw } from './html-builder.js';
+import { leakageVerdict } from './leakage.js';
+import { headlineSplit, type MetricsView, type SplitMetrics } from './metrics.js';
+import type { ReportData } from './report-data.js';
+import { REPORT_CSS } from './styles.js';
+
+export interface ChartSvgs {
+  accuracy?: string;
+  loss?: string;
+  confusion?: string;
+}
+
+interface Section {
+  id: string;
+  title: string;
+  body: Content;
+}
+
+function paramsText(params: Record<string, unknown>): string {
+  const flat = [...flattenParams(params)];
+  return flat.length ? flat.map(([k, v]) => `${k}=${leafText(v)}`).join('  ') : '(defaults)';
+}
+
+function statusBadge(status: string): Raw {
+  const cls = status === 'cached' || status === 'ran' || status === 'failed' ? status : 'other';
+  return h('span', { class: `status ${cls}` }, status);
+}
+
+function runSection(data: ReportData): Section | undefined {
+  const run = data.run;
+  if (!run) return undefined;
+  const stages = Object.entries(run.stages).filter(([id]) => id !== data.selfId);
+  const ran = stages.filter(([, s]) => s.status === 'ran');
+  const cached = stages.filter(([, s]) => s.status === 'cached');
+  const seconds = ran.reduce((sum, [, s]) => sum + (s.seconds ?? 0), 0);
+  const facts = h(
+    'p',
+    {},
+    `${stages.length} stages: ${ran.length} ran (${formatSeconds(seconds)} in all), ${cached.length} came from the cache. `,
+    `Backend requested: `,
+    h('code', {}, run.backend.requested),
+    `, resolved to `,
+    h('code', {}, run.backend.resolved),
+    '.',
+  );
+  const rows = stages.map(([id, s]) => [
+    h('code', {}, id),
+    s.uses,
+    statusBadge(s.status),
+    s.status === 'ran' ? formatSeconds(s.seconds) : s.status === 'cached' ? 'cached' : '—',
+    h('code', { class: 'params' }, paramsText(s.params ?? {})),
+    s.key ? h('code', { title: s.key }, s.key.slice(0, 12)) : '—',
+  ]);
+  return {
+    id: 'run',
+    title: 'Run summary',
+    body: [
+      facts,
+      table(['stage', 'uses', 'status', { title: 'time', numeric: true }, { title: 'params', className: 'params' }, 'cache key'], rows),
+    ],
+  };
+}
+
+function countsTable(t: CountsTable): Raw {
+  const hasBefore = !!t.before;
+  const totals = totalRows(t);
+  const rows: Content[][] = t.classes.map((c, k) => {
+    const after = t.after[k];
+    const before = t.before?.[k];
+    return hasBefore
+      ? [c, formatCount(before), formatCount(after), before !== undefined ? signed(after - before) : '—']
+      : [c, formatCount(after)];
+  });
+  rows.push(
+    hasBefore
+      ? [h('strong', {}, 'total'), formatCount(totals.before), formatCount(totals.after), signed(totals.after - (totals.before ?? 0))]
+      : [h('strong', {}, 'total'), formatCount(totals.after)],
+  );
+  const cols = hasBefore
+    ? ['class', { title: 'before', numeric: true }, { title: 'after', numeric: true }, { title: 'change', numeric: true }]
+    : ['class', { title: 'rows', numeric: true }];
+  return table(cols, rows);
+}
+
+function signed(n: number): string {
+  return n === 0 ? '0' : `${n > 0 ? '+' : '−'}${formatCount(Math.abs(n))}`;
+}
+
+function classCountsSection(data: ReportData): Section | undefined {
+  const view = data.classCounts;
+  if (!view) return undefined;
+  const body: Content[] = [];
+  for (const step of view.steps) {
+    const pooled = step.splits === 'all';
+    body.push(
+      h('p', {}, h('strong', {}, step.method), ` with strategy `, h('code', {}, step.strategy), ' on ', pooled ? 'all rows as one pool' : `split(s) ${step.splits}`, '.'),
+    );
+    if (pooled) {
+      body.push(
+        h(
+          'div',
+          { class: 'banner warn', role: 'alert' },
+          h('strong', {}, '⚠ Resampled before splitting'),
+          'Copies of the same image were made before the data was split, so copies can land in both train and test. ' +
+            'Test accuracy after this is not a measure of generalisation.',
+        ),
+      );
+    }
+    body.push(h('div', { class: 'grid2' }, step.tables.map((t) => h('div', {}, h('h3', {}, `${t.group}`), countsTable(t)))));
+  }
+  if (view.current) {
+    body.push(h('p', {}, 'The dataset was not resampled; rows per class and split:'));
+    body.push(h('div', { class: 'grid2' }, view.current.map((t) => h('div', {}, h('h3', {}, t.group), countsTable(t)))));
+  }
+  return { id: 'classes', title: 'Class counts', body };
+}
+
+function leakageBanner(data: ReportData): Raw | undefined {
+  if (!data.leakage) return undefined;
+  const v = leakageVerdict(data.leakage);
+  return h(
+    'div',
+    { class: `banner ${v.leaky ? 'warn' : 'ok'}`, role: v.leaky ? 'alert' : 'status' },
+    h('strong', {}, `${v.leaky ? '⚠' : '✓'} ${v.headline}`),
+    v.detail,
+  );
+}
+
+function leakageSection(data: ReportData): Section | undefined {
+  const view = data.leakage;
+  if (!view) return undefined;
+  const body: Content[] = [leakageBanner(data)];
+  if (view.method) body.push(h('p', {}, 'Duplicates found by: ', view.method, '.'));
+  if (view.pairs.length) {
+    body.push(
+      table(
+        ['split', 'split', { title: 'duplicate images', numeric: true }],
+        view.pairs.map((p) => [p.a, p.b, p.duplicates > 0 ? h('strong', {}, formatCount(p.duplicates)) : '0']),
+      ),
+    );
+  }
+  if (view.withinSplit.length) {
+    body.push(h('h3', {}, 'Duplicates within one split'));
+    body.push(table(['split', { title: 'duplicate images', numeric: true }], view.withinSplit.map((w) => [w.split, formatCount(w.duplicates)])));
+  }
+  if (view.labelConflicts !== undefined) {
+    body.push(h('p', {}, `Identical images with different labels: ${formatCount(view.labelConflicts)}.`));
+  }
+  if (view.examples.length) {
+    body.push(h('h3', {}, 'Examples'));
+    const keys = [...new Set(view.examples.flatMap((e) => Object.keys(e)))].slice(0, 6);
+    body.push(table(keys, view.examples.map((e) => keys.map((k) => h('code', {}, leafText(e[k]))))));
+  }
+  return { id: 'leakage', title: 'Leakage check', body };
+}
+
+function modelSection(data: ReportData): Section | undefined {
+  const model = data.model;
+  if (!model) return undefined;
+  const rows: Content[][] = model.layers.map((l) => [h('code', {}, l.name), l.className, h('code', {}, l.outputShape), formatCount(l.params)]);
+  rows.push([h('strong', {}, 'total'), '', '', h('strong', {}, formatCount(model.totalParams))]);
+  const trainable = model.trainableParams !== undefined ? ` (${formatCount(model.trainableParams)} trainable)` : '';
+  return {
+    id: 'model',
+    title: 'Model',
+    body: [
+      h('p', {}, `${model.layers.length} layers, ${formatCount(model.totalParams)} parameters${trainable}.`),
+      table(['layer', 'type', 'output shape', { title: 'params', numeric: true }], rows),
+    ],
+  };
+}
+
+function figure(svg: string | undefined, caption: string): Raw | undefined {
+  return svg ? h('figure', {}, raw(svg), h('figcaption', {}, caption)) : undefined;
+}
+
+function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefined {
+  const history = data.history;
+  if (!history) return undefined;
+  const last = history[history.length - 1];
+  const totalSeconds = history.every((r) => r.seconds !== undefined) ? history.reduce((a, r) => a + (r.seconds ?? 0), 0) : undefined;
+  const best = history.reduce<typeof last | undefined>(
+    (b, r) => (r.valAccuracy !== undefined && (b?.valAccuracy === undefined || r.valAccuracy > b.valAccuracy) ? r : b),
+    undefined,
+  );
+  const facts = [
+    `${history.length} epochs`,
+    totalSeconds !== undefined ? ` in ${formatSeconds(totalSeconds)}` : '',
+    `. Last epoch: train accuracy ${formatPercent(last.accuracy)}, validation accuracy ${formatPercent(last.valAccuracy)}`,
+    best ? `; best validation accuracy ${formatPercent(best.valAccuracy)} at epoch ${best.epoch}.` : '.',
+  ];
+  return {
+    id: 'training',
+    title: 'Training curves',
+    body: [
+      h('p', {}, ...facts),
+      h(
+        'div',
+        { class: 'grid2' },
+        figure(charts.accuracy, 'Train (solid) and validation (dashed) accuracy per epoch; compare Figure 1 of the paper.'),
+        figure(charts.loss, 'Train (solid) and validation (dashed) loss per epoch; compare Figure 2 of the paper.'),
+      ),
+    ],
+  };
+}
+
+function metricsTable(view: MetricsView): Raw {
+  return table(
+    ['split', { title: 'accuracy', numeric: true }, { title: 'balanced accuracy', numeric: true }, { title: 'macro F1', numeric: true }, { title: 'loss', numeric: true }, { title: 'rows', numeric: true }],
+    view.splits.map((s) => [s.split, formatPercent(s.accuracy), formatPercent(s.balancedAccuracy), formatNumber(s.macroF1), formatNumber(s.loss), formatCount(s.count)]),
+  );
+}
+
+function perClassTable(split: SplitMetrics): Raw | undefined {
+  if (!split.perClass.length) return undefined;
+  return table(
+    ['class', { title: 'precision', numeric: true }, { title: 'recall', numeric: true }, { title: 'F1', numeric: true }, { title: 'support', numeric: true }],
+    split.perClass.map((r) => [r.class, formatNumber(r.precision), formatNumber(r.recall), formatNumber(r.f1), formatCount(r.support)]),
+  );
+}
+
+function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undefined {
+  const metrics = data.metrics;
+  if (!metrics) return undefined;
+  const lead = headlineSplit(metrics);
+  const body: Content[] = [metricsTable(metrics)];
+  if (lead) {
+    body.push(
+      h(
+        'div',
+        { class: 'grid2' },
+        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}. Compare Figure 3 of the paper.`),
+        lead.perClass.length ? h('div', {}, h('h3', {}, `Per class (${lead.split})`), perClassTable(lead)) : undefined,
+      ),
+    );
+  }
+  return { id: 'evaluation', title: 'Evaluation', body };
+}
+
+function referenceSection(data: ReportData): Section | undefined {
+  if (!data.reference || !data.metrics) return undefined;
+  const ours = data.metrics;
+  const ref = data.reference;
+  const splits = [...new Set([...ours.splits.map((s) => s.split), ...ref.splits.map((s) => s.split)])];
+  const rows: Content[][] = [];
+  for (const split of splits) {
+    const a = ours.splits.find((s) => s.split === split);
+    const b = ref.splits.find((s) => s.split === split);
+    const metric = (name: string, get: (s: SplitMetrics) => number | undefined, fmt: (v: number | undefined) => string, points: boolean) => {
+      const va = a && get(a);
+      const vb = b && get(b);
+      const delta = points ? formatPointDelta(vb, va) : vb !== undefined && va !== undefined ? formatNumber(vb - va) : '—';
+      rows.push([split, name, fmt(va), fmt(vb), delta]);
+    };
+    metric('accuracy', (s) => s.accuracy, (v) => formatPercent(v), true);
+    metric('balanced accuracy', (s) => s.balancedAccuracy, (v) => formatPercent(v), true);
+    metric('macro F1', (s) => s.macroF1, (v) => formatNumber(v), false);
+  }
+  const leadOurs = headlineSplit(ours);
+  const leadRef = leadOurs && ref.splits.find((s) => s.split === leadOurs.split);
+  const gap =
+    leadOurs?.accuracy !== undefined && leadRef?.accuracy !== undefined
+      ? h(
+          'p',
+          {},
+          `On ${leadOurs.split}, ${data.referenceLabel} scores ${formatPercent(leadRef.accuracy)} accuracy and ${data.label} `,
+          `${formatPercent(leadOurs.accuracy)}: a difference of ${formatPointDelta(leadRef.accuracy, leadOurs.accuracy)}.`,
+        )
+      : undefined;
+  return {
+    id: 'reference',
+    title: `Compared with ${data.referenceLabel}`,
+    body: [
+      gap,
+      table(
+        ['split', 'metric', { title: data.label, numeric: true }, { title: data.referenceLabel, numeric: true }, { title: `${data.referenceLabel} − ${data.label}`, numeric: true }],
+        rows,
+      ),
+    ],
+  };
+}
+
+function headlineCards(data: ReportData): Raw | undefined {
+  const lead = data.metrics && headlineSplit(data.metrics);
+  if (!lead) return undefined;
+  const ref = data.reference?.splits.find((s) => s.split === lead.split);
+  const card = (k: string, v: string, d?: string) => h('div', { class: 'card' }, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v), d ? h('div', { class: 'd' }, d) : undefined);
+  return h(
+    'div',
+    { class: 'cards' },
+    card(`${lead.split} accuracy`, formatPercent(lead.accuracy), data.label),
+    card(`${lead.split} balanced accuracy`, formatPercent(lead.balancedAccuracy), 'mean recall over classes'),
+    card(`${lead.split} macro F1`, formatNumber(lead.macroF1)),
+    ref ? card(`${lead.split} accuracy`, formatPercent(ref.accuracy), data.referenceLabel) : undefined,
+  );
+}
+
+export function renderHtml(data: ReportData, charts: ChartSvgs): string {
+  const sections = [
+    runSection(data),
+    classCountsSection(data),
+    leakageSection(data),
+    modelSection(data),
+    trainingSection(data, charts),
+    evaluationSection(data, charts),
+    referenceSection(data),
+  ].filter((s): s is Section => !!s);
+  if (data.notes.length) {
+    sections.push({ id: 'notes', title: 'Not shown', body: h('ul', { class: 'notes' }, data.notes.map((n) => h('li', {}, n))) });
+  }
+  const run = data.run;
+  const sub = run
+    ? [
+        h('span', {}, 'pipeline ', h('code', {}, run.pipelineName)),
+        h('span', {}, h('code', {}, run.pipelineFile)),
+        h('span', {}, 'run ', h('code', {}, run.id)),
+        h('span', {}, `started ${run.startedAt}`),
+        h('span', {}, `backend ${run.backend.resolved}`),
+      ]
+    : [h('span', {}, `generated ${data.generatedAt}`)];
+  const body = h(
+    'main',
+    {},
+    h(
+      'header',
+      { class: 'top' },
+      h('h1', {}, data.title),
+      h('div', { class: 'sub' }, sub),
+      h('nav', { class: 'toc', 'aria-label': 'sections' }, sections.map((s) => h('a', { href: `#${s.id}` }, s.title))),
+    ),
+    data.leakage && leakageVerdict(data.leakage).leaky ? leakageBanner(data) : undefined,
+    headlineCards(data),
+    sections.map((s) => h('section', { id: s.id }, h('h2', {}, s.title), s.body)),
+    h('footer', {}, `Generated by pipe at ${data.generatedAt}. This file is self-contained: it loads nothing from the network.`),
+  );
+  // A CSP that forbids scripts and every external load documents (and enforces) that the page is inert.
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${render(data.title)}</title>
+<style>${REPORT_CSS}</style>
+</head>
+<body>
+${render(body)}
+</body>
+</html>
+`;
+}

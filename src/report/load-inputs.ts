@@ -1,0 +1,112 @@
+// Reads the report stage's optional inputs into ReportData. A missing input leaves its section out with a note;
+// an unreadable one does too (the note says why) so that a report still comes out of a partly failed pipeline.
+import { readFile } from 'node:fs/promises';
+import type { ClassCountsView } from './class-counts.js';
+import { currentCounts, parseResampleMetadata } from './class-counts.js';
+import { parseHistory } from './history.js';
+import { parseLeakage } from './leakage.js';
+import { parseMetrics } from './metrics.js';
+import { parseModelSummary } from './model-summary.js';
+import type { ReportData } from './report-data.js';
+
+export interface ReportInputPaths {
+  resampled?: string;
+  leakage?: string;
+  summary?: string;
+  history?: string;
+  metrics?: string;
+  reference?: string;
+}
+
+async function readJson(path: string): Promise<unknown> {
+  return JSON.parse(await readFile(path, 'utf8'));
+}
+
+/** The Arrow schema's metadata only: for a file-format dataset the footer is read, not the rows. */
+async function readSchemaMetadata(path: string): Promise<Map<string, string>> {
+  const { open } = await import('node:fs/promises');
+  const { RecordBatchReader } = await import('apache-arrow');
+  const handle = await open(path);
+  try {
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    const metadata = new Map(reader.schema.metadata);
+    await reader.cancel();
+    return metadata;
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function readClassCounts(path: string): Promise<ClassCountsView> {
+  const metadata = await readSchemaMetadata(path);
+  const classesText = metadata.get('pipe.classes');
+  const classes = classesText ? (JSON.parse(classesText) as string[]) : [];
+  const steps = parseResampleMetadata(metadata.get('pipe.resample'), classes);
+  if (steps.length) return { steps };
+  // Not resampled: count what is there (this reads the rows).
+  const { readDataset, classCounts } = await import('../data/image-dataset.js');
+  const ds = await readDataset(path);
+  return { steps: [], current: currentCounts(classCounts(ds), ds.classes) };
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+type Section = 'classCounts' | 'leakage' | 'model' | 'history' | 'metrics' | 'reference';
+
+const MISSING: Record<Section, string> = {
+  classCounts: 'Class counts are not shown: no `resampled` dataset was connected to the report.',
+  leakage: 'Leakage findings are not shown: no `leakage` input (a leakage-check stage) was connected.',
+  model: 'The model table is not shown: no model `summary` input was connected.',
+  history: 'Training curves are not shown: no training `history` input was connected.',
+  metrics: 'Evaluation metrics are not shown: no `metrics` input was connected.',
+  reference: '',
+};
+
+/** Fill `data` from the given input paths; returns the sections that were filled. */
+export async function loadInputs(data: ReportData, paths: ReportInputPaths): Promise<Section[]> {
+  const filled: Section[] = [];
+  async function load(section: Section, path: string | undefined, what: string, read: (p: string) => Promise<boolean>) {
+    if (!path) {
+      if (MISSING[section]) data.notes.push(MISSING[section]);
+      return;
+    }
+    try {
+      if (await read(path)) filled.push(section);
+      else data.notes.push(`The ${what} at ${path} holds nothing this report can show.`);
+    } catch (err) {
+      data.notes.push(`The ${what} at ${path} could not be read: ${reason(err)}`);
+    }
+  }
+  await load('classCounts', paths.resampled, 'resampled dataset', async (p) => {
+    data.classCounts = await readClassCounts(p);
+    return data.classCounts.steps.length > 0 || (data.classCounts.current?.length ?? 0) > 0;
+  });
+  await load('leakage', paths.leakage, 'leakage report', async (p) => {
+    data.leakage = parseLeakage(await readJson(p));
+    return !!data.leakage;
+  });
+  await load('model', paths.summary, 'model summary', async (p) => {
+    data.model = parseModelSummary(await readJson(p));
+    return !!data.model && data.model.layers.length > 0;
+  });
+  await load('history', paths.history, 'training history', async (p) => {
+    data.history = parseHistory(await readJson(p));
+    return data.history.length > 0;
+  });
+  await load('metrics', paths.metrics, 'metrics', async (p) => {
+    data.metrics = parseMetrics(await readJson(p));
+    return data.metrics.splits.length > 0;
+  });
+  await load('reference', paths.reference, 'reference metrics', async (p) => {
+    data.reference = parseMetrics(await readJson(p));
+    return data.reference.splits.length > 0;
+  });
+  // Sections whose input held nothing usable are dropped, not shown empty.
+  for (const section of ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference'] as const) {
+    if (!filled.includes(section)) delete data[section];
+  }
+  return filled;
+}

@@ -1,0 +1,104 @@
+// summary.md: the short form of the report for a CI job summary (e.g. appended to $GITHUB_STEP_SUMMARY):
+// headline metrics, the leakage verdict, the comparison with a reference, and class counts.
+import { totalRows } from './class-counts.js';
+import { escapeMarkdown } from './escape.js';
+import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
+import { leakageVerdict } from './leakage.js';
+import { headlineSplit } from './metrics.js';
+import type { ReportData } from './report-data.js';
+
+/** A GFM table; cells are escaped here. `align` marks right-aligned (numeric) columns. */
+export function markdownTable(header: string[], rows: string[][], numeric: boolean[] = []): string {
+  const line = (cells: string[]) => `| ${cells.map(escapeMarkdown).join(' | ')} |`;
+  const rule = `|${header.map((_, i) => (numeric[i] ? ' ---: ' : ' --- ')).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+export function renderMarkdown(data: ReportData): string {
+  const out: string[] = [`## ${escapeMarkdown(data.title)}`, ''];
+  const run = data.run;
+  if (run) {
+    const stages = Object.entries(run.stages).filter(([id]) => id !== data.selfId);
+    const ran = stages.filter(([, s]) => s.status === 'ran');
+    const seconds = ran.reduce((a, [, s]) => a + (s.seconds ?? 0), 0);
+    out.push(
+      `Pipeline **${escapeMarkdown(run.pipelineName)}** · run ${escapeMarkdown(run.id)} · backend ${escapeMarkdown(run.backend.resolved)} · ` +
+        `${ran.length} of ${stages.length} stages ran (${formatSeconds(seconds)}), ${stages.length - ran.length} cached`,
+      '',
+    );
+  }
+  if (data.leakage) {
+    const v = leakageVerdict(data.leakage);
+    out.push(`> ${v.leaky ? '⚠️' : '✅'} **${escapeMarkdown(v.headline)}.** ${escapeMarkdown(v.detail)}`, '');
+  }
+  for (const step of data.classCounts?.steps ?? []) {
+    if (step.splits === 'all') {
+      out.push('> ⚠️ **Resampled before splitting:** copies of one image can be in both train and test, so test accuracy is inflated.', '');
+    }
+  }
+  if (data.metrics) {
+    out.push('### Metrics', '');
+    out.push(
+      markdownTable(
+        ['split', 'accuracy', 'balanced accuracy', 'macro F1', 'loss', 'rows'],
+        data.metrics.splits.map((s) => [s.split, formatPercent(s.accuracy), formatPercent(s.balancedAccuracy), formatNumber(s.macroF1), formatNumber(s.loss), formatCount(s.count)]),
+        [false, true, true, true, true, true],
+      ),
+      '',
+    );
+    const lead = headlineSplit(data.metrics);
+    const ref = lead && data.reference?.splits.find((s) => s.split === lead.split);
+    if (lead && ref) {
+      out.push(`### ${escapeMarkdown(data.label)} vs ${escapeMarkdown(data.referenceLabel)} (${escapeMarkdown(lead.split)})`, '');
+      out.push(
+        markdownTable(
+          ['metric', data.label, data.referenceLabel, 'difference'],
+          [
+            ['accuracy', formatPercent(lead.accuracy), formatPercent(ref.accuracy), formatPointDelta(ref.accuracy, lead.accuracy)],
+            ['balanced accuracy', formatPercent(lead.balancedAccuracy), formatPercent(ref.balancedAccuracy), formatPointDelta(ref.balancedAccuracy, lead.balancedAccuracy)],
+            ['macro F1', formatNumber(lead.macroF1), formatNumber(ref.macroF1), ref.macroF1 !== undefined && lead.macroF1 !== undefined ? formatNumber(ref.macroF1 - lead.macroF1) : '—'],
+          ],
+          [false, true, true, true],
+        ),
+        '',
+      );
+    }
+  }
+  if (data.history?.length) {
+    const last = data.history[data.history.length - 1];
+    out.push(
+      `Training: ${data.history.length} epochs; last epoch train accuracy ${formatPercent(last.accuracy)}, validation accuracy ${formatPercent(last.valAccuracy)}.`,
+      '',
+    );
+  }
+  const steps = data.classCounts?.steps ?? [];
+  const last = steps[steps.length - 1];
+  const tables = last?.tables ?? data.classCounts?.current ?? [];
+  if (tables.length) {
+    out.push(last ? `### Class counts (${escapeMarkdown(last.method)}, strategy ${escapeMarkdown(last.strategy)})` : '### Class counts', '');
+    const classes = [...new Set(tables.flatMap((t) => t.classes))];
+    const header = ['class'];
+    for (const t of tables) header.push(...(t.before ? [`${t.group} before`, `${t.group} after`] : [t.group]));
+    const rows = classes.map((c) => {
+      const row = [c];
+      for (const t of tables) {
+        const k = t.classes.indexOf(c);
+        if (t.before) row.push(formatCount(k < 0 ? undefined : t.before[k]));
+        row.push(formatCount(k < 0 ? undefined : t.after[k]));
+      }
+      return row;
+    });
+    const totals = ['total'];
+    for (const t of tables) {
+      const sum = totalRows(t);
+      if (t.before) totals.push(formatCount(sum.before));
+      totals.push(formatCount(sum.after));
+    }
+    rows.push(totals);
+    out.push(markdownTable(header, rows, header.map((_, i) => i > 0)), '');
+  }
+  if (data.notes.length) {
+    out.push('<details><summary>Not shown</summary>', '', ...data.notes.map((n) => `- ${escapeMarkdown(n)}`), '', '</details>', '');
+  }
+  return `${out.join('\n').trimEnd()}\n`;
+}

@@ -1,0 +1,26 @@
+// Everything a report shows, gathered from the report stage's optional inputs and the run's facts.
+import type { RunInfo } from '../stage.js';
+import type { ClassCountsView } from './class-counts.js';
+import type { EpochRow } from './history.js';
+import type { LeakageView } from './leakage.js';
+import type { MetricsView } from './metrics.js';
+import type { ModelSummaryView } from './model-summary.js';
+
+export interface ReportData {
+  title: string;
+  /** What this run's metrics are called beside the reference's (e.g. "honest: split first"). */
+  label: string;
+  referenceLabel: string;
+  generatedAt: string;
+  run?: RunInfo;
+  /** The report stage's own id, left out of "what ran" since it is running while it writes. */
+  selfId?: string;
+  classCounts?: ClassCountsView;
+  leakage?: LeakageView;
+  model?: ModelSummaryView;
+  history?: EpochRow[];
+  metrics?: MetricsView;
+  reference?: MetricsView;
+  /** Why sections are missing, one sentence each. */
+  notes: string[];
+}
