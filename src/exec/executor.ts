@@ -111,8 +111,12 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
   const runOne = async (id: string): Promise<StageOutcome> => {
     const s = plan.stages[id];
     const upstream = await Promise.all(s.upstream.map((u) => promiseOf(u)));
-    const blocked = s.upstream.find((_, i) => !isDone(upstream[i]));
-    if (blocked) return finish(s, { status: 'skipped', reason: `upstream stage '${blocked}' did not finish` });
+    const blocked = s.upstream.findIndex((_, i) => !isDone(upstream[i]));
+    if (blocked >= 0) {
+      const name = s.upstream[blocked];
+      const why = selected.has(name) ? 'did not finish' : 'is not in the cache (run it first, or drop --only)';
+      return finish(s, { status: 'skipped', reason: `upstream stage '${name}' ${why}` });
+    }
     if (signal.aborted) return finish(s, { status: 'skipped', reason: 'run interrupted' });
     observer?.stageStarted?.(id);
     try {

@@ -219,7 +219,10 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   if (record.status === 'interrupted') return 130;
-  return failed.length ? 1 : 0;
+  if (failed.length) return 1;
+  const skipped = outcomes.filter(([, r]) => r.status === 'skipped');
+  for (const [id, r] of skipped) process.stderr.write(`stage '${id}' was skipped: ${(r as { reason: string }).reason}\n`);
+  return skipped.length ? 1 : 0;
 }
 
 function printSummary(plan: Plan, outcomes: Record<string, StageOutcome>, seconds: number, record: RunRecord, root: string): void {
