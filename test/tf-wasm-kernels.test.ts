@@ -128,7 +128,7 @@ test('fast Sum, Mean and Tile on wasm match cpu, and fall back for other axes', 
     [[4], [1]],
     [[2, 2, 2], [3, 1, 2]],
   ] as const) {
-    const t = { shape: [...s], data: randomData(s.reduce((a, b) => a * b, 1), 11) };
+    const t = { shape: [...s], data: randomData(s.reduce((a: number, b: number) => a * b, 1), 11) };
     await assertSameAsCpu('Tile', { x: t }, { reps: [...reps] }, `Tile ${JSON.stringify(s)} x ${JSON.stringify(reps)}`);
   }
 });
