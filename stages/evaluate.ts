@@ -1,0 +1,93 @@
+// evaluate: runs a trained model over whole splits of a dataset (batched, bounded memory) and writes loss,
+// accuracy, balanced accuracy, per-class precision/recall/F1, macro F1 and the confusion matrix per split.
+import { writeFile } from 'node:fs/promises';
+import { defineStage } from '../src/stage.js';
+import { PipeError } from '../src/errors.js';
+
+export interface EvaluateParams {
+  splits: string[];
+  batchSize: number;
+}
+
+/**
+ * Names a split may go by in a source's own terms: FER2013 calls its test set PrivateTest and its
+ * validation set PublicTest.
+ */
+const SPLIT_ALIASES: Record<string, string[]> = {
+  test: ['PrivateTest'],
+  validation: ['PublicTest'],
+};
+
+export default defineStage<EvaluateParams>({
+  name: 'evaluate',
+  version: '1',
+  description: 'Measures a trained model on dataset splits: loss, accuracy, balanced accuracy, per-class P/R/F1, confusion matrix.',
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      splits: {
+        type: 'array',
+        items: { type: 'string' },
+        minItems: 1,
+        uniqueItems: true,
+        default: ['test'],
+        description: "Splits to evaluate, each reported separately. 'test' also finds FER2013's PrivateTest, 'validation' its PublicTest.",
+      },
+      batchSize: { type: 'integer', minimum: 1, default: 256, description: 'Images per inference batch (memory, not results).' },
+    },
+  },
+  inputs: {
+    model: { description: 'Trained model folder (from train).' },
+    data: { description: 'Image dataset (Arrow) holding the splits to evaluate.' },
+  },
+  outputs: {
+    metrics: { file: 'metrics.json', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
+  },
+  runtime: ['tensorflow'],
+  async run(ctx) {
+    const { loadTf } = await import('../src/tf/backend.js');
+    const { readDataset, rowsOfSplit } = await import('../src/data/image-dataset.js');
+    const { transformOf } = await import('../src/data/normalisation.js');
+    const { loadModel } = await import('../src/model/model-io.js');
+    const { BatchBuilder } = await import('../src/model/batches.js');
+    const { inferRows } = await import('../src/model/inference.js');
+    const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
+    const { checkModelFitsData } = await import('../src/model/compatibility.js');
+
+    const { tf, backend } = await loadTf(ctx.backend as never);
+    const ds = await readDataset(ctx.inputs.data.path);
+    const model = await loadModel(tf, ctx.inputs.model.path);
+    try {
+      checkModelFitsData(model, ds, 'evaluate');
+      const builder = new BatchBuilder(ds, transformOf(ds.metadata), ctx.params.batchSize);
+      const splits: Record<string, unknown> = {};
+      const summary: Record<string, number> = {};
+      for (const requested of ctx.params.splits) {
+        const name = [requested, ...(SPLIT_ALIASES[requested] ?? [])].find((n) => rowsOfSplit(ds, n).length > 0);
+        if (!name) {
+          throw new PipeError(`evaluate: the dataset has no rows in split '${requested}'`, {
+            hint: `its splits are: ${ds.splitNames.join(', ') || '(none)'}; set splits to some of them`,
+          });
+        }
+        if (name !== requested) ctx.log.info(`split '${requested}' is '${name}' in this dataset`);
+        const rows = rowsOfSplit(ds, name);
+        const result = await inferRows(tf, model, builder, rows, ds.shape, ds.classes.length, {
+          signal: ctx.signal,
+          onBatch: (done, total) => ctx.progress.update(`${requested}: batch ${done}/${total}`),
+        });
+        const metrics = metricsFromConfusion(confusionMatrix(result.truth, result.predicted, ds.classes.length), ds.classes);
+        splits[requested] = { split: name, loss: result.loss, ...metrics };
+        summary[`${requested}Accuracy`] = metrics.accuracy;
+        summary[`${requested}BalancedAccuracy`] = metrics.balancedAccuracy;
+        ctx.log.info(
+          `${requested} (${rows.length} rows): accuracy ${metrics.accuracy.toFixed(4)}, balanced ${metrics.balancedAccuracy.toFixed(4)}, macro F1 ${metrics.macroF1.toFixed(4)}`,
+        );
+      }
+      await writeFile(ctx.output('metrics'), JSON.stringify({ splits, backend }, null, 2) + '\n');
+      return { ...summary, backend };
+    } finally {
+      model.dispose();
+    }
+  },
+});
