@@ -1,18 +1,28 @@
 // The report stage for real: a real Arrow dataset oversampled by the real oversample stage, JSON inputs in the
 // shapes the build-model, train, evaluate and leakage-check stages write; the page checked in headless Chromium.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { encodeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import type { RunInfo, Stage, StageContext } from '../src/stage.js';
 import oversample from '../stages/oversample.js';
 import report from '../stages/report.js';
 import { launchChromium } from './support/chromium.js';
-import { runStage, type HarnessResult } from './support/stage-harness.js';
+import { runStage as runInHarness, type HarnessOptions, type HarnessResult } from './support/stage-harness.js';
+
+const temporary: string[] = [];
+after(() => Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** The harness, remembering its temp folders so they are removed after the tests. */
+async function runStage(stage: Stage, options: HarnessOptions = {}): Promise<HarnessResult> {
+  const result = await runInHarness(stage, options);
+  temporary.push(join(result.outDir, '..'));
+  return result;
+}
 
 const EVIL = '<script>alert(1)</script>';
 const CLASSES = ['angry', 'disgust', EVIL, 'happy'];
@@ -38,6 +48,7 @@ const RUN: RunInfo = {
 
 async function fixtures(): Promise<Record<string, string>> {
   const dir = await mkdtemp(join(tmpdir(), 'pipe-report-fixtures-'));
+  temporary.push(dir);
   // 4 classes, imbalanced train split, a small test split.
   const trainLabels = [0, 0, 0, 0, 1, 2, 2, 3, 3, 3, 3, 3];
   const testLabels = [0, 1, 2, 3, 3];

@@ -49,8 +49,8 @@ function curveSpec(
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title,
-    width: 460,
-    height: 260,
+    width: 400,
+    height: 240,
     config: CONFIG,
     data: { values },
     mark: { type: 'line', point: history.length <= 40 ? { size: 28, filled: true } : false, strokeWidth: 2.5 },
@@ -74,13 +74,14 @@ function curveSpec(
         type: 'nominal',
         title: null,
         scale: { domain: series, range: series.map((s) => SERIES_COLOURS[s]) },
-        legend: { orient: 'bottom', direction: 'horizontal' },
+        legend: { orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolSize: 400 },
       },
+      // The same legend shows the dash pattern, so the series are told apart without colour too.
       strokeDash: {
         field: 'series',
         type: 'nominal',
+        title: null,
         scale: { domain: series, range: series.map((s) => (s === 'train' ? [1, 0] : [6, 3])) },
-        legend: null,
       },
     },
   };
@@ -108,7 +109,7 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
     });
   });
   const cell = Math.max(34, Math.min(60, Math.floor(480 / classes.length)));
-  const axis = { labelFontSize: 12, labelLimit: 120, ticks: false, domain: false };
+  const axis = { labelFontSize: 12, labelLimit: 160, ticks: false, domain: false };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `Confusion matrix (${metrics.split})`,
@@ -127,9 +128,9 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
           color: {
             field: 'share',
             type: 'quantitative',
-            title: 'share of true class',
+            title: 'share of row',
             scale: { scheme: 'blues', domain: [0, 1] },
-            legend: { format: '.0%', orient: 'right', gradientLength: Math.min(200, cell * classes.length) },
+            legend: { format: '.0%', orient: 'right', titleLimit: 400, gradientLength: Math.min(200, cell * classes.length) },
           },
         },
       },

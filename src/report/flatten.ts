@@ -10,11 +10,18 @@ function childPath(prefix: string, key: string): string {
   return `${prefix}[${JSON.stringify(key)}]`;
 }
 
-/** Leaves of `value` by path; empty arrays and objects are leaves (shown as [] and {}). */
-export function flattenParams(value: unknown, prefix = ''): Map<string, Leaf | '[]' | '{}'> {
-  const out = new Map<string, Leaf | '[]' | '{}'>();
+const isPrimitive = (v: unknown): boolean => v === null || ['string', 'number', 'boolean'].includes(typeof v);
+
+/**
+ * Leaves of `value` by path. Arrays of plain values are one leaf (`splits = [train, validation]`, shown as text);
+ * arrays of objects are walked by index. Empty arrays and objects are leaves ([] and {}).
+ */
+export function flattenParams(value: unknown, prefix = ''): Map<string, Leaf> {
+  const out = new Map<string, Leaf>();
   const walk = (v: unknown, path: string) => {
-    if (Array.isArray(v)) {
+    if (Array.isArray(v) && v.length > 0 && v.every(isPrimitive)) {
+      out.set(path, `[${v.map((x) => leafText(x)).join(', ')}]`);
+    } else if (Array.isArray(v)) {
       if (v.length === 0) out.set(path, '[]');
       v.forEach((item, i) => walk(item, `${path}[${i}]`));
     } else if (v !== null && typeof v === 'object') {

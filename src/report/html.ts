@@ -235,7 +235,7 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
       h(
         'div',
         { class: 'grid2' },
-        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}. Compare Figure 3 of the paper.`),
+        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row. Compare Figure 3 of the paper.`),
         lead.perClass.length ? h('div', {}, h('h3', {}, `Per class (${lead.split})`), perClassTable(lead)) : undefined,
       ),
     );
@@ -247,7 +247,9 @@ function referenceSection(data: ReportData): Section | undefined {
   if (!data.reference || !data.metrics) return undefined;
   const ours = data.metrics;
   const ref = data.reference;
-  const splits = [...new Set([...ours.splits.map((s) => s.split), ...ref.splits.map((s) => s.split)])];
+  // Splits the reference also has; all of them when none are shared (e.g. differently named splits).
+  const shared = ours.splits.map((s) => s.split).filter((name) => ref.splits.some((r) => r.split === name));
+  const splits = shared.length ? shared : [...new Set([...ours.splits.map((s) => s.split), ...ref.splits.map((s) => s.split)])];
   const rows: Content[][] = [];
   for (const split of splits) {
     const a = ours.splits.find((s) => s.split === split);
