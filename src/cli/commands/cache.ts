@@ -200,10 +200,11 @@ async function gc(store: ArtifactStore, options: Options): Promise<number> {
     dryRun: options.dryRun,
   });
   const freed = removed.reduce((sum, e) => sum + e.bytes, 0);
-  process.stdout.write(`keeping entries in use: ${sources.join('; ')}\n`);
+  process.stdout.write(`keeping ${keep.size} ${keep.size === 1 ? 'key' : 'keys'} in use (${sources.join('; ')})\n`);
   if (removed.length) process.stdout.write(`${options.dryRun ? 'would remove' : 'removed'}:\n${table(removed, Date.now())}\n`);
-  const verb = options.dryRun ? 'would free' : 'freed';
-  process.stdout.write(`${removed.length} ${removed.length === 1 ? 'entry' : 'entries'} ${options.dryRun ? 'to remove' : 'removed'}, ${formatBytes(freed)} ${verb}; ${formatBytes(keptBytes)} kept in ${storeName(store)}\n`);
+  const n = `${removed.length} ${removed.length === 1 ? 'entry' : 'entries'}`;
+  const what = options.dryRun ? `would remove ${n}, freeing ${formatBytes(freed)}` : `removed ${n}, freed ${formatBytes(freed)}`;
+  process.stdout.write(`${what}; ${formatBytes(keptBytes)} left in ${storeName(store)}\n`);
   return 0;
 }
 
