@@ -121,6 +121,9 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     }),
   );
 
+  // Messages name a stage's type by the name it declares (`make-numbers`, not `./stages/make-numbers.ts`).
+  for (const [id, module] of loaded) uses[id] = module.stage.name;
+
   const pathParams: Record<string, PathParam[]> = {};
   for (const [id, entry] of entries) {
     const module = loaded.get(id);
