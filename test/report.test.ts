@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import { encodeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import type { RunInfo, Stage, StageContext } from '../src/stage.js';
 import oversample from '../stages/oversample.js';
+import leakageCheck from '../stages/leakage-check.js';
 import report from '../stages/report.js';
 import { launchChromium } from './support/chromium.js';
 import { runStage as runInHarness, type HarnessOptions, type HarnessResult } from './support/stage-harness.js';
@@ -58,7 +59,9 @@ async function fixtures(): Promise<Record<string, string>> {
     shape: [2, 2, 1],
     classes: CLASSES,
     labels,
-    pixels: Uint8Array.from({ length: n * 4 }, (_, i) => (i * 37) % 256),
+    // Every row its own image, except two test rows that repeat train images: row 12 = row 0 (same label),
+    // row 14 = row 4 (another label, a conflict). The source data's own duplicates, as FER2013 has them.
+    pixels: Uint8Array.from({ length: n * 4 }, (_, i) => ({ 12: 0, 14: 4 } as Record<number, number>)[i >> 2] ?? i >> 2),
     splitNames: ['train', 'test'],
     splitCodes: Int8Array.from(labels, (_, i) => (i < trainLabels.length ? 0 : 1)),
     source: Uint32Array.from(labels, (_, i) => i),
@@ -67,6 +70,7 @@ async function fixtures(): Promise<Record<string, string>> {
   const data = join(dir, 'data.arrow');
   await writeFile(data, encodeDataset(ds));
   const resampled = await runStage(oversample, { inputs: { data }, params: { strategy: 'auto', splits: ['train'] }, seed: 3 });
+  const leakage = await runStage(leakageCheck, { inputs: { data: resampled.outputs.data } });
 
   const history = Array.from({ length: 6 }, (_, i) => ({
     epoch: i + 1,
@@ -100,10 +104,11 @@ async function fixtures(): Promise<Record<string, string>> {
     classes: CLASSES,
     confusion,
   });
+  // The shapes the train and evaluate stages write.
   const files: Record<string, unknown> = {
-    'history.json': history,
-    'metrics.json': { validation: split(0.66), test: split(0.7432) },
-    'reference.json': { test: { ...split(0.83), balancedAccuracy: 0.82, macroF1: 0.81 } },
+    'history.json': { epochs: history, bestEpoch: 6, monitor: 'val_loss', stoppedEarly: false },
+    'metrics.json': { splits: { validation: split(0.66), test: split(0.7432) }, backend: 'wasm' },
+    'reference.json': { splits: { test: { ...split(0.83), balancedAccuracy: 0.82, macroF1: 0.81 } }, backend: 'wasm' },
     'summary.json': {
       inputShape: [null, 48, 48, 1],
       layers: [
@@ -113,17 +118,8 @@ async function fixtures(): Promise<Record<string, string>> {
       totalParams: 836,
       trainableParams: 836,
     },
-    'leakage.json': {
-      method: 'exact pixel hash',
-      pairs: [
-        { a: 'train', b: 'test', duplicates: 17 },
-        { a: 'train', b: 'validation', duplicates: 0 },
-      ],
-      labelConflicts: 3,
-      examples: [{ a: 'train', rowA: 4, b: 'test', rowB: 1, label: EVIL }],
-    },
   };
-  const paths: Record<string, string> = { resampled: resampled.outputs.data };
+  const paths: Record<string, string> = { resampled: resampled.outputs.data, leakage: leakage.outputs.report };
   for (const [name, value] of Object.entries(files)) {
     const path = join(dir, name);
     await writeFile(path, JSON.stringify(value));
@@ -171,7 +167,8 @@ test('report.html is self-contained and escapes everything taken from data', asy
   for (const section of ['Run summary', 'Class counts', 'Leakage check', 'Model', 'Training curves', 'Evaluation', 'Compared with leaky (paper)']) {
     assert.ok(html.includes(`>${section}</h2>`), `section ${section}`);
   }
-  assert.ok(html.includes('Leak: 17 images occur in more than one split'), 'leak banner');
+  assert.ok(html.includes('Leak: 2 images occur in more than one split'), 'leak banner');
+  assert.ok(html.includes('1 groups of identical images carry different labels'), 'label conflict');
   assert.ok(html.includes('74.3%'), 'headline accuracy');
   assert.ok(html.includes('+8.7 pp'), 'difference to the reference');
   assert.ok(html.includes('12 m 34 s'), 'train stage duration');
@@ -180,7 +177,7 @@ test('report.html is self-contained and escapes everything taken from data', asy
 test('summary.md carries the metrics table, leakage verdict, reference and class counts', async () => {
   const md = await readFile((await fullReport()).outputs.markdown, 'utf8');
   assert.match(md, /^## FER2013 honest protocol$/m);
-  assert.match(md, /^> ⚠️ \*\*Leak: 17 images occur in more than one split\.\*\*/m);
+  assert.match(md, /^> ⚠️ \*\*Leak: 2 images occur in more than one split\.\*\* train × test: 2 images \(\d+ train rows, 2 test rows\)/m);
   assert.match(md, /^\| test \| 74\.3% \| 61\.0% \| 0\.600 \| 1\.020 \| 148 \|$/m);
   assert.match(md, /^\| accuracy \| 74\.3% \| 83\.0% \| \+8\.7 pp \|$/m);
   // train split: happy is the majority (5), 'auto' raises the others to 5; test is left alone.

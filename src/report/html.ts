@@ -5,7 +5,7 @@ import { totalRows } from './class-counts.js';
 import { flattenParams, leafText } from './flatten.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
 import { h, raw, render, table, type Content, type Raw } from './html-builder.js';
-import { leakageVerdict } from './leakage.js';
+import { leakageVerdict, type PairFindings } from './leakage.js';
 import { headlineSplit, type MetricsView, type SplitMetrics } from './metrics.js';
 import type { ReportData } from './report-data.js';
 import { REPORT_CSS } from './styles.js';
@@ -132,30 +132,52 @@ function leakageBanner(data: ReportData): Raw | undefined {
   );
 }
 
+function pairRows(pairs: PairFindings[]): Content[][] {
+  return pairs.map((p) => [
+    p.a === p.b ? p.a : `${p.a} × ${p.b}`,
+    p.groups > 0 ? h('strong', {}, formatCount(p.groups)) : '0',
+    Object.entries(p.rows).map(([split, n]) => `${formatCount(n)} ${split}`).join(', '),
+    formatCount(p.sameSourceGroups),
+    formatCount(p.labelConflicts),
+  ]);
+}
+
+const PAIR_COLUMNS = [
+  'splits',
+  { title: 'identical images', numeric: true },
+  'rows involved',
+  { title: 'copies of one source row', numeric: true },
+  { title: 'label conflicts', numeric: true },
+];
+
 function leakageSection(data: ReportData): Section | undefined {
   const view = data.leakage;
   if (!view) return undefined;
   const body: Content[] = [leakageBanner(data)];
-  if (view.method) body.push(h('p', {}, 'Duplicates found by: ', view.method, '.'));
-  if (view.pairs.length) {
+  body.push(h('p', {}, 'Byte-identical images, found by pixel hash and confirmed byte by byte.'));
+  if (view.cross.length) {
+    body.push(h('h3', {}, 'Across splits'), table(PAIR_COLUMNS, pairRows(view.cross)));
+  }
+  if (view.within.length) {
     body.push(
-      table(
-        ['split', 'split', { title: 'duplicate images', numeric: true }],
-        view.pairs.map((p) => [p.a, p.b, p.duplicates > 0 ? h('strong', {}, formatCount(p.duplicates)) : '0']),
-      ),
+      h('h3', {}, 'Within one split'),
+      h('p', { class: 'notes' }, 'Copies inside the training split are what over-sampling makes on purpose; they do not leak.'),
+      table(PAIR_COLUMNS, pairRows(view.within)),
     );
-  }
-  if (view.withinSplit.length) {
-    body.push(h('h3', {}, 'Duplicates within one split'));
-    body.push(table(['split', { title: 'duplicate images', numeric: true }], view.withinSplit.map((w) => [w.split, formatCount(w.duplicates)])));
-  }
-  if (view.labelConflicts !== undefined) {
-    body.push(h('p', {}, `Identical images with different labels: ${formatCount(view.labelConflicts)}.`));
   }
   if (view.examples.length) {
     body.push(h('h3', {}, 'Examples'));
-    const keys = [...new Set(view.examples.flatMap((e) => Object.keys(e)))].slice(0, 6);
-    body.push(table(keys, view.examples.map((e) => keys.map((k) => h('code', {}, leafText(e[k]))))));
+    body.push(
+      table(
+        ['where', { title: 'rows', numeric: true }, 'rows (split · row · source row · label)', 'labels differ'],
+        view.examples.map((e) => [
+          e.pair,
+          formatCount(e.size),
+          h('code', {}, e.rows.map((r) => `${r.split} · ${r.row ?? '?'} · ${r.source ?? '?'} · ${r.label}`).join('  |  ')),
+          e.labelConflict ? h('strong', {}, 'yes') : 'no',
+        ]),
+      ),
+    );
   }
   return { id: 'leakage', title: 'Leakage check', body };
 }

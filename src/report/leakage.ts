@@ -1,83 +1,88 @@
-// The leakage-check stage's leakage.json as a verdict, duplicate counts per pair of splits, label conflicts and
-// a few examples. Tolerant of shapes: pairs as an array of {a, b, duplicates} (or {splits: [a, b], count}) or as
-// an object keyed "train/test"; label conflicts as a number or a list.
+// The leakage-check stage's leakage.json (src/data/leakage-report.ts) as a verdict, findings per pair of splits
+// and a few examples. Fields are read defensively: a report from an older or newer stage version still shows
+// what it can.
 import { field, isObject, numberField, stringField, type Json } from './json-fields.js';
 
-export interface SplitPairDuplicates {
+export interface PairFindings {
   a: string;
   b: string;
-  /** Rows of one split whose image also occurs in the other. */
-  duplicates: number;
+  /** Groups of identical images with rows in both splits (cross) or two or more rows in the split (within). */
+  groups: number;
+  /** Rows of those groups per split of the pair. */
+  rows: Record<string, number>;
+  labelConflicts: number;
+  /** Groups that are copies of one source row (what resampling makes), not duplicates in the source data. */
+  sameSourceGroups: number;
+}
+
+export interface ExampleRow {
+  row?: number;
+  source?: number;
+  split: string;
+  label: string;
+}
+
+export interface LeakageExample {
+  pair: string;
+  size: number;
+  labelConflict: boolean;
+  rows: ExampleRow[];
 }
 
 export interface LeakageView {
-  pairs: SplitPairDuplicates[];
-  /** Duplicates inside one split (harmless for honesty, but inflate its weight). */
-  withinSplit: { split: string; duplicates: number }[];
-  /** Identical images that carry different labels. */
-  labelConflicts?: number;
-  /** Total of `pairs`: > 0 means test or validation images were also trained on. */
-  crossSplitDuplicates: number;
-  /** How duplicates were found (e.g. "exact pixel hash"), when the file says. */
-  method?: string;
-  examples: Json[];
+  /** Pairs of two different splits. */
+  cross: PairFindings[];
+  /** Each split with itself. */
+  within: PairFindings[];
+  /** Distinct images that occur in more than one split. */
+  crossSplitGroups: number;
+  labelConflictGroups?: number;
+  duplicateGroups?: number;
+  examples: LeakageExample[];
 }
 
-function pairFrom(value: unknown, key?: string): SplitPairDuplicates | undefined {
-  let a: string | undefined;
-  let b: string | undefined;
-  let duplicates: number | undefined;
-  if (key) [a, b] = key.split(/\s*(?:\/|\||↔|<->|,|:|\s-\s|\bvs\b)\s*/);
-  if (typeof value === 'number') duplicates = value;
-  else if (isObject(value)) {
-    const splits = field(value, 'splits', 'pair');
-    if (Array.isArray(splits) && splits.length === 2) [a, b] = splits.map(String);
-    a = stringField(value, 'a', 'left', 'first', 'splitA') ?? a;
-    b = stringField(value, 'b', 'right', 'second', 'splitB') ?? b;
-    duplicates = numberField(value, 'duplicates', 'count', 'rows', 'images', 'duplicateRows', 'n');
-    if (duplicates === undefined && Array.isArray(value.duplicates)) duplicates = value.duplicates.length;
-  }
-  if (a === undefined || b === undefined || duplicates === undefined) return undefined;
-  return { a, b, duplicates };
-}
-
-function pairsFrom(value: unknown): SplitPairDuplicates[] {
-  const out = Array.isArray(value)
-    ? value.map((v) => pairFrom(v))
-    : isObject(value)
-      ? Object.entries(value).map(([k, v]) => pairFrom(v, k))
-      : [];
-  return out.filter((p): p is SplitPairDuplicates => !!p);
-}
-
-function withinFrom(value: unknown): { split: string; duplicates: number }[] {
-  if (!isObject(value)) return [];
-  return Object.entries(value)
-    .map(([split, v]) => ({ split, duplicates: typeof v === 'number' ? v : isObject(v) ? numberField(v, 'duplicates', 'count') : undefined }))
-    .filter((r): r is { split: string; duplicates: number } => r.duplicates !== undefined);
+function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples: LeakageExample[] } | undefined {
+  const splits = field(value, 'splits');
+  if (!Array.isArray(splits) || splits.length !== 2) return undefined;
+  const [a, b] = splits.map(String);
+  const rowsField = isObject(value.rows) ? value.rows : {};
+  const rows = Object.fromEntries(Object.entries(rowsField).filter(([, n]) => typeof n === 'number')) as Record<string, number>;
+  const pair: PairFindings = {
+    a,
+    b,
+    groups: numberField(value, 'groups', 'duplicates') ?? 0,
+    rows,
+    labelConflicts: numberField(value, 'labelConflicts') ?? 0,
+    sameSourceGroups: numberField(value, 'sameSourceGroups') ?? 0,
+  };
+  const cross = stringField(value, 'kind') ? value.kind === 'cross' : a !== b;
+  const name = cross ? `${a} × ${b}` : a;
+  const examples = (Array.isArray(value.examples) ? value.examples : []).filter(isObject).map((e) => ({
+    pair: name,
+    size: numberField(e, 'size') ?? 0,
+    labelConflict: e.labelConflict === true,
+    rows: (Array.isArray(e.rows) ? e.rows : []).filter(isObject).map((r) => ({
+      row: numberField(r, 'row'),
+      source: numberField(r, 'source'),
+      split: stringField(r, 'split') ?? '',
+      label: String(field(r, 'label') ?? ''),
+    })),
+  }));
+  return { pair, cross, examples };
 }
 
 export function parseLeakage(json: unknown): LeakageView | undefined {
-  if (!isObject(json)) return undefined;
-  const pairs = pairsFrom(field(json, 'pairs', 'crossSplit', 'cross_split', 'splitPairs', 'between'));
-  const conflicts = field(json, 'labelConflicts', 'label_conflicts', 'conflicts');
-  const examples = field(json, 'examples', 'samples');
-  const fallbackTotal = numberField(json, 'crossSplitDuplicates', 'cross_split_duplicates');
-  const total = pairs.length ? pairs.reduce((sum, p) => sum + p.duplicates, 0) : (fallbackTotal ?? 0);
+  if (!isObject(json) || !Array.isArray(json.pairs)) return undefined;
+  const parsed = json.pairs.filter(isObject).map(parsePair).filter((p) => !!p);
+  const cross = parsed.filter((p) => p.cross).map((p) => p.pair);
   return {
-    pairs,
-    withinSplit: withinFrom(field(json, 'withinSplit', 'within_split', 'within')),
-    labelConflicts:
-      typeof conflicts === 'number'
-        ? conflicts
-        : Array.isArray(conflicts)
-          ? conflicts.length
-          : isObject(conflicts)
-            ? numberField(conflicts, 'count', 'total', 'images')
-            : undefined,
-    crossSplitDuplicates: total,
-    method: stringField(json, 'method', 'hash'),
-    examples: Array.isArray(examples) ? examples.filter(isObject).slice(0, 10) : [],
+    cross,
+    within: parsed.filter((p) => !p.cross).map((p) => p.pair),
+    crossSplitGroups: numberField(json, 'crossSplitGroups') ?? cross.reduce((sum, p) => sum + p.groups, 0),
+    labelConflictGroups: numberField(json, 'labelConflictGroups'),
+    duplicateGroups: numberField(json, 'duplicateGroups'),
+    // Cross-split examples first: they are the ones that matter for honesty.
+    examples: [...parsed.filter((p) => p.cross), ...parsed.filter((p) => !p.cross)].flatMap((p) => p.examples).slice(0, 10),
   };
 }
 
@@ -87,24 +92,36 @@ export interface LeakageVerdict {
   detail: string;
 }
 
+const count = (n: number) => n.toLocaleString('en-US');
+
+function pairSentence(p: PairFindings): string {
+  const rows = Object.entries(p.rows).map(([split, n]) => `${count(n)} ${split} rows`).join(', ');
+  const origin =
+    p.sameSourceGroups > 0
+      ? `; ${count(p.sameSourceGroups)} of them copies of one source row (made by resampling), ` +
+        `${count(p.groups - p.sameSourceGroups)} duplicates already in the source data`
+      : '';
+  return `${p.a} × ${p.b}: ${count(p.groups)} images (${rows})${origin}`;
+}
+
 export function leakageVerdict(view: LeakageView): LeakageVerdict {
-  const leaking = view.pairs.filter((p) => p.duplicates > 0);
-  const conflicts = view.labelConflicts ? ` ${view.labelConflicts.toLocaleString('en-US')} identical images carry different labels.` : '';
-  if (view.crossSplitDuplicates > 0) {
-    const list = leaking.length
-      ? leaking.map((p) => `${p.a} ↔ ${p.b}: ${p.duplicates.toLocaleString('en-US')}`).join('; ')
-      : `${view.crossSplitDuplicates.toLocaleString('en-US')} in all`;
+  const conflicts = view.labelConflictGroups
+    ? ` ${count(view.labelConflictGroups)} groups of identical images carry different labels.`
+    : '';
+  if (view.crossSplitGroups > 0) {
+    const leaking = view.cross.filter((p) => p.groups > 0);
     return {
       leaky: true,
-      headline: `Leak: ${view.crossSplitDuplicates.toLocaleString('en-US')} images occur in more than one split`,
+      headline: `Leak: ${count(view.crossSplitGroups)} images occur in more than one split`,
       detail:
-        `Duplicate images across splits (${list}). A model is scored on images it was trained on, ` +
+        `${leaking.map(pairSentence).join('; ')}. The model is scored on images it was trained on, ` +
         `so accuracy on those splits is inflated.${conflicts}`,
     };
   }
+  const pairs = view.cross.map((p) => `${p.a} × ${p.b}`).join(', ');
   return {
     leaky: false,
     headline: 'No images shared between splits',
-    detail: `No duplicate images were found across ${view.pairs.length ? view.pairs.map((p) => `${p.a} ↔ ${p.b}`).join(', ') : 'the splits'}.${conflicts}`,
+    detail: `No identical images were found across ${pairs || 'the splits'}.${conflicts}`,
   };
 }
