@@ -42,8 +42,10 @@ test('commit then lookup returns the files, sizes, hashes and summary', async ()
   assert.equal(manifest.files[0].sha256, createHash('sha256').update('pixels'.repeat(1000)).digest('hex'));
   assert.deepEqual(manifest.summary, { rows: 3000 });
 
+  const hashedBefore = hashStats.files;
   const found = await store.lookup(k);
   assert.equal(found.status, 'hit');
+  assert.equal(hashStats.files, hashedBefore, 'files hashed at commit are not read again');
   if (found.status !== 'hit') return;
   assert.equal(found.dir, join(root, 'entries', k.slice(0, 2), k, 'out'));
   assert.equal(await readFile(join(found.dir, 'model', 'model.json'), 'utf8'), '{"layers":[]}');
@@ -206,6 +208,29 @@ test('hashFile reads a file once, remembers it across instances, and notices cha
   await rm(root, { recursive: true, force: true });
 });
 
+test('stat cache saves from several store instances merge instead of overwriting each other', async () => {
+  const root = await tempRoot();
+  const dir = await tempRoot();
+  const old = new Date(Date.now() - 60_000);
+  const files = ['f1', 'f2', 'f3'].map((n) => join(dir, n));
+  for (const f of files) {
+    await writeFile(f, f);
+    await utimes(f, old, old);
+  }
+  const a = new ArtifactStore(root);
+  const b = new ArtifactStore(root);
+  await a.hashFile(files[0]); // a now holds {f1}
+  await b.hashFile(files[1]); // b read {f1} and wrote {f1, f2}
+  await a.hashFile(files[2]); // a must merge: {f1, f2, f3}, not {f1, f3}
+  const saved = JSON.parse(await readFile(join(root, 'stat-cache.json'), 'utf8'));
+  assert.deepEqual(Object.keys(saved.files).sort(), [...files].sort());
+  const start = hashStats.files;
+  for (const f of files) await new ArtifactStore(root).hashFile(f);
+  assert.equal(hashStats.files, start);
+  await rm(root, { recursive: true, force: true });
+  await rm(dir, { recursive: true, force: true });
+});
+
 test('hashDir depends on relative paths and contents only', async () => {
   const store = new ArtifactStore(await tempRoot());
   const make = async (files: Record<string, string>): Promise<string> => {
@@ -262,6 +287,9 @@ test('gc removes least recently used entries by age, count and size, never the k
   const bySize = await store.gc({ maxBytes: 1, keep: new Set([keys[0]]) });
   assert.deepEqual(bySize.removed, []);
   assert.equal((await store.lookup(keys[0])).status, 'hit');
+  // An entry whose lock a live process holds (being rebuilt or read) is skipped.
+  const locked = await store.withLock(keys[0], () => assert.fail('free'), () => store.gc({ maxBytes: 1, keep: new Set() }));
+  assert.deepEqual(locked.removed, []);
   const all = await store.gc({ maxBytes: 1, keep: new Set() });
   assert.deepEqual(all.removed.map((e) => e.key), [keys[0]]);
   assert.equal(all.keptBytes, 0);

@@ -58,7 +58,11 @@ export class StatCache {
   ) {}
 
   private async load(): Promise<Map<string, StatCacheRecord>> {
-    this.records ??= await readCacheFile(this.file);
+    if (!this.records) {
+      const records = await readCacheFile(this.file);
+      for (const [path, record] of this.updates) records.set(path, record);
+      this.records ??= records;
+    }
     return this.records;
   }
 
@@ -104,20 +108,32 @@ export class StatCache {
   /** Merge this process's updates into the file on disk. Cheap when nothing changed. */
   async save(): Promise<void> {
     if (this.updates.size === 0 && this.forgottenPrefixes.length === 0 && this.forgottenPaths.size === 0) return;
-    await withFileLock(this.lockDir, LOCK_NAME, { command: 'stat cache save' }, async () => {
-      const merged = await readCacheFile(this.file);
-      for (const prefix of this.forgottenPrefixes) {
-        for (const path of merged.keys()) if (path.startsWith(prefix)) merged.delete(path);
-      }
-      for (const path of this.forgottenPaths) merged.delete(path);
-      for (const [path, record] of this.updates) merged.set(path, record);
-      const content: StatCacheFile = { version: 1, files: Object.fromEntries(merged) };
-      await writeFileAtomic(this.file, JSON.stringify(content), this.tmpDir);
-      this.records = merged;
-      this.updates.clear();
-      this.forgottenPrefixes.length = 0;
-      this.forgottenPaths.clear();
-    });
+    // Take what is pending now; updates made while we save (concurrent lookups) wait for the next save.
+    const updates = new Map(this.updates);
+    const prefixes = this.forgottenPrefixes.splice(0);
+    const paths = new Set(this.forgottenPaths);
+    this.updates.clear();
+    this.forgottenPaths.clear();
+    try {
+      await withFileLock(this.lockDir, LOCK_NAME, { command: 'stat cache save' }, async () => {
+        const merged = await readCacheFile(this.file);
+        for (const prefix of prefixes) {
+          for (const path of merged.keys()) if (path.startsWith(prefix)) merged.delete(path);
+        }
+        for (const path of paths) merged.delete(path);
+        for (const [path, record] of updates) merged.set(path, record);
+        const content: StatCacheFile = { version: 1, files: Object.fromEntries(merged) };
+        await writeFileAtomic(this.file, JSON.stringify(content), this.tmpDir);
+        for (const [path, record] of this.updates) merged.set(path, record);
+        this.records = merged;
+      });
+    } catch (err) {
+      // Keep them for the next attempt (newer records of the same path win).
+      for (const [path, record] of updates) if (!this.updates.has(path)) this.updates.set(path, record);
+      this.forgottenPrefixes.push(...prefixes);
+      for (const path of paths) this.forgottenPaths.add(path);
+      throw err;
+    }
   }
 
   /** Drop records of files that no longer exist (run by gc). */
