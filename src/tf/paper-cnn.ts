@@ -30,7 +30,8 @@ export function buildPaperCnn(tf: Tf, opts: PaperCnnOptions = {}) {
       tf.layers.maxPooling2d({ poolSize: 2 }),
       tf.layers.flatten(),
       tf.layers.dense({ units: 200, activation: 'relu', kernelInitializer: init(6) }),
-      tf.layers.dropout({ rate: 0.6, seed: seed + 7 }),
+      // No seed: a seeded tfjs dropout draws the same mask on every call.
+      tf.layers.dropout({ rate: 0.6 }),
       tf.layers.dense({ units: classes, activation: 'softmax', kernelInitializer: init(8) }),
     ],
   });

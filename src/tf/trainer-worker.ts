@@ -1,0 +1,36 @@
+// Worker-thread side of the data-parallel trainer (see trainer.ts): holds one model replica on its own
+// tfjs backend, takes weights + a shard, answers with gradients. Protocol (all messages plain objects):
+//   in  {type:'init', backend, topology, weights}        out {type:'ready'} | {type:'error', message}
+//   in  {type:'step', weights|null, x, y, n, loss}       out {type:'shard', result} | {type:'error', message}
+import { parentPort } from 'node:worker_threads';
+import type { LayersModel } from '@tensorflow/tfjs';
+import { loadTf, type BackendRequest, type Tf } from './backend.js';
+import { assignWeights, batchTensors, computeShard, type LossName } from './replica.js';
+
+type InitMessage = { type: 'init'; backend: BackendRequest; topology: object; weights: Float32Array[] };
+type StepMessage = { type: 'step'; weights: Float32Array[] | null; x: Float32Array; y: Float32Array | Int32Array; n: number; loss: LossName };
+
+if (!parentPort) throw new Error('trainer-worker must run in a worker thread');
+const port = parentPort;
+let tf: Tf;
+let model: LayersModel;
+
+port.on('message', async (msg: InitMessage | StepMessage) => {
+  try {
+    if (msg.type === 'init') {
+      tf = (await loadTf(msg.backend)).tf;
+      model = await tf.models.modelFromJSON({ modelTopology: msg.topology } as never);
+      assignWeights(tf, model, msg.weights);
+      port.postMessage({ type: 'ready' });
+    } else {
+      if (msg.weights) assignWeights(tf, model, msg.weights);
+      const { xs, ys } = batchTensors(tf, model, msg.x, msg.y, msg.n);
+      const result = computeShard(tf, model, xs, ys, msg.loss);
+      tf.dispose([xs, ys]);
+      const transfer = [...result.grads, ...result.nonTrainable].map((a) => a.buffer as ArrayBuffer);
+      port.postMessage({ type: 'shard', result }, transfer);
+    }
+  } catch (err) {
+    port.postMessage({ type: 'error', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+});
