@@ -28,6 +28,11 @@ export function composePipelineSchema(stages: readonly Stage[]): JsonSchema {
     allOf: sorted.map((s) => ({
       if: { properties: { uses: { const: s.name } }, required: ['uses'] },
       then: {
+        // A stage with required params needs `with:`, and one with required inputs needs `inputs:`.
+        required: [
+          ...(Array.isArray(s.params.required) && s.params.required.length > 0 ? ['with'] : []),
+          ...(Object.values(s.inputs).some((spec) => !spec.optional) ? ['inputs'] : []),
+        ],
         properties: {
           with: { ...embeddable(s.params), description: `Params of ${s.name}: ${s.description}` },
           inputs: {
