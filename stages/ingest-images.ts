@@ -1,0 +1,171 @@
+// Reads an image folder tree <root>/<split>/<class>/*.jpg|jpeg|png (e.g. FER2013's train/ and test/ image
+// distribution) into the Arrow image dataset, decoding and resizing with sharp (libvips).
+import { basename } from 'node:path';
+import { PipeError } from '../src/errors.js';
+import { defineStage } from '../src/stage.js';
+
+export interface IngestImagesParams {
+  root: string;
+  shape: [number, number, number];
+  grayscale: boolean;
+  classes?: string[];
+  fit: 'cover' | 'contain' | 'fill';
+}
+
+/** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
+const IN_FLIGHT = 16;
+/** Written next to data.arrow: line k is the image whose `source` is k. */
+const FILE_LIST = 'files.txt';
+
+export default defineStage<IngestImagesParams>({
+  name: 'ingest-images',
+  version: '1',
+  description:
+    'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png into an Arrow image dataset, resized to one shape; split and class come from the folder names.',
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['root'],
+    properties: {
+      root: {
+        type: 'string',
+        minLength: 1,
+        'x-pipe-path': 'dir',
+        description: 'Folder holding one folder per split (e.g. train/, test/), each holding one folder per class.',
+      },
+      shape: {
+        type: 'array',
+        items: { type: 'integer', minimum: 1 },
+        minItems: 3,
+        maxItems: 3,
+        default: [48, 48, 1],
+        description: 'Target [height, width, channels]; channels must be 1 when grayscale is true, else 3.',
+      },
+      grayscale: {
+        type: 'boolean',
+        default: true,
+        description: 'Convert images to one grey channel (transparent areas become black).',
+      },
+      classes: {
+        type: 'array',
+        items: { type: 'string', minLength: 1 },
+        minItems: 1,
+        maxItems: 256,
+        uniqueItems: true,
+        description:
+          'Class names in label order, matching the class folder names. Default: the class folder names, sorted. A class folder not listed is an error.',
+      },
+      fit: {
+        enum: ['cover', 'contain', 'fill'],
+        default: 'cover',
+        description:
+          'How an image of another aspect ratio reaches the shape: cover crops the centre, contain pads with black, fill stretches.',
+      },
+    },
+  },
+  inputs: {},
+  outputs: {
+    data: {
+      file: 'data.arrow',
+      description: `Image dataset (Arrow IPC file); source = line number in ${FILE_LIST} (next to it), which lists the image files.`,
+    },
+  },
+  async run(ctx) {
+    const p = ctx.params;
+    const [h, w, c] = p.shape;
+    if (p.grayscale ? c !== 1 : c !== 3) {
+      throw new PipeError(`shape ${JSON.stringify(p.shape)} has ${c} channel(s) but grayscale is ${p.grayscale}`, {
+        hint: p.grayscale ? `use shape: [${h}, ${w}, 1], or grayscale: false for colour` : `use shape: [${h}, ${w}, 3], or grayscale: true`,
+      });
+    }
+    const sharp = (await import('sharp')).default;
+    const { listImageFolder } = await import('../src/data/image-folder.js');
+    const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
+    const { writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const started = performance.now();
+
+    ctx.progress.update(`listing ${p.root}`);
+    const listing = await listImageFolder(ctx.resolvePath(p.root), p.classes, p.root);
+    if (listing.ignored.length > 0) {
+      ctx.log.info(`ignored ${listing.ignored.length} entries that are not .jpg/.jpeg/.png images, e.g. ${listing.ignored.slice(0, 3).join(', ')}`);
+    }
+    const n = listing.files.length;
+    const size = h * w * c;
+    const pixels = new Uint8Array(n * size);
+    const labels = new Uint8Array(n);
+    const splitCodes = new Int8Array(n);
+    const source = new Uint32Array(n);
+
+    const decode = async (i: number): Promise<void> => {
+      const file = listing.files[i];
+      let image = sharp(file.absolute, { failOn: 'error' }).flatten({ background: '#000000' });
+      image = p.grayscale ? image.grayscale() : image.toColourspace('srgb');
+      let data: Buffer;
+      try {
+        ({ data } = await image.resize(w, h, { fit: p.fit, background: '#000000' }).raw().toBuffer({ resolveWithObject: true }));
+      } catch (err) {
+        throw new PipeError(`cannot decode ${p.root}/${file.relative}: ${(err as Error).message}`, {
+          hint: 'the file is damaged or not really a JPEG/PNG; replace or delete it',
+          cause: err,
+        });
+      }
+      if (data.length !== size) {
+        throw new PipeError(`${p.root}/${file.relative} decoded to ${data.length} bytes, expected ${h}x${w}x${c} = ${size}`);
+      }
+      pixels.set(data, i * size);
+      labels[i] = file.label;
+      splitCodes[i] = listing.splits.indexOf(file.split);
+      source[i] = i + 1;
+    };
+
+    let next = 0;
+    let done = 0;
+    let lastReport = 0;
+    let failed = false;
+    const worker = async () => {
+      while (next < n && !failed) {
+        ctx.signal.throwIfAborted();
+        try {
+          await decode(next++);
+        } catch (err) {
+          failed = true; // the other workers stop at their next image
+          throw err;
+        }
+        done++;
+        const now = Date.now();
+        if (now - lastReport >= 250) {
+          lastReport = now;
+          ctx.progress.update(`decoded ${done.toLocaleString('en-US')}/${n.toLocaleString('en-US')} images`);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
+
+    const dataset = {
+      shape: p.shape,
+      classes: listing.classes,
+      labels,
+      pixels,
+      splitNames: listing.splits,
+      splitCodes,
+      source,
+      metadata: { 'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }) },
+    };
+    ctx.progress.update(`writing ${n.toLocaleString('en-US')} rows`);
+    await writeDataset(ctx.output('data'), dataset);
+    await writeFile(join(ctx.outDir, FILE_LIST), listing.files.map((f) => f.relative).join('\n') + '\n');
+
+    const counts = classCounts(dataset);
+    return {
+      rows: n,
+      classes: listing.classes,
+      splits: Object.fromEntries(Object.entries(counts).map(([s, k]) => [s, k.reduce((a, b) => a + b, 0)])),
+      classCounts: Object.fromEntries(
+        Object.entries(counts).map(([s, k]) => [s, Object.fromEntries(listing.classes.map((name, j) => [name, k[j]]))]),
+      ),
+      ignored: listing.ignored.length,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+    };
+  },
+});

@@ -1,0 +1,104 @@
+// ingest-images run for real on small PNG/JPEG trees made with sharp in a temp folder.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import ingestImages from '../stages/ingest-images.js';
+import { imageAt, readDataset } from '../src/data/image-dataset.js';
+import { PipeError } from '../src/errors.js';
+import { runStage } from './support/stage-harness.js';
+
+/** Deterministic grey 4x4 image bytes for an id. */
+function grey(id: number): Uint8Array {
+  return Uint8Array.from({ length: 16 }, (_, i) => (id * 37 + i * 11) % 256);
+}
+
+async function png(path: string, bytes: Uint8Array, width: number, height: number, channels: 1 | 3): Promise<void> {
+  await sharp(Buffer.from(bytes), { raw: { width, height, channels } }).png().toFile(path);
+}
+
+/** Writes files {relative path: bytes-or-generator} under a fresh root and returns the root. */
+async function tree(files: Record<string, (path: string) => Promise<void>>): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'pipe-ingest-images-test-'));
+  for (const [rel, make] of Object.entries(files)) {
+    await mkdir(join(root, rel, '..'), { recursive: true });
+    await make(join(root, rel));
+  }
+  return root;
+}
+
+const greyPng = (id: number) => (path: string) => png(path, grey(id), 4, 4, 1);
+
+async function ingestError(root: string, params: Record<string, unknown> = {}): Promise<PipeError> {
+  try {
+    await runStage(ingestImages, { params: { root, shape: [4, 4, 1], ...params } });
+  } catch (err) {
+    assert.ok(err instanceof PipeError, `expected a PipeError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('ingest-images should have failed');
+}
+
+test('a split/class tree of grey PNGs round-trips exactly, ordered by split, class and file name', async () => {
+  const root = await tree({
+    'train/sad/b.png': greyPng(1),
+    'train/happy/a.png': greyPng(2),
+    'train/happy/c.PNG': greyPng(3),
+    'test/sad/x.png': greyPng(4),
+    'test/notes.txt': (p) => writeFile(p, 'not an image'),
+  });
+  const result = await runStage(ingestImages, { params: { root, shape: [4, 4, 1] } });
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds.classes, ['happy', 'sad']);
+  assert.deepEqual(ds.splitNames, ['test', 'train']);
+  const files = (await readFile(join(result.outDir, 'files.txt'), 'utf8')).trim().split('\n');
+  assert.deepEqual(files, ['test/sad/x.png', 'train/happy/a.png', 'train/happy/c.PNG', 'train/sad/b.png']);
+  assert.deepEqual([...ds.source], [1, 2, 3, 4]);
+  assert.deepEqual([...ds.labels], [1, 0, 0, 1]);
+  assert.deepEqual([...ds.splitCodes].map((c) => ds.splitNames[c]), ['test', 'train', 'train', 'train']);
+  [4, 2, 3, 1].forEach((id, row) => assert.deepEqual(imageAt(ds, row), grey(id), `row ${row}`));
+  const summary = result.summary as Record<string, any>;
+  assert.deepEqual(summary.classCounts, { test: { happy: 0, sad: 1 }, train: { happy: 2, sad: 1 } });
+  assert.equal(summary.ignored, 1);
+});
+
+test('explicit classes set the label order; colour images keep three channels; other sizes are resized', async () => {
+  const rgb = Uint8Array.from({ length: 4 * 4 * 3 }, (_, i) => (i * 5) % 256);
+  const root = await tree({
+    'train/b/one.png': (p) => png(p, rgb, 4, 4, 3),
+    'train/a/big.jpg': async (p) => {
+      await sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toFile(p);
+    },
+  });
+  const result = await runStage(ingestImages, { params: { root, shape: [4, 4, 3], grayscale: false, classes: ['b', 'a'] } });
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds.classes, ['b', 'a']);
+  assert.deepEqual(ds.shape, [4, 4, 3]);
+  assert.deepEqual([...ds.labels], [1, 0]); // train/a/big.jpg sorts first
+  assert.deepEqual(imageAt(ds, 1), rgb);
+  const red = imageAt(ds, 0);
+  assert.ok(red[0] > 150 && red[1] < 60 && red[2] < 60, `resized JPEG stays red: ${[...red.subarray(0, 3)]}`);
+});
+
+test('errors: missing root, no images, images at the wrong depth', async () => {
+  assert.match((await ingestError(join(tmpdir(), 'pipe-no-such-root'))).message, /root folder .*pipe-no-such-root does not exist/);
+  const empty = await tree({ 'train/happy/readme.txt': (p) => writeFile(p, 'x') });
+  const none = await ingestError(empty);
+  assert.match(none.message, /no images \(\.jpg, \.jpeg, \.png\) found under/);
+  assert.match(none.hint ?? '', /<root>\/<split>\/<class>\/<image>/);
+  const flat = await tree({ 'happy/a.png': greyPng(1) });
+  const wrong = await ingestError(flat);
+  assert.match(wrong.message, /happy holds images directly \(a\.png…\), so 'happy' looks like a class folder/);
+});
+
+test('errors: an undecodable file is named; a class folder not in classes; shape and grayscale disagree', async () => {
+  const broken = await tree({ 'train/happy/a.png': greyPng(1), 'train/happy/broken.png': (p) => writeFile(p, 'not a png') });
+  assert.match((await ingestError(broken)).message, /cannot decode .*train\/happy\/broken\.png/);
+  const extra = await tree({ 'train/happy/a.png': greyPng(1), 'test/angry/b.png': greyPng(2) });
+  const unknown = await ingestError(extra, { classes: ['happy', 'sad'] });
+  assert.match(unknown.message, /class folder .*test\/angry is not in classes/);
+  const mismatch = await ingestError(extra, { shape: [4, 4, 3] });
+  assert.match(mismatch.message, /has 3 channel\(s\) but grayscale is true/);
+});
