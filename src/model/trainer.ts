@@ -168,6 +168,14 @@ function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+function interrupted(epoch: number, where: string, checkpointEpoch: number): PipeError {
+  return new PipeError(
+    `training interrupted at epoch ${epoch + 1}, ${where}` +
+      (checkpointEpoch > 0 ? `; the checkpoint after epoch ${checkpointEpoch} is kept and the next run resumes from it` : ''),
+    { exitCode: 130 },
+  );
+}
+
 /** A stable digest of what determines a training run, for telling whether a checkpoint belongs to it. */
 export function trainFingerprint(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
@@ -237,13 +245,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       let correct = 0;
       let seen = 0;
       for (let b = 0; b < batchesPerEpoch; b++) {
-        if (ctx.signal.aborted) {
-          throw new PipeError(
-            `training interrupted at epoch ${epoch + 1}, batch ${b + 1}` +
-              (state.epoch > 0 ? `; the checkpoint after epoch ${state.epoch} is kept and the next run resumes from it` : ''),
-            { exitCode: 130 },
-          );
-        }
+        if (ctx.signal.aborted) throw interrupted(epoch, `batch ${b + 1}`, state.epoch);
         const batch = builder.build(order, b, options.augment, augmentRng);
         const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing);
         if (sampleWeights) for (let j = 0; j < batch.size; j++) sampleWeights[j] = options.classWeights![batch.labels[j]];
@@ -278,9 +280,9 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, seconds: 0, imagesPerSecond: 0 };
       if (hasValidation) {
         ctx.progress.update(`epoch ${epoch + 1}/${options.epochs} · validating`);
+        if (ctx.signal.aborted) throw interrupted(epoch, 'before validation', state.epoch);
         const val = await inferRows(tf, model, builder, ctx.validationRows, shape, classCount, {
           labelSmoothing: options.labelSmoothing,
-          signal: ctx.signal,
         });
         record.val_loss = val.loss;
         record.val_accuracy = val.accuracy;
