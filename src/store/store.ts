@@ -161,15 +161,16 @@ export class ArtifactStore {
   /** undefined when every file matches the manifest, else what is wrong with the first bad file. */
   private async verifyFiles(outDir: string, files: ManifestFile[], rehash: boolean): Promise<string | undefined> {
     let present;
+    const specials: string[] = [];
     try {
-      present = await walkFiles(outDir, () => undefined);
+      present = await walkFiles(outDir, (rel) => specials.push(rel));
     } catch (err) {
       if (isErrno(err, 'ENOENT', 'ENOTDIR')) return files.length ? `${OUT}/: missing` : undefined;
       throw err;
     }
     const listed = new Set(files.map((f) => f.path));
-    const extra = present.find((f) => !listed.has(f.rel));
-    if (extra) return `${OUT}/${extra.rel}: not in manifest`;
+    const extra = [...present.map((f) => f.rel), ...specials].find((rel) => !listed.has(rel));
+    if (extra !== undefined) return `${OUT}/${extra}: not in manifest`;
     // Cheap checks (existence, size) on every file first, so that a missing file is reported before any
     // expensive hashing happens.
     const stats = [];
