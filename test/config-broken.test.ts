@@ -140,6 +140,13 @@ test('broken pipeline many-problems.yaml: every problem is reported at once, in 
   for (const line of ['many-problems.yaml:3:7:', 'many-problems.yaml:14:11:', "hint: did you mean 'numbers'?"]) assert.ok(all.includes(line), line);
 });
 
+test('broken pipeline empty-stage.yaml: a stage with nothing under it, and an empty uses', async () => {
+  const errors = await problemsOf('empty-stage.yaml');
+  assert.equal(errors.length, 2, errors.map((e) => e.format()).join('\n\n'));
+  assertProblem(errors[0], 'empty-stage.yaml', { line: 6, column: 3, message: "stage 'scaled' is empty", hint: /at least `uses: <stage type>`/ });
+  assertProblem(errors[1], 'empty-stage.yaml', { line: 8, column: 11, message: "'uses' of stage 'merged' is empty", hint: /^uses: The stage type/ });
+});
+
 test('a missing pipeline file is one error without a location', async () => {
   await assert.rejects(loadPipeline('test/fixtures/broken/no-such-file.yaml', { builtinDir, cwd: repoRoot }), (err: unknown) => {
     assert.ok(err instanceof PipeError && !(err instanceof PipeErrors));

@@ -88,6 +88,16 @@ export function problemsFromAjv(errors: ErrorObject[], base: JsonPath, uses: Rec
         break;
       }
       case 'type':
+        if (err.data === null) {
+          // `key:` with nothing after it
+          problems.push({
+            message: `${field} is empty`,
+            hint: `it must be ${typeWords((err.params as { type: unknown }).type)}${path[0] === 'stages' && path.length === 2 ? ', at least `uses: <stage type>`' : ''}`,
+            path,
+            anchor: 'value',
+          });
+          break;
+        }
         problems.push({
           message: `${field} must be ${typeWords((err.params as { type: unknown }).type)}, got ${showValue(err.data)}`,
           hint: describeHint(schema, leaf),
@@ -105,6 +115,13 @@ export function problemsFromAjv(errors: ErrorObject[], base: JsonPath, uses: Rec
         });
         break;
       }
+      case 'minLength':
+        if ((err.params as { limit: number }).limit !== 1) {
+          defaultProblem(problems, err, path, field, schema, leaf);
+          break;
+        }
+        problems.push({ message: `${field} is empty`, hint: describeHint(schema, leaf), path, anchor: 'value' });
+        break;
       case 'minProperties':
         problems.push({
           message: `${field} is empty`,
@@ -113,16 +130,21 @@ export function problemsFromAjv(errors: ErrorObject[], base: JsonPath, uses: Rec
           anchor: 'key',
         });
         break;
-      default: {
-        const scalar = err.data === null || typeof err.data !== 'object';
-        problems.push({
-          message: `${field} ${err.message ?? 'is invalid'}${scalar ? `, got ${showValue(err.data)}` : ''}`,
-          hint: describeHint(schema, leaf),
-          path,
-          anchor: 'value',
-        });
-      }
+      default:
+        defaultProblem(problems, err, path, field, schema, leaf);
     }
   }
+  return problems;
+}
+
+/** Ajv's own words for the keyword, with the field's name and value. */
+function defaultProblem(problems: Problem[], err: ErrorObject, path: JsonPath, field: string, schema: SchemaNode | undefined, leaf: string): Problem[] {
+  const scalar = err.data === null || typeof err.data !== 'object';
+  problems.push({
+    message: `${field} ${err.message ?? 'is invalid'}${scalar ? `, got ${showValue(err.data)}` : ''}`,
+    hint: describeHint(schema, leaf),
+    path,
+    anchor: 'value',
+  });
   return problems;
 }

@@ -147,7 +147,9 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     const mapping = isMapping(entry) ? entry : {};
     const refs = isMapping(mapping.inputs) ? (mapping.inputs as Record<string, string>) : undefined;
     const module = loaded.get(id);
-    graph[id] = { uses: uses[id] ?? '?', refs, inputs: module?.stage.inputs, outputs: module?.stage.outputs };
+    // With `inputs:` present but not a mapping (reported by the core schema) the stage's inputs are not checked.
+    const checkable = mapping.inputs === undefined || refs !== undefined;
+    graph[id] = { uses: uses[id] ?? '?', refs, inputs: checkable ? module?.stage.inputs : undefined, outputs: module?.stage.outputs };
     edges[id] = Object.values(refs ?? {})
       .filter((r): r is string => typeof r === 'string')
       .map((r) => r.split('.')[0])
