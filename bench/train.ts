@@ -1,0 +1,133 @@
+// Training and inference speed of the FER2013 paper CNN (48x48x1, batch 64, Adam) on every tfjs
+// backend available here, side by side with PyTorch CPU in the same run.
+//
+//   npm run bench:train -- [--batch 64] [--steps 3] [--workers 2] [--include-cpu] [--no-torch]
+//
+// Train figures are images/s over `steps` Adam steps after one warm-up step; inference is ms/image for
+// model.predict on one batch (after a warm-up). PyTorch runs bench/torch_cnn.py (same layers, 2 threads)
+// when some python3 can `import torch` (PIPE_BENCH_PYTHON picks the interpreter). Load average is
+// printed because on a shared machine every figure moves with it.
+import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
+import { buildPaperCnn } from '../src/tf/paper-cnn.js';
+import { createTrainer } from '../src/tf/trainer.js';
+
+interface Row {
+  name: string;
+  trainImagesPerSec: number | null;
+  inferMsPerImage: number | null;
+  note?: string;
+}
+
+function flag(name: string): boolean {
+  return process.argv.includes(`--${name}`);
+}
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const batch = option('batch', 64);
+const steps = option('steps', 3);
+const workers = option('workers', 2);
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function syntheticBatch(n: number): { x: Float32Array; y: Int32Array } {
+  const x = new Float32Array(n * 48 * 48);
+  for (let i = 0; i < x.length; i++) x[i] = (Math.sin(i * 0.731) + 1) / 2;
+  const y = new Int32Array(n).map((_, i) => i % 7);
+  return { x, y };
+}
+
+async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row> {
+  const name = nWorkers > 1 ? `${backend} ×${nWorkers} workers` : backend;
+  const { tf } = await loadTf(backend);
+  const model = buildPaperCnn(tf);
+  const trainer = await createTrainer({ model, optimizer: tf.train.adam(1e-3), workers: nWorkers, backend });
+  const { x, y } = syntheticBatch(batch);
+  try {
+    await trainer.trainBatch(x, y); // warm-up: kernel setup, optimizer slots, worker JIT
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await trainer.trainBatch(x, y);
+    const trainImagesPerSec = (batch * steps * 1000) / (performance.now() - t0);
+    let inferMsPerImage: number | null = null;
+    if (nWorkers === 1) {
+      const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
+      const predictOnce = () => tf.tidy(() => (model.predict(xs) as ReturnType<typeof tf.tensor>).dataSync());
+      predictOnce();
+      const t1 = performance.now();
+      for (let i = 0; i < steps; i++) predictOnce();
+      inferMsPerImage = (performance.now() - t1) / (steps * batch);
+      xs.dispose();
+    }
+    return { name, trainImagesPerSec, inferMsPerImage, note: nWorkers > 1 ? 'inference is single-replica (see row above)' : undefined };
+  } finally {
+    await trainer.dispose();
+    model.dispose();
+  }
+}
+
+function findTorchPython(): string | null {
+  const candidates = [process.env.PIPE_BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
+  return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
+}
+
+function measureTorch(): Row {
+  const py = findTorchPython();
+  if (!py) return { name: 'pytorch cpu', trainImagesPerSec: null, inferMsPerImage: null, note: "no python3 with 'import torch'" };
+  const res = spawnSync(py, [resolve(repoRoot, 'bench', 'torch_cnn.py'), '--batch', String(batch), '--steps', String(steps), '--threads', '2'], {
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) return { name: 'pytorch cpu', trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${res.stderr.trim().split('\n').pop()}` };
+  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { trainImagesPerSec: number; inferMsPerImage: number; torch: string; threads: number };
+  return { name: `pytorch ${r.torch} cpu (${r.threads} threads)`, trainImagesPerSec: r.trainImagesPerSec, inferMsPerImage: r.inferMsPerImage };
+}
+
+function fmt(v: number | null, digits: number): string {
+  return v == null ? '—' : v.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const load0 = loadavg()[0];
+  const rows: Row[] = [];
+  const plan: Array<[BackendName, number]> = [];
+  if (nativePackage()) plan.push(['tensorflow', 1]);
+  else rows.push({ name: 'tensorflow', trainImagesPerSec: null, inferMsPerImage: null, note: 'not installed (@tensorflow/tfjs-node)' });
+  plan.push(['wasm', 1]);
+  if (workers > 1) plan.push(['wasm', workers]);
+  if (flag('include-cpu')) plan.push(['cpu', 1]);
+  for (const [backend, n] of plan) {
+    process.stderr.write(`measuring ${backend}${n > 1 ? ` ×${n}` : ''} ...\n`);
+    try {
+      rows.push(await measureTfjs(backend, n));
+    } catch (err) {
+      rows.push({ name: backend, trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${(err as Error).message.split('\n')[0]}` });
+    }
+  }
+  const torch = flag('no-torch') ? null : (process.stderr.write('measuring pytorch ...\n'), measureTorch());
+  if (torch) rows.push(torch);
+
+  const ref = torch?.trainImagesPerSec ?? null;
+  const refInfer = torch?.inferMsPerImage ?? null;
+  const header = ['backend', 'train img/s', 'vs pytorch', 'infer ms/img', 'vs pytorch', 'note'];
+  const lines = rows.map((r) => [
+    r.name,
+    fmt(r.trainImagesPerSec, 1),
+    ref && r.trainImagesPerSec ? `${(r.trainImagesPerSec / ref).toFixed(2)}×` : '—',
+    fmt(r.inferMsPerImage, 2),
+    refInfer && r.inferMsPerImage ? `${(refInfer / r.inferMsPerImage).toFixed(2)}×` : '—',
+    r.note ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const show = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  console.log(`paper CNN 48x48x1, batch ${batch}, Adam, ${steps} timed steps; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
+  console.log(show(header));
+  console.log(show(widths.map((w) => '-'.repeat(w))));
+  for (const l of lines) console.log(show(l));
+  console.log('vs pytorch: >1× is faster than PyTorch (train: images/s ratio; infer: ms ratio inverted)');
+}
+
+await main();
