@@ -145,6 +145,9 @@ export default defineStage<TrainParams>({
       });
     }
     const validationRows = p.validationSplit === p.trainSplit ? new Uint32Array(0) : rowsOfSplit(ds, p.validationSplit);
+    if (validationRows.length === 0) {
+      ctx.log.info(`validation skipped: the dataset has no rows in split '${p.validationSplit}' (its splits: ${ds.splitNames.join(', ')})`);
+    }
     const counts = classCounts(ds)[p.trainSplit];
     const classWeights = classWeightsFor(p.classWeights, ds.classes, counts);
     if (classWeights) ctx.log.info(`class weights: ${ds.classes.map((c, i) => `${c}=${classWeights[i].toFixed(3)}`).join(', ')}`);

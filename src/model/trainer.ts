@@ -224,7 +224,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   } else if (checkpoint) {
     ctx.log.info('ignoring a checkpoint left by a different training configuration');
   }
-  if (!hasValidation) ctx.log.info('no validation rows: validation skipped; early stopping and plateau schedules watch the training loss');
+  if (!hasValidation) ctx.log.info(`without validation, early stopping and the schedule watch the training ${monitorKey}`);
 
   let lastProgress = 0;
   const runStarted = performance.now();
