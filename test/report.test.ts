@@ -168,7 +168,7 @@ test('report.html is self-contained and escapes everything taken from data', asy
     assert.ok(html.includes(`>${section}</h2>`), `section ${section}`);
   }
   assert.ok(html.includes('Leak: 2 images occur in more than one split'), 'leak banner');
-  assert.ok(html.includes('1 groups of identical images carry different labels'), 'label conflict');
+  assert.ok(html.includes('1 group of identical images carry different labels'), 'label conflict');
   assert.ok(html.includes('74.3%'), 'headline accuracy');
   assert.ok(html.includes('+8.7 pp'), 'difference to the reference');
   assert.ok(html.includes('12 m 34 s'), 'train stage duration');

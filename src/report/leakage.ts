@@ -106,7 +106,7 @@ function pairSentence(p: PairFindings): string {
 
 export function leakageVerdict(view: LeakageView): LeakageVerdict {
   const conflicts = view.labelConflictGroups
-    ? ` ${count(view.labelConflictGroups)} groups of identical images carry different labels.`
+    ? ` ${count(view.labelConflictGroups)} ${view.labelConflictGroups === 1 ? 'group' : 'groups'} of identical images carry different labels.`
     : '';
   if (view.crossSplitGroups > 0) {
     const leaking = view.cross.filter((p) => p.groups > 0);

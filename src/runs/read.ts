@@ -1,15 +1,10 @@
-// Reading run records (<storeRoot>/runs/<runId>/run.json, format in ./record.ts) for `pipe runs`,
-// `pipe compare` and reports. Records that cannot be read or parsed are skipped by listings: a run killed while
-// writing its record must not break every later listing.
+// Reading run records (<storeRoot>/runs/<runId>/run.json, format in ./record.ts) for `pipe runs`, `pipe compare`
+// and reports; the store root itself comes from src/store/root.ts. Listings skip records that cannot be read or
+// parsed: a run killed while writing its record must not break every later listing.
 import { readdir, readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PipeError } from '../errors.js';
 import type { RunRecord } from './record.js';
-
-/** The artifact store's root: an explicit `--cache <dir>`, else $PIPE_ARTIFACTS, else ./artifacts. */
-export function storeRootFrom(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return resolve(cwd, explicit ?? (env.PIPE_ARTIFACTS || 'artifacts'));
-}
 
 export function runsDir(storeRoot: string): string {
   return join(storeRoot, 'runs');

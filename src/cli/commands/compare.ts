@@ -1,6 +1,126 @@
-// Placeholder until the command lands.
-export const usage = 'Usage: pipe compare\n';
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('pipe compare: not available yet\n');
-  return 1;
+// `pipe compare`: runs (by id) or pipelines (their latest run) side by side: the params that differ, the metrics
+// of every stage output named `metrics`, and durations.
+import { PipeError } from '../../errors.js';
+
+export const usage = `Usage: pipe compare <run-id | pipeline.yaml> <run-id | pipeline.yaml>... [options]
+
+Compare runs side by side in one table: the params that differ between them (as paths like
+train.epochs or build.layers[2].conv2d.filters; params that are the same are left out), the
+metrics of every stage output named \`metrics\` (accuracy, balanced accuracy, macro F1 and loss
+per split), and how long each stage took or whether it came from the cache.
+
+A run is named by its id or a unique prefix of it (\`pipe runs\` lists them); a pipeline file
+stands for its latest run.
+
+Options:
+  --json           print the comparison as JSON (numbers unformatted)
+  --markdown       print a Markdown table (e.g. for a CI job summary)
+  --cache <dir>    artifact store holding the runs (default: $PIPE_ARTIFACTS, else the pipeline's
+                   cache: setting, else ./artifacts)
+
+Examples:
+  pipe compare pipelines/fer2013-paper.yaml pipelines/fer2013-baseline.yaml
+  pipe compare 2026-11-24T10-46 2026-11-24T11-02 --markdown >> "$GITHUB_STEP_SUMMARY"
+`;
+
+interface Options {
+  targets: string[];
+  format: 'text' | 'json' | 'markdown';
+  cache?: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { targets: [], format: 'text' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--json') options.format = 'json';
+    else if (arg === '--markdown' || arg === '--md') options.format = 'markdown';
+    else if (arg === '--cache') {
+      if (argv[i + 1] === undefined) throw new PipeError('--cache needs a folder', { hint: 'e.g. --cache artifacts' });
+      options.cache = argv[++i];
+    } else if (arg.startsWith('--cache=')) options.cache = arg.slice('--cache='.length);
+    else if (arg.startsWith('-')) throw new PipeError(`unknown option '${arg}'`, { hint: 'see pipe compare --help' });
+    else options.targets.push(arg);
+  }
+  if (options.targets.length < 2) {
+    throw new PipeError(`compare needs at least two runs or pipelines, got ${options.targets.length}`, {
+      hint: 'pipe compare pipelines/a.yaml pipelines/b.yaml   (or run ids from `pipe runs`)',
+    });
+  }
+  return options;
+}
+
+function looksLikePipelineFile(target: string): boolean {
+  return /\.ya?ml$/i.test(target);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const options = parseArgs(argv);
+  const { readFile } = await import('node:fs/promises');
+  const { dirname, join, resolve } = await import('node:path');
+  const { parse } = await import('yaml');
+  const { resolveStoreRoot } = await import('../../store/root.js');
+  const { latestRunOf, readRun } = await import('../../runs/read.js');
+  const { parseMetrics } = await import('../../report/metrics.js');
+  const { compareRuns } = await import('../../report/compare.js');
+  type ComparedRun = import('../../report/compare.js').ComparedRun;
+  type RunRecord = import('../../runs/record.js').RunRecord;
+
+  const explicitRoot = options.cache ?? process.env.PIPE_ARTIFACTS;
+  const defaultRoot = resolveStoreRoot(options.cache);
+
+  async function pipelineRun(file: string): Promise<{ record: RunRecord; storeRoot: string }> {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      throw new PipeError(`pipeline file ${file} not found`, { hint: 'give a pipeline file, or a run id from `pipe runs`' });
+    }
+    let doc: unknown;
+    try {
+      doc = parse(text);
+    } catch (err) {
+      throw new PipeError(`${file} is not valid YAML: ${(err as Error).message}`, { hint: `pipe validate ${file}` });
+    }
+    const spec = (doc ?? {}) as { name?: unknown; cache?: unknown };
+    if (typeof spec.name !== 'string' || !spec.name) {
+      throw new PipeError(`${file} has no \`name:\`, so its runs cannot be found`, { hint: `pipe validate ${file}` });
+    }
+    // Same rule as `pipe run`: --cache or $PIPE_ARTIFACTS, else the pipeline's own cache: setting.
+    const storeRoot = !explicitRoot && typeof spec.cache === 'string' ? resolve(dirname(file), spec.cache) : defaultRoot;
+    const record = await latestRunOf(storeRoot, spec.name);
+    if (!record) {
+      throw new PipeError(`pipeline '${spec.name}' (${file}) has no runs in ${join(storeRoot, 'runs')}`, {
+        hint: `run it first: pipe run ${file}`,
+      });
+    }
+    return { record, storeRoot };
+  }
+
+  const runs: ComparedRun[] = [];
+  for (const target of options.targets) {
+    const { record, storeRoot } = looksLikePipelineFile(target)
+      ? await pipelineRun(target)
+      : { record: await readRun(defaultRoot, target), storeRoot: defaultRoot };
+    const metrics: ComparedRun['metrics'] = {};
+    for (const [stage, s] of Object.entries(record.stages)) {
+      const path = s.outputs?.metrics;
+      if (!path) continue;
+      try {
+        metrics[stage] = parseMetrics(JSON.parse(await readFile(resolve(storeRoot, path), 'utf8')));
+      } catch {
+        metrics[stage] = undefined;
+      }
+    }
+    runs.push({ record, metrics });
+  }
+
+  const comparison = compareRuns(runs);
+  if (options.format === 'json') {
+    process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
+  } else {
+    const { comparisonMarkdown, comparisonText } = await import('../../report/compare-table.js');
+    process.stdout.write(options.format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison));
+  }
+  return 0;
 }
