@@ -53,7 +53,7 @@ export const coreSchema: JsonSchema = {
     cache: {
       type: 'string',
       minLength: 1,
-      description: 'Folder of the artifact store, relative to this file (default: .pipe/ next to it).',
+      description: 'Folder of the artifact store, relative to this file (default: artifacts/ in the working directory; the PIPE_ARTIFACTS environment variable overrides both).',
     },
     stages: {
       type: 'object',
