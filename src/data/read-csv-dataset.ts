@@ -30,7 +30,11 @@ export interface ReadCsvResult extends ParsedCsv {
   fileBytes: number;
 }
 
-/** Chunks of 1 MiB: few enough iterations, small enough that gunzip and parsing overlap well. */
+/**
+ * Chunks of 1 MiB: few enough iterations, small enough that gunzip and parsing overlap well. Gunzip may run up to
+ * four chunks ahead of the parser, so neither waits for the other's short stalls (zlib passes stream options on
+ * to its Transform; @types/node's ZlibOptions does not list them).
+ */
 const CHUNK = 1 << 20;
 
 export async function readCsvDataset(path: string, options: ReadCsvOptions): Promise<ReadCsvResult> {
@@ -72,7 +76,7 @@ export async function readCsvDataset(path: string, options: ReadCsvOptions): Pro
   const file = createReadStream(path, { highWaterMark: CHUNK });
   // pipeline() destroys every stream on error or early exit, so a bad row leaves no open file behind.
   const source: Readable = gzip
-    ? pipeline(file, createGunzip({ chunkSize: CHUNK }), () => {})
+    ? pipeline(file, createGunzip({ chunkSize: CHUNK, ...{ readableHighWaterMark: 4 * CHUNK } }), () => {})
     : file;
   let lastReport = 0;
   try {
