@@ -24,6 +24,12 @@ export function toPlanInput(loaded: LoadedPipeline, backend?: string): PipelineF
     seed: loaded.spec.seed,
     backend: backend ?? loaded.spec.backend,
     stages: loaded.stages,
+    // Point at the file only when the value there is the one in use (not replaced by --set).
+    errorAt: (path, message, hint) => {
+      const inFile = loaded.source.has(path) ? (loaded.source.doc.getIn(path) as unknown) : undefined;
+      const inUse = path.slice(3).reduce<any>((node, key) => node?.[key], loaded.stages[path[1] as string]?.params);
+      return inFile !== undefined && inFile === inUse ? loaded.source.errorAt(message, path, 'value', { hint }) : undefined;
+    },
   };
 }
 

@@ -190,6 +190,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     stages,
     order: topologicalOrder(edges),
     cacheDir: spec.cache === undefined ? undefined : resolve(dir, spec.cache),
+    source,
   };
 }
 

@@ -1,6 +1,7 @@
 // The shapes of a pipeline once it has been read, checked and resolved.
 import type { Stage } from '../stage.js';
 import type { PathParam } from './ajv.js';
+import type { SourceFile } from './source.js';
 
 export type { PathParam };
 
@@ -61,6 +62,8 @@ export interface LoadedPipeline {
   order: string[];
   /** Absolute artifact store folder when the file sets `cache:`. */
   cacheDir?: string;
+  /** The parsed file, to point later errors (e.g. a missing input file) at their line. */
+  source: SourceFile;
 }
 
 export interface LoadOptions {

@@ -31,6 +31,8 @@ export interface PipelineForPlan {
   seed: number;
   backend: string;
   stages: Record<string, StageInstance>;
+  /** Builds an error pointing at a value in the pipeline file, when it is there (not from --set). */
+  errorAt?(path: (string | number)[], message: string, hint?: string): PipeError | undefined;
 }
 
 /** Everything a key is made of, kept so `pipe status` can say what changed. */
@@ -126,16 +128,14 @@ export async function planPipeline(pipeline: PipelineForPlan, hasher: ContentHas
         files[location] = p.kind === 'dir' ? await hasher.hashDir(absolute) : await hasher.hashFile(absolute);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        const schemaHint = findHint(instance.stage.params, p.at);
-        throw new PipeError(
+        const message =
           code === 'ENOENT'
             ? `stage '${id}': ${location}: ${p.kind} not found: ${filePaths[location]}`
-            : `stage '${id}': ${location}: cannot read ${filePaths[location]}: ${(err as Error).message}`,
-          {
-            location: { file: relative(process.cwd(), pipeline.file), line: 1, column: 1 },
-            hint: schemaHint ?? `fix the path in the pipeline, or override it: --set ${id}.${location}=<path>`,
-          },
-        );
+            : `stage '${id}': ${location}: cannot read ${filePaths[location]}: ${(err as Error).message}`;
+        const hint = [findHint(instance.stage.params, p.at), `fix the path in the pipeline, or give it: --set ${id}.${location}=<path>`]
+          .filter(Boolean)
+          .join('\n      ');
+        throw pipeline.errorAt?.(['stages', id, 'with', ...p.at], message, hint) ?? new PipeError(message, { hint });
       }
     }
     const inputs: Record<string, string> = {};
