@@ -172,6 +172,7 @@ test('report.html is self-contained and escapes everything taken from data', asy
   assert.ok(html.includes('74.3%'), 'headline accuracy');
   assert.ok(html.includes('+8.7 pp'), 'difference to the reference');
   assert.ok(html.includes('12 m 34 s'), 'train stage duration');
+  assert.ok(html.includes('Best epoch by val_loss: 6.'), 'facts from history.json beside the epochs');
 });
 
 test('summary.md carries the metrics table, leakage verdict, reference and class counts', async () => {

@@ -1,6 +1,6 @@
 // Training history (the train stage's history.json) as one row per epoch.
 // Accepted: an array of epoch objects, { epochs: [...] }, or Keras' { history: { loss: [...], ... } } columns.
-import { field, isObject, numberField, type Json } from './json-fields.js';
+import { field, isObject, numberField, stringField, type Json } from './json-fields.js';
 
 export interface EpochRow {
   epoch: number;
@@ -43,4 +43,22 @@ export function parseHistory(json: unknown): EpochRow[] {
   }
   if (!Array.isArray(rows)) return [];
   return rows.filter(isObject).map(parseEpoch);
+}
+
+/** What the train stage says about the run as a whole, beside the epochs. */
+export interface TrainingFacts {
+  bestEpoch?: number;
+  monitor?: string;
+  stoppedEarly?: boolean;
+  restoredBest?: boolean;
+}
+
+export function parseTrainingFacts(json: unknown): TrainingFacts {
+  if (!isObject(json)) return {};
+  return {
+    bestEpoch: numberField(json, 'bestEpoch', 'best_epoch'),
+    monitor: stringField(json, 'monitor'),
+    stoppedEarly: typeof json.stoppedEarly === 'boolean' ? json.stoppedEarly : undefined,
+    restoredBest: typeof json.restoredBest === 'boolean' ? json.restoredBest : undefined,
+  };
 }

@@ -211,11 +211,16 @@ function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefin
     (b, r) => (r.valAccuracy !== undefined && (b?.valAccuracy === undefined || r.valAccuracy > b.valAccuracy) ? r : b),
     undefined,
   );
+  const t = data.training ?? {};
   const facts = [
     `${history.length} epochs`,
     totalSeconds !== undefined ? ` in ${formatSeconds(totalSeconds)}` : '',
+    t.stoppedEarly ? ' (stopped early)' : '',
     `. Last epoch: train accuracy ${formatPercent(last.accuracy)}, validation accuracy ${formatPercent(last.valAccuracy)}`,
     best ? `; best validation accuracy ${formatPercent(best.valAccuracy)} at epoch ${best.epoch}.` : '.',
+    t.bestEpoch !== undefined && t.monitor
+      ? ` Best epoch by ${t.monitor}: ${t.bestEpoch}${t.restoredBest ? ' (the saved model holds its weights)' : ''}.`
+      : '',
   ];
   return {
     id: 'training',

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ClassCountsView } from './class-counts.js';
 import { currentCounts, parseResampleMetadata } from './class-counts.js';
-import { parseHistory } from './history.js';
+import { parseHistory, parseTrainingFacts } from './history.js';
 import { parseLeakage } from './leakage.js';
 import { parseMetrics } from './metrics.js';
 import { parseModelSummary } from './model-summary.js';
@@ -93,7 +93,9 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
     return !!data.model && data.model.layers.length > 0;
   });
   await load('history', paths.history, 'training history', async (p) => {
-    data.history = parseHistory(await readJson(p));
+    const json = await readJson(p);
+    data.history = parseHistory(json);
+    data.training = parseTrainingFacts(json);
     return data.history.length > 0;
   });
   await load('metrics', paths.metrics, 'metrics', async (p) => {

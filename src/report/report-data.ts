@@ -1,7 +1,7 @@
 // Everything a report shows, gathered from the report stage's optional inputs and the run's facts.
 import type { RunInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
-import type { EpochRow } from './history.js';
+import type { EpochRow, TrainingFacts } from './history.js';
 import type { LeakageView } from './leakage.js';
 import type { MetricsView } from './metrics.js';
 import type { ModelSummaryView } from './model-summary.js';
@@ -19,6 +19,7 @@ export interface ReportData {
   leakage?: LeakageView;
   model?: ModelSummaryView;
   history?: EpochRow[];
+  training?: TrainingFacts;
   metrics?: MetricsView;
   reference?: MetricsView;
   /** Why sections are missing, one sentence each. */
