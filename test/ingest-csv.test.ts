@@ -241,3 +241,18 @@ test('an unclosed quote is reported with its line', async () => {
   const err = await ingestError('emotion,pixels,Usage\n1,"1 2 3 4,Training\n', { shape: [2, 2, 1] });
   assert.match(err.message, /faces\.csv:2: a quoted field starting on this line is never closed/);
 });
+
+test('a delimiter that cannot separate fields is refused', async () => {
+  const err = await ingestError('emotion pixels Usage\n', { delimiter: ' ' });
+  assert.match(err.message, /delimiter " " cannot separate CSV fields/);
+});
+
+test('an aborted run stops with the abort reason', async () => {
+  const file = await tempFile('fer.csv', ferCsv(goodRows));
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(
+    runStage(ingestCsv, { baseDir: file.dir, params: { path: file.path }, signal: controller.signal }),
+    { name: 'AbortError' },
+  );
+});
