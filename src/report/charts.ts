@@ -108,7 +108,7 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
       values.push({ actual: classes[i], predicted: classes[j], count, share: total ? count / total : 0 });
     });
   });
-  const cell = Math.max(34, Math.min(60, Math.floor(480 / classes.length)));
+  const cell = Math.max(34, Math.min(56, Math.floor(420 / classes.length)));
   const axis = { labelFontSize: 12, labelLimit: 160, ticks: false, domain: false };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

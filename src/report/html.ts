@@ -27,6 +27,14 @@ function paramsText(params: Record<string, unknown>): string {
   return flat.length ? flat.map(([k, v]) => `${k}=${leafText(v)}`).join('  ') : '(defaults)';
 }
 
+/** Short params inline; long ones (a layer list) folded into a <details> that opens without scripts. */
+function paramsCell(params: Record<string, unknown>): Raw {
+  const text = paramsText(params);
+  if (text.length <= 160) return h('code', {}, text);
+  const count = flattenParams(params).size;
+  return h('details', {}, h('summary', {}, `${count} params`), h('code', {}, text));
+}
+
 function statusBadge(status: string): Raw {
   const cls = status === 'cached' || status === 'ran' || status === 'failed' ? status : 'other';
   return h('span', { class: `status ${cls}` }, status);
@@ -42,7 +50,7 @@ function runSection(data: ReportData): Section | undefined {
   const facts = h(
     'p',
     {},
-    `${stages.length} stages: ${ran.length} ran (${formatSeconds(seconds)} in all), ${cached.length} came from the cache. `,
+    `${stages.length} stages: ${ran.length} ran${ran.length ? ` (${formatSeconds(seconds)} in all)` : ''}, ${cached.length} came from the cache. `,
     `Backend requested: `,
     h('code', {}, run.backend.requested),
     `, resolved to `,
@@ -54,7 +62,7 @@ function runSection(data: ReportData): Section | undefined {
     s.uses,
     statusBadge(s.status),
     s.status === 'ran' ? formatSeconds(s.seconds) : s.status === 'cached' ? 'cached' : '—',
-    h('code', { class: 'params' }, paramsText(s.params ?? {})),
+    paramsCell(s.params ?? {}),
     s.key ? h('code', { title: s.key }, s.key.slice(0, 12)) : '—',
   ]);
   return {
@@ -261,7 +269,7 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
     body.push(
       h(
         'div',
-        { class: 'grid2' },
+        { class: 'row' },
         figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row. Compare Figure 3 of the paper.`),
         lead.perClass.length ? h('div', {}, h('h3', {}, `Per class (${lead.split})`), perClassTable(lead)) : undefined,
       ),

@@ -39,6 +39,10 @@ td.params { max-width: 520px; overflow-wrap: anywhere; color: #374151; }
 .status.ran { color: #15803d; border-color: #86efac; background: #f0fdf4; }
 .status.failed { color: #b91c1c; border-color: #fca5a5; background: #fef2f2; }
 .status.other { color: var(--muted); border-color: var(--line); }
+.row { display: flex; flex-wrap: wrap; gap: 8px 32px; align-items: flex-start; }
+.row figcaption { max-width: 520px; }
+details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
+details code { display: block; margin-top: 4px; }
 .grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 20px; align-items: start; }
 figure { margin: 8px 0 16px; }
 figure svg { max-width: 100%; height: auto; display: block; }
