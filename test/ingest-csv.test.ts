@@ -137,20 +137,20 @@ test('split values are free-form when splitColumn is not Usage, and allowedSplit
   const { dataset } = await ingest(await tempFile('folds.csv', csv), params);
   assert.deepEqual(dataset.splitNames, ['a', 'b']);
   const err = await ingestError(csv, { ...params, allowedSplits: ['a'] });
-  assert.match(err.message, /:3: column 'fold': unknown fold 'b' \(allowed: a\)/);
+  assert.match(err.message, /:3:\d+: column 'fold': unknown fold 'b' \(allowed: a\)/);
 });
 
 const badRowCases: Array<[string, (rows: string[]) => void, RegExp]> = [
-  ['too few pixels', (l) => (l[2] = `1,${pixelsFor(1, FER_SIZE - 1).join(' ')},Training`), /:3: column 'pixels': pixels has 2303 values, expected 2304/],
-  ['too many pixels', (l) => (l[2] = `1,${pixelsFor(1, FER_SIZE + 1).join(' ')},Training`), /:3: column 'pixels': pixels has 2305 values, expected 2304/],
-  ['value out of range', (l) => (l[3] = l[3].replace(/,\d+ /, ',300 ')), /:4: column 'pixels': pixels value 300 out of 0\.\.255 \(value 1 of 2304\)/],
-  ['label not a class', (l) => (l[2] = l[2].replace(/^\d+/, '9')), /:3: column 'emotion': emotion 9 is not a class \(expected 0\.\.6: 0 Angry/],
-  ['unknown Usage', (l) => (l[4] = l[4].replace(/PrivateTest$/, 'Test')), /:5: column 'Usage': unknown Usage 'Test' \(allowed: Training, PublicTest, PrivateTest\)/],
-  ['invalid character', (l) => (l[1] = l[1].replace(/ (\d+) /, ' 1.5 ')), /:2: column 'pixels': pixels has invalid character '\.' in value 2/],
-  ['negative value', (l) => (l[1] = l[1].replace(/ (\d+) /, ' -4 ')), /:2: column 'pixels': pixels has invalid character '-'/],
-  ['empty label', (l) => (l[4] = l[4].replace(/^\d+/, '')), /:5: column 'emotion': emotion is empty/],
-  ['missing column', (l) => (l[3] = l[3].replace(/,[A-Za-z]+$/, '')), /:4: column 'Usage': row has 2 columns, the header has 3/],
-  ['extra column', (l) => (l[3] += ',x'), /:4: column '#4': row has 4 columns, the header has 3/],
+  ['too few pixels', (l) => (l[2] = `1,${pixelsFor(1, FER_SIZE - 1).join(' ')},Training`), /:3:\d+: column 'pixels': pixels has 2303 values, expected 2304/],
+  ['too many pixels', (l) => (l[2] = `1,${pixelsFor(1, FER_SIZE + 1).join(' ')},Training`), /:3:\d+: column 'pixels': pixels has 2305 values, expected 2304/],
+  ['value out of range', (l) => (l[3] = l[3].replace(/,\d+ /, ',300 ')), /:4:\d+: column 'pixels': pixels value 300 out of 0\.\.255 \(value 1 of 2304\)/],
+  ['label not a class', (l) => (l[2] = l[2].replace(/^\d+/, '9')), /:3:\d+: column 'emotion': emotion 9 is not a class \(expected 0\.\.6: 0 Angry/],
+  ['unknown Usage', (l) => (l[4] = l[4].replace(/PrivateTest$/, 'Test')), /:5:\d+: column 'Usage': unknown Usage 'Test' \(allowed: Training, PublicTest, PrivateTest\)/],
+  ['invalid character', (l) => (l[1] = l[1].replace(/ (\d+) /, ' 1.5 ')), /:2:\d+: column 'pixels': pixels has invalid character '\.' in value 2/],
+  ['negative value', (l) => (l[1] = l[1].replace(/ (\d+) /, ' -4 ')), /:2:\d+: column 'pixels': pixels has invalid character '-'/],
+  ['empty label', (l) => (l[4] = l[4].replace(/^\d+/, '')), /:5:\d+: column 'emotion': emotion is empty/],
+  ['missing column', (l) => (l[3] = l[3].replace(/,[A-Za-z]+$/, '')), /:4:\d+: column 'Usage': row has 2 columns, the header has 3/],
+  ['extra column', (l) => (l[3] += ',x'), /:4:\d+: column '#4': row has 4 columns, the header has 3/],
 ];
 
 for (const [name, corrupt, expected] of badRowCases) {
@@ -160,15 +160,13 @@ for (const [name, corrupt, expected] of badRowCases) {
     const err = await ingestError(lines.join('\n') + '\n');
     assert.match(err.message, /^faces\.csv:/);
     assert.match(err.message, expected);
-    assert.equal(err.location?.file.endsWith('faces.csv'), true);
     assert.match(err.hint ?? '', /onBadRow: skip/);
   });
 }
 
 test('the error location column points at the faulty value', async () => {
   const err = await ingestError('emotion,pixels,Usage\n1,1 2 999 4,Training\n', { shape: [2, 2, 1] });
-  assert.equal(err.location?.line, 2);
-  assert.equal(err.location?.column, '1,1 2 '.length + 1);
+  assert.match(err.message, new RegExp(`^faces\\.csv:2:${'1,1 2 '.length + 1}: column 'pixels'`));
 });
 
 test('onBadRow: skip leaves bad rows out and reports how many and which lines', async () => {

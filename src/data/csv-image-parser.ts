@@ -169,7 +169,6 @@ export class CsvImageParser {
       const used = this.consume(this.pending, 0, true);
       if (used < this.pending.length) {
         throw new PipeError(`${this.opts.file}:${this.line + 1}: a quoted field starting on this line is never closed`, {
-          location: { file: this.opts.file, line: this.line + 1, column: 1 },
           hint: 'close the quote ("), or remove the stray quote character',
         });
       }
@@ -277,13 +276,12 @@ export class CsvImageParser {
         }`;
       }
       throw new PipeError(`${file}:${line}: header lacks column ${names} (delimiter ${JSON.stringify(this.opts.delimiter)})`, {
-        location: { file, line, column: 1 },
         hint,
       });
     }
     const dup = header.find((h, i) => wanted.some(([, n]) => n === h) && header.indexOf(h) !== i);
     if (dup) {
-      throw new PipeError(`${file}:${line}: header names column '${dup}' twice`, { location: { file, line, column: 1 } });
+      throw new PipeError(`${file}:${line}: header names column '${dup}' twice`);
     }
     this.header = header;
     this.roles = new Uint8Array(header.length);
@@ -465,7 +463,7 @@ export class CsvImageParser {
     }
     if (count !== size) {
       const [h, w, ch] = this.opts.shape;
-      this.fault(field, valueStart - lineStart, `${this.opts.pixelsColumn} has ${count} values, expected ${size} (${h}x${w}x${ch})`);
+      this.fault(field, pos - lineStart, `${this.opts.pixelsColumn} has ${count} values, expected ${size} (${h}x${w}x${ch})`);
       return -1;
     }
     return i;
@@ -534,8 +532,9 @@ export class CsvImageParser {
       this.skipped.push({ line, column, message: this.faultMessage });
       return OK;
     }
-    throw new PipeError(`${this.opts.file}:${line}: column '${column}': ${this.faultMessage}`, {
-      location: { file: this.opts.file, line, column: this.faultOffset + 1 },
+    // file:line:column lead the message itself (no `location`, whose printed prefix would repeat them), so the
+    // position shows wherever the message does; the column is the byte of the fault within the line.
+    throw new PipeError(`${this.opts.file}:${line}:${this.faultOffset + 1}: column '${column}': ${this.faultMessage}`, {
       hint: 'fix or remove that row, or set onBadRow: skip to leave bad rows out (they are listed in the stage summary)',
     });
   }
