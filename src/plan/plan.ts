@@ -3,12 +3,12 @@
 // stage type, declared version and source hash, params, upstream keys, content of files it reads, runtime facts.
 // No absolute path or time enters a key, so a cache copied to another checkout or CI machine still hits.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
 import type { Stage } from '../stage.js';
 import { canonicalJson } from './canonical-json.js';
 import { findPathParams, replaceAt } from './path-params.js';
+import { moduleTreeHash } from './code-hash.js';
 
 export interface StageInstance {
   id: string;
@@ -39,7 +39,7 @@ export interface PipelineForPlan {
 export interface KeyParts {
   uses: string;
   version: string;
-  /** sha256 of the stage module's source. */
+  /** sha256 of the stage module's source and the local modules it imports. */
   code: string;
   /** Params with path params blanked (their content is in `files`). */
   params: Record<string, unknown>;
@@ -98,16 +98,6 @@ export function topologicalOrder(stages: Record<string, Pick<StageInstance, 'inp
   return order;
 }
 
-const codeHashes = new Map<string, Promise<string>>();
-function hashModule(path: string): Promise<string> {
-  let hash = codeHashes.get(path);
-  if (!hash) {
-    hash = readFile(path).then(sha256);
-    codeHashes.set(path, hash);
-  }
-  return hash;
-}
-
 function formatLocation(at: (string | number)[]): string {
   return at.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
@@ -143,7 +133,7 @@ export async function planPipeline(pipeline: PipelineForPlan, hasher: ContentHas
     const keyParts: KeyParts = {
       uses: instance.stage.name,
       version: instance.stage.version,
-      code: await hashModule(instance.modulePath),
+      code: await moduleTreeHash(instance.modulePath),
       params: replaceAt(instance.params, pathParams.map((p) => ({ at: p.at, value: null }))),
       files,
       inputs,

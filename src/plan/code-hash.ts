@@ -1,0 +1,57 @@
+// The code identity of a stage: a hash over its module and every local module it imports, transitively, so an
+// edit to a shared library (e.g. the training loop) re-runs the stages that use it. Packages under
+// node_modules are not followed: their versions change rarely and the ones that matter numerically
+// (TensorFlow.js) are part of the runtime facts.
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+// Static `import … from '…'`, `export … from '…'`, side-effect `import '…'` and dynamic `import('…')`.
+const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
+
+function resolveLocal(from: string, specifier: string): string | undefined {
+  const path = resolve(dirname(from), specifier);
+  // TypeScript sources import './x.js' that exists only as './x.ts' until compiled.
+  const candidates = [path, path.replace(/\.js$/, '.ts'), path.replace(/\.mjs$/, '.mts'), `${path}.ts`, `${path}.js`];
+  return candidates.find((c) => existsSync(c) && !c.endsWith('/'));
+}
+
+const treeHashes = new Map<string, Promise<string>>();
+
+/** sha256 over the sorted (path relative to the entry's folder, content hash) pairs of the module tree. */
+export function moduleTreeHash(entry: string): Promise<string> {
+  let hash = treeHashes.get(entry);
+  if (!hash) {
+    hash = computeTreeHash(entry);
+    treeHashes.set(entry, hash);
+  }
+  return hash;
+}
+
+async function computeTreeHash(entry: string): Promise<string> {
+  const seen = new Map<string, string>();
+  const queue = [entry];
+  while (queue.length) {
+    const file = queue.pop()!;
+    if (seen.has(file)) continue;
+    const text = await readFile(file, 'utf8');
+    seen.set(file, createHash('sha256').update(text).digest('hex'));
+    for (const match of text.matchAll(SPECIFIER)) {
+      const dep = resolveLocal(file, match[2]);
+      if (dep && !dep.includes('/node_modules/')) queue.push(dep);
+    }
+  }
+  // Relative to the entry's folder, so the hash is the same in every checkout.
+  const base = dirname(entry);
+  const lines = [...seen].map(([file, digest]) => `${relativeTo(base, file)} ${digest}`).sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+function relativeTo(base: string, file: string): string {
+  const a = base.split('/');
+  const b = file.split('/');
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  return [...a.slice(i).map(() => '..'), ...b.slice(i)].join('/');
+}
