@@ -62,6 +62,20 @@ describe('pipe run caching', () => {
     assert.deepEqual(statuses(runJson(project)), { source: 'cached', scale: 'cached', sum: 'ran', report: 'ran' });
   });
 
+  it('re-runs a stage when a local module it imports changes', async () => {
+    const project = await makeToyProject();
+    const sumFile = join(project.dir, 'stages', 'sum.mjs');
+    await writeFile(join(project.dir, 'stages', 'lib.mjs'), 'export const bonus = 0;\n');
+    await writeFile(sumFile, `import { bonus } from './lib.mjs';\n${TOY_STAGES['sum.mjs'].replace('const sum = numbers', 'const sum = bonus + numbers')}`);
+    runJson(project);
+    await writeFile(join(project.dir, 'stages', 'lib.mjs'), 'export const bonus = 100;\n');
+    const status = project.pipe(['status', 'pipeline.yaml']);
+    assert.match(status.stdout, /stale\s+sum.*stage code changed/);
+    const record = runJson(project);
+    assert.deepEqual(statuses(record), { source: 'cached', scale: 'cached', sum: 'ran', report: 'ran' });
+    assert.equal(await reportText(project, record), 'total: 130\n');
+  });
+
   it('hashes the content of files a stage reads, not their path or time', async () => {
     const project = await makeToyProject(TOY_PIPELINE.replace('with: { n: 5 }', 'with: { n: 5, file: input.txt }'));
     await writeFile(join(project.dir, 'input.txt'), 'abc');
