@@ -133,6 +133,24 @@ test('fast Sum, Mean and Tile on wasm match cpu, and fall back for other axes', 
   }
 });
 
+test('fast MaxPoolGrad on wasm matches cpu, ties included, for overlapping and padded pools', async () => {
+  let seed = 300;
+  for (const shape of [[2, 8, 8, 3], [3, 7, 9, 5], [1, 5, 5, 1]]) {
+    for (const [filterSize, strides, pad] of [[2, 2, 'valid'], [3, 3, 'valid'], [2, 1, 'valid'], [3, 2, 'same'], [2, 2, 'same']] as const) {
+      const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], filterSize, strides, 1, pad);
+      // Coarse values so windows contain ties: the first maximum must receive the gradient.
+      const raw = randomData(shape.reduce((a, b) => a * b), seed++);
+      const input = { shape, data: raw.map((v) => Math.round(v * 2) / 2) };
+      const dy = { shape: info.outShape, data: randomData(info.outShape.reduce((a, b) => a * b), seed++) };
+      const label = `MaxPoolGrad ${JSON.stringify(shape)} window ${filterSize} stride ${strides} ${pad}`;
+      const ref = await runOn('cpu', 'MaxPoolGrad', { dy, input }, { filterSize, strides, pad });
+      const got = await runOn('wasm', 'MaxPoolGrad', { dy, input }, { filterSize, strides, pad });
+      assert.deepEqual(got.shape, ref.shape, label);
+      assert.ok(relError(got.data, ref.data) <= 1e-4, `${label}: relative error ${relError(got.data, ref.data)}`);
+    }
+  }
+});
+
 test('unsupported conv gradient configurations throw a clear error instead of computing', async () => {
   await tf.setBackend('wasm');
   const x = tf.zeros([1, 4, 4, 2]);

@@ -4,7 +4,7 @@
 // index-per-element loop; on NHWC activations reduced over [N,H,W] (batch-norm statistics, bias and
 // scale gradients) that is most of a training step. Reducing leading axes is a column sum over a
 // [rows, cols] matrix, and tiling is block copies, both cheap straight on the wasm heap. Anything
-// outside those fast paths goes to the stock kernel unchanged.
+// outside those fast paths goes to the stock kernel unchanged. MaxPoolGrad gets the same treatment.
 import type { Tf } from './backend.js';
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
@@ -108,6 +108,63 @@ export function fastTile(stock: KernelFunc): KernelFunc {
       curShape[a] *= r;
     }
     if (cur !== dst) dst.set(cur as Float32Array); // all reps were 1: a plain copy
+    return out;
+  };
+}
+
+/**
+ * MaxPoolGrad routing each dy to the first maximum of its window (scanning rows then columns, padding
+ * skipped), as the reference cpu backend does; the stock wasm kernel is slower and breaks ties
+ * differently. Dilated pooling goes to the stock kernel.
+ */
+export function fastMaxPoolGrad(tf: Tf): (stock: KernelFunc) => KernelFunc {
+  return (stock) => (args) => {
+    const { dy, input } = args.inputs;
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as {
+      filterSize: number | [number, number];
+      strides: number | [number, number];
+      pad: 'valid' | 'same' | number;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
+    if (input.dtype !== 'float32' || info.dilationHeight !== 1 || info.dilationWidth !== 1) return stock(args);
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const { batchSize: nb, inHeight: inH, inWidth: inW, inChannels: ch, outHeight: outH, outWidth: outW } = info;
+    const out = args.backend.makeOutput(input.shape, 'float32');
+    const x = args.backend.typedArrayFromHeap(input) as Float32Array;
+    const g = args.backend.typedArrayFromHeap(dy) as Float32Array;
+    const dx = args.backend.typedArrayFromHeap(out) as Float32Array;
+    dx.fill(0);
+    const best = new Float32Array(ch);
+    const bestAt = new Int32Array(ch);
+    for (let b = 0; b < nb; b++) {
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          best.fill(-Infinity);
+          bestAt.fill(-1);
+          for (let ky = 0; ky < fh; ky++) {
+            const iy = oy * sh - top + ky;
+            if (iy < 0 || iy >= inH) continue;
+            for (let kx = 0; kx < fw; kx++) {
+              const ix = ox * sw - left + kx;
+              if (ix < 0 || ix >= inW) continue;
+              const base = ((b * inH + iy) * inW + ix) * ch;
+              for (let c = 0; c < ch; c++) {
+                const v = x[base + c];
+                if (v > best[c]) {
+                  best[c] = v;
+                  bestAt[c] = base + c;
+                }
+              }
+            }
+          }
+          const gBase = ((b * outH + oy) * outW + ox) * ch;
+          for (let c = 0; c < ch; c++) if (bestAt[c] >= 0) dx[bestAt[c]] += g[gBase + c];
+        }
+      }
+    }
     return out;
   };
 }

@@ -4,10 +4,10 @@
 // is registered. loadTf('wasm') does this for you.
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
-import { fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
+import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 
 /** The kernels this module installs on 'wasm', by name. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad'] as const;
 
 /** Marks our kernel functions so we can tell whether they (and not the stock ones) are registered. */
 const MARK = Symbol.for('pipe.wasmTrainingKernel');
@@ -37,6 +37,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'Sum', fastSum);
   install(tf, 'Mean', fastMean);
   install(tf, 'Tile', fastTile);
+  install(tf, 'MaxPoolGrad', fastMaxPoolGrad(tf));
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
