@@ -104,3 +104,27 @@ test('a batch smaller than the worker count is refused clearly', async () => {
   await trainer.dispose();
   model.dispose();
 });
+
+test('the paper CNN trains on wasm without leaking tensors across batches and epochs, well under 3 GB', async () => {
+  const { buildPaperCnn } = await import('../src/tf/paper-cnn.js');
+  const model = buildPaperCnn(tf);
+  const trainer = await createTrainer({ model, optimizer: tf.train.adam(1e-3), workers: 1 });
+  const n = 8;
+  const x = new Float32Array(n * 48 * 48).map((_, i) => (Math.sin(i * 0.37) + 1) / 2);
+  const y = new Int32Array(n).map((_, i) => i % 7);
+  const counts: number[] = [];
+  for (let epoch = 0; epoch < 2; epoch++) {
+    for (let b = 0; b < 2; b++) {
+      await trainer.trainBatch(x, y);
+      counts.push(tf.memory().numTensors);
+    }
+    // An evaluation pass between epochs, as a training loop would do.
+    tf.tidy(() => (model.predict(tf.tensor4d(x, [n, 48, 48, 1])) as ReturnType<typeof tf.tensor>).dataSync());
+    counts.push(tf.memory().numTensors);
+  }
+  await trainer.dispose();
+  // The first step creates Adam's slots; from then on the count must not move.
+  assert.equal(new Set(counts.slice(1)).size, 1, `tensor count changed: ${counts.join(' ')}`);
+  assert.ok(process.memoryUsage().rss < 3e9, `RSS ${process.memoryUsage().rss}`);
+  model.dispose();
+});
