@@ -18,7 +18,11 @@ import { createTrainer } from '../src/tf/trainer.js';
 interface Row {
   name: string;
   trainImagesPerSec: number | null;
+  /** Images per CPU-second of the whole process (all threads): what the code costs, whatever else runs. */
+  trainImagesPerCpuSec?: number;
   inferMsPerImage: number | null;
+  /** Process RSS after training (worker threads included), MB. */
+  rssMb?: number;
   note?: string;
 }
 
@@ -51,8 +55,12 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
   try {
     await trainer.trainBatch(x, y); // warm-up: kernel setup, optimizer slots, worker JIT
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) await trainer.trainBatch(x, y);
     const trainImagesPerSec = (batch * steps * 1000) / (performance.now() - t0);
+    const cpu = process.cpuUsage(cpu0);
+    const trainImagesPerCpuSec = (batch * steps * 1e6) / (cpu.user + cpu.system);
+    const rssMb = process.memoryUsage().rss / 1e6;
     let inferMsPerImage: number | null = null;
     if (nWorkers === 1) {
       const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
@@ -63,7 +71,7 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
       inferMsPerImage = (performance.now() - t1) / (steps * batch);
       xs.dispose();
     }
-    return { name, trainImagesPerSec, inferMsPerImage, note: nWorkers > 1 ? 'inference is single-replica (see row above)' : undefined };
+    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nWorkers > 1 ? 'inference is single-replica (see row above)' : undefined };
   } finally {
     await trainer.dispose();
     model.dispose();
@@ -82,8 +90,19 @@ function measureTorch(): Row {
     encoding: 'utf8',
   });
   if (res.status !== 0) return { name: 'pytorch cpu', trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${res.stderr.trim().split('\n').pop()}` };
-  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as { trainImagesPerSec: number; inferMsPerImage: number; torch: string; threads: number };
-  return { name: `pytorch ${r.torch} cpu (${r.threads} threads)`, trainImagesPerSec: r.trainImagesPerSec, inferMsPerImage: r.inferMsPerImage };
+  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
+    trainImagesPerSec: number;
+    trainImagesPerCpuSec: number;
+    inferMsPerImage: number;
+    torch: string;
+    threads: number;
+  };
+  return {
+    name: `pytorch ${r.torch} cpu (${r.threads} threads)`,
+    trainImagesPerSec: r.trainImagesPerSec,
+    trainImagesPerCpuSec: r.trainImagesPerCpuSec,
+    inferMsPerImage: r.inferMsPerImage,
+  };
 }
 
 function fmt(v: number | null, digits: number): string {
@@ -112,13 +131,17 @@ async function main(): Promise<void> {
 
   const ref = torch?.trainImagesPerSec ?? null;
   const refInfer = torch?.inferMsPerImage ?? null;
-  const header = ['backend', 'train img/s', 'vs pytorch', 'infer ms/img', 'vs pytorch', 'note'];
+  const refCpu = torch?.trainImagesPerCpuSec ?? null;
+  const header = ['backend', 'train img/s', 'vs pytorch', 'train img/cpu-s', 'vs pytorch', 'infer ms/img', 'vs pytorch', 'rss MB', 'note'];
   const lines = rows.map((r) => [
     r.name,
     fmt(r.trainImagesPerSec, 1),
     ref && r.trainImagesPerSec ? `${(r.trainImagesPerSec / ref).toFixed(2)}×` : '—',
+    fmt(r.trainImagesPerCpuSec ?? null, 1),
+    refCpu && r.trainImagesPerCpuSec ? `${(r.trainImagesPerCpuSec / refCpu).toFixed(2)}×` : '—',
     fmt(r.inferMsPerImage, 2),
     refInfer && r.inferMsPerImage ? `${(refInfer / r.inferMsPerImage).toFixed(2)}×` : '—',
+    r.rssMb == null ? '—' : r.rssMb.toFixed(0),
     r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -127,7 +150,8 @@ async function main(): Promise<void> {
   console.log(show(header));
   console.log(show(widths.map((w) => '-'.repeat(w))));
   for (const l of lines) console.log(show(l));
-  console.log('vs pytorch: >1× is faster than PyTorch (train: images/s ratio; infer: ms ratio inverted)');
+  console.log('vs pytorch: >1× is faster than PyTorch (train: images/s ratio; infer: ms ratio inverted).');
+  console.log('img/cpu-s counts CPU time of all threads: it does not move with other load; wall figures do.');
 }
 
 await main();
