@@ -2,7 +2,7 @@
 // (wasm under Node has no working thread pool; cpu is single-threaded JS).
 //
 // API
-//   const trainer = await createTrainer({ model, optimizer, workers: 2, backend: 'wasm' });
+//   const trainer = await createTrainer({ model, optimizer, workers: suggestedWorkers(backend) });
 //   for (each batch) { const { loss, acc } = await trainer.trainBatch(x, y); }   // x: Float32Array [n,...inputShape]
 //   await trainer.dispose();                                                     // y: labels (n) or one-hot (n*classes)
 //
@@ -20,9 +20,16 @@
 // kept afterwards are the shards' values averaged (weighted by shard size). Dropout masks are drawn
 // independently per replica.
 //
+// Call loadTf() first (the calling thread's backend is used for the optimizer step and, by default,
+// in the workers). Workers run the compiled sibling module trainer-worker.js. x and y are not kept
+// or modified. One trainBatch at a time; check an abort signal between batches. Speed: per CPU-second
+// two workers do as much work as one in-process replica, so the gain is the number of free cores
+// (see bench/train.ts).
+//
 // Loss: 'categoricalCrossentropy' on softmax outputs (one-hot or label targets; labels are one-hot
 // encoded internally, so 'sparseCategoricalCrossentropy' is accepted as a synonym). Single-output
 // classifiers only.
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { LayersModel, Optimizer, Tensor, Variable, NamedTensorMap } from '@tensorflow/tfjs';
 import type { BackendRequest, Tf } from './backend.js';
@@ -33,7 +40,7 @@ export interface TrainerOptions {
   optimizer: Optimizer;
   /** Worker threads; 1 = train in the calling thread. Default 1. */
   workers?: number;
-  /** Backend each worker loads; the calling thread's backend is whatever loadTf chose. Default 'wasm'. */
+  /** Backend each worker loads. Default: the calling thread's active backend (what loadTf chose). */
   backend?: BackendRequest;
   loss?: LossName;
 }
@@ -61,6 +68,15 @@ function rowsOf(model: LayersModel, x: Float32Array): number {
   return x.length / per;
 }
 
+/**
+ * A sensible worker count: one per core for the single-threaded backends (wasm, cpu), 1 for native
+ * TensorFlow (it already uses every core). Each wasm replica of the paper CNN at batch 64/k needs
+ * roughly 1.4/k GB plus ~0.3 GB.
+ */
+export function suggestedWorkers(backend: BackendRequest, cores = availableParallelism()): number {
+  return backend === 'tensorflow' ? 1 : Math.max(1, Math.min(cores, 4));
+}
+
 export async function createTrainer(opts: TrainerOptions): Promise<Trainer> {
   const { model, optimizer } = opts;
   const loss = opts.loss ?? 'categoricalCrossentropy';
@@ -68,7 +84,9 @@ export async function createTrainer(opts: TrainerOptions): Promise<Trainer> {
   const tf = (await import('@tensorflow/tfjs')) as Tf;
   if (workers === 1) return new LocalTrainer(tf, model, optimizer, loss);
   const pool = await Promise.all(
-    Array.from({ length: workers }, () => WorkerReplica.start(opts.backend ?? 'wasm', model.toJSON(null, false) as object, readWeights(model))),
+    Array.from({ length: workers }, () =>
+      WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendRequest), model.toJSON(null, false) as object, readWeights(model)),
+    ),
   );
   return new ParallelTrainer(tf, model, optimizer, loss, pool);
 }
