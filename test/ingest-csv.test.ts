@@ -138,6 +138,7 @@ test('split values are free-form when splitColumn is not Usage, and allowedSplit
   assert.deepEqual(dataset.splitNames, ['a', 'b']);
   const err = await ingestError(csv, { ...params, allowedSplits: ['a'] });
   assert.match(err.message, /:3:\d+: column 'fold': unknown fold 'b' \(allowed: a\)/);
+  assert.match(err.hint ?? '', /list it in allowedSplits \(or set allowedSplits: null to accept any value\)/);
 });
 
 const badRowCases: Array<[string, (rows: string[]) => void, RegExp]> = [

@@ -109,6 +109,8 @@ export class CsvImageParser {
   private faultMessage = '';
   private faultField = 0;
   private faultOffset = 0;
+  /** Extra advice for the fault, when there is a likelier fix than editing the row. */
+  private faultHint = '';
 
   constructor(opts: CsvImageOptions) {
     this.opts = opts;
@@ -506,6 +508,7 @@ export class CsvImageParser {
     }
     if (this.allowed && !this.allowed.has(text)) {
       this.fault(field, offset, `unknown ${name} '${text}' (allowed: ${[...this.allowed].join(', ')})`);
+      this.faultHint = `if '${text}' is a real split name, list it in allowedSplits (or set allowedSplits: null to accept any value); otherwise `;
       return -2;
     }
     const code = this.splitCode(text);
@@ -520,6 +523,7 @@ export class CsvImageParser {
     this.faultField = field;
     this.faultOffset = offset;
     this.faultMessage = message;
+    this.faultHint = '';
     return BAD;
   }
 
@@ -535,7 +539,7 @@ export class CsvImageParser {
     // file:line:column lead the message itself (no `location`, whose printed prefix would repeat them), so the
     // position shows wherever the message does; the column is the byte of the fault within the line.
     throw new PipeError(`${this.opts.file}:${line}:${this.faultOffset + 1}: column '${column}': ${this.faultMessage}`, {
-      hint: 'fix or remove that row, or set onBadRow: skip to leave bad rows out (they are listed in the stage summary)',
+      hint: `${this.faultHint}fix or remove that row, or set onBadRow: skip to leave bad rows out (they are listed in the stage summary)`,
     });
   }
 }
