@@ -2,6 +2,7 @@
 // (../shared/data/fer2013.csv.gz); the file is never part of the repository. Checks the published counts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ test('real FER2013: rows per split and per class', async (t) => {
     return;
   }
   const result = await runStage(ingestCsv, { params: { path: fer2013 } });
+  t.after(() => rm(resolve(result.outDir, '..'), { recursive: true, force: true }));
   const dataset = await readDataset(result.outputs.data);
   assert.equal(dataset.labels.length, 35_887);
   assert.deepEqual(dataset.splitNames, ['Training', 'PublicTest', 'PrivateTest']);

@@ -1,10 +1,10 @@
 // ingest-csv run for real on small generated CSV files (plain and gzip): exact round trips, every kind of bad
 // row, skip mode, and the file-level errors (empty, missing header or column, wrong delimiter, corrupt gzip).
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import ingestCsv from '../stages/ingest-csv.js';
 import { readDataset } from '../src/data/image-dataset.js';
@@ -30,15 +30,21 @@ function ferCsv(rows: Row[], eol = '\n'): string {
   return lines.join(eol) + eol;
 }
 
+/** Temp folders made by these tests (inputs and the harness's output folders), removed at the end. */
+const temporary: string[] = [];
+after(() => Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true }))));
+
 /** Writes a file in a fresh temp folder; returns the folder (the pipeline's folder) and the file's relative name. */
 async function tempFile(name: string, content: string | Uint8Array): Promise<{ dir: string; path: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'pipe-ingest-csv-test-'));
+  temporary.push(dir);
   await writeFile(join(dir, name), content);
   return { dir, path: name };
 }
 
 async function ingest(file: { dir: string; path: string }, params: Record<string, unknown> = {}) {
   const result = await runStage(ingestCsv, { baseDir: file.dir, params: { path: file.path, ...params } });
+  temporary.push(join(result.outDir, '..'));
   return { result, dataset: await readDataset(result.outputs.data) };
 }
 

@@ -1,9 +1,9 @@
 // ingest-images run for real on small PNG/JPEG trees made with sharp in a temp folder.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import sharp from 'sharp';
 import ingestImages from '../stages/ingest-images.js';
 import { imageAt, readDataset } from '../src/data/image-dataset.js';
@@ -19,9 +19,20 @@ async function png(path: string, bytes: Uint8Array, width: number, height: numbe
   await sharp(Buffer.from(bytes), { raw: { width, height, channels } }).png().toFile(path);
 }
 
+/** Temp folders made by these tests (inputs and the harness's output folders), removed at the end. */
+const temporary: string[] = [];
+after(() => Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true }))));
+
+async function ingest(params: Record<string, unknown>) {
+  const result = await runStage(ingestImages, { params });
+  temporary.push(join(result.outDir, '..'));
+  return result;
+}
+
 /** Writes files {relative path: bytes-or-generator} under a fresh root and returns the root. */
 async function tree(files: Record<string, (path: string) => Promise<void>>): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'pipe-ingest-images-test-'));
+  temporary.push(root);
   for (const [rel, make] of Object.entries(files)) {
     await mkdir(join(root, rel, '..'), { recursive: true });
     await make(join(root, rel));
@@ -49,7 +60,7 @@ test('a split/class tree of grey PNGs round-trips exactly, ordered by split, cla
     'test/sad/x.png': greyPng(4),
     'test/notes.txt': (p) => writeFile(p, 'not an image'),
   });
-  const result = await runStage(ingestImages, { params: { root, shape: [4, 4, 1] } });
+  const result = await ingest({ root, shape: [4, 4, 1] });
   const ds = await readDataset(result.outputs.data);
   assert.deepEqual(ds.classes, ['happy', 'sad']);
   assert.deepEqual(ds.splitNames, ['test', 'train']);
@@ -72,7 +83,7 @@ test('explicit classes set the label order; colour images keep three channels; o
       await sharp({ create: { width: 10, height: 6, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toFile(p);
     },
   });
-  const result = await runStage(ingestImages, { params: { root, shape: [4, 4, 3], grayscale: false, classes: ['b', 'a'] } });
+  const result = await ingest({ root, shape: [4, 4, 3], grayscale: false, classes: ['b', 'a'] });
   const ds = await readDataset(result.outputs.data);
   assert.deepEqual(ds.classes, ['b', 'a']);
   assert.deepEqual(ds.shape, [4, 4, 3]);

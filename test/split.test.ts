@@ -1,10 +1,10 @@
 // The split stage run for real on small Arrow datasets: renaming FER2013's Usage values, stratified fractions
 // with exact counts and seeded determinism, dividing only some splits, and the errors.
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import split from '../stages/split.js';
 import { classCounts, readDataset, writeDataset } from '../src/data/image-dataset.js';
 import type { ImageDataset } from '../src/data/image-dataset.js';
@@ -28,8 +28,13 @@ function makeDataset(perClass: number[], splits: string[], source?: number[]): I
   };
 }
 
+/** Temp folders made by these tests (inputs and the harness's output folders), removed at the end. */
+const temporary: string[] = [];
+after(() => Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true }))));
+
 async function saved(ds: ImageDataset): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'pipe-split-test-'));
+  temporary.push(dir);
   const path = join(dir, 'data.arrow');
   await writeDataset(path, ds);
   return path;
@@ -37,6 +42,7 @@ async function saved(ds: ImageDataset): Promise<string> {
 
 async function runSplit(ds: ImageDataset, params: Record<string, unknown>, seed = 1) {
   const result = await runStage(split, { inputs: { data: await saved(ds) }, params, seed });
+  temporary.push(join(result.outDir, '..'));
   return { result, out: await readDataset(result.outputs.data) };
 }
 
