@@ -151,6 +151,31 @@ test('fast MaxPoolGrad on wasm matches cpu, ties included, for overlapping and p
   }
 });
 
+test('batch-norm gradients on wasm (all five inputs, and through moments as in training) match cpu', async () => {
+  const shape: [number, number, number, number] = [4, 5, 6, 3];
+  const xData = randomData(4 * 5 * 6 * 3, 501);
+  const wData = randomData(4 * 5 * 6 * 3, 502);
+  const stats = { mean: randomData(3, 503), variance: randomData(3, 504).map((v) => v + 1.5), offset: randomData(3, 505), scale: randomData(3, 506) };
+  const results: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await tf.setBackend(backend);
+    const x = tf.tensor4d(xData, shape);
+    const w = tf.tensor4d(wData, shape);
+    const [mean, variance, offset, scale] = [stats.mean, stats.variance, stats.offset, stats.scale].map((d) => tf.tensor1d(d));
+    const direct = tf.grads((a, m, v, o, s) => tf.sum(tf.mul(tf.batchNorm(a, m, v, o, s, 1e-3), w)))([x, mean, variance, offset, scale]);
+    const training = tf.grads((a, o, s) => {
+      const mo = tf.moments(a, [0, 1, 2]);
+      return tf.sum(tf.mul(tf.square(tf.batchNorm(a, mo.mean, mo.variance, o, s, 1e-3)), w));
+    })([x, offset, scale]);
+    results[backend] = await Promise.all([...direct, ...training].map(async (t) => (await t.data()) as Float32Array));
+    tf.dispose([x, w, mean, variance, offset, scale, ...direct, ...training]);
+  }
+  results.cpu.forEach((ref, i) => {
+    const err = relError(results.wasm[i], ref);
+    assert.ok(err <= 1e-4, `gradient ${i}: relative error ${err}`);
+  });
+});
+
 test('unsupported conv gradient configurations throw a clear error instead of computing', async () => {
   await tf.setBackend('wasm');
   const x = tf.zeros([1, 4, 4, 2]);

@@ -4,6 +4,7 @@
 // is registered. loadTf('wasm') does this for you.
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
+import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 
 /** The kernels this module installs on 'wasm', by name. */
@@ -38,6 +39,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'Mean', fastMean);
   install(tf, 'Tile', fastTile);
   install(tf, 'MaxPoolGrad', fastMaxPoolGrad(tf));
+  registerBatchNormGrad(tf);
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
