@@ -93,6 +93,43 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm match cpu over shapes
   assert.ok(checked >= 40, `only ${checked} cases ran`);
 });
 
+test('dilated conv gradients on wasm match cpu gradients of the equivalent zero-inserted filter', async () => {
+  // A k×k filter with dilation d is a ((k−1)d+1)² filter with zeros between taps, which the cpu
+  // backend can differentiate; its filter gradient at the tap positions is the dilated one.
+  let seed = 700;
+  for (const { n, size, cin, cout, k, d, pad } of [
+    { n: 2, size: 9, cin: 2, cout: 3, k: 3, d: 2, pad: 'same' },
+    { n: 1, size: 10, cin: 3, cout: 2, k: 2, d: 3, pad: 'valid' },
+    { n: 3, size: 8, cin: 1, cout: 4, k: 3, d: 2, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  ]) {
+    const big = (k - 1) * d + 1;
+    const oh = forwardOutSize(size, big, 1, pad, 0);
+    const ow = forwardOutSize(size, big, 1, pad, 1);
+    const xShape = [n, size, size, cin];
+    const dyShape = [n, oh, ow, cout];
+    const x = { shape: xShape, data: randomData(xShape.reduce((a, b) => a * b), seed++) };
+    const dy = { shape: dyShape, data: randomData(dyShape.reduce((a, b) => a * b), seed++) };
+    const filter = { shape: [k, k, cin, cout], data: randomData(k * k * cin * cout, seed++) };
+    const bigFilter = { shape: [big, big, cin, cout], data: new Float32Array(big * big * cin * cout) };
+    const tap = (i: number, j: number, ci: number, co: number, kk: number) => ((i * kk + j) * cin + ci) * cout + co;
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) {
+      bigFilter.data[tap(i * d, j * d, ci, co, big)] = filter.data[tap(i, j, ci, co, k)];
+    }
+    const label = `n${n} ${size}px k${k} d${d} pad ${JSON.stringify(pad)}`;
+    const base = { strides: 1, pad, dataFormat: 'NHWC' };
+    const refDx = await runOn('cpu', 'Conv2DBackpropInput', { dy, filter: bigFilter }, { ...base, inputShape: xShape });
+    const gotDx = await runOn('wasm', 'Conv2DBackpropInput', { dy, filter }, { ...base, dilations: d, inputShape: xShape });
+    assert.ok(relError(gotDx.data, refDx.data) <= 1e-4, `dx ${label}: ${relError(gotDx.data, refDx.data)}`);
+    const refDwBig = await runOn('cpu', 'Conv2DBackpropFilter', { x, dy }, { ...base, filterShape: bigFilter.shape });
+    const refDw = new Float32Array(k * k * cin * cout);
+    for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) for (let ci = 0; ci < cin; ci++) for (let co = 0; co < cout; co++) {
+      refDw[tap(i, j, ci, co, k)] = refDwBig.data[tap(i * d, j * d, ci, co, big)];
+    }
+    const gotDw = await runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...base, dilations: d, filterShape: filter.shape });
+    assert.ok(relError(gotDw.data, refDw) <= 1e-4, `dW ${label}: ${relError(gotDw.data, refDw)}`);
+  }
+});
+
 test('conv gradients through tf.grads (layers path) match cpu, including stride 2 and a wide batch', async () => {
   const xShape = [16, 12, 12, 3];
   const fShape = [3, 3, 3, 8];
