@@ -21,6 +21,7 @@ export interface TrainParams {
   validationSplit: string;
   earlyStopping?: EarlyStoppingSpec;
   augment?: AugmentSpec;
+  workers: 'auto' | number;
 }
 
 const lr = (description: string, dflt?: number) => ({
@@ -103,6 +104,12 @@ export default defineStage<TrainParams>({
           patience: { type: 'integer', minimum: 0, default: 5, description: 'Epochs without improvement before stopping; 0 never stops early.' },
           restoreBest: { type: 'boolean', default: true, description: 'End with the weights of the best epoch instead of the last.' },
         },
+      },
+      workers: {
+        anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 16 }],
+        default: 'auto',
+        description:
+          "Threads that share each batch (data-parallel: each computes gradients on a slice, averaged before one optimiser step). 'auto': 2 on wasm and cpu, which run one core each; 1 on native TensorFlow, which uses every core itself. Batch-norm statistics are then per slice, so the worker count is part of the result.",
       },
       augment: {
         type: 'object',
@@ -187,6 +194,7 @@ export default defineStage<TrainParams>({
           classWeights,
           earlyStopping: p.earlyStopping,
           augment: p.augment,
+          workers: p.workers === 'auto' ? (backend === 'tensorflow' ? 1 : 2) : p.workers,
         },
       );
       await saveModel(tf, model, ctx.output('model'));

@@ -143,7 +143,7 @@ test('no tensor outlives a batch or an epoch, and an abort stops at a batch boun
       },
     },
   };
-  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0.1, batchSize: 16, epochs: 5, classWeights: [1, 2, 1, 1], augment: { rotation: 10 } };
+  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0.1, batchSize: 16, epochs: 5, classWeights: [1, 2, 1, 1], augment: { rotation: 10 }, workers: 1 };
   await assert.rejects(
     trainLoop(context, { ...options, optimizer: { ...options.optimizer } }),
     (err: unknown) => err instanceof PipeError && /interrupted at epoch 4, before validation; the checkpoint after epoch 3 is kept/.test(err.message),

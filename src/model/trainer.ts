@@ -41,6 +41,8 @@ export interface TrainOptions {
   classWeights: number[] | null;
   earlyStopping?: EarlyStoppingSpec;
   augment?: AugmentSpec;
+  /** Worker threads for data-parallel steps; 1 trains in this thread. */
+  workers: number;
 }
 
 export interface EpochRecord {
@@ -111,14 +113,45 @@ export interface StepResult {
 }
 
 export interface TrainStep {
-  run(batch: Batch, targets: Float32Array, sampleWeights: Float32Array | null): Promise<StepResult>;
+  run(batch: Batch, targets: Float32Array, sampleWeights: Float32Array | null, dropoutSeeds: number[]): Promise<StepResult>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is plain
+ * categorical cross-entropy, so per-row weights and regularisers need the in-process step.
+ */
+export async function createParallelStep(model: LayersModel, optimizer: Optimizer, workers: number): Promise<TrainStep> {
+  const { createTrainer } = await import('../tf/trainer.js');
+  const trainer = await createTrainer({ model, optimizer, workers });
+  return {
+    async run(batch, targets, sampleWeights, dropoutSeeds) {
+      if (sampleWeights) throw new Error('the data-parallel step has no per-row weights');
+      const rows = batch.size;
+      const result = await trainer.trainBatch(batch.x, targets.subarray(0, rows * (targets.length / rows)), { dropoutSeeds });
+      return { loss: result.loss, correct: Math.round(result.acc * result.n) };
+    },
+    dispose: () => trainer.dispose(),
+  };
+}
+
+/** Why a data-parallel step cannot reproduce this configuration's loss, or null when it can. */
+export function parallelBlocker(model: LayersModel, options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing'>): string | null {
+  if (options.classWeights) return 'class weights';
+  if (options.labelSmoothing > 0) return 'label smoothing';
+  if (model.layers.some((l) => (l.getConfig() as Record<string, unknown>).kernelRegularizer)) return 'weight regularisers';
+  return null;
 }
 
 /** The single-process step: forward, weighted cross-entropy (+ regularisers), gradients, optimiser update. */
 export function createStep(tf: Tf, model: LayersModel, optimizer: Optimizer, shape: [number, number, number], classCount: number): TrainStep {
   const variables = model.trainableWeights.map((w) => w.read() as Variable);
+  const dropoutLayers = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
   return {
-    async run(batch, targets, sampleWeights) {
+    dispose: async () => undefined,
+    async run(batch, targets, sampleWeights, dropoutSeeds) {
+      // A fresh dropout mask per step, reproducible from the seed (a fixed layer seed would repeat one mask).
+      dropoutLayers.forEach((layer, j) => (layer.seed = dropoutSeeds[j]));
       let correctT: Tensor | undefined;
       const lossT = tf.tidy(() => {
         const x = tf.tensor4d(batch.x, [batch.size, ...shape]);
@@ -192,8 +225,11 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   const higherIsBetter = monitorKey.endsWith('accuracy');
   const optimizer = createOptimizer(tf, options.optimizer);
   const builder = new BatchBuilder(ds, ctx.transform, options.batchSize);
-  const step = createStep(tf, model, optimizer, shape, classCount);
-  const dropoutLayers = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
+  const blocker = options.workers > 1 ? parallelBlocker(model, options) : null;
+  if (blocker) ctx.log.warn({ workers: options.workers, blocker }, `training on one thread: the data-parallel step does not support ${blocker}`);
+  const workers = blocker ? 1 : options.workers;
+  const step = workers > 1 ? await createParallelStep(model, optimizer, workers) : createStep(tf, model, optimizer, shape, classCount);
+  const dropoutCount = model.layers.filter((l) => l.getClassName() === 'Dropout').length;
   const batchesPerEpoch = builder.batchCount(ctx.trainRows.length);
 
   let state: TrainState = {
@@ -249,9 +285,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         const batch = builder.build(order, b, options.augment, augmentRng);
         const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing);
         if (sampleWeights) for (let j = 0; j < batch.size; j++) sampleWeights[j] = options.classWeights![batch.labels[j]];
-        // A fresh dropout mask per step, reproducible from the seed (a fixed layer seed would repeat one mask).
-        for (const layer of dropoutLayers) layer.seed = dropoutRng.int(2 ** 31);
-        const result = await step.run(batch, targets, sampleWeights?.subarray(0, batch.size) ?? null);
+        const dropoutSeeds = Array.from({ length: dropoutCount }, () => dropoutRng.int(2 ** 31));
+        const result = await step.run(batch, targets, sampleWeights?.subarray(0, batch.size) ?? null, dropoutSeeds);
         if (!Number.isFinite(result.loss)) {
           throw new PipeError(
             `training diverged: the loss became ${result.loss} at epoch ${epoch + 1}, batch ${b + 1} of ${batchesPerEpoch} (learning rate ${lr})`,
@@ -340,6 +375,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       restoredBest,
     };
   } finally {
+    await step.dispose();
     optimizer.dispose();
   }
 }

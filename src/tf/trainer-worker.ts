@@ -1,14 +1,22 @@
 // Worker-thread side of the data-parallel trainer (see trainer.ts): holds one model replica on its own
 // tfjs backend, takes weights + a shard, answers with gradients. Protocol (all messages plain objects):
 //   in  {type:'init', backend, topology, weights}        out {type:'ready'} | {type:'error', message}
-//   in  {type:'step', weights|null, x, y, n, loss}       out {type:'shard', result} | {type:'error', message}
+//   in  {type:'step', weights|null, x, y, n, loss, dropoutSeeds?}  out {type:'shard', result} | {type:'error', message}
 import { parentPort } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf, type BackendRequest, type Tf } from './backend.js';
 import { assignWeights, batchTensors, computeShard, type LossName } from './replica.js';
 
 type InitMessage = { type: 'init'; backend: BackendRequest; topology: object; weights: Float32Array[] };
-type StepMessage = { type: 'step'; weights: Float32Array[] | null; x: Float32Array; y: Float32Array | Int32Array; n: number; loss: LossName };
+type StepMessage = {
+  type: 'step';
+  weights: Float32Array[] | null;
+  x: Float32Array;
+  y: Float32Array | Int32Array;
+  n: number;
+  loss: LossName;
+  dropoutSeeds?: number[];
+};
 
 if (!parentPort) throw new Error('trainer-worker must run in a worker thread');
 const port = parentPort;
@@ -24,6 +32,11 @@ port.on('message', async (msg: InitMessage | StepMessage) => {
       port.postMessage({ type: 'ready' });
     } else {
       if (msg.weights) assignWeights(tf, model, msg.weights);
+      // Seeded dropout repeats one mask for a fixed seed, so the parent sends fresh seeds every step.
+      if (msg.dropoutSeeds) {
+        const dropouts = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
+        dropouts.forEach((layer, j) => (layer.seed = msg.dropoutSeeds![j % msg.dropoutSeeds!.length]));
+      }
       const { xs, ys } = batchTensors(tf, model, msg.x, msg.y, msg.n);
       const result = computeShard(tf, model, xs, ys, msg.loss);
       tf.dispose([xs, ys]);

@@ -53,9 +53,18 @@ export interface BatchResult {
   n: number;
 }
 
+export interface StepOptions {
+  /**
+   * One seed per Dropout layer (model order) for this step, so masks differ between steps yet are
+   * reproducible. Replica i uses seed + i, so shards draw different masks. In-process training leaves
+   * dropout to the caller (set the layers' `seed` directly).
+   */
+  dropoutSeeds?: number[];
+}
+
 export interface Trainer {
   readonly workers: number;
-  trainBatch(x: Float32Array, y: Float32Array | Int32Array): Promise<BatchResult>;
+  trainBatch(x: Float32Array, y: Float32Array | Int32Array, options?: StepOptions): Promise<BatchResult>;
   /** Current weights in model.weights order (copies). */
   getWeights(): Float32Array[];
   /** Stops the workers. The model stays usable. */
@@ -133,8 +142,6 @@ class LocalTrainer implements Trainer {
 
 class ParallelTrainer implements Trainer {
   readonly workers: number;
-  /** Weights to send with the next step (null = replicas already hold them). */
-  private pending: Float32Array[] | null = null;
 
   constructor(
     private tf: Tf,
@@ -146,22 +153,28 @@ class ParallelTrainer implements Trainer {
     this.workers = pool.length;
   }
 
-  async trainBatch(x: Float32Array, y: Float32Array | Int32Array): Promise<BatchResult> {
+  async trainBatch(x: Float32Array, y: Float32Array | Int32Array, options: StepOptions = {}): Promise<BatchResult> {
     const { tf, model } = this;
     const n = rowsOf(model, x);
-    if (n < this.pool.length) throw new Error(`a batch of ${n} rows cannot be split across ${this.pool.length} workers`);
+    // A batch smaller than the pool (an epoch's last rows) goes to as many replicas as it has rows; every
+    // replica gets the current weights with its next step anyway.
+    const active = this.pool.slice(0, Math.min(n, this.pool.length));
     const perRow = x.length / n;
     const yPerRow = y.length / n;
+    // Every step carries the model's current weights: the caller may have changed them between steps
+    // (e.g. restored a checkpoint), so the replicas never train on a stale copy.
+    const weights = readWeights(model);
     const shards: ShardResult[] = await Promise.all(
-      this.pool.map((replica, i) => {
-        const start = Math.floor((i * n) / this.pool.length);
-        const end = Math.floor(((i + 1) * n) / this.pool.length);
+      active.map((replica, i) => {
+        const start = Math.floor((i * n) / active.length);
+        const end = Math.floor(((i + 1) * n) / active.length);
         return replica.step(
-          this.pending,
+          weights,
           x.slice(start * perRow, end * perRow),
           y.slice(start * yPerRow, end * yPerRow),
           end - start,
           this.loss,
+          options.dropoutSeeds?.map((seed) => (seed + i) % 2 ** 31),
         );
       }),
     );
@@ -190,7 +203,6 @@ class ParallelTrainer implements Trainer {
       (w.read() as Variable).assign(t);
       t.dispose();
     });
-    this.pending = readWeights(model);
     const lossSum = shards.reduce((a, s) => a + s.loss * s.n, 0);
     const correct = shards.reduce((a, s) => a + s.correct, 0);
     return { loss: lossSum / n, acc: correct / n, n };
@@ -243,9 +255,16 @@ class WorkerReplica {
     }).finally(() => this.worker.unref());
   }
 
-  step(weights: Float32Array[] | null, x: Float32Array, y: Float32Array | Int32Array, n: number, loss: LossName): Promise<ShardResult> {
+  step(
+    weights: Float32Array[] | null,
+    x: Float32Array,
+    y: Float32Array | Int32Array,
+    n: number,
+    loss: LossName,
+    dropoutSeeds?: number[],
+  ): Promise<ShardResult> {
     // x and y are fresh slices: hand their buffers over instead of copying them again.
-    return this.request({ type: 'step', weights, x, y, n, loss }, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]) as Promise<ShardResult>;
+    return this.request({ type: 'step', weights, x, y, n, loss, dropoutSeeds }, [x.buffer as ArrayBuffer, y.buffer as ArrayBuffer]) as Promise<ShardResult>;
   }
 
   async terminate(): Promise<void> {
