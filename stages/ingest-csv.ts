@@ -34,6 +34,8 @@ export default defineStage<IngestCsvParams>({
         type: 'string',
         minLength: 1,
         'x-pipe-path': 'file',
+        'x-pipe-hint':
+          'FER2013 is not shipped with pipe: download fer2013.csv (ICML 2013 "Challenges in Representation Learning", e.g. from Kaggle), optionally gzip it, and give its path; pipelines/quickstart.yaml needs no download',
         description: 'CSV file to read, plain or gzip-compressed (detected from its first bytes), relative to the pipeline file.',
       },
       labelColumn: {
