@@ -1,7 +1,6 @@
 // `pipe dag`: the stage graph as indented text or a Mermaid flowchart.
-import { parseArgs } from 'node:util';
 import { loadPipeline } from '../../config/load.js';
-import { PipeError } from '../../errors.js';
+import { onePipeline, parseCommandArgs } from '../args.js';
 
 export const usage = `Usage: pipe dag <pipeline.yaml> [--mermaid]
 
@@ -10,15 +9,11 @@ Prints the stage graph: each stage with the stages it reads from. --mermaid prin
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { mermaid: { type: 'boolean', default: false }, set: { type: 'string', multiple: true, default: [] } } });
-  } catch (err) {
-    throw new PipeError((err as Error).message, { hint: "see 'pipe dag --help'" });
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new PipeError('give one pipeline file', { hint: 'pipe dag pipelines/quickstart.yaml' });
-  const loaded = await loadPipeline(positionals[0], { sets: values.set as string[] });
+  const { values, positionals } = parseCommandArgs('dag', argv, {
+    mermaid: { type: 'boolean', default: false },
+    set: { type: 'string', multiple: true, default: [] },
+  });
+  const loaded = await loadPipeline(onePipeline('dag', positionals), { sets: values.set as string[] });
   const lines: string[] = [];
   if (values.mermaid) {
     lines.push('flowchart TD');

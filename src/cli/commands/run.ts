@@ -1,6 +1,5 @@
 // `pipe run`: plan, then execute the stale stages with a live view, a run record and a JSON log.
 import { relative } from 'node:path';
-import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { PipeError } from '../../errors.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
@@ -11,6 +10,7 @@ import { listRuns } from '../../runs/read.js';
 import { newRunId, runDir, writeRunRecord } from '../../runs/write.js';
 import { resolveBackend, type BackendRequest } from '../../tf/backend.js';
 import { createRunView, formatSeconds } from '../../ui/run-view.js';
+import { onePipeline, parseCommandArgs } from '../args.js';
 import { openPipeline } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe run <pipeline.yaml> [options]
@@ -52,31 +52,17 @@ interface RunOptions {
 function parse(argv: string[]): RunOptions {
   // `--force` alone means every stage; parseArgs needs a value, so give the bare flag one.
   const args = argv.map((a) => (a === '--force' ? '--force=*' : a));
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        set: { type: 'string', multiple: true, default: [] },
-        force: { type: 'string', multiple: true, default: [] },
-        only: { type: 'string', multiple: true, default: [] },
-        until: { type: 'string' },
-        backend: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        'log-level': { type: 'string', default: 'info' },
-      },
-    });
-  } catch (err) {
-    throw new PipeError((err as Error).message, { hint: "see 'pipe run --help'" });
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) {
-    throw new PipeError(positionals.length ? `expected one pipeline file, got ${positionals.length}` : 'which pipeline? give its file', {
-      hint: 'pipe run pipelines/quickstart.yaml',
-    });
-  }
+  const { values, positionals } = parseCommandArgs('run', args, {
+    set: { type: 'string', multiple: true, default: [] },
+    force: { type: 'string', multiple: true, default: [] },
+    only: { type: 'string', multiple: true, default: [] },
+    until: { type: 'string' },
+    backend: { type: 'string' },
+    'dry-run': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  const file = onePipeline('run', positionals);
   const backend = values.backend;
   if (backend && !['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
     throw new PipeError(`unknown backend '${backend}'`, { hint: "use auto, tensorflow, wasm or cpu ('pipe doctor' shows what works here)" });
@@ -87,7 +73,7 @@ function parse(argv: string[]): RunOptions {
   }
   const force = values.force as string[];
   return {
-    file: positionals[0],
+    file,
     sets: values.set as string[],
     force: force.includes('*') ? 'all' : force,
     only: values.only as string[],

@@ -1,6 +1,6 @@
 // `pipe runs`: past runs, newest first: when, which stages ran or were cached, durations.
-import { parseArgs } from 'node:util';
 import { PipeError } from '../../errors.js';
+import { parseCommandArgs } from '../args.js';
 import { listRuns, storeRootFrom } from '../../runs/read.js';
 import { formatSeconds } from '../../ui/run-view.js';
 
@@ -11,17 +11,12 @@ or came from the cache. Show one run in full with 'pipe runs <run-id>' (a unique
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { pipeline: { type: 'string' }, limit: { type: 'string', default: '20' }, cache: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
-  } catch (err) {
-    throw new PipeError((err as Error).message, { hint: "see 'pipe runs --help'" });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs('runs', argv, {
+    pipeline: { type: 'string' },
+    limit: { type: 'string', default: '20' },
+    cache: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const root = storeRootFrom(values.cache);
   let runs = await listRuns(root);
   if (values.pipeline) runs = runs.filter((r) => r.pipeline.name === values.pipeline);

@@ -1,8 +1,7 @@
 // `pipe status`: every stage cached or stale, and why.
-import { parseArgs } from 'node:util';
-import { PipeError } from '../../errors.js';
 import { lastKeyParts, stageStates } from '../../plan/staleness.js';
 import { listRuns } from '../../runs/read.js';
+import { onePipeline, parseCommandArgs } from '../args.js';
 import { openPipeline } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe status <pipeline.yaml> [--set stage.param=value]... [--json]
@@ -15,19 +14,12 @@ Example:
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { set: { type: 'string', multiple: true, default: [] }, backend: { type: 'string' }, json: { type: 'boolean', default: false } },
-    });
-  } catch (err) {
-    throw new PipeError((err as Error).message, { hint: "see 'pipe status --help'" });
-  }
-  const { values, positionals } = parsed;
-  if (positionals.length !== 1) throw new PipeError('give one pipeline file', { hint: 'pipe status pipelines/quickstart.yaml' });
-  const { plan, store } = await openPipeline(positionals[0], { sets: values.set as string[], backend: values.backend });
+  const { values, positionals } = parseCommandArgs('status', argv, {
+    set: { type: 'string', multiple: true, default: [] },
+    backend: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const { plan, store } = await openPipeline(onePipeline('status', positionals), { sets: values.set as string[], backend: values.backend });
   const states = await stageStates(plan, (k) => store.lookup(k), lastKeyParts(await listRuns(store.root), plan.pipeline.name));
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: states }, null, 2)}\n`);
