@@ -54,7 +54,7 @@ describe('quickstart pipeline', () => {
     const states = JSON.parse(status.stdout).stages as { id: string; cached: boolean; reasons: string[] }[];
     const stale = states.filter((s) => !s.cached).map((s) => s.id);
     assert.deepEqual(stale, ['build', 'train', 'evaluate', 'report']);
-    assert.match(states.find((s) => s.id === 'build')!.reasons.join(), /params changed: build\.layers\[8\]\.dense\.units 64 → 48/);
+    assert.match(states.find((s) => s.id === 'build')!.reasons.join(), /params changed: build\.layers\[7\]\.dense\.units 64 → 48/);
 
     // Run the edit (one epoch keeps the test short): the data stages come from the cache.
     const third = pipe(['run', editedFile, '--json', '--set', 'train.epochs=1'], store);
