@@ -37,8 +37,11 @@ export function parseOverride(text: string, stageIds: readonly string[]): Overri
   if (eq <= 0) throw new OverrideError(text, 'expected path=value', 'e.g. --set train.epochs=10 or --set seed=7');
   const key = text.slice(0, eq).trim();
   const raw = text.slice(eq + 1);
-  const segments = key.split('.');
-  if (segments.some((s) => s === '')) throw new OverrideError(text, `'${key}' is not a valid path`, 'write the path as stage.param or stage.param.sub');
+  // `build.layers[0].conv2d.filters` and `build.layers.0.conv2d.filters` name the same list item.
+  const segments = key.replace(/\[(\d+)\]/g, '.$1').split('.');
+  if (segments.some((s) => s === '')) {
+    throw new OverrideError(text, `'${key}' is not a valid path`, 'write the path as stage.param, stage.param.sub or stage.list[0].sub');
+  }
   let value: unknown;
   if (raw.trim() === '') value = '';
   else {
@@ -69,15 +72,22 @@ export function parseOverride(text: string, stageIds: readonly string[]): Overri
   return { text, path, raw, value };
 }
 
-/** Write the override into `doc` (a plain object), creating mappings on the way. */
+/** Write the override into `doc` (a plain object), creating mappings on the way; numeric keys index lists. */
 export function applyOverride(doc: Record<string, unknown>, override: Override): void {
   let node: Record<string, unknown> = doc;
   for (let i = 0; i < override.path.length - 1; i++) {
     const key = override.path[i];
     const next = node[key];
+    if (Array.isArray(node) && !(/^\d+$/.test(key) && Number(key) < node.length)) {
+      throw new OverrideError(
+        override.text,
+        `'${override.path.slice(0, i).join('.')}' is a list of ${node.length} items; '${key}' is not one of its indexes`,
+        `use an index from 0 to ${node.length - 1}, e.g. [0]`,
+      );
+    }
     if (next === undefined || next === null) {
       node[key] = {};
-    } else if (typeof next !== 'object' || Array.isArray(next)) {
+    } else if (typeof next !== 'object') {
       throw new OverrideError(
         override.text,
         `cannot set '${override.path.slice(i + 1).join('.')}' inside '${override.path.slice(0, i + 1).join('.')}', which is not a mapping`,
