@@ -45,6 +45,11 @@ function suggest(name: string): string | undefined {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `pipe runs | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   const [name, ...rest] = args;

@@ -1,19 +1,14 @@
 // Shared by the commands that act on a pipeline: load and validate it, find its artifact store, plan it.
-import { resolve } from 'node:path';
 import { loadPipeline } from '../config/load.js';
 import type { LoadedPipeline } from '../config/types.js';
 import { planPipeline, type Plan, type PipelineForPlan } from '../plan/plan.js';
 import { runtimeFactsFor } from '../plan/runtime-facts.js';
+import { resolveStoreRoot } from '../store/root.js';
 import { ArtifactStore } from '../store/store.js';
 
-/**
- * Where artifacts live: `PIPE_ARTIFACTS` (so CI can point every pipeline at a restored cache), else the
- * pipeline's `cache:` setting, else `artifacts/` in the working directory.
- */
+/** The store a pipeline's artifacts live in (see src/store/root.ts for the order of precedence). */
 export function storeRootFor(loaded?: LoadedPipeline): string {
-  if (process.env.PIPE_ARTIFACTS) return resolve(process.env.PIPE_ARTIFACTS);
-  if (loaded?.cacheDir) return loaded.cacheDir;
-  return resolve('artifacts');
+  return resolveStoreRoot(undefined, loaded?.cacheDir);
 }
 
 export function toPlanInput(loaded: LoadedPipeline, backend?: string): PipelineForPlan {

@@ -4,13 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PipeError } from '../errors.js';
-import { resolveStoreRoot } from '../store/root.js';
 import type { RunRecord } from './record.js';
-
-/** The artifact store's root: an explicit `--cache <dir>`, else $PIPE_ARTIFACTS, else ./artifacts. */
-export function storeRootFrom(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return resolveStoreRoot(explicit, cwd, env);
-}
 
 export function runsDir(storeRoot: string): string {
   return join(storeRoot, 'runs');

@@ -1,7 +1,15 @@
-// Where the artifact store lives: `--cache <dir>`, else $PIPE_ARTIFACTS, else ./artifacts (relative paths
-// resolve against the working directory).
+// Where the artifact store lives, in order: `--cache <dir>`, $PIPE_ARTIFACTS (so CI can point every pipeline
+// at one restored cache), the pipeline's own `cache:` setting (already absolute), else ./artifacts. Relative
+// paths resolve against the working directory.
 import { resolve } from 'node:path';
 
-export function resolveStoreRoot(flag: string | undefined, cwd: string = process.cwd(), env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(cwd, flag || env.PIPE_ARTIFACTS || 'artifacts');
+export function resolveStoreRoot(
+  flag?: string,
+  pipelineCache?: string,
+  cwd: string = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  if (flag) return resolve(cwd, flag);
+  if (env.PIPE_ARTIFACTS) return resolve(cwd, env.PIPE_ARTIFACTS);
+  return pipelineCache ?? resolve(cwd, 'artifacts');
 }

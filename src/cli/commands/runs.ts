@@ -1,7 +1,8 @@
 // `pipe runs`: past runs, newest first: when, which stages ran or were cached, durations.
 import { PipeError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
-import { listRuns, storeRootFrom } from '../../runs/read.js';
+import { listRuns } from '../../runs/read.js';
+import { resolveStoreRoot } from '../../store/root.js';
 import { formatSeconds } from '../../ui/run-view.js';
 
 export const usage = `Usage: pipe runs [--pipeline <name>] [--limit N] [--cache <dir>] [--json]
@@ -17,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     cache: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
-  const root = storeRootFrom(values.cache);
+  const root = resolveStoreRoot(values.cache);
   let runs = await listRuns(root);
   if (values.pipeline) runs = runs.filter((r) => r.pipeline.name === values.pipeline);
   if (positionals[0]) {
