@@ -34,19 +34,24 @@ export function isPlainOutput(): boolean {
   return !process.stdout.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb';
 }
 
-export function createRunView(stages: { id: string; uses: string }[]): RunView {
+export function createRunView(stages: { id: string; uses: string; upstream: string[] }[]): RunView {
   const plain = isPlainOutput();
   // In plain output every progress change is a new line: keep to one per stage every 15 s.
   const minInterval = plain ? 15_000 : 100;
   const outcome = new Map(stages.map((s) => [s.id, deferred()]));
   const outputs = new Map<string, (message: string) => void>();
+  const titles = new Map<string, (title: string) => void>();
   const lastShown = new Map<string, number>();
 
-  const tasks: ListrTask[] = stages.map(({ id, uses }) => ({
-    title: `${id} (${uses})`,
+  // listr2 spins every unfinished task; a stage still waiting for its inputs says so in its title.
+  const tasks: ListrTask[] = stages.map(({ id, uses, upstream }) => ({
+    title: upstream.length ? `${id} (${uses}) · waiting for ${upstream.join(', ')}` : `${id} (${uses})`,
     task: async (_ctx, task) => {
       outputs.set(id, (message) => {
         task.output = message;
+      });
+      titles.set(id, (title) => {
+        task.title = title;
       });
       const result = await outcome.get(id)!.promise;
       switch (result.status) {
@@ -84,6 +89,10 @@ export function createRunView(stages: { id: string; uses: string }[]): RunView {
   );
 
   const observer: ExecutionObserver = {
+    stageStarted(id) {
+      const stage = stages.find((s) => s.id === id)!;
+      titles.get(id)?.(`${id} (${stage.uses})`);
+    },
     stageProgress(id, message) {
       const now = Date.now();
       if (now - (lastShown.get(id) ?? 0) < minInterval) return;

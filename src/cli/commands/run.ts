@@ -158,7 +158,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const order = plan.order.filter((id) => selected.has(id));
-  const view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses })));
+  const view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses, upstream: plan.stages[id].upstream })));
   let saving = Promise.resolve();
   const started = performance.now();
   const result = await execute({
