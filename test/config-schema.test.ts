@@ -66,3 +66,16 @@ test('the committed schemas/pipeline.schema.json compiles and accepts a minimal 
   assert.ok(validate({ name: 'x', stages: { mine: { uses: './stages/mine.ts', with: { a: 1 } } } }), JSON.stringify(validate.errors));
   assert.equal(validate({ name: 'x', stages: { mine: { uses: 'mine' } } }), false);
 });
+
+test('the committed schema is what `pipe schema` generates now, and every shipped pipeline passes it', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const check = spawnSync(process.execPath, [join(repoRoot, 'bin/pipe.js'), 'schema', '--check'], { cwd: repoRoot, encoding: 'utf8' });
+  assert.equal(check.status, 0, `${check.stdout}${check.stderr}\nrun 'pipe schema' and commit schemas/pipeline.schema.json`);
+  const schema = JSON.parse(await readFile(join(repoRoot, 'schemas/pipeline.schema.json'), 'utf8'));
+  const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+  const { readdir } = await import('node:fs/promises');
+  for (const file of (await readdir(join(repoRoot, 'pipelines'))).filter((f) => f.endsWith('.yaml'))) {
+    const doc = parse(await readFile(join(repoRoot, 'pipelines', file), 'utf8'));
+    assert.ok(validate(doc), `${file}: ${JSON.stringify(validate.errors)}`);
+  }
+});
