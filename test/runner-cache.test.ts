@@ -142,6 +142,30 @@ describe('pipe run caching', () => {
     assert.equal(await reportText(project, record), 'total: 30\n');
   });
 
+  it('stops at a safe point on Ctrl-C (SIGINT), exits 130, records the run as interrupted, and keeps what finished', async () => {
+    const project = await makeToyProject(TOY_PIPELINE.replace('with: { factor: 2 }', 'with: { factor: 2, delayMs: 400 }'));
+    const child = spawnPipe(project.dir, ['run', 'pipeline.yaml']);
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (;;) {
+      const stored = await readdir(join(project.dir, 'artifacts', 'entries')).catch(() => []);
+      const tmp = await readdir(join(project.dir, 'artifacts', 'tmp')).catch(() => []);
+      if (stored.length > 0 && tmp.length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, err);
+    assert.match(err, /SIGINT: stopping at the next safe point/);
+    const runs = project.pipe(['runs', '--json']);
+    const last = (JSON.parse(runs.stdout) as RunRecord[])[0];
+    assert.equal(last.status, 'interrupted');
+    assert.equal(last.stages.source.status, 'ran');
+    assert.equal(last.stages.scale.status, 'interrupted');
+    assert.deepEqual(await readdir(join(project.dir, 'artifacts', 'tmp')), [], 'no temporary entry is left behind');
+    assert.deepEqual(statuses(runJson(project)), { source: 'cached', scale: 'ran', sum: 'ran', report: 'ran' });
+  });
+
   it('keeps the store sound when two runs race on the same pipeline', async () => {
     const project = await makeToyProject(TOY_PIPELINE.replace('with: { factor: 2 }', 'with: { factor: 2, delayMs: 60 }'));
     const runs = [spawnPipe(project.dir, ['run', 'pipeline.yaml', '--json']), spawnPipe(project.dir, ['run', 'pipeline.yaml', '--json'])];
