@@ -2,6 +2,7 @@
 // Arrow image dataset every other stage reads. The parsing itself lives in src/data/csv-image-parser.ts.
 import { basename } from 'node:path';
 import { FER2013_CLASSES } from '../src/data/fer2013.js';
+import { imageShapeSchema } from '../src/data/image-shape-schema.js';
 import { defineStage } from '../src/stage.js';
 
 export interface IngestCsvParams {
@@ -66,14 +67,7 @@ export default defineStage<IngestCsvParams>({
         default: FER2013_CLASSES,
         description: 'Class names in label order (label k is classes[k]). Default: the seven FER2013 emotions.',
       },
-      shape: {
-        type: 'array',
-        items: { type: 'integer', minimum: 1 },
-        minItems: 3,
-        maxItems: 3,
-        default: [48, 48, 1],
-        description: 'Image shape [height, width, channels]; each row must hold exactly h*w*c pixel values.',
-      },
+      shape: imageShapeSchema('Image shape [height, width, channels]; each row must hold exactly h*w*c pixel values.'),
       delimiter: {
         type: 'string',
         minLength: 1,

@@ -2,6 +2,7 @@
 // distribution) into the Arrow image dataset, decoding and resizing with sharp (libvips).
 import { basename } from 'node:path';
 import { PipeError } from '../src/errors.js';
+import { imageShapeSchema } from '../src/data/image-shape-schema.js';
 import { defineStage } from '../src/stage.js';
 
 export interface IngestImagesParams {
@@ -33,14 +34,7 @@ export default defineStage<IngestImagesParams>({
         'x-pipe-path': 'dir',
         description: 'Folder holding one folder per split (e.g. train/, test/), each holding one folder per class.',
       },
-      shape: {
-        type: 'array',
-        items: { type: 'integer', minimum: 1 },
-        minItems: 3,
-        maxItems: 3,
-        default: [48, 48, 1],
-        description: 'Target [height, width, channels]; channels must be 1 when grayscale is true, else 3.',
-      },
+      shape: imageShapeSchema('Target [height, width, channels]; channels must be 1 when grayscale is true, else 3.'),
       grayscale: {
         type: 'boolean',
         default: true,

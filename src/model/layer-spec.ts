@@ -66,6 +66,19 @@ export interface LayerType {
   paramless?: boolean;
 }
 
+/** Max and average pooling take the same params. */
+function pooling(className: string, description: string): LayerType {
+  return {
+    className,
+    description,
+    properties: {
+      poolSize: { ...P.poolSize, default: 2 },
+      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
+      padding: { ...P.padding, default: 'valid' },
+    },
+  };
+}
+
 export const LAYER_TYPES: Record<string, LayerType> = {
   conv2d: {
     className: 'Conv2D',
@@ -99,24 +112,8 @@ export const LAYER_TYPES: Record<string, LayerType> = {
     required: ['filters', 'kernelSize'],
     seededInitializers: { depthwise_initializer: 'GlorotUniform', pointwise_initializer: 'GlorotUniform' },
   },
-  maxPooling2d: {
-    className: 'MaxPooling2D',
-    description: 'Maximum over each window.',
-    properties: {
-      poolSize: { ...P.poolSize, default: 2 },
-      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
-      padding: { ...P.padding, default: 'valid' },
-    },
-  },
-  averagePooling2d: {
-    className: 'AveragePooling2D',
-    description: 'Mean over each window.',
-    properties: {
-      poolSize: { ...P.poolSize, default: 2 },
-      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
-      padding: { ...P.padding, default: 'valid' },
-    },
-  },
+  maxPooling2d: pooling('MaxPooling2D', 'Maximum over each window.'),
+  averagePooling2d: pooling('AveragePooling2D', 'Mean over each window.'),
   globalAveragePooling2d: {
     className: 'GlobalAveragePooling2D',
     description: 'Mean of each channel over the whole image: [h, w, c] → [c].',
