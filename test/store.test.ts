@@ -70,7 +70,8 @@ test('abort leaves nothing behind, and a pending entry cannot be committed twice
   await pending.abort();
   assert.deepEqual(await store.lookup(k), { status: 'miss' });
   assert.deepEqual(await readdir(join(root, 'tmp')), []);
-  await assert.rejects(pending.commit({}), /already committed or aborted/);
+  await assert.rejects(pending.commit({}), /already aborted/);
+  await pending.abort(); // a second abort is harmless
 
   const again = await store.begin(k, { stage: 's', uses: 'u' });
   await symlinkOrSkip(join(again.dir, 'link'));
@@ -315,4 +316,39 @@ test('selectForRemoval: LRU order, bounds counted over kept entries too, damaged
   assert.deepEqual(keys(selectForRemoval(entries, { maxEntries: 2, keep: new Set(['k4']) }, now)), ['k2', 'k3', 'k5']);
   assert.deepEqual(keys(selectForRemoval(entries, { maxBytes: 250, keep: new Set() }, now)), ['k4', 'k2', 'k5']);
   assert.deepEqual(keys(selectForRemoval(entries, { maxBytes: 250, keep: new Set(['k4']) }, now)), ['k2', 'k3', 'k1', 'k5']);
+});
+
+test('a lookup racing a commit of the same key sees a miss or a hit, never a damaged entry', async () => {
+  const root = await tempRoot();
+  const writer = new ArtifactStore(root);
+  const reader = new ArtifactStore(root); // another process's view of the same store
+  const seen = new Set<string>();
+  for (let i = 0; i < 150; i++) {
+    const k = key(`race-${i}`);
+    const pending = await writer.begin(k, { stage: 's', uses: 'u' });
+    await writeFile(join(pending.dir, 'data.bin'), `entry ${i}`);
+    let committed = false;
+    const commit = pending.commit({}).then(() => (committed = true));
+    for (;;) {
+      const found = await reader.lookup(k);
+      seen.add(found.status);
+      assert.notEqual(found.status, 'damaged', `entry ${i}: ${found.status === 'damaged' ? found.reason : ''}`);
+      if (found.status === 'hit' || committed) break;
+    }
+    await commit;
+  }
+  assert.ok(seen.has('hit'));
+  await rm(root, { recursive: true, force: true });
+});
+
+test('abort after a commit keeps the committed entry', async () => {
+  const root = await tempRoot();
+  const store = new ArtifactStore(root);
+  const k = key('abort-after-commit');
+  const pending = await store.begin(k, { stage: 's', uses: 'u' });
+  await writeFile(join(pending.dir, 'data.bin'), 'kept');
+  await pending.commit({});
+  await pending.abort();
+  assert.equal((await store.lookup(k)).status, 'hit');
+  await rm(root, { recursive: true, force: true });
 });

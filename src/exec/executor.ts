@@ -129,43 +129,38 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
   };
 
   const cachedOrRun = async (s: PlannedStage, upstream: StageOutcome[]): Promise<StageOutcome> => {
-    const forced = force.has(s.id);
-    const fromCache = async (): Promise<StageOutcome | null> => {
-      if (forced) return null;
-      const found = await store.lookup(s.key);
-      if (found.status === 'hit') {
-        await store.touch(s.key);
-        log.info({ stage: s.id, key: s.key }, 'cached');
-        return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary };
-      }
-      if (found.status === 'damaged') {
-        const message = `cached entry is damaged (${found.reason}); discarding it and running again`;
-        log.warn({ stage: s.id, key: s.key, reason: found.reason }, 'damaged cache entry');
-        observer?.warn?.(s.id, message);
-        await store.discard(s.key);
-      }
-      return null;
-    };
-    const hit = await fromCache();
-    if (hit) return hit;
-    let waited = false;
+    if (force.has(s.id)) return store.withLock(s.key, (holder) => onLockWait(s, holder), () => runStage(s, upstream));
+    const found = await store.lookup(s.key);
+    if (found.status === 'hit') return cachedOutcome(s, found);
+    // Decide under the key's lock: another run may commit this entry at any moment until we hold it, so a
+    // miss or a damaged entry seen before is only a hint. Discarding and rebuilding happen under the lock.
     return store.withLock(
       s.key,
-      (holder) => {
-        waited = true;
-        const who = `process ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}${holder.command ? ` (${holder.command})` : ''}`;
-        observer?.stageWaiting?.(s.id, `waiting: ${who} is building this stage`);
-        log.info({ stage: s.id, holder }, 'waiting for lock');
-      },
+      (holder) => onLockWait(s, holder),
       async () => {
-        // Another run may have built it while we waited.
-        if (waited) {
-          const again = await fromCache();
-          if (again) return again;
+        const again = await store.lookup(s.key);
+        if (again.status === 'hit') return cachedOutcome(s, again);
+        if (again.status === 'damaged') {
+          const message = `cached entry is damaged (${again.reason}); discarding it and running again`;
+          log.warn({ stage: s.id, key: s.key, reason: again.reason }, 'damaged cache entry');
+          observer?.warn?.(s.id, message);
+          await store.discard(s.key);
         }
         return runStage(s, upstream);
       },
     );
+  };
+
+  const cachedOutcome = async (s: PlannedStage, found: { dir: string; manifest: { summary?: Record<string, unknown> } }): Promise<StageOutcome> => {
+    await store.touch(s.key);
+    log.info({ stage: s.id, key: s.key }, 'cached');
+    return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary };
+  };
+
+  const onLockWait = (s: PlannedStage, holder: { pid: number; host?: string; command?: string }): void => {
+    const who = `process ${holder.pid}${holder.host ? ` on ${holder.host}` : ''}${holder.command ? ` (${holder.command})` : ''}`;
+    observer?.stageWaiting?.(s.id, `waiting: ${who} is building this stage`);
+    log.info({ stage: s.id, holder }, 'waiting for lock');
   };
 
   const runStage = async (s: PlannedStage, upstream: StageOutcome[]): Promise<StageOutcome> => {

@@ -22,10 +22,10 @@
 //   const found = await store.lookup(key);
 //   if (found.status === 'hit') { await store.touch(key); use(found.dir); }
 //   else {
-//     if (found.status === 'damaged') await store.discard(key);
 //     await store.withLock(key, (h) => say(`waiting for pid ${h.pid}`), async () => {
 //       const again = await store.lookup(key);               // another process may have built it meanwhile
 //       if (again.status === 'hit') return again;
+//       if (again.status === 'damaged') await store.discard(key); // only under the lock
 //       const pending = await store.begin(key, { stage: id, uses });
 //       try { summary = await stage.run(ctx(pending.dir, await store.scratchDir(key))); }
 //       catch (e) { await pending.abort(); throw e; }
@@ -137,17 +137,17 @@ export class ArtifactStore {
   /** With `rehash`, every file is read again even if its stat is unchanged (pipe cache verify). */
   async lookup(key: string, options: { rehash?: boolean } = {}): Promise<Lookup> {
     const entry = this.entryDir(key);
-    let text: string;
-    try {
-      text = await readFile(join(entry, MANIFEST), 'utf8');
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
+    let text = await readManifestText(entry);
+    if (text === undefined) {
       try {
         await stat(entry);
       } catch {
         return { status: 'miss' };
       }
-      return { status: 'damaged', reason: `${MANIFEST}: missing` };
+      // The entry may have been renamed into place between our two looks (another process committing it):
+      // it then holds its manifest. Only a folder that still lacks one is damaged.
+      text = await readManifestText(entry);
+      if (text === undefined) return { status: 'damaged', reason: `${MANIFEST}: missing` };
     }
     const manifest = parseManifest(text, key);
     if (typeof manifest === 'string') return { status: 'damaged', reason: `${MANIFEST}: ${manifest}` };
@@ -210,23 +210,22 @@ export class ArtifactStore {
     const tempEntry = join(this.tmpDir, ownedName(key));
     const outDir = join(tempEntry, OUT);
     await mkdir(outDir, { recursive: true });
-    let done = false;
-    const finish = (): void => {
-      if (done) throw new Error(`pending entry ${key} was already committed or aborted`);
-      done = true;
-    };
+    let state: 'open' | 'committed' | 'aborted' = 'open';
     return {
       dir: outDir,
       commit: async (extra) => {
-        finish();
+        if (state !== 'open') throw new Error(`pending entry ${key} was already ${state}`);
+        state = 'committed';
         try {
           return await this.commitEntry(key, info, tempEntry, extra);
         } finally {
           await rm(tempEntry, { recursive: true, force: true });
         }
       },
+      // Harmless after a commit (the temp tree is gone then) and when repeated, so that a caller's cleanup
+      // path never hides the error that sent it there.
       abort: async () => {
-        finish();
+        if (state === 'open') state = 'aborted';
         await rm(tempEntry, { recursive: true, force: true });
       },
     };
@@ -442,6 +441,16 @@ export class ArtifactStore {
         if (dead) await rm(path, { recursive: true, force: true });
       }
     }
+  }
+}
+
+/** The text of an entry's manifest, or undefined when there is none. */
+async function readManifestText(entry: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(entry, MANIFEST), 'utf8');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+    throw err;
   }
 }
 
