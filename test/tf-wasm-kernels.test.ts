@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { loadTf, type Tf } from '../src/tf/backend.js';
+import { loadBlas } from '../src/tf/blas.js';
+import { WASM_BLAS_KERNELS, wasmBlasKernelsRegistered } from '../src/tf/wasm-kernels.js';
 
 const { tf } = await loadTf('wasm');
 
@@ -277,4 +279,59 @@ test('a small conv net with batch norm trains on wasm: loss falls and the tensor
   assert.deepEqual(new Set(counts.slice(1)).size, 1, `tensor count changed across steps: ${counts.join(' ')}`);
   tf.dispose([x, y]);
   model.dispose();
+});
+
+test('with OpenBLAS present, convolutions, their gradients and BatchMatMul run on it', (t) => {
+  const found = loadBlas();
+  if ('unavailable' in found) {
+    // CI installs OpenBLAS (.ci/run), so there its absence is a failure, not a skip.
+    assert.ok(!process.env.CI, `OpenBLAS is expected in CI: ${found.unavailable}`);
+    t.skip(`OpenBLAS not available, the XNNPACK kernels are tested instead: ${found.unavailable}`);
+    return;
+  }
+  t.diagnostic(`BLAS: ${found.blas.name}`);
+  assert.deepEqual(wasmBlasKernelsRegistered(tf), [...WASM_BLAS_KERNELS]);
+});
+
+test('Conv2D and FusedConv2D on wasm match cpu over kernel sizes, dilations and paddings (stride 1 on BLAS, stride 2 stock)', async () => {
+  let seed = 900;
+  let checked = 0;
+  for (const c of [...CASES, { n: 2, size: 9, cin: 3, cout: 4, k: 3, d: 2 }, { n: 1, size: 11, cin: 2, cout: 2, k: 2, d: 3 }]) {
+    const d = 'd' in c ? c.d : 1;
+    for (const stride of d > 1 ? [1] : [1, 2]) {
+      for (const pad of PADS) {
+        const span = (c.k - 1) * d + 1;
+        if (forwardOutSize(c.size, span, stride, pad, 0) <= 0 || forwardOutSize(c.size, span, stride, pad, 1) <= 0) continue;
+        const xShape = [c.n, c.size, c.size, c.cin];
+        const filterShape = [c.k, c.k, c.cin, c.cout];
+        const x = { shape: xShape, data: randomData(xShape.reduce((a, b) => a * b), seed++) };
+        const filter = { shape: filterShape, data: randomData(filterShape.reduce((a, b) => a * b), seed++) };
+        const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: d };
+        const label = `${JSON.stringify(c)} stride ${stride} pad ${JSON.stringify(pad)}`;
+        await assertSameAsCpu('Conv2D', { x, filter }, attrs, `Conv2D ${label}`);
+        // model.predict runs FusedConv2D: with and without a bias, linear and relu.
+        const bias = { shape: [c.cout], data: randomData(c.cout, seed++) };
+        const activation = checked % 2 ? 'relu' : 'linear';
+        const inputs: Inputs = checked % 3 ? { x, filter, bias } : { x, filter };
+        await assertSameAsCpu('FusedConv2D', inputs, { ...attrs, activation }, `FusedConv2D ${activation} ${label}`);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked >= 40, `only ${checked} cases ran`);
+});
+
+test('BatchMatMul on wasm matches cpu with either operand transposed and a broadcast batch', async () => {
+  let seed = 950;
+  for (const [aShape, bShape, transposeA, transposeB] of [
+    [[1, 5, 7], [1, 7, 3], false, false],
+    [[4, 5, 7], [4, 3, 7], false, true],
+    [[3, 7, 5], [1, 7, 6], true, false],
+    [[1, 6, 4], [2, 3, 6], true, true],
+    [[2, 1, 9], [2, 9, 1], false, false],
+  ] as const) {
+    const a = { shape: [...aShape], data: randomData(aShape.reduce((p: number, q: number) => p * q, 1), seed++) };
+    const b = { shape: [...bShape], data: randomData(bShape.reduce((p: number, q: number) => p * q, 1), seed++) };
+    await assertSameAsCpu('BatchMatMul', { a, b }, { transposeA, transposeB }, `BatchMatMul ${JSON.stringify([aShape, bShape, transposeA, transposeB])}`);
+  }
 });

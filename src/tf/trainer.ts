@@ -34,6 +34,7 @@ import { Worker } from 'node:worker_threads';
 import type { LayersModel, Optimizer, Tensor, Variable, NamedTensorMap } from '@tensorflow/tfjs';
 import type { BackendRequest, Tf } from './backend.js';
 import { batchTensors, readWeights, type LossName, type ShardResult } from './replica.js';
+import { limitBlasThreads } from './blas.js';
 
 export interface TrainerOptions {
   model: LayersModel;
@@ -92,12 +93,19 @@ export async function createTrainer(opts: TrainerOptions): Promise<Trainer> {
   const workers = Math.max(1, Math.floor(opts.workers ?? 1));
   const tf = (await import('@tensorflow/tfjs')) as Tf;
   if (workers === 1) return new LocalTrainer(tf, model, optimizer, loss);
-  const pool = await Promise.all(
-    Array.from({ length: workers }, () =>
-      WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendRequest), model.toJSON(null, false) as object, readWeights(model)),
-    ),
-  );
-  return new ParallelTrainer(tf, model, optimizer, loss, pool);
+  // One OpenBLAS thread per replica: the workers are the parallelism (process-wide, restored on dispose).
+  const restoreBlasThreads = limitBlasThreads(1);
+  try {
+    const pool = await Promise.all(
+      Array.from({ length: workers }, () =>
+        WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendRequest), model.toJSON(null, false) as object, readWeights(model)),
+      ),
+    );
+    return new ParallelTrainer(tf, model, optimizer, loss, pool, restoreBlasThreads);
+  } catch (err) {
+    restoreBlasThreads();
+    throw err;
+  }
 }
 
 class LocalTrainer implements Trainer {
@@ -149,6 +157,7 @@ class ParallelTrainer implements Trainer {
     private optimizer: Optimizer,
     private loss: LossName,
     private pool: WorkerReplica[],
+    private restoreBlasThreads: () => void,
   ) {
     this.workers = pool.length;
   }
@@ -213,7 +222,11 @@ class ParallelTrainer implements Trainer {
   }
 
   async dispose(): Promise<void> {
-    await Promise.all(this.pool.map((r) => r.terminate()));
+    try {
+      await Promise.all(this.pool.map((r) => r.terminate()));
+    } finally {
+      this.restoreBlasThreads();
+    }
   }
 }
 

@@ -1,20 +1,27 @@
 // Registers the training kernels the stock wasm backend lacks (or runs slowly) so that a conv net
 // trains on it: Conv2DBackpropFilter (missing) and Conv2DBackpropInput (a naive loop upstream), both
-// rewritten as XNNPACK convolutions (see wasm-conv-grads.ts). Idempotent; call after the wasm backend
-// is registered. loadTf('wasm') does this for you.
+// rewritten as XNNPACK convolutions (see wasm-conv-grads.ts). Where OpenBLAS loads (blas.ts), stride-1
+// convolutions, their gradients and BatchMatMul run as native GEMMs instead (wasm-blas-kernels.ts), the
+// rest still as above. Idempotent; call after the wasm backend is registered. loadTf('wasm') does this.
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
+import { loadBlas } from './blas.js';
+import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
 export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad'] as const;
+/** The kernels that run on OpenBLAS when it loads. */
+export const WASM_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
 /** Marks our kernel functions so we can tell whether they (and not the stock ones) are registered. */
 const MARK = Symbol.for('pipe.wasmTrainingKernel');
+/** Marks the ones that run on OpenBLAS. */
+const BLAS_MARK = Symbol.for('pipe.wasmBlasKernel');
 
 /** Replaces (or adds) a wasm kernel; `make` gets the stock kernel to fall back on, if there is one. */
-function install(tf: Tf, kernelName: string, make: (stock: KernelFunc) => KernelFunc): void {
+function install(tf: Tf, kernelName: string, make: (stock: KernelFunc) => KernelFunc, onBlas = false): void {
   const existing = tf.getKernel(kernelName, 'wasm');
   if (existing && (existing.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return;
   const stock = (existing?.kernelFunc ??
@@ -24,17 +31,28 @@ function install(tf: Tf, kernelName: string, make: (stock: KernelFunc) => Kernel
   if (existing) tf.unregisterKernel(kernelName, 'wasm');
   const kernelFunc = make(stock);
   (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
+  if (onBlas) (kernelFunc as unknown as Record<symbol, boolean>)[BLAS_MARK] = true;
   tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });
 }
 
 /** Installs the wasm training kernels. Safe to call more than once. */
 export function registerWasmTrainingKernels(tf: Tf): void {
-  install(tf, 'Conv2DBackpropFilter', () => ({ inputs, attrs, backend }) =>
-    conv2dBackpropFilter(tf, backend, inputs.x, inputs.dy, attrs.filterShape as number[], attrs as unknown as ConvGradAttrs),
-  );
-  install(tf, 'Conv2DBackpropInput', () => ({ inputs, attrs, backend }) =>
-    conv2dBackpropInput(tf, backend, inputs.dy, inputs.filter, attrs.inputShape as number[], attrs as unknown as ConvGradAttrs),
-  );
+  const xnnpackFilterGrad: KernelFunc = ({ inputs, attrs, backend }) =>
+    conv2dBackpropFilter(tf, backend, inputs.x, inputs.dy, attrs.filterShape as number[], attrs as unknown as ConvGradAttrs);
+  const xnnpackInputGrad: KernelFunc = ({ inputs, attrs, backend }) =>
+    conv2dBackpropInput(tf, backend, inputs.dy, inputs.filter, attrs.inputShape as number[], attrs as unknown as ConvGradAttrs);
+  const found = loadBlas();
+  if ('blas' in found) {
+    const { blas } = found;
+    install(tf, 'Conv2D', (stock) => blasConv2D(tf, blas, stock), true);
+    install(tf, 'FusedConv2D', (stock) => blasFusedConv2D(tf, blas, stock), true);
+    install(tf, 'BatchMatMul', (stock) => blasBatchMatMul(blas, stock), true);
+    install(tf, 'Conv2DBackpropFilter', () => blasConv2DBackpropFilter(tf, blas, xnnpackFilterGrad), true);
+    install(tf, 'Conv2DBackpropInput', () => blasConv2DBackpropInput(tf, blas, xnnpackInputGrad), true);
+  } else {
+    install(tf, 'Conv2DBackpropFilter', () => xnnpackFilterGrad);
+    install(tf, 'Conv2DBackpropInput', () => xnnpackInputGrad);
+  }
   install(tf, 'Sum', fastSum);
   install(tf, 'Mean', fastMean);
   install(tf, 'Tile', fastTile);
@@ -50,4 +68,12 @@ export function wasmTrainingKernelsRegistered(tf: Tf): Record<string, boolean> {
     out[name] = Boolean(k && (k.kernelFunc as unknown as Record<symbol, boolean>)[MARK]);
   }
   return out;
+}
+
+/** Which kernels currently run on OpenBLAS (for `pipe doctor`, run records and tests). */
+export function wasmBlasKernelsRegistered(tf: Tf): string[] {
+  return WASM_BLAS_KERNELS.filter((name) => {
+    const k = tf.getKernel(name, 'wasm');
+    return Boolean(k && (k.kernelFunc as unknown as Record<symbol, boolean>)[BLAS_MARK]);
+  });
 }
