@@ -1,7 +1,10 @@
 // Training and inference speed of the FER2013 paper CNN (48x48x1, batch 64, Adam) on every tfjs
 // backend available here, side by side with PyTorch CPU in the same run.
 //
-//   npm run bench:train -- [--batch 64] [--steps 3] [--workers 2] [--include-cpu] [--no-torch]
+//   npm run bench:train -- [--batch 64] [--steps 3] [--workers 2] [--include-cpu] [--no-torch] [--no-xnnpack]
+//
+// The wasm rows run with the kernels this machine has: convolutions on OpenBLAS when it loads, and then,
+// in a child process with PIPE_BLAS=off, once more on XNNPACK alone for comparison (--no-xnnpack skips it).
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step; inference is ms/image for
 // model.predict on one batch (after a warm-up). PyTorch runs bench/torch_cnn.py (same layers, 2 threads)
@@ -12,6 +15,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
+import { loadBlas } from '../src/tf/blas.js';
 import { buildPaperCnn } from '../src/tf/paper-cnn.js';
 import { createTrainer } from '../src/tf/trainer.js';
 
@@ -46,8 +50,14 @@ function syntheticBatch(n: number): { x: Float32Array; y: Int32Array } {
   return { x, y };
 }
 
+/** 'wasm' rows say what runs their convolutions. */
+function backendLabel(backend: BackendName): string {
+  if (backend !== 'wasm') return backend;
+  return 'blas' in loadBlas() ? 'wasm+OpenBLAS' : 'wasm (XNNPACK)';
+}
+
 async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row> {
-  const name = nWorkers > 1 ? `${backend} ×${nWorkers} workers` : backend;
+  const name = nWorkers > 1 ? `${backendLabel(backend)} ×${nWorkers} workers` : backendLabel(backend);
   const { tf } = await loadTf(backend);
   const model = buildPaperCnn(tf);
   const trainer = await createTrainer({ model, optimizer: tf.train.adam(1e-3), workers: nWorkers, backend });
@@ -109,23 +119,44 @@ function fmt(v: number | null, digits: number): string {
   return v == null ? '—' : v.toFixed(digits);
 }
 
-async function main(): Promise<void> {
-  const load0 = loadavg()[0];
+async function measurePlan(plan: Array<[BackendName, number]>): Promise<Row[]> {
   const rows: Row[] = [];
-  const plan: Array<[BackendName, number]> = [];
-  if (nativePackage()) plan.push(['tensorflow', 1]);
-  else rows.push({ name: 'tensorflow', trainImagesPerSec: null, inferMsPerImage: null, note: 'not installed (@tensorflow/tfjs-node)' });
-  plan.push(['wasm', 1]);
-  if (workers > 1) plan.push(['wasm', workers]);
-  if (flag('include-cpu')) plan.push(['cpu', 1]);
   for (const [backend, n] of plan) {
-    process.stderr.write(`measuring ${backend}${n > 1 ? ` ×${n}` : ''} ...\n`);
+    process.stderr.write(`measuring ${backendLabel(backend)}${n > 1 ? ` ×${n}` : ''} ...\n`);
     try {
       rows.push(await measureTfjs(backend, n));
     } catch (err) {
       rows.push({ name: backend, trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${(err as Error).message.split('\n')[0]}` });
     }
   }
+  return rows;
+}
+
+/** The wasm rows again in a child process without OpenBLAS. */
+function measureXnnpackRows(): Row[] {
+  const args = [fileURLToPath(import.meta.url), '--wasm-rows-json', '--batch', String(batch), '--steps', String(steps), '--workers', String(workers)];
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, PIPE_BLAS: 'off' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const last = res.stdout.trim().split('\n').pop() ?? '';
+  if (res.status !== 0 || !last.startsWith('[')) return [{ name: 'wasm (XNNPACK)', trainImagesPerSec: null, inferMsPerImage: null, note: 'child run failed' }];
+  return JSON.parse(last) as Row[];
+}
+
+async function main(): Promise<void> {
+  const wasmPlan: Array<[BackendName, number]> = [['wasm', 1]];
+  if (workers > 1) wasmPlan.push(['wasm', workers]);
+  if (flag('wasm-rows-json')) {
+    console.log(JSON.stringify(await measurePlan(wasmPlan)));
+    return;
+  }
+  const load0 = loadavg()[0];
+  const rows: Row[] = [];
+  const plan: Array<[BackendName, number]> = [];
+  if (nativePackage()) plan.push(['tensorflow', 1]);
+  else rows.push({ name: 'tensorflow', trainImagesPerSec: null, inferMsPerImage: null, note: 'not installed (@tensorflow/tfjs-node)' });
+  plan.push(...wasmPlan);
+  if (flag('include-cpu')) plan.push(['cpu', 1]);
+  rows.push(...(await measurePlan(plan)));
+  if ('blas' in loadBlas() && !flag('no-xnnpack')) rows.push(...measureXnnpackRows());
   const torch = flag('no-torch') ? null : (process.stderr.write('measuring pytorch ...\n'), measureTorch());
   if (torch) rows.push(torch);
 

@@ -36,10 +36,17 @@ export function tfjsVersion(): string {
 
 export type Tf = typeof import('@tensorflow/tfjs');
 
-let loaded: { tf: Tf; backend: BackendName } | null = null;
+export interface LoadedTf {
+  tf: Tf;
+  backend: BackendName;
+  /** What runs the heavy kernels, for run records: e.g. "wasm, convolutions on OpenBLAS (Cooperlake)". */
+  kernels: string;
+}
+
+let loaded: LoadedTf | null = null;
 
 /** Load tfjs with the requested backend and make it the active one. */
-export async function loadTf(request: BackendRequest): Promise<{ tf: Tf; backend: BackendName }> {
+export async function loadTf(request: BackendRequest): Promise<LoadedTf> {
   const backend = resolveBackend(request);
   if (loaded && loaded.backend === backend) return loaded;
   let tf: Tf;
@@ -58,8 +65,13 @@ export async function loadTf(request: BackendRequest): Promise<{ tf: Tf; backend
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();
-  // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our XNNPACK-based kernels.
-  if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
-  loaded = { tf, backend };
+  let kernels: string = backend;
+  // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (OpenBLAS or XNNPACK).
+  if (backend === 'wasm') {
+    (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
+    const blas = (await import('./blas.js')).loadBlas();
+    kernels = 'blas' in blas ? `wasm, convolutions on OpenBLAS ${blas.blas.name}` : 'wasm, convolutions on XNNPACK (OpenBLAS not loaded)';
+  }
+  loaded = { tf, backend, kernels };
   return loaded;
 }

@@ -6,7 +6,8 @@ export const usage = `Usage: pipe doctor [--json]
 
 Shows which TensorFlow.js backends work here and why the others do not:
   tensorflow  native TensorFlow via @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (installed? loads?)
-  wasm        WebAssembly backend: SIMD, threads, and whether pipe's training kernels are registered
+  wasm        WebAssembly backend: SIMD, threads, whether pipe's training kernels are registered, and
+              whether its convolutions run on OpenBLAS (native GEMM through koffi) or on XNNPACK
   cpu         pure JavaScript reference backend (always works; very slow for conv nets)
 and what 'backend: auto' in a pipeline resolves to.
 
@@ -69,6 +70,14 @@ async function checkWasm(): Promise<BackendReport> {
         ? `training kernels registered: ${Object.keys(kernels).join(', ')}`
         : `training kernels MISSING: ${missing.join(', ')} (conv nets will fail or crawl)`,
     );
+    const { loadBlas } = await import('../../tf/blas.js');
+    const blas = loadBlas();
+    if ('blas' in blas) {
+      const { wasmBlasKernelsRegistered } = await import('../../tf/wasm-kernels.js');
+      details.push(`native GEMM: OpenBLAS ${blas.blas.name} runs ${wasmBlasKernelsRegistered(tf).join(', ')} (stride-1 convolutions)`);
+    } else {
+      details.push(`native GEMM: not used: ${blas.unavailable}; convolutions run on XNNPACK, about 3x slower to train`);
+    }
     const { availableParallelism } = await import('node:os');
     details.push(`data-parallel training: up to ${availableParallelism()} worker thread(s), one per core`);
     return { name: 'wasm', ok: missing.length === 0, details };
