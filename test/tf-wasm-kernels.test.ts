@@ -321,7 +321,7 @@ test('Conv2D and FusedConv2D on wasm match cpu over kernel sizes, dilations and 
   assert.ok(checked >= 40, `only ${checked} cases ran`);
 });
 
-test('BatchMatMul on wasm matches cpu with either operand transposed and a broadcast batch', async () => {
+test('BatchMatMul on wasm matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', async () => {
   let seed = 950;
   for (const [aShape, bShape, transposeA, transposeB] of [
     [[1, 5, 7], [1, 7, 3], false, false],
@@ -329,6 +329,11 @@ test('BatchMatMul on wasm matches cpu with either operand transposed and a broad
     [[3, 7, 5], [1, 7, 6], true, false],
     [[1, 6, 4], [2, 3, 6], true, true],
     [[2, 1, 9], [2, 9, 1], false, false],
+    [[64, 30], [30, 20], false, false], // rank 2, as dense layers call it
+    [[6, 20], [30, 20], false, true],
+    [[6, 30], [6, 20], true, false],
+    [[2, 3, 4, 5], [2, 3, 5, 2], false, false],
+    [[2, 3, 4, 5], [5, 2], false, false],
   ] as const) {
     const a = { shape: [...aShape], data: randomData(aShape.reduce((p: number, q: number) => p * q, 1), seed++) };
     const b = { shape: [...bShape], data: randomData(bShape.reduce((p: number, q: number) => p * q, 1), seed++) };

@@ -243,21 +243,30 @@ export function blasConv2DBackpropFilter(tf: Tf, blas: Blas, fallback: KernelFun
   };
 }
 
-/** BatchMatMul on rank-3 float32 inputs whose batch sizes match or one of which is 1; else `fallback`. */
+/**
+ * BatchMatMul on float32 inputs of rank ≥ 2 ([...batch, rows, cols]) whose batch dimensions are equal or
+ * one of which holds a single matrix (broadcast); anything else goes to `fallback`.
+ */
 export function blasBatchMatMul(blas: Blas, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { a, b } = args.inputs;
     const transA = Boolean(args.attrs.transposeA);
     const transB = Boolean(args.attrs.transposeB);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length !== 3 || b.shape.length !== 3) return fallback(args);
-    const [batchA, a1, a2] = a.shape;
-    const [batchB, b1, b2] = b.shape;
-    if (batchA !== batchB && batchA !== 1 && batchB !== 1) return fallback(args);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
+    const leadA = a.shape.slice(0, -2);
+    const leadB = b.shape.slice(0, -2);
+    const [a1, a2] = a.shape.slice(-2);
+    const [b1, b2] = b.shape.slice(-2);
+    const batchA = size(leadA);
+    const batchB = size(leadB);
+    const sameLead = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
+    if (!sameLead && batchA !== 1 && batchB !== 1) return fallback(args);
     const [m, k] = transA ? [a2, a1] : [a1, a2];
     const [kb, n] = transB ? [b2, b1] : [b1, b2];
     if (k !== kb) return fallback(args); // let the stock kernel word the shape error
+    const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
     const batch = Math.max(batchA, batchB);
-    const out = args.backend.makeOutput([batch, m, n], 'float32');
+    const out = args.backend.makeOutput([...lead, m, n], 'float32');
     if (batch * m * n === 0) return out;
     const h = heapRef(args.backend, out);
     if (k === 0) {
