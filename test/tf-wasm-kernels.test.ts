@@ -340,3 +340,32 @@ test('BatchMatMul on wasm matches cpu for rank 2 to 4, either operand transposed
     await assertSameAsCpu('BatchMatMul', { a, b }, { transposeA, transposeB }, `BatchMatMul ${JSON.stringify([aShape, bShape, transposeA, transposeB])}`);
   }
 });
+
+test('a BatchNormalization layer in training on wasm (one fused op) matches cpu: output, moving statistics and all gradients', async () => {
+  const shape: [number, number, number, number] = [6, 7, 5, 4];
+  // An offset and spread per channel like real activations, so the statistics are not trivially 0 and 1.
+  const xData = randomData(6 * 7 * 5 * 4, 601).map((v, i) => 3 * v + (i % 4) * 2);
+  const wData = randomData(6 * 7 * 5 * 4, 602);
+  const results: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await tf.setBackend(backend);
+    const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' });
+    layer.build(shape);
+    layer.setWeights([tf.tensor1d([0.5, 1.5, -1, 2]), tf.tensor1d([0.1, -0.2, 0.3, 0]), tf.tensor1d([1, 2, 3, 4]), tf.tensor1d([1, 1, 2, 2])]);
+    const x = tf.tensor4d(xData, shape);
+    const w = tf.tensor4d(wData, shape);
+    const [gamma, beta] = layer.trainableWeights.map((v) => v.read() as Tensor & { name: string });
+    const f = (a: Tensor) => tf.sum(tf.mul(tf.square(layer.apply(a, { training: true }) as Tensor), w)) as Scalar;
+    const y = tf.tidy(() => layer.apply(x, { training: true }) as Tensor);
+    const { grads } = tf.variableGrads(() => f(x), [gamma, beta] as never);
+    const dx = tf.grad(f)(x);
+    const moving = layer.getWeights().slice(2);
+    results[backend] = await Promise.all([y, dx, grads[gamma.name], grads[beta.name], ...moving].map(async (t) => (await t.data()) as Float32Array));
+    tf.dispose([x, w, y, dx, ...Object.values(grads)]);
+    tf.dispose(moving);
+  }
+  ['y', 'dx', 'dgamma', 'dbeta', 'moving mean', 'moving variance'].forEach((name, i) => {
+    const err = relError(results.wasm[i], results.cpu[i]);
+    assert.ok(err <= 1e-4, `${name}: relative error ${err}`);
+  });
+});

@@ -24,13 +24,27 @@ const channelSums = (({ inputs, backend }: { inputs: Record<string, TensorInfo>;
   const [g, xv, m, o] = [dy, x, mean, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
   const sumDy = new Float64Array(ch);
   const sumDyXm = new Float64Array(ch);
-  for (let r = 0, base = 0; r < rows; r++, base += ch) {
+  // Σdy·(x − μ) = Σdy·x − μ·Σdy, summed in float64; two rows per pass halve the accumulator traffic.
+  let r = 0;
+  for (; r + 2 <= rows; r += 2) {
+    const b0 = r * ch;
+    const b1 = b0 + ch;
     for (let c = 0; c < ch; c++) {
-      const d = g[base + c];
-      sumDy[c] += d;
-      sumDyXm[c] += d * (xv[base + c] - m[c]);
+      const d0 = g[b0 + c];
+      const d1 = g[b1 + c];
+      sumDy[c] += d0 + d1;
+      sumDyXm[c] += d0 * xv[b0 + c] + d1 * xv[b1 + c];
     }
   }
+  for (; r < rows; r++) {
+    const b = r * ch;
+    for (let c = 0; c < ch; c++) {
+      const d = g[b + c];
+      sumDy[c] += d;
+      sumDyXm[c] += d * xv[b + c];
+    }
+  }
+  for (let c = 0; c < ch; c++) sumDyXm[c] -= m[c] * sumDy[c];
   for (let c = 0; c < ch; c++) {
     o[c] = sumDy[c];
     o[ch + c] = sumDyXm[c];

@@ -6,6 +6,7 @@
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
+import { installTrainingBatchNorm } from './wasm-batchnorm-training.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 import { loadBlas } from './blas.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
@@ -58,6 +59,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'Tile', fastTile);
   install(tf, 'MaxPoolGrad', fastMaxPoolGrad(tf));
   registerBatchNormGrad(tf);
+  installTrainingBatchNorm(tf);
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
