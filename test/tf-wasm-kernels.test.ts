@@ -151,13 +151,15 @@ test('conv gradients through tf.grads (layers path) match cpu, including stride 
   assert.ok(relError(results.wasm[1], results.cpu[1]) <= 1e-4, 'dfilter');
 });
 
-test('fast Sum, Mean and Tile on wasm match cpu, and fall back for other axes', async () => {
-  const shape = [3, 5, 7, 6];
-  const x = { shape, data: randomData(3 * 5 * 7 * 6, 7) };
-  for (const axis of [[0, 1, 2], [0], [0, 1], [1, 2], [3], [-1], [0, 1, 2, 3], 2]) {
-    for (const keepDims of [false, true]) {
-      await assertSameAsCpu('Sum', { x }, { axis, keepDims }, `Sum ${JSON.stringify(axis)} keepDims ${keepDims}`);
-      await assertSameAsCpu('Mean', { x }, { axis, keepDims }, `Mean ${JSON.stringify(axis)} keepDims ${keepDims}`);
+test('fast Sum, Mean and Tile on wasm match cpu (SIMD and JavaScript paths), and fall back for other axes', async () => {
+  // 6 channels take the JavaScript loop, 8 the SIMD kernel; 300 rows span more than one accumulation block.
+  for (const shape of [[3, 5, 7, 6], [4, 15, 5, 8]]) {
+    const x = { shape, data: randomData(shape.reduce((a, b) => a * b), 7).map((v) => v + 2) };
+    for (const axis of [[0, 1, 2], [0], [0, 1], [1, 2], [3], [-1], [0, 1, 2, 3], 2]) {
+      for (const keepDims of [false, true]) {
+        await assertSameAsCpu('Sum', { x }, { axis, keepDims }, `Sum ${JSON.stringify(shape)} ${JSON.stringify(axis)} keepDims ${keepDims}`);
+        await assertSameAsCpu('Mean', { x }, { axis, keepDims }, `Mean ${JSON.stringify(shape)} ${JSON.stringify(axis)} keepDims ${keepDims}`);
+      }
     }
   }
   for (const [s, reps] of [
@@ -190,11 +192,11 @@ test('fast MaxPoolGrad on wasm matches cpu, ties included, for overlapping and p
   }
 });
 
-test('batch-norm gradients on wasm (all five inputs, and through moments as in training) match cpu', async () => {
-  const shape: [number, number, number, number] = [4, 5, 6, 3];
-  const xData = randomData(4 * 5 * 6 * 3, 501);
-  const wData = randomData(4 * 5 * 6 * 3, 502);
-  const stats = { mean: randomData(3, 503), variance: randomData(3, 504).map((v) => v + 1.5), offset: randomData(3, 505), scale: randomData(3, 506) };
+for (const ch of [3, 8]) test(`batch-norm gradients on wasm (all five inputs, and through moments as in training) match cpu, ${ch} channels`, async () => {
+  const shape: [number, number, number, number] = [4, 5, 6, ch];
+  const xData = randomData(4 * 5 * 6 * ch, 501);
+  const wData = randomData(4 * 5 * 6 * ch, 502);
+  const stats = { mean: randomData(ch, 503), variance: randomData(ch, 504).map((v) => v + 1.5), offset: randomData(ch, 505), scale: randomData(ch, 506) };
   const results: Record<string, Float32Array[]> = {};
   for (const backend of ['cpu', 'wasm'] as const) {
     await tf.setBackend(backend);
@@ -341,17 +343,19 @@ test('BatchMatMul on wasm matches cpu for rank 2 to 4, either operand transposed
   }
 });
 
-test('a BatchNormalization layer in training on wasm (one fused op) matches cpu: output, moving statistics and all gradients', async () => {
-  const shape: [number, number, number, number] = [6, 7, 5, 4];
+for (const ch of [3, 4]) test(`a BatchNormalization layer in training on wasm (one fused op) matches cpu: output, moving statistics and all gradients, ${ch} channels`, async () => {
+  // 4 channels run the SIMD kernels, 3 the JavaScript loops; 9 images of 70 rows span several SIMD blocks.
+  const shape: [number, number, number, number] = [9, 7, 10, ch];
+  const count = shape.reduce((a, b) => a * b);
   // An offset and spread per channel like real activations, so the statistics are not trivially 0 and 1.
-  const xData = randomData(6 * 7 * 5 * 4, 601).map((v, i) => 3 * v + (i % 4) * 2);
-  const wData = randomData(6 * 7 * 5 * 4, 602);
+  const xData = randomData(count, 601).map((v, i) => 3 * v + (i % ch) * 2);
+  const wData = randomData(count, 602);
   const results: Record<string, Float32Array[]> = {};
   for (const backend of ['cpu', 'wasm'] as const) {
     await tf.setBackend(backend);
     const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3, gammaInitializer: 'randomNormal', betaInitializer: 'randomNormal' });
     layer.build(shape);
-    layer.setWeights([tf.tensor1d([0.5, 1.5, -1, 2]), tf.tensor1d([0.1, -0.2, 0.3, 0]), tf.tensor1d([1, 2, 3, 4]), tf.tensor1d([1, 1, 2, 2])]);
+    layer.setWeights([[0.5, 1.5, -1, 2], [0.1, -0.2, 0.3, 0], [1, 2, 3, 4], [1, 1, 2, 2]].map((v) => tf.tensor1d(v.slice(0, ch))));
     const x = tf.tensor4d(xData, shape);
     const w = tf.tensor4d(wData, shape);
     const [gamma, beta] = layer.trainableWeights.map((v) => v.read() as Tensor & { name: string });
@@ -368,4 +372,10 @@ test('a BatchNormalization layer in training on wasm (one fused op) matches cpu:
     const err = relError(results.wasm[i], results.cpu[i]);
     assert.ok(err <= 1e-4, `${name}: relative error ${err}`);
   });
+});
+
+test('the SIMD module is assembled and binds to the wasm heap', async () => {
+  await tf.setBackend('wasm');
+  const { simdKernels } = await import('../src/tf/wasm-simd.js');
+  assert.ok(simdKernels(tf.backend() as never), 'run npm run build: it assembles src/tf/wasm-simd-kernels.wat');
 });

@@ -7,6 +7,7 @@
 // other backends, and for shapes they do not cover, the original gradient runs unchanged.
 import type { Tf } from './backend.js';
 import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
+import { simdKernels } from './wasm-simd.js';
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 type Tensor = ReturnType<Tf['tensor']>;
@@ -20,6 +21,14 @@ const channelSums = (({ inputs, backend }: { inputs: Record<string, TensorInfo>;
   const ch = x.shape[x.shape.length - 1];
   const rows = x.shape.reduce((a, b) => a * b, 1) / ch;
   const out = backend.makeOutput([2, ch], 'float32');
+  const simd = ch % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const [sum, dot] = simd.colSumDotCentered(dy, x, (backend.typedArrayFromHeap(mean) as Float32Array).slice());
+    const o = backend.typedArrayFromHeap(out) as Float32Array;
+    o.set(sum);
+    o.set(dot, ch);
+    return out;
+  }
   // Views only after the allocation: makeOutput may grow the heap.
   const [g, xv, m, o] = [dy, x, mean, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
   const sumDy = new Float64Array(ch);
@@ -59,6 +68,11 @@ const scaleChannels = (({ inputs, backend }: { inputs: Record<string, TensorInfo
   const n = x.shape.reduce((a, b) => a * b, 1);
   const out = backend.makeOutput(x.shape, 'float32');
   const [xv, kv, o] = [x, k, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  const simd = ch % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    simd.scaleShift(x, out, kv.slice(), new Float32Array(ch));
+    return out;
+  }
   for (let base = 0; base < n; base += ch) {
     for (let c = 0; c < ch; c++) o[base + c] = xv[base + c] * kv[c];
   }

@@ -13,12 +13,14 @@
 import type { Tf } from './backend.js';
 import { CHANNEL_SUMS_KERNEL } from './wasm-batchnorm-grad.js';
 import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
+import { simdKernels } from './wasm-simd.js';
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 type Tensor = ReturnType<Tf['tensor']>;
 
 export const CHANNEL_MOMENTS_KERNEL = 'PipeChannelMoments';
 export const BATCHNORM_INPUT_GRAD_KERNEL = 'PipeBatchNormInputGrad';
+export const SCALE_SHIFT_KERNEL = 'PipeScaleShift';
 
 function channelsAndRows(shape: number[]): { ch: number; rows: number } {
   const ch = shape[shape.length - 1];
@@ -30,6 +32,16 @@ const channelMoments = (({ inputs, backend }: { inputs: Record<string, TensorInf
   const { x } = inputs;
   const { ch, rows } = channelsAndRows(x.shape);
   const out = backend.makeOutput([2, ch], 'float32');
+  const simd = ch % 4 === 0 && rows > 0 ? simdKernels(backend) : null;
+  if (simd) {
+    // Two passes (mean, then squared deviations): exact however large the mean is against the spread.
+    const mean = Float32Array.from(simd.colSum(x), (v) => v / rows);
+    const sq = simd.colSqCentered(x, mean);
+    const o = backend.typedArrayFromHeap(out) as Float32Array;
+    o.set(mean);
+    o.set(Float32Array.from(sq, (v) => v / rows), ch);
+    return out;
+  }
   const [xv, o] = [x, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
   // Float64 sums of x and x² in one pass: exact enough for float32 data that E[x²] − E[x]² does not cancel.
   const sum = new Float64Array(ch);
@@ -77,9 +89,33 @@ const inputGrad = (({ inputs, backend }: { inputs: Record<string, TensorInfo>; b
     q[c] = -k * b;
     s[c] = k * (b * mean - a);
   }
+  const simd = ch % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    simd.affine2(dy, x, out, p, q, s);
+    return out;
+  }
   const total = rows * ch;
   for (let base = 0; base < total; base += ch) {
     for (let c = 0; c < ch; c++) o[base + c] = p[c] * g[base + c] + q[c] * xv[base + c] + s[c];
+  }
+  return out;
+}) as unknown as KernelFunc;
+
+/** x, coeffs [2, C] (k, s) → k·x + s per channel: the normalisation itself, one pass. */
+const scaleShift = (({ inputs, backend }: { inputs: Record<string, TensorInfo>; backend: WasmBackend }) => {
+  const { x, coeffs } = inputs;
+  const { ch } = channelsAndRows(x.shape);
+  const out = backend.makeOutput(x.shape, 'float32');
+  const [xv, cf, o] = [x, coeffs, out].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+  const k = cf.slice(0, ch);
+  const s = cf.slice(ch, 2 * ch);
+  const simd = ch % 4 === 0 ? simdKernels(backend) : null;
+  if (simd) {
+    simd.scaleShift(x, out, k, s);
+    return out;
+  }
+  for (let base = 0; base < xv.length; base += ch) {
+    for (let c = 0; c < ch; c++) o[base + c] = k[c] * xv[base + c] + s[c];
   }
   return out;
 }) as unknown as KernelFunc;
@@ -106,13 +142,20 @@ function normaliseTrainingBatch(tf: Tf, x: Tensor, gamma: Tensor, beta: Tensor, 
     moments.dispose();
     mean = m.slice(0, ch);
     variance = m.slice(ch);
-    const meanT = tf.tensor1d(mean);
-    const varianceT = tf.tensor1d(variance);
-    const y = tf.batchNorm(xt, meanT, varianceT, betaIn as Tensor, gammaIn as Tensor, epsilon);
-    tf.dispose([meanT, varianceT]);
-    (save as (t: Tensor[]) => void)([xt, gammaIn as Tensor]);
     const mu = mean;
     const rstd = variance.map((v) => 1 / Math.sqrt(v + epsilon));
+    // y = γ·(x − μ)·r + β = k·x + (β − k·μ), k = γ·r.
+    const g = (gammaIn as Tensor).dataSync() as Float32Array;
+    const b = (betaIn as Tensor).dataSync() as Float32Array;
+    const coeffs = new Float32Array(2 * ch);
+    for (let c = 0; c < ch; c++) {
+      coeffs[c] = g[c] * rstd[c];
+      coeffs[ch + c] = b[c] - coeffs[c] * mu[c];
+    }
+    const coeffsT = tf.tensor2d(coeffs, [2, ch]);
+    const y = tf.engine().runKernel(SCALE_SHIFT_KERNEL, { x: xt, coeffs: coeffsT } as never, {}) as Tensor;
+    coeffsT.dispose();
+    (save as (t: Tensor[]) => void)([xt, gammaIn as Tensor]);
     return {
       value: y,
       gradFunc: (dy: Tensor | Tensor[], saved: Tensor[]) => {
@@ -152,7 +195,7 @@ const PATCHED = Symbol.for('pipe.trainingBatchNorm');
 
 /** Registers the kernels and routes BatchNormalization's training path through them on wasm. Idempotent. */
 export function installTrainingBatchNorm(tf: Tf): void {
-  for (const [kernelName, fn] of [[CHANNEL_MOMENTS_KERNEL, channelMoments], [BATCHNORM_INPUT_GRAD_KERNEL, inputGrad]] as const) {
+  for (const [kernelName, fn] of [[CHANNEL_MOMENTS_KERNEL, channelMoments], [BATCHNORM_INPUT_GRAD_KERNEL, inputGrad], [SCALE_SHIFT_KERNEL, scaleShift]] as const) {
     if (!tf.getKernel(kernelName, 'wasm')) tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: fn as never });
   }
   // The layer class, as tfjs-layers registers it for deserialisation.

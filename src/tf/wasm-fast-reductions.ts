@@ -6,6 +6,7 @@
 // [rows, cols] matrix, and tiling is block copies, both cheap straight on the wasm heap. Anything
 // outside those fast paths goes to the stock kernel unchanged. MaxPoolGrad gets the same treatment.
 import type { Tf } from './backend.js';
+import { simdKernels } from './wasm-simd.js';
 
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 export type WasmBackend = {
@@ -40,6 +41,13 @@ function reduceLeading(backend: WasmBackend, x: TensorInfo, k: number, keepDims:
   const cols = size(x.shape.slice(k));
   const outShape = keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
   const out = backend.makeOutput(outShape, 'float32');
+  const simd = cols % 4 === 0 && rows > 0 ? simdKernels(backend) : null;
+  if (simd) {
+    const sums = simd.colSum({ ...x, shape: [rows, cols] });
+    const f = scale(rows);
+    (backend.typedArrayFromHeap(out) as Float32Array).set(Float32Array.from(sums, (v) => v * f));
+    return out;
+  }
   // Views after the allocation: makeOutput may grow (and so detach) the heap.
   const src = backend.typedArrayFromHeap(x) as Float32Array;
   const dst = backend.typedArrayFromHeap(out) as Float32Array;
