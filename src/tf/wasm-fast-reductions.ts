@@ -141,10 +141,16 @@ export function fastMaxPoolGrad(tf: Tf): (stock: KernelFunc) => KernelFunc {
     const left = info.padInfo.left;
     const { batchSize: nb, inHeight: inH, inWidth: inW, inChannels: ch, outHeight: outH, outWidth: outW } = info;
     const out = args.backend.makeOutput(input.shape, 'float32');
-    const x = args.backend.typedArrayFromHeap(input) as Float32Array;
-    const g = args.backend.typedArrayFromHeap(dy) as Float32Array;
     const dx = args.backend.typedArrayFromHeap(out) as Float32Array;
     dx.fill(0);
+    const simd = ch % 4 === 0 ? simdKernels(args.backend) : null;
+    if (simd) {
+      const geometry = { batch: nb, inH, inW, ch, outH, outW, fh, fw, sh, sw, top, left };
+      simd.maxPoolGrad(input, dy, out, geometry);
+      return out;
+    }
+    const x = args.backend.typedArrayFromHeap(input) as Float32Array;
+    const g = args.backend.typedArrayFromHeap(dy) as Float32Array;
     const best = new Float32Array(ch);
     const bestAt = new Int32Array(ch);
     for (let b = 0; b < nb; b++) {

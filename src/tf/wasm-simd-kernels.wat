@@ -123,4 +123,88 @@
             (br $chunk)))
         (local.set $x (i32.add (local.get $x) (local.get $rowBytes)))
         (br $row))))
+
+  ;; MaxPool's gradient over NHWC x, window fh×fw, stride sh×sw, padding top/left: each dy value goes to the
+  ;; first maximum of its window (as the cpu backend does), added into dx, which the caller zeroes. Four
+  ;; channels per step; `geom` points to 12 i32: batch, inH, inW, ch, outH, outW, fh, fw, sh, sw, top, left.
+  (func (export "maxpool_grad") (param $x i32) (param $dy i32) (param $dx i32) (param $geom i32)
+    (local $nb i32) (local $inH i32) (local $inW i32) (local $ch i32) (local $outH i32) (local $outW i32)
+    (local $fh i32) (local $fw i32) (local $sh i32) (local $sw i32) (local $top i32) (local $left i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32)
+    (local $c i32) (local $base i32) (local $g i32) (local $at i32)
+    (local $best v128) (local $bestAt v128) (local $v v128) (local $m v128) (local $lanes v128)
+    (local.set $nb (i32.load offset=0 (local.get $geom)))
+    (local.set $inH (i32.load offset=4 (local.get $geom)))
+    (local.set $inW (i32.load offset=8 (local.get $geom)))
+    (local.set $ch (i32.load offset=12 (local.get $geom)))
+    (local.set $outH (i32.load offset=16 (local.get $geom)))
+    (local.set $outW (i32.load offset=20 (local.get $geom)))
+    (local.set $fh (i32.load offset=24 (local.get $geom)))
+    (local.set $fw (i32.load offset=28 (local.get $geom)))
+    (local.set $sh (i32.load offset=32 (local.get $geom)))
+    (local.set $sw (i32.load offset=36 (local.get $geom)))
+    (local.set $top (i32.load offset=40 (local.get $geom)))
+    (local.set $left (i32.load offset=44 (local.get $geom)))
+    (local.set $lanes (v128.const i32x4 0 1 2 3))
+    (local.set $g (i32.const 0)) ;; element index into dy, in output order
+    (local.set $b (i32.const 0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_s (local.get $b) (local.get $nb)))
+      (local.set $oy (i32.const 0))
+      (block $oyDone (loop $oyLoop
+        (br_if $oyDone (i32.ge_s (local.get $oy) (local.get $outH)))
+        (local.set $ox (i32.const 0))
+        (block $oxDone (loop $oxLoop
+          (br_if $oxDone (i32.ge_s (local.get $ox) (local.get $outW)))
+          (local.set $c (i32.const 0))
+          (block $cDone (loop $cLoop
+            (br_if $cDone (i32.ge_s (local.get $c) (local.get $ch)))
+            (local.set $best (f32x4.splat (f32.const -inf)))
+            (local.set $bestAt (i32x4.splat (i32.const -1)))
+            (local.set $ky (i32.const 0))
+            (block $kyDone (loop $kyLoop
+              (br_if $kyDone (i32.ge_s (local.get $ky) (local.get $fh)))
+              (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ky)))
+              (if (i32.and (i32.ge_s (local.get $iy) (i32.const 0)) (i32.lt_s (local.get $iy) (local.get $inH)))
+                (then
+                  (local.set $kx (i32.const 0))
+                  (block $kxDone (loop $kxLoop
+                    (br_if $kxDone (i32.ge_s (local.get $kx) (local.get $fw)))
+                    (local.set $ix (i32.add (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)) (local.get $kx)))
+                    (if (i32.and (i32.ge_s (local.get $ix) (i32.const 0)) (i32.lt_s (local.get $ix) (local.get $inW)))
+                      (then
+                        ;; element index of x[b, iy, ix, c]
+                        (local.set $base (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $inH)) (local.get $iy)) (local.get $inW)) (local.get $ix)) (local.get $ch)) (local.get $c)))
+                        (local.set $v (v128.load (i32.add (local.get $x) (i32.shl (local.get $base) (i32.const 2)))))
+                        (local.set $m (f32x4.gt (local.get $v) (local.get $best)))
+                        (local.set $best (v128.bitselect (local.get $v) (local.get $best) (local.get $m)))
+                        (local.set $bestAt (v128.bitselect (i32x4.add (i32x4.splat (local.get $base)) (local.get $lanes)) (local.get $bestAt) (local.get $m)))))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $kxLoop)))))
+              (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+              (br $kyLoop)))
+            ;; scatter the four dy values to their maxima
+            (local.set $at (i32x4.extract_lane 0 (local.get $bestAt)))
+            (if (i32.ge_s (local.get $at) (i32.const 0)) (then (call $addAt (local.get $dx) (local.get $at) (local.get $dy) (local.get $g))))
+            (local.set $at (i32x4.extract_lane 1 (local.get $bestAt)))
+            (if (i32.ge_s (local.get $at) (i32.const 0)) (then (call $addAt (local.get $dx) (local.get $at) (local.get $dy) (i32.add (local.get $g) (i32.const 1)))))
+            (local.set $at (i32x4.extract_lane 2 (local.get $bestAt)))
+            (if (i32.ge_s (local.get $at) (i32.const 0)) (then (call $addAt (local.get $dx) (local.get $at) (local.get $dy) (i32.add (local.get $g) (i32.const 2)))))
+            (local.set $at (i32x4.extract_lane 3 (local.get $bestAt)))
+            (if (i32.ge_s (local.get $at) (i32.const 0)) (then (call $addAt (local.get $dx) (local.get $at) (local.get $dy) (i32.add (local.get $g) (i32.const 3)))))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 4)))
+            (br $cLoop)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $oxLoop)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $oyLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop))))
+
+  ;; dx[at] += dy[g] (element indices).
+  (func $addAt (param $dx i32) (param $at i32) (param $dy i32) (param $g i32)
+    (local $p i32)
+    (local.set $p (i32.add (local.get $dx) (i32.shl (local.get $at) (i32.const 2))))
+    (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (i32.add (local.get $dy) (i32.shl (local.get $g) (i32.const 2)))))))
 )

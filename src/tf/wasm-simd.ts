@@ -12,9 +12,10 @@ interface Exports {
   col_sum(x: number, rows: number, ch: number, acc: number): void;
   col_sum_dot_centered(a: number, b: number, mean: number, rows: number, ch: number, acc: number): void;
   col_sq_centered(x: number, mean: number, rows: number, ch: number, acc: number): void;
+  maxpool_grad(x: number, dy: number, dx: number, geom: number): void;
 }
 
-type EmscriptenModule = { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array };
+type EmscriptenModule = { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array; HEAP32: Int32Array };
 
 export interface SimdKernels {
   /** out = p·a + q·b + s per channel (a, b, out: [rows, ch]). */
@@ -27,6 +28,23 @@ export interface SimdKernels {
   colSumDotCentered(a: TensorInfo, b: TensorInfo, mean: Float32Array): [Float64Array, Float64Array];
   /** Σ(x − mean)² per channel. */
   colSqCentered(x: TensorInfo, mean: Float32Array): Float64Array;
+  /** MaxPool's gradient into a zeroed dx; geometry as computePool2DInfo gives it (no dilation). */
+  maxPoolGrad(x: TensorInfo, dy: TensorInfo, dx: TensorInfo, geometry: MaxPoolGeometry): void;
+}
+
+export interface MaxPoolGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  ch: number;
+  outH: number;
+  outW: number;
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+  top: number;
+  left: number;
 }
 
 /** Rows per call of an accumulating kernel: short enough that float32 partial sums stay accurate. */
@@ -118,6 +136,10 @@ function instantiate(backend: WasmBackend): SimdKernels | null {
         exports.col_sum_dot_centered(baseA + row * ch * 4, baseB + row * ch * 4, meanPtr, n, ch, acc),
       );
       return [sum, dot];
+    },
+    maxPoolGrad(x, dy, dx, g) {
+      const geometry = Int32Array.of(g.batch, g.inH, g.inW, g.ch, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.top, g.left);
+      withHeap(geometry.length, (_, start) => em.HEAP32.set(geometry, start), (ptr) => exports.maxpool_grad(at(x), at(dy), at(dx), ptr));
     },
     colSqCentered(x, mean) {
       const ch = channels(x);
