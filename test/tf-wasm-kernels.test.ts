@@ -380,3 +380,16 @@ test('the SIMD module is assembled and binds to the wasm heap', async () => {
   const { simdKernels } = await import('../src/tf/wasm-simd.js');
   assert.ok(simdKernels(tf.backend() as never), 'run npm run build: it assembles src/tf/wasm-simd-kernels.wat');
 });
+
+test('FusedBatchNorm on wasm (inference) matches cpu with and without offset and scale, SIMD and stock paths', async () => {
+  let seed = 800;
+  for (const ch of [3, 8]) {
+    const shape = [5, 4, 6, ch];
+    const x = { shape, data: randomData(shape.reduce((a, b) => a * b), seed++).map((v) => 4 * v + 1) };
+    const vec = (f: (v: number) => number = (v) => v) => ({ shape: [ch], data: randomData(ch, seed++).map(f) });
+    const [mean, variance, offset, scale] = [vec(), vec((v) => v + 1.5), vec(), vec()];
+    for (const inputs of [{ x, mean, variance, offset, scale }, { x, mean, variance }, { x, mean, variance, scale }] as Inputs[]) {
+      await assertSameAsCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }, `FusedBatchNorm ${ch} channels, inputs ${Object.keys(inputs)}`);
+    }
+  }
+});

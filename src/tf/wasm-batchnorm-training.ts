@@ -120,6 +120,33 @@ const scaleShift = (({ inputs, backend }: { inputs: Record<string, TensorInfo>; 
   return out;
 }) as unknown as KernelFunc;
 
+/**
+ * FusedBatchNorm (inference: moving statistics) as the same one-pass scale-and-shift where every statistic
+ * is per channel and channels are a multiple of 4; the stock kernel takes the rest.
+ */
+export function fastFusedBatchNorm(stock: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, mean, variance, offset, scale } = args.inputs;
+    const eps = args.attrs.varianceEpsilon as number;
+    const { ch } = channelsAndRows(x.shape);
+    const perChannel = (t: TensorInfo | undefined) => !t || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === ch);
+    const simd = ch % 4 === 0 && x.dtype === 'float32' && [mean, variance, offset, scale].every(perChannel) ? simdKernels(args.backend) : null;
+    if (!simd || !mean || !variance) return stock(args);
+    const read = (t: TensorInfo | undefined, fallback: number) =>
+      t ? (args.backend.typedArrayFromHeap(t) as Float32Array).slice() : new Float32Array(ch).fill(fallback);
+    const [m, v, b, g] = [read(mean, 0), read(variance, 1), read(offset, 0), read(scale, 1)];
+    const k = new Float32Array(ch);
+    const shift = new Float32Array(ch);
+    for (let c = 0; c < ch; c++) {
+      k[c] = g[c] / Math.sqrt(v[c] + eps);
+      shift[c] = b[c] - k[c] * m[c];
+    }
+    const out = args.backend.makeOutput(x.shape, 'float32');
+    simd.scaleShift(x, out, k, shift);
+    return out;
+  };
+}
+
 interface BatchNormLayer {
   axis: number;
   epsilon: number;

@@ -6,13 +6,13 @@
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
-import { installTrainingBatchNorm } from './wasm-batchnorm-training.js';
+import { fastFusedBatchNorm, installTrainingBatchNorm } from './wasm-batchnorm-training.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 import { loadBlas } from './blas.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm'] as const;
 /** The kernels that run on OpenBLAS when it loads. */
 export const WASM_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
@@ -60,6 +60,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'MaxPoolGrad', fastMaxPoolGrad(tf));
   registerBatchNormGrad(tf);
   installTrainingBatchNorm(tf);
+  install(tf, 'FusedBatchNorm', fastFusedBatchNorm);
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
