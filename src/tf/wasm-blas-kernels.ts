@@ -6,7 +6,9 @@
 // The output at grid row r = (n·Hp + i)·Wp + j is Σ over taps (a,b) of Xp row r + a·dh·Wp + b·dw times the
 // tap's [Cin,Cout] filter slice: one GEMM per tap over all rows at once, its A matrix Xp shifted by the
 // tap's offset. Rows whose (i,j) lies outside the output are computed and dropped (cropped) afterwards;
-// the gradients embed dy into the same grid with zeros there, so those rows contribute nothing:
+// the gradients embed dy into the same grid with zeros there, so those rows contribute nothing. The GEMMs
+// go image by image, each over the rows from its first output pixel to its last (the padding rows below an
+// image's output are skipped), all taps of one image in a row so its blocks stay in cache:
 //   y      = Σ_t shift_t(Xp) · W_t            (GEMM, accumulating over taps)
 //   dXp    = Σ_t unshift_t(dyGrid · W_tᵀ)      (GEMM into dXp at the tap's offset, accumulating)
 //   dW_t   = shift_t(Xp)ᵀ · dyGrid             (GEMM with the long dimension as the reduction)
@@ -52,8 +54,10 @@ interface Grid {
   whole: boolean;
   /** Row offset of each tap, in filter order (a·kw + b). */
   offsets: number[];
-  /** Grid rows every tap's GEMM covers: all rows minus the largest offset. */
-  rows: number;
+  /** Grid rows per image from its first to its last output pixel: (Ho − 1)·Wp + Wo. */
+  rowsPerImage: number;
+  /** Grid rows per image, Hp·Wp. */
+  imageRows: number;
 }
 
 function gridOf(info: Conv2DInfo): Grid | undefined {
@@ -74,7 +78,6 @@ function gridOf(info: Conv2DInfo): Grid | undefined {
   if (ho !== info.outHeight || wo !== info.outWidth || ho <= 0 || wo <= 0) return undefined;
   const offsets: number[] = [];
   for (let a = 0; a < kh; a++) for (let b = 0; b < kw; b++) offsets.push(a * dh * wp + b * dw);
-  const maxOffset = (kh - 1) * dh * wp + (kw - 1) * dw;
   return {
     n, h, w, hp, wp, top, left, ho, wo,
     cin: info.inChannels,
@@ -82,7 +85,8 @@ function gridOf(info: Conv2DInfo): Grid | undefined {
     padded: top + bottom + left + right > 0,
     whole: ho === hp && wo === wp,
     offsets,
-    rows: n * hp * wp - maxOffset,
+    rowsPerImage: (ho - 1) * wp + wo,
+    imageRows: hp * wp,
   };
 }
 
@@ -158,9 +162,12 @@ function convForward(blas: Blas, backend: WasmBackend, x: TensorInfo, filter: Te
   try {
     const m = heapRef(backend, y);
     if (g.padded) padInto(m, x, xp, g, g.cin);
-    g.offsets.forEach((off, t) => {
-      blas.sgemm(false, false, g.rows, g.cout, g.cin, 1, m.addr(xp, off * g.cin), g.cin, m.addr(filter, t * g.cin * g.cout), g.cout, t === 0 ? 0 : 1, m.addr(full), g.cout);
-    });
+    for (let n = 0; n < g.n; n++) {
+      const row = n * g.imageRows;
+      g.offsets.forEach((off, t) => {
+        blas.sgemm(false, false, g.rowsPerImage, g.cout, g.cin, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(filter, t * g.cin * g.cout), g.cout, t === 0 ? 0 : 1, m.addr(full, row * g.cout), g.cout);
+      });
+    }
     if (!g.whole) gridTransfer(m, y, full, g, g.cout, 'crop');
   } finally {
     if (xp !== x) backend.disposeData(xp.dataId);
@@ -180,9 +187,12 @@ function convBackpropInput(blas: Blas, backend: WasmBackend, dy: TensorInfo, fil
     if (!g.whole) gridTransfer(m, dy, dyGrid, g, g.cout, 'embed');
     const start = m.at(dxp);
     m.heap.fill(0, start, start + g.n * g.hp * g.wp * g.cin);
-    g.offsets.forEach((off, t) => {
-      blas.sgemm(false, true, g.rows, g.cin, g.cout, 1, m.addr(dyGrid), g.cout, m.addr(filter, t * g.cin * g.cout), g.cout, 1, m.addr(dxp, off * g.cin), g.cin);
-    });
+    for (let n = 0; n < g.n; n++) {
+      const row = n * g.imageRows;
+      g.offsets.forEach((off, t) => {
+        blas.sgemm(false, true, g.rowsPerImage, g.cin, g.cout, 1, m.addr(dyGrid, row * g.cout), g.cout, m.addr(filter, t * g.cin * g.cout), g.cout, 1, m.addr(dxp, (row + off) * g.cin), g.cin);
+      });
+    }
     if (g.padded) cropFrom(m, dxp, dx, g, g.cin);
   } finally {
     if (dxp !== dx) backend.disposeData(dxp.dataId);
@@ -201,9 +211,12 @@ function convBackpropFilter(blas: Blas, backend: WasmBackend, x: TensorInfo, dy:
     const m = heapRef(backend, dW);
     if (g.padded) padInto(m, x, xp, g, g.cin);
     if (!g.whole) gridTransfer(m, dy, dyGrid, g, g.cout, 'embed');
-    g.offsets.forEach((off, t) => {
-      blas.sgemm(true, false, g.cin, g.cout, g.rows, 1, m.addr(xp, off * g.cin), g.cin, m.addr(dyGrid), g.cout, 0, m.addr(dW, t * g.cin * g.cout), g.cout);
-    });
+    for (let n = 0; n < g.n; n++) {
+      const row = n * g.imageRows;
+      g.offsets.forEach((off, t) => {
+        blas.sgemm(true, false, g.cin, g.cout, g.rowsPerImage, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(dyGrid, row * g.cout), g.cout, n === 0 ? 0 : 1, m.addr(dW, t * g.cin * g.cout), g.cout);
+      });
+    }
   } finally {
     if (xp !== x) backend.disposeData(xp.dataId);
     if (dyGrid !== dy) backend.disposeData(dyGrid.dataId);
