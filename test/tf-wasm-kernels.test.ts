@@ -393,3 +393,21 @@ test('FusedBatchNorm on wasm (inference) matches cpu with and without offset and
     }
   }
 });
+
+test('Identity on wasm shares the data safely: a clone outlives its source, variables keep their values', async () => {
+  await tf.setBackend('wasm');
+  const before = tf.memory().numBytes;
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  assert.equal((y as unknown as { dataId: object }).dataId, (x as unknown as { dataId: object }).dataId, 'the clone shares the data');
+  x.dispose();
+  assert.deepEqual(Array.from(await y.data()), [1, 2, 3]);
+  const v = tf.variable(y);
+  y.dispose();
+  const next = tf.tensor1d([4, 5, 6]);
+  v.assign(next);
+  next.dispose();
+  assert.deepEqual(Array.from(await v.data()), [4, 5, 6]);
+  v.dispose();
+  assert.equal(tf.memory().numBytes, before);
+});

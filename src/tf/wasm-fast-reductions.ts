@@ -11,6 +11,7 @@ import { simdKernels } from './wasm-simd.js';
 type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 export type WasmBackend = {
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: string): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 };

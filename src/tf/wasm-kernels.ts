@@ -12,7 +12,7 @@ import { loadBlas } from './blas.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity'] as const;
 /** The kernels that run on OpenBLAS when it loads. */
 export const WASM_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
@@ -61,6 +61,14 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   registerBatchNormGrad(tf);
   installTrainingBatchNorm(tf);
   install(tf, 'FusedBatchNorm', fastFusedBatchNorm);
+  // The stock Identity copies the data; tensors are immutable, so share it as the cpu backend (and wasm's own
+  // Reshape) do. The tape clones every tensor it saves for the backward pass: ~100 full copies per step.
+  install(tf, 'Identity', (stock) => (args) => {
+    const { x } = args.inputs;
+    if (x.dtype === 'string') return stock(args);
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  });
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
