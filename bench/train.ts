@@ -1,7 +1,11 @@
 // Training and inference speed of the FER2013 paper CNN (48x48x1, batch 64, Adam) on every tfjs
 // backend available here, side by side with PyTorch CPU in the same run.
 //
-//   npm run bench:train -- [--batch 64] [--steps 3] [--workers 2] [--include-cpu] [--no-torch] [--no-xnnpack]
+//   npm run bench:train -- [--batch 64] [--steps 3] [--rounds 1] [--workers 2] [--include-cpu] [--no-torch] [--no-xnnpack]
+//
+// --rounds R measures every row R times, interleaved (all rows, then all rows again...), and prints each
+// row's median: on a shared machine the speed drifts by tens of percent within minutes, and interleaving
+// keeps the ratios between rows honest.
 //
 // The wasm rows run with the kernels this machine has: convolutions on OpenBLAS when it loads, and then,
 // in a child process with PIPE_BLAS=off, once more on XNNPACK alone for comparison (--no-xnnpack skips it).
@@ -40,6 +44,7 @@ function option(name: string, fallback: number): number {
 
 const batch = option('batch', 64);
 const steps = option('steps', 3);
+const rounds = Math.max(1, option('rounds', 1));
 const workers = option('workers', 2);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -115,6 +120,24 @@ function measureTorch(): Row {
   };
 }
 
+/** Row by row, the median of each figure over the rounds (rounds list the same rows in the same order). */
+function medianRows(measured: Row[][]): Row[] {
+  const median = (values: Array<number | null | undefined>): number | null => {
+    const known = values.filter((v): v is number => v != null).sort((a, b) => a - b);
+    return known.length ? known[Math.floor(known.length / 2)] : null;
+  };
+  return measured[0].map((first, i) => {
+    const same = measured.map((round) => round[i]);
+    return {
+      ...first,
+      trainImagesPerSec: median(same.map((r) => r.trainImagesPerSec)),
+      trainImagesPerCpuSec: median(same.map((r) => r.trainImagesPerCpuSec)) ?? undefined,
+      inferMsPerImage: median(same.map((r) => r.inferMsPerImage)),
+      rssMb: median(same.map((r) => r.rssMb)) ?? undefined,
+    };
+  });
+}
+
 function fmt(v: number | null, digits: number): string {
   return v == null ? '—' : v.toFixed(digits);
 }
@@ -155,10 +178,19 @@ async function main(): Promise<void> {
   else rows.push({ name: 'tensorflow', trainImagesPerSec: null, inferMsPerImage: null, note: 'not installed (@tensorflow/tfjs-node)' });
   plan.push(...wasmPlan);
   if (flag('include-cpu')) plan.push(['cpu', 1]);
-  rows.push(...(await measurePlan(plan)));
-  if ('blas' in loadBlas() && !flag('no-xnnpack')) rows.push(...measureXnnpackRows());
-  const torch = flag('no-torch') ? null : (process.stderr.write('measuring pytorch ...\n'), measureTorch());
-  if (torch) rows.push(torch);
+  const measured: Row[][] = [];
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) process.stderr.write(`round ${round}/${rounds}\n`);
+    const these = await measurePlan(plan);
+    if ('blas' in loadBlas() && !flag('no-xnnpack')) these.push(...measureXnnpackRows());
+    if (!flag('no-torch')) {
+      process.stderr.write('measuring pytorch ...\n');
+      these.push(measureTorch());
+    }
+    measured.push(these);
+  }
+  rows.push(...medianRows(measured));
+  const torch = rows.find((r) => r.name.startsWith('pytorch')) ?? null;
 
   const ref = torch?.trainImagesPerSec ?? null;
   const refInfer = torch?.inferMsPerImage ?? null;
@@ -177,7 +209,8 @@ async function main(): Promise<void> {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const show = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  console.log(`paper CNN 48x48x1, batch ${batch}, Adam, ${steps} timed steps; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
+  const roundsNote = rounds > 1 ? `, median of ${rounds} interleaved rounds` : '';
+  console.log(`paper CNN 48x48x1, batch ${batch}, Adam, ${steps} timed steps${roundsNote}; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
   console.log(show(header));
   console.log(show(widths.map((w) => '-'.repeat(w))));
   for (const l of lines) console.log(show(l));

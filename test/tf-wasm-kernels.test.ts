@@ -411,3 +411,31 @@ test('Identity on wasm shares the data safely: a clone outlives its source, vari
   v.dispose();
   assert.equal(tf.memory().numBytes, before);
 });
+
+test('bias Add, Relu and the relu gradient on wasm (SIMD and stock paths) match cpu', async () => {
+  let seed = 1000;
+  const data = (shape: number[]) => ({ shape, data: randomData(shape.reduce((a, b) => a * b, 1), seed++) });
+  for (const ch of [6, 8]) {
+    const x = data([3, 5, 7, ch]);
+    const bias = data([ch]);
+    await assertSameAsCpu('Add', { a: x, b: bias }, {}, `Add [.., ${ch}] + [${ch}]`);
+    await assertSameAsCpu('Add', { a: bias, b: x }, {}, `Add [${ch}] + [.., ${ch}]`);
+  }
+  await assertSameAsCpu('Add', { a: data([4, 8]), b: data([4, 8]) }, {}, 'Add of equal shapes');
+  for (const shape of [[2, 3, 4, 4], [3, 5, 7], [7]]) {
+    // Exact zeros and negatives, so both sides of the relu (and its gradient at 0) are covered.
+    const x = data(shape);
+    x.data = x.data.map((v, i) => (i % 5 === 0 ? 0 : v));
+    await assertSameAsCpu('Relu', { x }, {}, `Relu ${JSON.stringify(shape)}`);
+    const dy = data(shape);
+    const grads: Float32Array[] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await tf.setBackend(backend);
+      const [xt, dyt] = [tf.tensor(x.data, shape), tf.tensor(dy.data, shape)];
+      const g = tf.grad((a: Tensor) => tf.relu(a))(xt, dyt);
+      grads.push((await g.data()) as Float32Array);
+      tf.dispose([xt, dyt, g]);
+    }
+    assert.ok(relError(grads[1], grads[0]) <= 1e-6, `relu gradient ${JSON.stringify(shape)}`);
+  }
+});

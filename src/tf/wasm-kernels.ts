@@ -7,12 +7,13 @@ import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
 import { fastFusedBatchNorm, installTrainingBatchNorm } from './wasm-batchnorm-training.js';
+import { fastAdd, fastRelu, registerReluGrad } from './wasm-elementwise.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 import { loadBlas } from './blas.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
-export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity'] as const;
+export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'Add', 'Relu'] as const;
 /** The kernels that run on OpenBLAS when it loads. */
 export const WASM_BLAS_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
@@ -61,6 +62,9 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   registerBatchNormGrad(tf);
   installTrainingBatchNorm(tf);
   install(tf, 'FusedBatchNorm', fastFusedBatchNorm);
+  install(tf, 'Add', fastAdd);
+  install(tf, 'Relu', fastRelu);
+  registerReluGrad(tf);
   // The stock Identity copies the data; tensors are immutable, so share it as the cpu backend (and wasm's own
   // Reshape) do. The tape clones every tensor it saves for the backward pass: ~100 full copies per step.
   install(tf, 'Identity', (stock) => (args) => {

@@ -207,4 +207,30 @@
     (local $p i32)
     (local.set $p (i32.add (local.get $dx) (i32.shl (local.get $at) (i32.const 2))))
     (f32.store (local.get $p) (f32.add (f32.load (local.get $p)) (f32.load (i32.add (local.get $dy) (i32.shl (local.get $g) (i32.const 2)))))))
+
+  ;; out = max(x, 0) over n floats (n a multiple of 4).
+  (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $chunk
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (v128.store (local.get $out) (f32x4.max (v128.load (local.get $x)) (f32x4.splat (f32.const 0))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $chunk))))
+
+  ;; out = x > 0 ? dy : 0 over n floats (n a multiple of 4): relu's gradient in one pass.
+  (func (export "relu_grad") (param $dy i32) (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $chunk
+        (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+        (v128.store (local.get $out)
+          (v128.and (v128.load (local.get $dy)) (f32x4.gt (v128.load (local.get $x)) (f32x4.splat (f32.const 0)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $chunk))))
 )

@@ -13,6 +13,8 @@ interface Exports {
   col_sum_dot_centered(a: number, b: number, mean: number, rows: number, ch: number, acc: number): void;
   col_sq_centered(x: number, mean: number, rows: number, ch: number, acc: number): void;
   maxpool_grad(x: number, dy: number, dx: number, geom: number): void;
+  relu(x: number, out: number, n: number): void;
+  relu_grad(dy: number, x: number, out: number, n: number): void;
 }
 
 type EmscriptenModule = { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array; HEAP32: Int32Array };
@@ -28,6 +30,10 @@ export interface SimdKernels {
   colSumDotCentered(a: TensorInfo, b: TensorInfo, mean: Float32Array): [Float64Array, Float64Array];
   /** Σ(x − mean)² per channel. */
   colSqCentered(x: TensorInfo, mean: Float32Array): Float64Array;
+  /** out = max(x, 0), any size. */
+  relu(x: TensorInfo, out: TensorInfo): void;
+  /** out = x > 0 ? dy : 0, any size. */
+  reluGrad(dy: TensorInfo, x: TensorInfo, out: TensorInfo): void;
   /** MaxPool's gradient into a zeroed dx; geometry as computePool2DInfo gives it (no dilation). */
   maxPoolGrad(x: TensorInfo, dy: TensorInfo, dx: TensorInfo, geometry: MaxPoolGeometry): void;
 }
@@ -136,6 +142,21 @@ function instantiate(backend: WasmBackend): SimdKernels | null {
         exports.col_sum_dot_centered(baseA + row * ch * 4, baseB + row * ch * 4, meanPtr, n, ch, acc),
       );
       return [sum, dot];
+    },
+    relu(x, out) {
+      const n = out.shape.reduce((a, b) => a * b, 1);
+      const body = n - (n % 4);
+      exports.relu(at(x), at(out), body);
+      // The last n % 4 values: the kernel works in fours.
+      const [src, dst] = [backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
+      for (let i = body; i < n; i++) dst[i] = src[i] < 0 ? 0 : src[i];
+    },
+    reluGrad(dy, x, out) {
+      const n = out.shape.reduce((a, b) => a * b, 1);
+      const body = n - (n % 4);
+      exports.relu_grad(at(dy), at(x), at(out), body);
+      const [g, src, dst] = [backend.typedArrayFromHeap(dy), backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
+      for (let i = body; i < n; i++) dst[i] = src[i] > 0 ? g[i] : 0;
     },
     maxPoolGrad(x, dy, dx, g) {
       const geometry = Int32Array.of(g.batch, g.inH, g.inW, g.ch, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.top, g.left);
