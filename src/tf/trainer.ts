@@ -191,24 +191,12 @@ class ParallelTrainer implements Trainer {
     const trainable = model.trainableWeights;
     const named: NamedTensorMap = {};
     trainable.forEach((w, k) => {
-      const sum = new Float32Array(shards[0].grads[k].length);
-      for (const s of shards) {
-        const f = s.n / n;
-        const g = s.grads[k];
-        for (let j = 0; j < sum.length; j++) sum[j] += g[j] * f;
-      }
-      named[(w.read() as Variable).name] = tf.tensor(sum, w.shape as number[]);
+      named[(w.read() as Variable).name] = tf.tensor(weightedSum(shards.map((s) => s.grads[k]), shards.map((s) => s.n / n)), w.shape as number[]);
     });
     this.optimizer.applyGradients(named);
     tf.dispose(Object.values(named));
     model.nonTrainableWeights.forEach((w, k) => {
-      const avg = new Float32Array(shards[0].nonTrainable[k].length);
-      for (const s of shards) {
-        const f = s.n / n;
-        const v = s.nonTrainable[k];
-        for (let j = 0; j < avg.length; j++) avg[j] += v[j] * f;
-      }
-      const t = tf.tensor(avg, w.shape as number[]);
+      const t = tf.tensor(weightedSum(shards.map((s) => s.nonTrainable[k]), shards.map((s) => s.n / n)), w.shape as number[]);
       (w.read() as Variable).assign(t);
       t.dispose();
     });
@@ -228,6 +216,26 @@ class ParallelTrainer implements Trainer {
       this.restoreBlasThreads();
     }
   }
+}
+
+/**
+ * Σ fᵢ·arrays[i], written into arrays[0] (the shards' arrays are this thread's own, transferred from the
+ * workers): one pass, two shards at a time, no allocation.
+ */
+function weightedSum(arrays: Float32Array[], factors: number[]): Float32Array {
+  const out = arrays[0];
+  const f0 = factors[0];
+  if (arrays.length === 1) {
+    for (let j = 0; j < out.length; j++) out[j] *= f0;
+    return out;
+  }
+  const [b, f1] = [arrays[1], factors[1]];
+  for (let j = 0; j < out.length; j++) out[j] = out[j] * f0 + b[j] * f1;
+  for (let i = 2; i < arrays.length; i++) {
+    const [c, f] = [arrays[i], factors[i]];
+    for (let j = 0; j < out.length; j++) out[j] += c[j] * f;
+  }
+  return out;
 }
 
 /** One worker thread holding a replica; one request in flight at a time. */
