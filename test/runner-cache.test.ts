@@ -76,6 +76,22 @@ describe('pipe run caching', () => {
     assert.equal(await reportText(project, record), 'total: 130\n');
   });
 
+  it('re-runs a stage when a file its module loads by URL changes (a worker script, a WebAssembly module)', async () => {
+    const project = await makeToyProject();
+    const sumFile = join(project.dir, 'stages', 'sum.mjs');
+    await writeFile(join(project.dir, 'stages', 'bonus.bin'), Buffer.from([0xff, 0xfe, 0x00, 0x01]));
+    const loader = `import { readFileSync as readAsset } from 'node:fs';\nconst bonus = readAsset(new URL('./bonus.bin', import.meta.url))[3];\n`;
+    await writeFile(sumFile, loader + TOY_STAGES['sum.mjs'].replace('const sum = numbers', 'const sum = bonus + numbers'));
+    assert.equal(await reportText(project, runJson(project)), 'total: 31\n');
+    // Bytes that decode to the same replacement characters as text: the hash must see the difference.
+    await writeFile(join(project.dir, 'stages', 'bonus.bin'), Buffer.from([0xfe, 0xff, 0x00, 0x02]));
+    const status = project.pipe(['status', 'pipeline.yaml']);
+    assert.match(status.stdout, /stale\s+sum.*stage code changed/);
+    const record = runJson(project);
+    assert.deepEqual(statuses(record), { source: 'cached', scale: 'cached', sum: 'ran', report: 'ran' });
+    assert.equal(await reportText(project, record), 'total: 32\n');
+  });
+
   it('hashes the content of files a stage reads, not their path or time', async () => {
     const project = await makeToyProject(TOY_PIPELINE.replace('with: { n: 5 }', 'with: { n: 5, file: input.txt }'));
     await writeFile(join(project.dir, 'input.txt'), 'abc');

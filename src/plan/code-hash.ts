@@ -1,5 +1,7 @@
 // The code identity of a stage: a hash over its module and every local module it imports, transitively, so an
-// edit to a shared library (e.g. the training loop) re-runs the stages that use it. Packages under
+// edit to a shared library (e.g. the training loop) re-runs the stages that use it. Files a module loads by
+// `new URL('./file', import.meta.url)` count too (a worker script, an assembled WebAssembly module; from
+// sources, a .wasm is found as the .wat it is assembled from). Packages under
 // node_modules are not followed: their versions change rarely and the ones that matter numerically
 // (TensorFlow.js) are part of the runtime facts.
 import { createHash } from 'node:crypto';
@@ -9,11 +11,15 @@ import { dirname, resolve } from 'node:path';
 
 // Static `import … from '…'`, `export … from '…'`, side-effect `import '…'` and dynamic `import('…')`.
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
+// Assets: `new URL('./…', import.meta.url)`.
+const ASSET = /\bnew\s+URL\(\s*(['"])(\.{1,2}\/[^'"]+)\1\s*,\s*import\.meta\.url\s*\)/g;
+/** Files whose text is scanned for further imports; anything else is hashed as bytes only. */
+const SCRIPT = /\.(?:[cm]?[jt]s)$/;
 
 function resolveLocal(from: string, specifier: string): string | undefined {
   const path = resolve(dirname(from), specifier);
   // TypeScript sources import './x.js' that exists only as './x.ts' until compiled.
-  const candidates = [path, path.replace(/\.js$/, '.ts'), path.replace(/\.mjs$/, '.mts'), `${path}.ts`, `${path}.js`];
+  const candidates = [path, path.replace(/\.js$/, '.ts'), path.replace(/\.mjs$/, '.mts'), path.replace(/\.wasm$/, '.wat'), `${path}.ts`, `${path}.js`];
   return candidates.find((c) => existsSync(c) && !c.endsWith('/'));
 }
 
@@ -35,9 +41,11 @@ async function computeTreeHash(entry: string): Promise<string> {
   while (queue.length) {
     const file = queue.pop()!;
     if (seen.has(file)) continue;
-    const text = await readFile(file, 'utf8');
-    seen.set(file, createHash('sha256').update(text).digest('hex'));
-    for (const match of text.matchAll(SPECIFIER)) {
+    const bytes = await readFile(file);
+    seen.set(file, createHash('sha256').update(bytes).digest('hex'));
+    if (!SCRIPT.test(file)) continue;
+    const text = bytes.toString('utf8');
+    for (const match of [...text.matchAll(SPECIFIER), ...text.matchAll(ASSET)]) {
       const dep = resolveLocal(file, match[2]);
       if (dep && !dep.includes('/node_modules/')) queue.push(dep);
     }
