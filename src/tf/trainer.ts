@@ -23,8 +23,8 @@
 // Call loadTf() first (the calling thread's backend is used for the optimizer step and, by default,
 // in the workers). Workers run the compiled sibling module trainer-worker.js. x and y are not kept
 // or modified. One trainBatch at a time; check an abort signal between batches. Speed: per CPU-second
-// two workers do as much work as one in-process replica, so the gain is the number of free cores
-// (see bench/train.ts).
+// two workers do nearly as much work as one in-process replica, so the gain is about the number of free
+// cores (see bench/train.ts). While workers run, OpenBLAS is held to one thread per call (blas.ts).
 //
 // Loss: 'categoricalCrossentropy' on softmax outputs (one-hot or label targets; labels are one-hot
 // encoded internally, so 'sparseCategoricalCrossentropy' is accepted as a synonym). Single-output
