@@ -153,6 +153,11 @@ function conv2dInfo(tf: Tf, xShape: number[], filterShape: number[], attrs: Reco
   );
 }
 
+/** Calls `gemm` for every image and tap, image by image (see the header), with the image's first grid row. */
+function eachImageTap(g: Grid, gemm: (row: number, offset: number, tap: number, image: number) => void): void {
+  for (let n = 0; n < g.n; n++) g.offsets.forEach((offset, tap) => gemm(n * g.imageRows, offset, tap, n));
+}
+
 /** y = conv(x, filter), stride 1. */
 function convForward(blas: Blas, backend: WasmBackend, x: TensorInfo, filter: TensorInfo, g: Grid): TensorInfo {
   const y = backend.makeOutput([g.n, g.ho, g.wo, g.cout], 'float32');
@@ -162,12 +167,9 @@ function convForward(blas: Blas, backend: WasmBackend, x: TensorInfo, filter: Te
   try {
     const m = heapRef(backend, y);
     if (g.padded) padInto(m, x, xp, g, g.cin);
-    for (let n = 0; n < g.n; n++) {
-      const row = n * g.imageRows;
-      g.offsets.forEach((off, t) => {
-        blas.sgemm(false, false, g.rowsPerImage, g.cout, g.cin, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(filter, t * g.cin * g.cout), g.cout, t === 0 ? 0 : 1, m.addr(full, row * g.cout), g.cout);
-      });
-    }
+    eachImageTap(g, (row, off, t) =>
+      blas.sgemm(false, false, g.rowsPerImage, g.cout, g.cin, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(filter, t * g.cin * g.cout), g.cout, t === 0 ? 0 : 1, m.addr(full, row * g.cout), g.cout),
+    );
     if (!g.whole) gridTransfer(m, y, full, g, g.cout, 'crop');
   } finally {
     if (xp !== x) backend.disposeData(xp.dataId);
@@ -187,12 +189,9 @@ function convBackpropInput(blas: Blas, backend: WasmBackend, dy: TensorInfo, fil
     if (!g.whole) gridTransfer(m, dy, dyGrid, g, g.cout, 'embed');
     const start = m.at(dxp);
     m.heap.fill(0, start, start + g.n * g.hp * g.wp * g.cin);
-    for (let n = 0; n < g.n; n++) {
-      const row = n * g.imageRows;
-      g.offsets.forEach((off, t) => {
-        blas.sgemm(false, true, g.rowsPerImage, g.cin, g.cout, 1, m.addr(dyGrid, row * g.cout), g.cout, m.addr(filter, t * g.cin * g.cout), g.cout, 1, m.addr(dxp, (row + off) * g.cin), g.cin);
-      });
-    }
+    eachImageTap(g, (row, off, t) =>
+      blas.sgemm(false, true, g.rowsPerImage, g.cin, g.cout, 1, m.addr(dyGrid, row * g.cout), g.cout, m.addr(filter, t * g.cin * g.cout), g.cout, 1, m.addr(dxp, (row + off) * g.cin), g.cin),
+    );
     if (g.padded) cropFrom(m, dxp, dx, g, g.cin);
   } finally {
     if (dxp !== dx) backend.disposeData(dxp.dataId);
@@ -211,12 +210,9 @@ function convBackpropFilter(blas: Blas, backend: WasmBackend, x: TensorInfo, dy:
     const m = heapRef(backend, dW);
     if (g.padded) padInto(m, x, xp, g, g.cin);
     if (!g.whole) gridTransfer(m, dy, dyGrid, g, g.cout, 'embed');
-    for (let n = 0; n < g.n; n++) {
-      const row = n * g.imageRows;
-      g.offsets.forEach((off, t) => {
-        blas.sgemm(true, false, g.cin, g.cout, g.rowsPerImage, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(dyGrid, row * g.cout), g.cout, n === 0 ? 0 : 1, m.addr(dW, t * g.cin * g.cout), g.cout);
-      });
-    }
+    eachImageTap(g, (row, off, t, n) =>
+      blas.sgemm(true, false, g.cin, g.cout, g.rowsPerImage, 1, m.addr(xp, (row + off) * g.cin), g.cin, m.addr(dyGrid, row * g.cout), g.cout, n === 0 ? 0 : 1, m.addr(dW, t * g.cin * g.cout), g.cout),
+    );
   } finally {
     if (xp !== x) backend.disposeData(xp.dataId);
     if (dyGrid !== dy) backend.disposeData(dyGrid.dataId);
