@@ -439,3 +439,24 @@ test('bias Add, Relu and the relu gradient on wasm (SIMD and stock paths) match 
     assert.ok(relError(grads[1], grads[0]) <= 1e-6, `relu gradient ${JSON.stringify(shape)}`);
   }
 });
+
+test('Adam on wasm (one fused SIMD pass per weight) gives the same weights and moments as on cpu over several steps', async () => {
+  const shapes = [[3, 3, 2, 8], [7], [5, 3]]; // 144, 7 and 15 values: whole SIMD chunks and tails
+  const results: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await tf.setBackend(backend);
+    const vars = shapes.map((s, i) => tf.variable(tf.tensor(randomData(s.reduce((a, b) => a * b), 1100 + i), s), true, `adam_test_${backend}_${i}`));
+    const optimizer = tf.train.adam(0.01);
+    for (let step = 0; step < 5; step++) {
+      const grads = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(randomData(v.size, 1200 + 10 * step + i), v.shape)]));
+      optimizer.applyGradients(grads as never);
+      tf.dispose(Object.values(grads));
+    }
+    const state = (await optimizer.getWeights()).map((w) => w.tensor);
+    results[backend] = await Promise.all([...vars, ...state].map(async (t) => (await t.data()) as Float32Array));
+    optimizer.dispose();
+    tf.dispose(vars);
+  }
+  assert.equal(results.wasm.length, results.cpu.length);
+  results.cpu.forEach((ref, i) => assert.ok(relError(results.wasm[i], ref) <= 1e-6, `tensor ${i}: relative error ${relError(results.wasm[i], ref)}`));
+});

@@ -8,6 +8,7 @@ import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from '.
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
 import { fastFusedBatchNorm, installTrainingBatchNorm } from './wasm-batchnorm-training.js';
 import { fastAdd, fastRelu, registerReluGrad } from './wasm-elementwise.js';
+import { installFusedAdam } from './wasm-adam.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
 import { loadBlas } from './blas.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
@@ -65,6 +66,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'Add', fastAdd);
   install(tf, 'Relu', fastRelu);
   registerReluGrad(tf);
+  installFusedAdam(tf);
   // The stock Identity copies the data; tensors are immutable, so share it as the cpu backend (and wasm's own
   // Reshape) do. The tape clones every tensor it saves for the backward pass: ~100 full copies per step.
   install(tf, 'Identity', (stock) => (args) => {

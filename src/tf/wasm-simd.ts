@@ -15,6 +15,7 @@ interface Exports {
   maxpool_grad(x: number, dy: number, dx: number, geom: number): void;
   relu(x: number, out: number, n: number): void;
   relu_grad(dy: number, x: number, out: number, n: number): void;
+  adam(w: number, m: number, v: number, g: number, ow: number, om: number, ov: number, n: number, ...constants: number[]): void;
 }
 
 type EmscriptenModule = { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void; HEAPF32: Float32Array; HEAP32: Int32Array };
@@ -34,8 +35,22 @@ export interface SimdKernels {
   relu(x: TensorInfo, out: TensorInfo): void;
   /** out = x > 0 ? dy : 0, any size. */
   reluGrad(dy: TensorInfo, x: TensorInfo, out: TensorInfo): void;
+  /** One Adam step: new weights, first and second moments into `out` (see the .wat for the formula). */
+  adam(inputs: { w: TensorInfo; m: TensorInfo; v: TensorInfo; g: TensorInfo }, out: { w: TensorInfo; m: TensorInfo; v: TensorInfo }, c: AdamConstants): void;
   /** MaxPool's gradient into a zeroed dx; geometry as computePool2DInfo gives it (no dilation). */
   maxPoolGrad(x: TensorInfo, dy: TensorInfo, dx: TensorInfo, geometry: MaxPoolGeometry): void;
+}
+
+/** Adam's constants for one step, as float32 values: b1, 1 − b1, b2, 1 − b2, 1 − b1ᵗ, 1 − b2ᵗ, −lr, eps. */
+export interface AdamConstants {
+  b1: number;
+  nb1: number;
+  b2: number;
+  nb2: number;
+  c1: number;
+  c2: number;
+  nlr: number;
+  eps: number;
 }
 
 export interface MaxPoolGeometry {
@@ -157,6 +172,21 @@ function instantiate(backend: WasmBackend): SimdKernels | null {
       exports.relu_grad(at(dy), at(x), at(out), body);
       const [g, src, dst] = [backend.typedArrayFromHeap(dy), backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(out)];
       for (let i = body; i < n; i++) dst[i] = src[i] > 0 ? g[i] : 0;
+    },
+    adam(i, o, c) {
+      const n = o.w.shape.reduce((a, b) => a * b, 1);
+      const body = n - (n % 4);
+      exports.adam(at(i.w), at(i.m), at(i.v), at(i.g), at(o.w), at(o.m), at(o.v), body, c.b1, c.nb1, c.b2, c.nb2, c.c1, c.c2, c.nlr, c.eps);
+      // The last n % 4 values, with float32 rounding after every operation as the kernel does.
+      const f = Math.fround;
+      const [w, m, v, g, ow, om, ov] = [i.w, i.m, i.v, i.g, o.w, o.m, o.v].map((t) => backend.typedArrayFromHeap(t) as Float32Array);
+      for (let j = body; j < n; j++) {
+        const mj = f(f(m[j] * c.b1) + f(g[j] * c.nb1));
+        const vj = f(f(v[j] * c.b2) + f(f(g[j] * g[j]) * c.nb2));
+        om[j] = mj;
+        ov[j] = vj;
+        ow[j] = f(f(f(f(mj / c.c1) / f(f(Math.sqrt(f(vj / c.c2))) + c.eps)) * c.nlr) + w[j]);
+      }
     },
     maxPoolGrad(x, dy, dx, g) {
       const geometry = Int32Array.of(g.batch, g.inH, g.inW, g.ch, g.outH, g.outW, g.fh, g.fw, g.sh, g.sw, g.top, g.left);
