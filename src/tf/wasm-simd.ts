@@ -109,7 +109,7 @@ function instantiate(backend: WasmBackend): SimdKernels | null {
   const at = (t: TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
   const channels = (t: TensorInfo) => t.shape[t.shape.length - 1];
   const rowsOf = (t: TensorInfo) => t.shape.reduce((a, b) => a * b, 1) / channels(t);
-  /** Runs `fn` with `parts` float arrays copied into one heap block (address passed), then frees it. */
+  /** Runs `fn` with a scratch block of `floats` values on the heap (filled by `fill`; its address passed), then frees it. */
   const withHeap = <T>(floats: number, fill: (heap: Float32Array, start: number) => void, fn: (ptr: number) => T): T => {
     const ptr = em._malloc(floats * 4);
     try {
@@ -130,7 +130,7 @@ function instantiate(backend: WasmBackend): SimdKernels | null {
         const n = Math.min(BLOCK_ROWS, rows - row);
         em.HEAPF32.fill(0, ptr / 4, ptr / 4 + width * ch);
         run(row, n, ptr, ptr + width * ch * 4);
-        const heap = em.HEAPF32; // after the call: the heap cannot grow during it, but take a fresh view
+        const heap = em.HEAPF32;
         for (let w = 0; w < width; w++) for (let c = 0; c < ch; c++) totals[w][c] += heap[ptr / 4 + w * ch + c];
       }
     });
