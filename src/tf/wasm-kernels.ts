@@ -6,7 +6,8 @@
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
-import { fastFusedBatchNorm, installTrainingBatchNorm } from './wasm-batchnorm-training.js';
+import { installTrainingBatchNorm } from './wasm-batchnorm-training.js';
+import { fastFusedBatchNorm, registerChannelKernels } from './wasm-channel-kernels.js';
 import { fastAdd, fastRelu, registerReluGrad } from './wasm-elementwise.js';
 import { installFusedAdam } from './wasm-adam.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
@@ -60,6 +61,7 @@ export function registerWasmTrainingKernels(tf: Tf): void {
   install(tf, 'Mean', fastMean);
   install(tf, 'Tile', fastTile);
   install(tf, 'MaxPoolGrad', fastMaxPoolGrad(tf));
+  registerChannelKernels(tf);
   registerBatchNormGrad(tf);
   installTrainingBatchNorm(tf);
   install(tf, 'FusedBatchNorm', fastFusedBatchNorm);

@@ -78,6 +78,12 @@ async function checkWasm(): Promise<BackendReport> {
     } else {
       details.push(`native GEMM: not used: ${blas.unavailable}; convolutions run on XNNPACK, about 3x slower to train`);
     }
+    const { simdKernels } = await import('../../tf/wasm-simd.js');
+    details.push(
+      simdKernels(tf.backend() as never)
+        ? "SIMD kernels: loaded (batch norm, relu, pooling gradients, reductions, Adam)"
+        : "SIMD kernels: NOT loaded (dist/src/tf/wasm-simd-kernels.wasm missing: run 'npm run build'); JavaScript loops instead, several times slower",
+    );
     const { availableParallelism } = await import('node:os');
     details.push(`data-parallel training: up to ${availableParallelism()} worker thread(s), one per core`);
     return { name: 'wasm', ok: missing.length === 0, details };
