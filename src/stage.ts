@@ -21,9 +21,11 @@ export interface OutputSpec {
 /**
  * Facts outside params and inputs that change a stage's result. The core adds each one to the cache key.
  * - 'seed': the pipeline seed.
- * - 'tensorflow': the resolved tfjs backend name and the tfjs version.
+ * - 'tensorflow': the resolved tfjs backend name, the tfjs version and the kernels its convolutions run on
+ *   (OpenBLAS or XNNPACK on wasm: they round differently).
+ * - 'pipeline': the pipeline's name and resolved backend, for stages (a report) that show them.
  */
-export type RuntimeFact = 'seed' | 'tensorflow';
+export type RuntimeFact = 'seed' | 'tensorflow' | 'pipeline';
 
 export interface ProgressReporter {
   /** One line of what the stage is doing now, e.g. "epoch 3/32 · batch 120/450 · loss 1.23 · ETA 4m". */
@@ -61,34 +63,27 @@ export interface StageContext<P = Record<string, unknown>> {
   resolvePath(p: string): string;
   /** Pipeline-wide seed. */
   seed: number;
-  /** Backend requested by the pipeline or `--backend` ('auto' | 'tensorflow' | 'wasm' | 'cpu'). */
-  backend: string;
+  /** The TensorFlow.js backend this run uses ('tensorflow' | 'wasm' | 'cpu'), resolved from the pipeline's or `--backend`'s request. */
+  backend: 'tensorflow' | 'wasm' | 'cpu';
   log: Logger;
   progress: ProgressReporter;
   /** Aborted when the user interrupts the run (Ctrl-C); long stages should stop at a safe point. */
   signal: AbortSignal;
-  /** Facts about the run, for stages (like a report) that describe it. */
-  run: RunInfo;
+  /**
+   * Facts about the pipeline, for stages (like a report) that describe it. Only facts the stage's cache key
+   * covers: an entry is reused by later runs and other machines, so nothing run-specific (run id, times,
+   * which stages came from the cache) may end up in it.
+   */
+  pipeline: PipelineInfo;
 }
 
-export interface RunInfo {
-  id: string;
-  pipelineName: string;
-  pipelineFile: string;
-  startedAt: string;
-  /** Status so far of every stage in this run, by stage id (stages upstream of this one are final). */
-  stages: Record<
-    string,
-    {
-      uses: string;
-      status: 'cached' | 'ran' | 'pending' | 'running' | 'failed' | 'skipped';
-      seconds?: number;
-      key?: string;
-      params: Record<string, unknown>;
-    }
-  >;
+export interface PipelineInfo {
+  /** `name:` of the pipeline (in the key of stages that declare the 'pipeline' runtime fact). */
+  name: string;
   /** Backend requested and the one TensorFlow.js stages resolve it to. */
   backend: { requested: string; resolved: string };
+  /** The stages this one depends on, directly or through others, in execution order. */
+  upstream: Record<string, { uses: string; key: string; params: Record<string, unknown> }>;
 }
 
 /** What `run` may return: a small JSON-able summary stored in the manifest and shown by `pipe status`/reports. */

@@ -42,7 +42,7 @@ export default defineStage<BuildModelParams>({
     const { specToTopology } = await import('../src/model/layer-spec.js');
     const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');
     const { summariseModel, summaryTable } = await import('../src/model/summary.js');
-    const { tf, backend } = await loadTf(ctx.backend as never);
+    const { tf, backend } = await loadTf(ctx.backend);
     const topology = specToTopology(ctx.params.layers, ctx.params.inputShape, ctx.seed);
     let model;
     try {

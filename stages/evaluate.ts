@@ -55,7 +55,7 @@ export default defineStage<EvaluateParams>({
     const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
 
-    const { tf, backend } = await loadTf(ctx.backend as never);
+    const { tf, backend } = await loadTf(ctx.backend);
     const ds = await readDataset(ctx.inputs.data.path);
     const model = await loadModel(tf, ctx.inputs.model.path);
     try {

@@ -13,7 +13,7 @@ export interface ReportParams {
 
 export default defineStage<ReportParams>({
   name: 'report',
-  version: '1',
+  version: '2',
   description:
     'Writes report.html (self-contained: inline CSS and SVG charts, works offline), summary.md for a CI job summary, ' +
     'and charts as SVG and PNG: run summary, class counts before/after resampling, leakage verdict, model table, ' +
@@ -47,6 +47,8 @@ export default defineStage<ReportParams>({
     metrics: { description: 'metrics.json of an evaluate stage.', optional: true },
     reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true },
   },
+  // The pipeline's name and backend are shown; the stages it describes are upstream (their keys are in its key).
+  runtime: ['pipeline'],
   outputs: {
     html: { file: 'report.html', description: 'The report, one self-contained HTML file.' },
     markdown: { file: 'summary.md', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
@@ -62,12 +64,10 @@ export default defineStage<ReportParams>({
     type ReportData = import('../src/report/report-data.js').ReportData;
 
     const data: ReportData = {
-      title: ctx.params.title || `${ctx.run.pipelineName} report`,
+      title: ctx.params.title || `${ctx.pipeline.name} report`,
       label: ctx.params.label,
       referenceLabel: ctx.params.referenceLabel,
-      generatedAt: new Date().toISOString(),
-      run: ctx.run,
-      selfId: ctx.id,
+      pipeline: ctx.pipeline,
       notes: [],
     };
     const path = (name: string) => ctx.inputs[name]?.path;

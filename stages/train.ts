@@ -143,7 +143,7 @@ export default defineStage<TrainParams>({
     const { train, trainFingerprint } = await import('../src/model/trainer.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
 
-    const { tf, backend, kernels } = await loadTf(ctx.backend as never);
+    const { tf, backend, kernels } = await loadTf(ctx.backend);
     const ds = await readDataset(ctx.inputs.data.path);
     const trainRows = rowsOfSplit(ds, p.trainSplit);
     if (trainRows.length === 0) {

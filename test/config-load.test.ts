@@ -31,7 +31,7 @@ test('a valid pipeline loads with the core and every stage param default applied
   assert.equal(p.spec.name, 'numbers');
   assert.equal(p.spec.seed, 42);
   assert.equal(p.spec.backend, 'auto');
-  assert.equal(p.cacheDir, undefined);
+  assert.equal(p.cacheSettings.dir, undefined);
   assert.deepEqual(p.stages.small.params, { count: 3, source: './inputs/seed.txt', label: 'n', shape: { width: 4, height: 4 } });
   assert.deepEqual(p.stages.big.params, { count: 10, label: 'n', shape: { width: 4, height: 4 } });
   // The spec carries the same defaulted params.
@@ -41,7 +41,7 @@ test('a valid pipeline loads with the core and every stage param default applied
   // Two stages of one type share the module (and so its compiled validator).
   assert.equal(p.stages.big.stage, p.stages.small.stage);
   // Path params are reported as written: relative to the pipeline file, resolved later by the stage.
-  assert.deepEqual(p.stages.small.pathParams, [{ pointer: '/source', kind: 'file', value: './inputs/seed.txt' }]);
+  assert.deepEqual(p.stages.small.pathParams, [{ at: ['source'], kind: 'file', value: './inputs/seed.txt' }]);
   assert.deepEqual(p.stages.big.pathParams, []);
 });
 
@@ -81,10 +81,10 @@ test('a path given with --set is relative to the working directory, not to the p
   const cwd = join(repoRoot, 'test');
   const p = await loadPipeline(join(repoRoot, numbers), { builtinDir, cwd, sets: ['small.source=data/seed.txt', 'big.source=~/seed.txt'] });
   assert.equal(p.stages.small.params.source, join(cwd, 'data/seed.txt'));
-  assert.deepEqual(p.stages.small.pathParams, [{ pointer: '/source', kind: 'file', value: join(cwd, 'data/seed.txt') }]);
+  assert.deepEqual(p.stages.small.pathParams, [{ at: ['source'], kind: 'file', value: join(cwd, 'data/seed.txt') }]);
   assert.ok(!String(p.stages.big.params.source).startsWith('~'), 'a leading ~/ means the home folder');
   const cache = await loadPipeline(join(repoRoot, numbers), { builtinDir, cwd, sets: ['cache=store'] });
-  assert.equal(cache.cacheDir, join(cwd, 'store'));
+  assert.equal(cache.cacheSettings.dir, join(cwd, 'store'));
 });
 
 test('--set overrides are validated like the file, and errors name the --set they came from', async () => {

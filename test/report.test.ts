@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { encodeDataset, type ImageDataset } from '../src/data/image-dataset.js';
-import type { RunInfo, Stage, StageContext } from '../src/stage.js';
+import type { PipelineInfo, Stage } from '../src/stage.js';
 import oversample from '../stages/oversample.js';
 import leakageCheck from '../stages/leakage-check.js';
 import report from '../stages/report.js';
@@ -28,22 +28,14 @@ async function runStage(stage: Stage, options: HarnessOptions = {}): Promise<Har
 const EVIL = '<script>alert(1)</script>';
 const CLASSES = ['angry', 'disgust', EVIL, 'happy'];
 
-/** The harness gives every stage the same placeholder run; the report is about the run, so give it one. */
-function withRun(stage: Stage, run: RunInfo): Stage {
-  return { ...stage, run: (ctx: StageContext) => stage.run({ ...ctx, run }) };
-}
-
-const RUN: RunInfo = {
-  id: '2026-01-02T03-04-05-678Z-abcd',
-  pipelineName: `fer <b>bold</b>`,
-  pipelineFile: 'pipelines/fer.yaml',
-  startedAt: '2026-01-02T03:04:05.678Z',
+/** What the report is told about its pipeline (the harness passes it as a run would). */
+const PIPELINE: PipelineInfo = {
+  name: `fer <b>bold</b>`,
   backend: { requested: 'auto', resolved: 'wasm' },
-  stages: {
-    ingest: { uses: 'fer2013-csv', status: 'cached', key: 'a'.repeat(64), params: { path: 'data/<x>.csv.gz' } },
-    oversample: { uses: 'oversample', status: 'ran', seconds: 1.25, key: 'b'.repeat(64), params: { strategy: 'auto', splits: ['train'] } },
-    train: { uses: 'train', status: 'ran', seconds: 754, key: 'c'.repeat(64), params: { epochs: 4, optimizer: { adam: { lr: 0.001 } } } },
-    report: { uses: 'report', status: 'running', params: {} },
+  upstream: {
+    ingest: { uses: 'fer2013-csv', key: 'a'.repeat(64), params: { path: 'data/<x>.csv.gz' } },
+    oversample: { uses: 'oversample', key: 'b'.repeat(64), params: { strategy: 'auto', splits: ['train'] } },
+    train: { uses: 'train', key: 'c'.repeat(64), params: { epochs: 4, optimizer: { adam: { lr: 0.001 } } } },
   },
 };
 
@@ -132,7 +124,8 @@ let full: Promise<HarnessResult> | undefined;
 /** The report with every input connected (made once, shared by the tests below). */
 function fullReport(): Promise<HarnessResult> {
   full ??= fixtures().then((p) =>
-    runStage(withRun(report, RUN), {
+    runStage(report, {
+      pipeline: PIPELINE,
       params: { title: 'FER2013 honest protocol', label: 'honest', referenceLabel: 'leaky (paper)' },
       inputs: { resampled: p.resampled, leakage: p.leakage, summary: p.summary, history: p.history, metrics: p.metrics, reference: p.reference },
     }),
@@ -164,14 +157,16 @@ test('report.html is self-contained and escapes everything taken from data', asy
   assert.deepEqual(html.match(/\b(?:src|href|xlink:href)\s*=\s*"(?!#)[^"]*"/gi) ?? [], []);
   assert.deepEqual(html.match(/url\((?!#)[^)]*\)/gi) ?? [], []);
   assert.ok(!/@import/i.test(html));
-  for (const section of ['Run summary', 'Class counts', 'Leakage check', 'Model', 'Training curves', 'Evaluation', 'Compared with leaky (paper)']) {
+  for (const section of ['Pipeline', 'Class counts', 'Leakage check', 'Model', 'Training curves', 'Evaluation', 'Compared with leaky (paper)']) {
     assert.ok(html.includes(`>${section}</h2>`), `section ${section}`);
   }
   assert.ok(html.includes('Leak: 2 images occur in more than one split'), 'leak banner');
   assert.ok(html.includes('1 group of identical images carry different labels'), 'label conflict');
   assert.ok(html.includes('74.3%'), 'headline accuracy');
   assert.ok(html.includes('+8.7 pp'), 'difference to the reference');
-  assert.ok(html.includes('12 m 34 s'), 'train stage duration');
+  assert.ok(html.includes(`title="${'c'.repeat(64)}"`), 'upstream cache keys');
+  // A cached report is shown by later runs and on other machines: nothing of the run that built it.
+  assert.ok(!/\b(?:run|started|generated)\b[^<]*\d{4}-\d\d-\d\d/i.test(html), 'no run id or time');
   assert.ok(html.includes('Best epoch by val_loss: 6.'), 'facts from history.json beside the epochs');
 });
 
@@ -188,7 +183,7 @@ test('summary.md carries the metrics table, leakage verdict, reference and class
 });
 
 test('a report with no inputs still comes out, saying what is not shown', async () => {
-  const result = await runStage(withRun(report, RUN), {});
+  const result = await runStage(report, { pipeline: PIPELINE });
   const html = await readFile(result.outputs.html, 'utf8');
   assert.ok(html.includes('>Not shown</h2>'));
   assert.ok(html.includes('no training `history` input was connected'));
@@ -202,7 +197,7 @@ test('a malformed input becomes a note, and the other sections still render', as
   const p = await fixtures();
   const broken = join(p.history, '..', 'broken.json');
   await writeFile(broken, '{"epochs": ');
-  const result = await runStage(withRun(report, RUN), { inputs: { history: broken, metrics: p.metrics } });
+  const result = await runStage(report, { pipeline: PIPELINE, inputs: { history: broken, metrics: p.metrics } });
   const html = await readFile(result.outputs.html, 'utf8');
   assert.match(html, /training history at .*broken\.json could not be read/);
   assert.ok(html.includes('>Evaluation</h2>'));

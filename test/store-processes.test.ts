@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
-import { ArtifactStore, type LockHolder } from '../src/store/store.js';
+import { LocalStore, type LockHolder } from '../src/store/local-store.js';
 
 const CHILD = fileURLToPath(new URL('./support/store-child.js', import.meta.url));
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
@@ -65,7 +65,7 @@ test('a writer killed with SIGKILL leaves no entry, and its temp dir is removed 
   child.proc.kill('SIGKILL');
   assert.equal((await child.exited).signal, 'SIGKILL');
 
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   assert.ok(existsSync(tempOut), 'the killed writer left its temp dir');
   assert.equal(dirname(dirname(tempOut)), join(root, 'tmp'));
   assert.deepEqual(await store.lookup(k), { status: 'miss' });
@@ -90,7 +90,7 @@ test('two processes committing the same key at once both succeed and leave one s
 
   const manifests = results.map((r) => JSON.parse(r.stdout.split('\n').find((l) => l.startsWith('{'))!));
   assert.deepEqual(manifests[0].files, manifests[1].files);
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const entries = await store.entries();
   assert.equal(entries.length, 1);
   const found = await store.lookup(k);
@@ -105,7 +105,7 @@ test('withLock waits for another live process, telling who holds the lock', asyn
   const k = key('lock');
   const child = startChild('hold-lock', root, k);
   await child.line(/^locked$/);
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   assert.equal((await store.lockHolder(k))?.pid, child.proc.pid);
 
   const holders: LockHolder[] = [];
@@ -152,7 +152,7 @@ test('the lock of a process killed with SIGKILL is taken over without waiting', 
   child.proc.kill('SIGKILL');
   await child.exited;
 
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   assert.equal(await store.lockHolder(k), undefined, 'a dead holder holds nothing');
   let waited = false;
   const result = await store.withLock(k, () => (waited = true), async () => 'took over');

@@ -8,7 +8,12 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { ArtifactStore, hashStats, type Manifest } from '../src/store/store.js';
+import { LocalStore, statCacheIn, type Manifest } from '../src/store/local-store.js';
+import { hashStats } from '../src/store/hash.js';
+import { StatCacheHasher } from '../src/store/input-hasher.js';
+
+/** The input hasher of a store root, as open-store.ts builds it. */
+const hasherIn = (root: string) => new StatCacheHasher(statCacheIn(root));
 import { selectForRemoval, type EntryInfo } from '../src/store/gc-policy.js';
 
 const key = (name: string): string => createHash('sha256').update(name).digest('hex');
@@ -18,7 +23,7 @@ async function tempRoot(): Promise<string> {
 }
 
 /** Commit an entry with a dataset file and a model folder; returns its manifest. */
-async function commitSample(store: ArtifactStore, k: string, content = 'pixels'): Promise<Manifest> {
+async function commitSample(store: LocalStore, k: string, content = 'pixels'): Promise<Manifest> {
   const pending = await store.begin(k, { stage: 'faces', uses: 'synthetic-faces' });
   await writeFile(join(pending.dir, 'data.arrow'), content.repeat(1000));
   await mkdir(join(pending.dir, 'model'));
@@ -29,7 +34,7 @@ async function commitSample(store: ArtifactStore, k: string, content = 'pixels')
 
 test('commit then lookup returns the files, sizes, hashes and summary', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('roundtrip');
   assert.deepEqual(await store.lookup(k), { status: 'miss' });
   const scratch = await store.scratchDir(k);
@@ -63,7 +68,7 @@ test('commit then lookup returns the files, sizes, hashes and summary', async ()
 
 test('abort leaves nothing behind, and a pending entry cannot be committed twice', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('abort');
   const pending = await store.begin(k, { stage: 's', uses: 'u' });
   await writeFile(join(pending.dir, 'half.bin'), 'partial');
@@ -86,15 +91,15 @@ async function symlinkOrSkip(path: string): Promise<void> {
 }
 
 test('keys must be hex digests (no path tricks)', async () => {
-  const store = new ArtifactStore(await tempRoot());
+  const store = new LocalStore(await tempRoot());
   await assert.rejects(store.lookup('../../etc'), /invalid cache key/);
   await assert.rejects(store.begin('ABC', { stage: 's', uses: 'u' }), /invalid cache key/);
-  assert.throws(() => new ArtifactStore('relative/dir'), /must be absolute/);
+  assert.throws(() => new LocalStore('relative/dir'), /must be absolute/);
 });
 
 test('damaged entries are reported with the file and what is wrong, and can be discarded and rebuilt', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('damage');
   await commitSample(store, k);
   const out = join(root, 'entries', k.slice(0, 2), k, 'out');
@@ -138,7 +143,7 @@ test('damaged entries are reported with the file and what is wrong, and can be d
 
 test('a change that keeps size, mtime and inode is caught by a rehashing lookup', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('sneaky');
   await commitSample(store, k);
   const file = join(root, 'entries', k.slice(0, 2), k, 'out', 'data.arrow');
@@ -159,20 +164,20 @@ test('a change that keeps size, mtime and inode is caught by a rehashing lookup'
 
 test('a store copied elsewhere (new paths, mtimes and inodes) still hits after hashing once', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('portable');
   await commitSample(store, k);
   const copy = join(await tempRoot(), 'moved-store');
   execFileSync('cp', ['-r', root, copy]);
 
-  const moved = new ArtifactStore(copy);
+  const moved = new LocalStore(copy);
   const first = hashStats.files;
   const found = await moved.lookup(k);
   assert.equal(found.status, 'hit');
   assert.equal(found.status === 'hit' && found.dir.startsWith(copy), true);
   assert.equal(hashStats.files - first, 3, 'each of the 3 files re-hashed once');
   const second = hashStats.files;
-  assert.equal((await new ArtifactStore(copy).lookup(k)).status, 'hit');
+  assert.equal((await new LocalStore(copy).lookup(k)).status, 'hit');
   assert.equal(hashStats.files - second, 0, 'then remembered across store instances');
   await rm(root, { recursive: true, force: true });
   await rm(copy, { recursive: true, force: true });
@@ -187,21 +192,21 @@ test('hashFile reads a file once, remembers it across instances, and notices cha
 
   const expected = createHash('sha256').update('emotion,pixels,Usage\n0,1 2 3,Training\n').digest('hex');
   const start = hashStats.files;
-  assert.equal(await new ArtifactStore(root).hashFile(input), expected);
+  assert.equal(await hasherIn(root).hashFile(input), expected);
   assert.equal(hashStats.files - start, 1);
-  assert.equal(await new ArtifactStore(root).hashFile(input), expected);
+  assert.equal(await hasherIn(root).hashFile(input), expected);
   assert.equal(hashStats.files - start, 1, 'second instance uses the persisted stat cache');
   const saved = JSON.parse(await readFile(join(root, 'stat-cache.json'), 'utf8'));
   assert.equal(saved.files[input].sha256, expected);
 
   // Same size, new content, new mtime: hashed again.
   await writeFile(input, 'emotion,pixels,Usage\n6,1 2 3,Training\n');
-  const changed = await new ArtifactStore(root).hashFile(input);
+  const changed = await hasherIn(root).hashFile(input);
   assert.notEqual(changed, expected);
   assert.equal(hashStats.files - start, 2);
 
   // A file modified moments ago could change again within the same timestamp: never remembered.
-  const store = new ArtifactStore(root);
+  const store = hasherIn(root);
   await writeFile(input, 'fresh');
   await store.hashFile(input);
   await store.hashFile(input);
@@ -218,22 +223,22 @@ test('stat cache saves from several store instances merge instead of overwriting
     await writeFile(f, f);
     await utimes(f, old, old);
   }
-  const a = new ArtifactStore(root);
-  const b = new ArtifactStore(root);
+  const a = hasherIn(root);
+  const b = hasherIn(root);
   await a.hashFile(files[0]); // a now holds {f1}
   await b.hashFile(files[1]); // b read {f1} and wrote {f1, f2}
   await a.hashFile(files[2]); // a must merge: {f1, f2, f3}, not {f1, f3}
   const saved = JSON.parse(await readFile(join(root, 'stat-cache.json'), 'utf8'));
   assert.deepEqual(Object.keys(saved.files).sort(), [...files].sort());
   const start = hashStats.files;
-  for (const f of files) await new ArtifactStore(root).hashFile(f);
+  for (const f of files) await hasherIn(root).hashFile(f);
   assert.equal(hashStats.files, start);
   await rm(root, { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });
 });
 
 test('hashDir depends on relative paths and contents only', async () => {
-  const store = new ArtifactStore(await tempRoot());
+  const store = hasherIn(await tempRoot());
   const make = async (files: Record<string, string>): Promise<string> => {
     const dir = await tempRoot();
     for (const [rel, content] of Object.entries(files)) {
@@ -249,14 +254,14 @@ test('hashDir depends on relative paths and contents only', async () => {
   assert.notEqual(await store.hashDir(await make({ 'a.txt': '1', 'sub/b.txt': '3' })), a);
 });
 
-async function setLastUsed(store: ArtifactStore, k: string, daysAgo: number): Promise<void> {
+async function setLastUsed(store: LocalStore, k: string, daysAgo: number): Promise<void> {
   const when = new Date(Date.now() - daysAgo * 86_400_000);
   await utimes(store.entryDir(k), when, when);
 }
 
 test('gc removes least recently used entries by age, count and size, never the kept ones', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const keys = ['a', 'b', 'c', 'd'].map(key);
   for (const [i, k] of keys.entries()) {
     await commitSample(store, k, `v${i}`);
@@ -320,8 +325,8 @@ test('selectForRemoval: LRU order, bounds counted over kept entries too, damaged
 
 test('a lookup racing a commit of the same key sees a miss or a hit, never a damaged entry', async () => {
   const root = await tempRoot();
-  const writer = new ArtifactStore(root);
-  const reader = new ArtifactStore(root); // another process's view of the same store
+  const writer = new LocalStore(root);
+  const reader = new LocalStore(root); // another process's view of the same store
   const seen = new Set<string>();
   for (let i = 0; i < 150; i++) {
     const k = key(`race-${i}`);
@@ -343,7 +348,7 @@ test('a lookup racing a commit of the same key sees a miss or a hit, never a dam
 
 test('abort after a commit keeps the committed entry', async () => {
   const root = await tempRoot();
-  const store = new ArtifactStore(root);
+  const store = new LocalStore(root);
   const k = key('abort-after-commit');
   const pending = await store.begin(k, { stage: 's', uses: 'u' });
   await writeFile(join(pending.dir, 'data.bin'), 'kept');

@@ -27,7 +27,7 @@ test('seeded training follows the same loss curve on cpu and wasm and ends at th
   const faces = await runStage(synthesize, { params: { count: 480, size: 24, imbalance: 'balanced', splits: { train: 0.6, test: 0.4 } }, seed: 5 });
   const data = (await runStage(normalise, { params: { mode: 'scale' }, inputs: { data: faces.outputs.data } })).outputs.data;
   const results: Record<string, { losses: number[]; accuracy: number }> = {};
-  for (const backend of ['cpu', 'wasm']) {
+  for (const backend of ['cpu', 'wasm'] as const) {
     const started = performance.now();
     const model = (await runStage(buildModel, { params: { inputShape: [24, 24, 1], layers: LAYERS }, backend, seed: 3 })).outputs.model;
     const params = { epochs: 6, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.01 }, workers: 1 };

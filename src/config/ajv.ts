@@ -3,10 +3,13 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../stage.js';
 
-/** A param the stage reads from disk, found while validating (its content goes into the cache key). */
+/**
+ * A param the stage reads from disk, found while validating (the one place path params are collected; the
+ * planner hashes their content into the cache key instead of the path string).
+ */
 export interface PathParam {
-  /** JSON pointer inside the params object, e.g. "/path" or "/files/0". */
-  pointer: string;
+  /** Location inside the params object, e.g. ["path"] or ["sources", 0, "file"]. */
+  at: (string | number)[];
   kind: 'file' | 'dir';
   value: string;
 }
@@ -26,12 +29,28 @@ export function pipeAjv(): Ajv {
     schemaType: 'string',
     metaSchema: { enum: ['file', 'dir'] },
     errors: false,
-    validate(kind: 'file' | 'dir', data: unknown, _parentSchema?: unknown, ctx?: { instancePath: string }) {
-      if (collector && typeof data === 'string') collector.push({ pointer: ctx?.instancePath ?? '', kind, value: data });
+    validate(kind: 'file' | 'dir', data: unknown, _parentSchema?: unknown, ctx?: { instancePath: string; rootData: unknown }) {
+      if (!collector || typeof data !== 'string') return true;
+      const at = locationOf(ctx?.instancePath ?? '', ctx?.rootData);
+      // The same value can be reached through several subschemas (anyOf, allOf): keep it once.
+      if (!collector.some((p) => p.at.length === at.length && p.at.every((part, i) => part === at[i]))) collector.push({ at, kind, value: data });
       return true;
     },
   });
   return shared;
+}
+
+/** A JSON pointer as a location: array indices as numbers (read off the data, so a key "0" stays a string). */
+function locationOf(pointer: string, root: unknown): (string | number)[] {
+  const at: (string | number)[] = [];
+  let node = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const index = Array.isArray(node) ? Number(part) : part;
+    at.push(index);
+    node = (node as Record<string | number, unknown> | undefined)?.[index];
+  }
+  return at;
 }
 
 const compiled = new WeakMap<object, ValidateFunction>();

@@ -153,16 +153,20 @@ function orderCycle(component: string[], edges: Record<string, string[]>): strin
   return path;
 }
 
-/** Stage ids with every stage after the stages it reads from; ties keep file order. Assumes no cycles. */
+/**
+ * The one execution order of a pipeline's stages (`pipe dag`, `pipe run`, records): each stage after the stages
+ * it reads from; among the stages ready at a step, the first in file order goes next. Throws on a cycle
+ * (the loader reports cycles with their location before anything orders them).
+ */
 export function topologicalOrder(edges: Record<string, string[]>): string[] {
+  const ids = Object.keys(edges);
+  const remaining = new Map(ids.map((id) => [id, new Set((edges[id] ?? []).filter((u) => u in edges))]));
   const order: string[] = [];
-  const done = new Set<string>();
-  const visit = (v: string): void => {
-    if (done.has(v)) return;
-    done.add(v);
-    for (const w of edges[v] ?? []) if (w in edges) visit(w);
-    order.push(v);
-  };
-  for (const v of Object.keys(edges)) visit(v);
+  while (remaining.size > 0) {
+    const ready = ids.find((id) => remaining.has(id) && [...remaining.get(id)!].every((u) => !remaining.has(u)));
+    if (ready === undefined) throw new Error(`the stages ${[...remaining.keys()].join(', ')} depend on each other in a cycle`);
+    order.push(ready);
+    remaining.delete(ready);
+  }
   return order;
 }

@@ -189,9 +189,14 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     spec,
     stages,
     order: topologicalOrder(edges),
-    cacheDir: spec.cache === undefined ? undefined : resolve(dir, spec.cache),
+    cacheSettings: cacheSettingsOf(spec.cache, dir),
     source,
   };
+}
+
+function cacheSettingsOf(cache: PipelineSpec['cache'], dir: string): LoadedPipeline['cacheSettings'] {
+  if (cache === undefined) return {};
+  return { dir: resolve(dir, cache) };
 }
 
 function checkParams(stage: Stage, params: Json, id: string, uses: Record<string, string>): { problems: Problem[]; paths: PathParam[] } {

@@ -3,6 +3,12 @@ import type { Stage } from '../stage.js';
 import type { PathParam } from './ajv.js';
 import type { SourceFile } from './source.js';
 
+/** The pipeline's `cache:` setting, paths made absolute. */
+export interface CacheSettings {
+  /** Folder of the local store. */
+  dir?: string;
+}
+
 export type { PathParam };
 
 export type Backend = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -60,8 +66,8 @@ export interface LoadedPipeline {
   stages: Record<string, ResolvedStage>;
   /** Stage ids in an order where every stage comes after the stages it reads from (file order otherwise). */
   order: string[];
-  /** Absolute artifact store folder when the file sets `cache:`. */
-  cacheDir?: string;
+  /** The file's `cache:` setting, paths absolute (src/store/open-store.ts builds the store from it). */
+  cacheSettings: CacheSettings;
   /** The parsed file, to point later errors (e.g. a missing input file) at their line. */
   source: SourceFile;
 }

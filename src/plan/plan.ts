@@ -5,9 +5,11 @@
 import { createHash } from 'node:crypto';
 import { relative, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import type { PathParam } from '../config/ajv.js';
+import { topologicalOrder } from '../config/graph.js';
 import type { Stage } from '../stage.js';
+import type { BackendName, BackendRequest } from '../tf/backend.js';
 import { canonicalJson } from './canonical-json.js';
-import { findPathParams, replaceAt } from './path-params.js';
 import { moduleTreeHash } from './code-hash.js';
 
 export interface StageInstance {
@@ -20,6 +22,8 @@ export interface StageInstance {
   inputs: Record<string, { stage: string; output: string }>;
   /** Absolute path of the module the stage was loaded from. */
   modulePath: string;
+  /** Params the stage reads from disk, as collected while validating them (src/config/ajv.ts). */
+  pathParams: PathParam[];
 }
 
 export interface PipelineForPlan {
@@ -29,7 +33,8 @@ export interface PipelineForPlan {
   dir: string;
   name: string;
   seed: number;
-  backend: string;
+  /** Requested in the pipeline or with --backend, and what it resolves to here (resolved once per run). */
+  backend: { requested: BackendRequest; resolved: BackendName };
   stages: Record<string, StageInstance>;
   /** Builds an error pointing at a value in the pipeline file, when it is there (not from --set). */
   errorAt?(path: (string | number)[], message: string, hint?: string): PipeError | undefined;
@@ -66,36 +71,33 @@ export interface Plan {
   stages: Record<string, PlannedStage>;
 }
 
-/** Hashes external files and folders; the store supplies one with a stat cache. */
+/** Hashes external files and folders; the store's input hasher is one (with a stat cache). */
 export interface ContentHasher {
   hashFile(path: string): Promise<string>;
   hashDir(path: string): Promise<string>;
 }
 
 /** Facts about this installation that some stages' results depend on (e.g. the tfjs backend). */
-export type RuntimeFacts = (stage: StageInstance) => Record<string, string | number>;
+export type RuntimeFacts = (stage: StageInstance) => Promise<Record<string, string | number>>;
 
 export function sha256(text: string | Uint8Array): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Execution order of the stages: each after all of its upstream stages. */
-export function topologicalOrder(stages: Record<string, Pick<StageInstance, 'inputs'>>): string[] {
-  const ids = Object.keys(stages);
-  const remaining = new Map(ids.map((id) => [id, new Set(Object.values(stages[id].inputs).map((i) => i.stage))]));
-  const order: string[] = [];
-  while (remaining.size > 0) {
-    const ready = ids.find((id) => remaining.has(id) && [...remaining.get(id)!].every((u) => !remaining.has(u)));
-    if (!ready) {
-      const stuck = [...remaining.keys()].join(', ');
-      throw new PipeError(`the stages ${stuck} depend on each other in a cycle`, {
-        hint: 'a stage cannot take its own output, directly or through others, as input',
-      });
-    }
-    order.push(ready);
-    remaining.delete(ready);
+/** The stages' execution order (the one order: config/graph.ts). */
+export function stageOrder(stages: Record<string, Pick<StageInstance, 'inputs'>>): string[] {
+  return topologicalOrder(Object.fromEntries(Object.entries(stages).map(([id, s]) => [id, Object.values(s.inputs).map((i) => i.stage)])));
+}
+
+/** A copy of params with the value at each location replaced. */
+function replaceAt(params: Record<string, unknown>, replacements: { at: (string | number)[]; value: unknown }[]): Record<string, unknown> {
+  const copy = structuredClone(params);
+  for (const { at, value } of replacements) {
+    let node: any = copy;
+    for (let i = 0; i < at.length - 1; i++) node = node[at[i]];
+    node[at[at.length - 1]] = value;
   }
-  return order;
+  return copy;
 }
 
 function formatLocation(at: (string | number)[]): string {
@@ -103,11 +105,11 @@ function formatLocation(at: (string | number)[]): string {
 }
 
 export async function planPipeline(pipeline: PipelineForPlan, hasher: ContentHasher, runtimeFacts: RuntimeFacts): Promise<Plan> {
-  const order = topologicalOrder(pipeline.stages);
+  const order = stageOrder(pipeline.stages);
   const stages: Record<string, PlannedStage> = {};
   for (const id of order) {
     const instance = pipeline.stages[id];
-    const pathParams = findPathParams(instance.stage.params, instance.params);
+    const pathParams = instance.pathParams;
     const files: Record<string, string> = {};
     const filePaths: Record<string, string> = {};
     for (const p of pathParams) {
@@ -137,7 +139,7 @@ export async function planPipeline(pipeline: PipelineForPlan, hasher: ContentHas
       params: replaceAt(instance.params, pathParams.map((p) => ({ at: p.at, value: null }))),
       files,
       inputs,
-      runtime: runtimeFacts(instance),
+      runtime: await runtimeFacts(instance),
     };
     stages[id] = {
       ...instance,

@@ -1,15 +1,24 @@
 // The runtime facts a stage declares (`runtime: [...]`) turned into values for its cache key.
-import { resolveBackend, tfjsVersion, type BackendRequest } from '../tf/backend.js';
+import { kernelsOf, tfjsVersion, type BackendName } from '../tf/backend.js';
 import type { RuntimeFacts } from './plan.js';
 
-export function runtimeFactsFor(seed: number, backend: string): RuntimeFacts {
-  return (instance) => {
+export function runtimeFactsFor(pipeline: { name: string; seed: number; backend: { resolved: BackendName } }): RuntimeFacts {
+  const backend = pipeline.backend.resolved;
+  // Asked once per plan: which kernels load does not change within a process.
+  let kernels: string | undefined;
+  return async (instance) => {
     const facts: Record<string, string | number> = {};
     const wants = instance.stage.runtime ?? [];
-    if (wants.includes('seed')) facts.seed = seed;
+    if (wants.includes('seed')) facts.seed = pipeline.seed;
     if (wants.includes('tensorflow')) {
-      facts.backend = resolveBackend(backend as BackendRequest);
+      facts.backend = backend;
       facts.tfjs = tfjsVersion();
+      kernels ??= (await kernelsOf(backend)).name;
+      facts.kernels = kernels;
+    }
+    if (wants.includes('pipeline')) {
+      facts.pipeline = pipeline.name;
+      facts.backend = backend;
     }
     return facts;
   };

@@ -1,7 +1,8 @@
-// Why a stage is stale, DVC-status style: compares its key parts now with those of its last recorded run.
+// Why a stage is stale, DVC-status style: compares its key parts now with the key parts stored in the cache
+// entry this stage last used (each entry's manifest keeps them), so the answer survives a renamed pipeline
+// and needs no run record.
 import { canonicalJson } from './canonical-json.js';
 import type { KeyParts, Plan } from './plan.js';
-import type { RunRecord } from '../runs/record.js';
 
 export interface StageState {
   id: string;
@@ -14,18 +15,25 @@ export interface StageState {
 
 type Lookup = (key: string) => Promise<{ status: string }>;
 
-/** The most recent recorded key parts of each stage id of this pipeline (records newest first). */
-export function lastKeyParts(records: RunRecord[], pipelineName: string): Map<string, KeyParts> {
-  const found = new Map<string, KeyParts>();
-  for (const record of records) {
-    if (record.pipeline.name !== pipelineName) continue;
-    for (const [id, stage] of Object.entries(record.stages)) {
-      if (!found.has(id) && stage.keyParts && (stage.status === 'ran' || stage.status === 'cached')) {
-        found.set(id, stage.keyParts as unknown as KeyParts);
-      }
-    }
+/** An entry's manifest as far as explanations need it. */
+export interface StoredEntry {
+  manifest: { stage: string; meta?: Record<string, unknown> };
+  lastUsedAt: string;
+}
+
+/**
+ * For each stage id, the key parts of the entry most recently used by a stage of that id: of this pipeline
+ * when there is one, else of any pipeline sharing the store (a renamed pipeline still finds its entries).
+ */
+export function previousKeyParts(entries: StoredEntry[], pipelineName: string): Map<string, KeyParts> {
+  const rank = (e: StoredEntry) => `${e.manifest.meta?.pipeline === pipelineName ? 1 : 0}${e.lastUsedAt}`;
+  const best = new Map<string, StoredEntry>();
+  for (const entry of entries) {
+    if (!entry.manifest.meta?.keyParts) continue;
+    const seen = best.get(entry.manifest.stage);
+    if (!seen || rank(entry) > rank(seen)) best.set(entry.manifest.stage, entry);
   }
-  return found;
+  return new Map([...best].map(([id, e]) => [id, e.manifest.meta!.keyParts as KeyParts]));
 }
 
 export async function stageStates(plan: Plan, lookup: Lookup, previous: Map<string, KeyParts>): Promise<StageState[]> {

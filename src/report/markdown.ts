@@ -2,7 +2,7 @@
 // headline metrics, the leakage verdict, the comparison with a reference, and class counts.
 import { totalRows } from './class-counts.js';
 import { escapeMarkdown } from './escape.js';
-import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
+import { formatCount, formatNumber, formatPercent, formatPointDelta } from './format.js';
 import { leakageVerdict } from './leakage.js';
 import { headlineSplit } from './metrics.js';
 import type { ReportData } from './report-data.js';
@@ -16,16 +16,10 @@ export function markdownTable(header: string[], rows: string[][], numeric: boole
 
 export function renderMarkdown(data: ReportData): string {
   const out: string[] = [`## ${escapeMarkdown(data.title)}`, ''];
-  const run = data.run;
-  if (run) {
-    const stages = Object.entries(run.stages).filter(([id]) => id !== data.selfId);
-    const ran = stages.filter(([, s]) => s.status === 'ran');
-    const seconds = ran.reduce((a, [, s]) => a + (s.seconds ?? 0), 0);
-    out.push(
-      `Pipeline **${escapeMarkdown(run.pipelineName)}** · run ${escapeMarkdown(run.id)} · backend ${escapeMarkdown(run.backend.resolved)} · ` +
-        `${ran.length} of ${stages.length} stages ran (${formatSeconds(seconds)}), ${stages.length - ran.length} cached`,
-      '',
-    );
+  const pipeline = data.pipeline;
+  if (pipeline) {
+    const stages = Object.keys(pipeline.upstream).length;
+    out.push(`Pipeline **${escapeMarkdown(pipeline.name)}** · backend ${escapeMarkdown(pipeline.backend.resolved)} · built from ${stages} ${stages === 1 ? 'stage' : 'stages'}`, '');
   }
   if (data.leakage) {
     const v = leakageVerdict(data.leakage);

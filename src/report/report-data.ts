@@ -1,5 +1,6 @@
-// Everything a report shows, gathered from the report stage's optional inputs and the run's facts.
-import type { RunInfo } from '../stage.js';
+// Everything a report shows, gathered from the report stage's optional inputs and the pipeline's facts (only
+// those in the report's cache key: a cached report is shown by later runs and other machines).
+import type { PipelineInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
 import type { EpochRow, TrainingFacts } from './history.js';
 import type { LeakageView } from './leakage.js';
@@ -11,10 +12,7 @@ export interface ReportData {
   /** What this run's metrics are called beside the reference's (e.g. "honest: split first"). */
   label: string;
   referenceLabel: string;
-  generatedAt: string;
-  run?: RunInfo;
-  /** The report stage's own id, left out of "what ran" since it is running while it writes. */
-  selfId?: string;
+  pipeline?: PipelineInfo;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
   model?: ModelSummaryView;

@@ -16,6 +16,8 @@ export interface StageRecord {
   inputs: Record<string, string>;
   /** output name -> path of the output relative to the store root (e.g. "entries/ab/abcd.../out/metrics.json"). */
   outputs: Record<string, string>;
+  /** 'remote' when a cached stage came from the remote cache into the local store during this run. */
+  cachedFrom?: 'remote';
   /** What run() returned (or the cached entry's stored summary). */
   summary?: Record<string, unknown>;
   /** Failure message when status is failed, or why it was skipped. */

@@ -23,7 +23,10 @@ export function nativePackage(): string | null {
   return NATIVE_PACKAGES.find(installed) ?? null;
 }
 
-/** The backend `auto` resolves to, decided without loading tfjs (used in cache keys). */
+/**
+ * The backend a request resolves to, decided without loading tfjs. The one place this is decided: a run
+ * resolves once (src/cli/open-pipeline.ts) and hands the name to cache keys, records and stages.
+ */
 export function resolveBackend(request: BackendRequest): BackendName {
   if (request !== 'auto') return request;
   return nativePackage() ? 'tensorflow' : 'wasm';
@@ -32,6 +35,18 @@ export function resolveBackend(request: BackendRequest): BackendName {
 /** The tfjs version whose numerics a model stage depends on. */
 export function tfjsVersion(): string {
   return (require('@tensorflow/tfjs-core/package.json') as { version: string }).version;
+}
+
+/**
+ * What a backend's convolutions and matrix products run on: on wasm OpenBLAS when it loads (PIPE_BLAS), else
+ * XNNPACK. They round differently, so model stages hash `name` into their cache keys. Loads no tfjs.
+ */
+export async function kernelsOf(backend: BackendName): Promise<{ name: string; description: string }> {
+  if (backend !== 'wasm') return { name: backend, description: backend };
+  const blas = (await import('./blas.js')).loadBlas();
+  return 'blas' in blas
+    ? { name: 'openblas', description: `wasm, convolutions on OpenBLAS ${blas.blas.name}` }
+    : { name: 'xnnpack', description: 'wasm, convolutions on XNNPACK (OpenBLAS not loaded)' };
 }
 
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -45,9 +60,8 @@ export interface LoadedTf {
 
 let loaded: LoadedTf | null = null;
 
-/** Load tfjs with the requested backend and make it the active one. */
-export async function loadTf(request: BackendRequest): Promise<LoadedTf> {
-  const backend = resolveBackend(request);
+/** Load tfjs with this backend (resolved already: see resolveBackend) and make it the active one. */
+export async function loadTf(backend: BackendName): Promise<LoadedTf> {
   if (loaded && loaded.backend === backend) return loaded;
   let tf: Tf;
   if (backend === 'tensorflow') {
@@ -65,13 +79,8 @@ export async function loadTf(request: BackendRequest): Promise<LoadedTf> {
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();
-  let kernels: string = backend;
   // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (OpenBLAS or XNNPACK).
-  if (backend === 'wasm') {
-    (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
-    const blas = (await import('./blas.js')).loadBlas();
-    kernels = 'blas' in blas ? `wasm, convolutions on OpenBLAS ${blas.blas.name}` : 'wasm, convolutions on XNNPACK (OpenBLAS not loaded)';
-  }
-  loaded = { tf, backend, kernels };
+  if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
+  loaded = { tf, backend, kernels: (await kernelsOf(backend)).description };
   return loaded;
 }

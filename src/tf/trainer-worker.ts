@@ -4,10 +4,10 @@
 //   in  {type:'step', weights|null, x, y, n, loss, dropoutSeeds?}  out {type:'shard', result} | {type:'error', message}
 import { parentPort } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
-import { loadTf, type BackendRequest, type Tf } from './backend.js';
+import { loadTf, type BackendName, type Tf } from './backend.js';
 import { assignWeights, batchTensors, computeShard, type LossName } from './replica.js';
 
-type InitMessage = { type: 'init'; backend: BackendRequest; topology: object; weights: Float32Array[] };
+type InitMessage = { type: 'init'; backend: BackendName; topology: object; weights: Float32Array[] };
 type StepMessage = {
   type: 'step';
   weights: Float32Array[] | null;

@@ -32,7 +32,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { LayersModel, Optimizer, Tensor, Variable, NamedTensorMap } from '@tensorflow/tfjs';
-import type { BackendRequest, Tf } from './backend.js';
+import type { BackendName, Tf } from './backend.js';
 import { batchTensors, readWeights, type LossName, type ShardResult } from './replica.js';
 import { limitBlasThreads } from './blas.js';
 
@@ -42,7 +42,7 @@ export interface TrainerOptions {
   /** Worker threads; 1 = train in the calling thread. Default 1. */
   workers?: number;
   /** Backend each worker loads. Default: the calling thread's active backend (what loadTf chose). */
-  backend?: BackendRequest;
+  backend?: BackendName;
   loss?: LossName;
 }
 
@@ -83,7 +83,7 @@ function rowsOf(model: LayersModel, x: Float32Array): number {
  * TensorFlow (it already uses every core). Each wasm replica of the paper CNN at batch 64/k needs
  * roughly 1.4/k GB plus ~0.3 GB.
  */
-export function suggestedWorkers(backend: BackendRequest, cores = availableParallelism()): number {
+export function suggestedWorkers(backend: BackendName, cores = availableParallelism()): number {
   return backend === 'tensorflow' ? 1 : Math.max(1, Math.min(cores, 4));
 }
 
@@ -98,7 +98,7 @@ export async function createTrainer(opts: TrainerOptions): Promise<Trainer> {
   try {
     const pool = await Promise.all(
       Array.from({ length: workers }, () =>
-        WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendRequest), model.toJSON(null, false) as object, readWeights(model)),
+        WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendName), model.toJSON(null, false) as object, readWeights(model)),
       ),
     );
     return new ParallelTrainer(tf, model, optimizer, loss, pool, restoreBlasThreads);
@@ -260,7 +260,7 @@ class WorkerReplica {
     });
   }
 
-  static async start(backend: BackendRequest, topology: object, weights: Float32Array[]): Promise<WorkerReplica> {
+  static async start(backend: BackendName, topology: object, weights: Float32Array[]): Promise<WorkerReplica> {
     const replica = new WorkerReplica(new Worker(new URL('./trainer-worker.js', import.meta.url)));
     await replica.request({ type: 'init', backend, topology, weights });
     return replica;

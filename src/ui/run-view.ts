@@ -56,7 +56,7 @@ export function createRunView(stages: { id: string; uses: string; upstream: stri
       const result = await outcome.get(id)!.promise;
       switch (result.status) {
         case 'cached':
-          task.title = `${id} (${uses}) · cached`;
+          task.title = `${id} (${uses}) · ${result.tier === 'remote' ? 'cached (remote)' : 'cached'}`;
           return;
         case 'ran':
           task.title = `${id} (${uses}) · done in ${formatSeconds(result.seconds)}`;

@@ -6,13 +6,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { runStage } from './stage-harness.js';
 import type { Stage } from '../../src/stage.js';
+import type { BackendName } from '../../src/tf/backend.js';
 
 interface Job {
   stage: string;
   params: Record<string, unknown>;
   inputs: Record<string, string>;
   scratchDir: string;
-  backend: string;
+  backend: BackendName;
   seed: number;
   resultFile: string;
 }

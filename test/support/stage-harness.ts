@@ -1,23 +1,28 @@
-// Runs one stage module for real, outside the runner: params validated and defaulted by its own schema
-// (as the runner does), fresh output and scratch directories, a silent logger and recorded progress lines.
+// Runs one stage module for real, outside the runner: params validated and defaulted by the runner's own
+// validator, the context built by the runner's own function, fresh output and scratch directories, a silent
+// logger and recorded progress lines.
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ajv } from 'ajv';
 import { pino } from 'pino';
-import type { InputArtifact, Stage, StageContext, StageSummary } from '../../src/stage.js';
+import { validatorFor } from '../../src/config/ajv.js';
+import { buildStageContext } from '../../src/exec/stage-context.js';
+import type { InputArtifact, PipelineInfo, Stage, StageSummary } from '../../src/stage.js';
+import { resolveBackend, type BackendName } from '../../src/tf/backend.js';
 
 export interface HarnessOptions {
   params?: Record<string, unknown>;
   /** input name -> path of the upstream output (file or folder) */
   inputs?: Record<string, string>;
   seed?: number;
-  backend?: string;
+  backend?: BackendName;
   /** Folder that relative paths in params resolve against; defaults to the process cwd. */
   baseDir?: string;
   signal?: AbortSignal;
   /** Reuse a scratch directory (to test resuming). */
   scratchDir?: string;
+  /** What the stage is told about its pipeline (default: a placeholder). */
+  pipeline?: PipelineInfo;
 }
 
 export interface HarnessResult {
@@ -31,11 +36,11 @@ export interface HarnessResult {
 }
 
 export async function runStage(stage: Stage, options: HarnessOptions = {}): Promise<HarnessResult> {
-  const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
   const params = structuredClone(options.params ?? {});
-  const validate = ajv.compile(stage.params);
+  // The runner's own validator (defaults filled in as a run would).
+  const validate = validatorFor(stage.params);
   if (!validate(params)) {
-    throw new Error(`params of ${stage.name} invalid: ${ajv.errorsText(validate.errors)}`);
+    throw new Error(`params of ${stage.name} invalid: ${JSON.stringify(validate.errors)}`);
   }
   const root = await mkdtemp(join(tmpdir(), `pipe-${stage.name}-`));
   const outDir = join(root, 'out');
@@ -49,26 +54,21 @@ export async function runStage(stage: Stage, options: HarnessOptions = {}): Prom
   const outputs: Record<string, string> = {};
   for (const [name, spec] of Object.entries(stage.outputs)) outputs[name] = join(outDir, spec.file);
   const progress: string[] = [];
-  const baseDir = options.baseDir ?? process.cwd();
-  const ctx: StageContext = {
+  const ctx = buildStageContext({
     id: stage.name,
+    stage,
     params,
     inputs,
-    output(name) {
-      const path = outputs[name];
-      if (!path) throw new Error(`${stage.name} declares no output '${name}'`);
-      return path;
-    },
     outDir,
     scratchDir,
-    resolvePath: (p) => resolve(baseDir, p),
+    baseDir: options.baseDir ?? process.cwd(),
     seed: options.seed ?? 1,
-    backend: options.backend ?? 'auto',
+    backend: options.backend ?? resolveBackend('auto'),
     log: pino({ level: 'silent' }),
-    progress: { update: (m) => progress.push(m) },
+    onProgress: (m) => progress.push(m),
     signal: options.signal ?? new AbortController().signal,
-    run: { id: 'test', pipelineName: 'test', pipelineFile: 'test.yaml', startedAt: new Date(0).toISOString(), stages: {}, backend: { requested: 'auto', resolved: 'wasm' } },
-  };
+    pipeline: options.pipeline ?? { name: 'test', backend: { requested: 'auto', resolved: 'wasm' }, upstream: {} },
+  });
   const summary = await stage.run(ctx);
   return { summary, outDir, scratchDir, outputs, progress, params };
 }

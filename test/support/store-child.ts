@@ -8,10 +8,10 @@
 import { existsSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ArtifactStore } from '../../src/store/store.js';
+import { LocalStore } from '../../src/store/local-store.js';
 
 const [mode, root, key, arg] = process.argv.slice(2);
-const store = new ArtifactStore(root);
+const store = new LocalStore(root);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 if (mode === 'write-slowly') {

@@ -3,10 +3,10 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { PipeError } from '../../errors.js';
-import { ArtifactStore, type EntryInfo } from '../../store/store.js';
-import { resolveStoreRoot } from '../../store/root.js';
-import { keysOfLatestRuns } from '../../store/run-record-keys.js';
+import type { EntryInfo, LocalStore } from '../../store/local-store.js';
+import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
+import { planKeys } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe cache <ls | gc | verify> [options]
 
@@ -96,15 +96,15 @@ function parseArgs(argv: string[]): Options {
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const options = parseArgs(rest);
-  const store = new ArtifactStore(resolveStoreRoot(options.cache));
+  const store = await openStore({ flag: options.cache });
   switch (sub) {
     case 'ls':
     case 'list':
-      return list(store, options);
+      return list(store.cache.local, options);
     case 'gc':
       return gc(store, options);
     case 'verify':
-      return verify(store, options);
+      return verify(store.cache.local, options);
     case undefined:
       process.stdout.write(usage);
       return 2;
@@ -113,19 +113,22 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-function table(entries: EntryInfo[], now: number): string {
-  const rows = entries.map((e) => [e.key.slice(0, 12), e.stage || '?', e.uses || (e.damaged ? '(damaged)' : '?'), formatBytes(e.bytes), `${formatAge(e.lastUsedAt, now)} ago`]);
-  const header = ['KEY', 'STAGE', 'USES', 'SIZE', 'LAST USED'];
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   return [header, ...rows].map((r) => r.map((c, i) => (i === 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
 }
 
-function storeName(store: ArtifactStore): string {
+function table(entries: EntryInfo[], now: number): string {
+  const rows = entries.map((e) => [e.key.slice(0, 12), e.stage || '?', e.uses || (e.damaged ? '(damaged)' : '?'), formatBytes(e.bytes), `${formatAge(e.lastUsedAt, now)} ago`]);
+  return formatTable(['KEY', 'STAGE', 'USES', 'SIZE', 'LAST USED'], rows);
+}
+
+function storeName(store: { root: string }): string {
   const rel = relative(process.cwd(), store.root);
   return rel && !rel.startsWith('..') ? rel : store.root;
 }
 
-async function list(store: ArtifactStore, options: Options): Promise<number> {
+async function list(store: LocalStore, options: Options): Promise<number> {
   const entries = (await store.entries()).sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt));
   if (options.json) {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
@@ -146,53 +149,33 @@ async function defaultPipelines(): Promise<string[]> {
   }
 }
 
-type PlanKeys = (pipelineFile: string) => Promise<Set<string>>;
-
-/** The planner's planKeys, or undefined when this build has none. */
-async function loadPlanKeys(): Promise<PlanKeys | undefined> {
-  // Through a URL held in a variable so the compiler does not require the module to exist.
-  const url = new URL('../../plan/keys-in-use.js', import.meta.url).href;
-  try {
-    const mod = (await import(url)) as { planKeys?: PlanKeys };
-    return mod.planKeys;
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('keys-in-use')) return undefined;
-    throw err;
-  }
-}
-
-async function keysInUse(store: ArtifactStore, pipelines: string[]): Promise<{ keep: Set<string>; sources: string[] }> {
-  const keep = await keysOfLatestRuns(store.runsDir);
+async function keysInUse(store: Store, options: Options, pipelines: string[]): Promise<{ keep: Set<string>; sources: string[] }> {
+  const keep = await store.runs.keysOfLatestRuns();
   const sources = [`${keep.size} from the latest run of each pipeline`];
-  const planKeys = pipelines.length ? await loadPlanKeys() : undefined;
-  if (pipelines.length && !planKeys) sources.push('pipeline files not planned (this build has no planner)');
-  if (planKeys) {
-    for (const file of pipelines) {
-      let keys: Set<string>;
-      try {
-        keys = await planKeys(resolve(file));
-      } catch (err) {
-        // Refuse rather than guess: deleting what a pipeline needs could cost hours of training.
-        throw new PipeError(`cannot tell which cache entries ${file} uses: ${err instanceof Error ? err.message : String(err)}`, {
-          hint: 'fix the pipeline (pipe validate), or name the pipelines to keep on the command line',
-          cause: err,
-        });
-      }
-      for (const k of keys) keep.add(k);
-      sources.push(`${keys.size} used by ${file}`);
+  for (const file of pipelines) {
+    let keys: Set<string>;
+    try {
+      keys = await planKeys(resolve(file), { flag: options.cache });
+    } catch (err) {
+      // Refuse rather than guess: deleting what a pipeline needs could cost hours of training.
+      throw new PipeError(`cannot tell which cache entries ${file} uses: ${err instanceof Error ? err.message : String(err)}`, {
+        hint: 'fix the pipeline (pipe validate), or name the pipelines to keep on the command line',
+        cause: err,
+      });
     }
+    for (const k of keys) keep.add(k);
+    sources.push(`${keys.size} used by ${file}`);
   }
   return { keep, sources };
 }
 
-async function gc(store: ArtifactStore, options: Options): Promise<number> {
+async function gc(store: Store, options: Options): Promise<number> {
   if (options.maxAgeDays === undefined && options.maxEntries === undefined && options.maxBytes === undefined && !options.allUnused) {
     throw new PipeError('pipe cache gc: nothing to bound', { hint: 'give --max-age, --max-entries or --max-size, or --all-unused to remove every entry not in use' });
   }
   const pipelines = options.positional.length ? options.positional : await defaultPipelines();
-  const { keep, sources } = await keysInUse(store, pipelines);
-  const { removed, keptBytes } = await store.gc({
+  const { keep, sources } = await keysInUse(store, options, pipelines);
+  const { removed, keptBytes } = await store.cache.local.gc({
     maxAgeDays: options.maxAgeDays,
     maxEntries: options.allUnused ? 0 : options.maxEntries,
     maxBytes: options.allUnused ? 0 : options.maxBytes,
@@ -208,7 +191,7 @@ async function gc(store: ArtifactStore, options: Options): Promise<number> {
   return 0;
 }
 
-async function verify(store: ArtifactStore, options: Options): Promise<number> {
+async function verify(store: LocalStore, options: Options): Promise<number> {
   const entries = await store.entries();
   let damaged = 0;
   for (const entry of entries) {

@@ -59,15 +59,14 @@ export async function run(argv: string[]): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const { dirname, join, resolve } = await import('node:path');
   const { parse } = await import('yaml');
-  const { resolveStoreRoot } = await import('../../store/root.js');
+  const { storeRoot: rootOf } = await import('../../store/open-store.js');
   const { latestRunOf, readRun } = await import('../../runs/read.js');
   const { parseMetrics } = await import('../../report/metrics.js');
   const { compareRuns } = await import('../../report/compare.js');
   type ComparedRun = import('../../report/compare.js').ComparedRun;
   type RunRecord = import('../../runs/record.js').RunRecord;
 
-  const explicitRoot = options.cache ?? process.env.PIPE_ARTIFACTS;
-  const defaultRoot = resolveStoreRoot(options.cache);
+  const defaultRoot = rootOf({ flag: options.cache });
 
   async function pipelineRun(file: string): Promise<{ record: RunRecord; storeRoot: string }> {
     let text: string;
@@ -86,8 +85,9 @@ export async function run(argv: string[]): Promise<number> {
     if (typeof spec.name !== 'string' || !spec.name) {
       throw new PipeError(`${file} has no \`name:\`, so its runs cannot be found`, { hint: `pipe validate ${file}` });
     }
-    // Same rule as `pipe run`: --cache or $PIPE_ARTIFACTS, else the pipeline's own cache: setting.
-    const storeRoot = !explicitRoot && typeof spec.cache === 'string' ? resolve(dirname(file), spec.cache) : defaultRoot;
+    // The same rule as `pipe run` (src/store/open-store.ts): --cache or $PIPE_ARTIFACTS, else the pipeline's own cache: folder.
+    const dir = typeof spec.cache === 'string' ? resolve(dirname(file), spec.cache) : undefined;
+    const storeRoot = rootOf({ flag: options.cache, pipeline: { dir } });
     const record = await latestRunOf(storeRoot, spec.name);
     if (!record) {
       throw new PipeError(`pipeline '${spec.name}' (${file}) has no runs in ${join(storeRoot, 'runs')}`, {

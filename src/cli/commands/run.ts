@@ -4,11 +4,10 @@ import { pino } from 'pino';
 import { PipeError } from '../../errors.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
 import { downstreamOf, upstreamOf, type Plan } from '../../plan/plan.js';
-import { lastKeyParts, stageStates } from '../../plan/staleness.js';
+import { previousKeyParts, stageStates } from '../../plan/staleness.js';
 import type { RunRecord } from '../../runs/record.js';
-import { listRuns } from '../../runs/read.js';
-import { newRunId, runDir, writeRunRecord } from '../../runs/write.js';
-import { resolveBackend, type BackendRequest } from '../../tf/backend.js';
+import { newRunId } from '../../runs/write.js';
+import type { ArtifactCache } from '../../store/artifact-cache.js';
 import { createRunView, formatSeconds } from '../../ui/run-view.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import { openPipeline } from '../open-pipeline.js';
@@ -109,11 +108,11 @@ export async function run(argv: string[]): Promise<number> {
   const { loaded, store, plan } = await openPipeline(o.file, { sets: o.sets, backend: o.backend });
   const selected = selection(plan, o);
   const force = new Set(o.force === 'all' ? plan.order : o.force);
-  const requested = o.backend ?? loaded.spec.backend;
-  const backend = { requested, resolved: resolveBackend(requested as BackendRequest) };
+  const backend = plan.pipeline.backend;
 
   if (o.dryRun) {
-    const states = await stageStates(plan, (k) => store.lookup(k), lastKeyParts(await listRuns(store.root), plan.pipeline.name));
+    const local = store.cache.local;
+    const states = await stageStates(plan, (k) => local.lookup(k), previousKeyParts(await local.manifests(), plan.pipeline.name));
     const rows = states.filter((s) => selected.has(s.id));
     if (o.json) {
       process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: rows.map((s) => ({ ...s, wouldRun: force.has(s.id) || !s.cached })) }, null, 2)}\n`);
@@ -137,13 +136,13 @@ export async function run(argv: string[]): Promise<number> {
     argv,
     stages: {},
   };
-  const logFile = `${runDir(store.root, runId)}/log.jsonl`;
+  const logFile = store.runs.logFile(runId);
   const log = pino(
     { level: o.logLevel, base: { run: runId }, timestamp: pino.stdTimeFunctions.isoTime },
     pino.destination({ dest: logFile, sync: true, mkdir: true }),
   );
   log.info({ pipeline: record.pipeline, backend, argv }, 'run started');
-  await writeRunRecord(store.root, record);
+  await store.runs.write(record);
 
   const abort = new AbortController();
   let interrupts = 0;
@@ -163,20 +162,19 @@ export async function run(argv: string[]): Promise<number> {
   const started = performance.now();
   const result = await execute({
     plan,
-    store,
+    cache: store.cache,
     selected,
     force,
-    backend,
     log,
     signal: abort.signal,
-    run: { id: runId, pipelineName: plan.pipeline.name, pipelineFile: record.pipeline.file, startedAt: record.startedAt },
     observer: view?.observer,
     onRecord: (id, stageRecord) => {
       record.stages[id] = stageRecord;
-      saving = saving.then(() => writeRunRecord(store.root, record));
+      saving = saving.then(() => store.runs.write(record));
     },
   });
   await view?.done;
+  await waitForPushes(store.cache, o.json);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
@@ -187,7 +185,7 @@ export async function run(argv: string[]): Promise<number> {
   // Keep the record in pipeline order.
   record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
   await saving;
-  await writeRunRecord(store.root, record);
+  await store.runs.write(record);
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
@@ -211,9 +209,24 @@ export async function run(argv: string[]): Promise<number> {
   return skipped.length ? 1 : 0;
 }
 
+/** The run's pushes to the remote cache went on in the background; the process waits for them and says so. */
+async function waitForPushes(cache: ArtifactCache, json: boolean): Promise<void> {
+  const remote = cache.remote;
+  if (!remote?.writable) return;
+  const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
+  const waiting = cache.pendingPushes;
+  if (waiting > 0) say(`waiting for ${waiting} ${waiting === 1 ? 'upload' : 'uploads'} to the remote cache ${remote.location}…`);
+  const report = await cache.flush();
+  const parts = [`${report.pushed.length} pushed`];
+  if (report.present.length) parts.push(`${report.present.length} already there`);
+  if (report.failed.length) parts.push(`${report.failed.length} not pushed`);
+  if (report.pushed.length + report.present.length + report.failed.length > 0) say(`remote cache ${remote.location}: ${parts.join(', ')}`);
+}
+
 function printSummary(plan: Plan, outcomes: Record<string, StageOutcome>, seconds: number, record: RunRecord, root: string): void {
   const count = (status: string) => Object.values(outcomes).filter((r) => r.status === status).length;
-  const parts = [`${count('ran')} ran`, `${count('cached')} cached`];
+  const remote = Object.values(outcomes).filter((r) => r.status === 'cached' && r.tier === 'remote').length;
+  const parts = [`${count('ran')} ran`, `${count('cached')} cached${remote ? ` (${remote} from the remote cache)` : ''}`];
   for (const status of ['failed', 'skipped', 'interrupted']) if (count(status)) parts.push(`${count(status)} ${status}`);
   process.stdout.write(`\n${plan.pipeline.name}: ${parts.join(', ')} in ${formatSeconds(seconds)} · run ${record.id}\n`);
   // Point at what the user came for: the outputs of the stages nothing else reads.

@@ -2,7 +2,7 @@
 import { PipeError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import { listRuns } from '../../runs/read.js';
-import { resolveStoreRoot } from '../../store/root.js';
+import { storeRoot } from '../../store/open-store.js';
 import { formatSeconds } from '../../ui/run-view.js';
 
 export const usage = `Usage: pipe runs [--pipeline <name>] [--limit N] [--cache <dir>] [--json]
@@ -18,7 +18,7 @@ export async function run(argv: string[]): Promise<number> {
     cache: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
-  const root = resolveStoreRoot(values.cache);
+  const root = storeRoot({ flag: values.cache });
   let runs = await listRuns(root);
   if (values.pipeline) runs = runs.filter((r) => r.pipeline.name === values.pipeline);
   if (positionals[0]) {

@@ -1,6 +1,5 @@
 // `pipe status`: every stage cached or stale, and why.
-import { lastKeyParts, stageStates } from '../../plan/staleness.js';
-import { listRuns } from '../../runs/read.js';
+import { previousKeyParts, stageStates } from '../../plan/staleness.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import { openPipeline } from '../open-pipeline.js';
 
@@ -20,7 +19,8 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   const { plan, store } = await openPipeline(onePipeline('status', positionals), { sets: values.set as string[], backend: values.backend });
-  const states = await stageStates(plan, (k) => store.lookup(k), lastKeyParts(await listRuns(store.root), plan.pipeline.name));
+  const local = store.cache.local;
+  const states = await stageStates(plan, (k) => local.lookup(k), previousKeyParts(await local.manifests(), plan.pipeline.name));
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: states }, null, 2)}\n`);
     return 0;

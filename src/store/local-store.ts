@@ -1,5 +1,5 @@
-// The content-addressed artifact store: one immutable entry per cache key, holding the files a stage wrote
-// and a manifest of their sizes and hashes.
+// The local tier of the artifact cache: one immutable entry per cache key in a folder on this machine, holding
+// the files a stage wrote and a manifest of their sizes and hashes.
 //
 // Layout under the root (created lazily):
 //   entries/<k0k1>/<key>/manifest.json   the Manifest below
@@ -8,7 +8,7 @@
 //   scratch/<key>/                       a stage's scratch space: survives failures (to resume), removed on commit
 //   locks/<key>.lock                     per-key locks ({pid, host, since, command})
 //   stat-cache.json                      hashes of files by path + (size, mtimeMs, ino), see stat-cache.ts
-//   runs/                                run records (written by the executor, not here)
+//   runs/                                run records (the run log, run-log.ts)
 //
 // Guarantees:
 // - An entry becomes visible in one rename, after its files and manifest are flushed to disk, so a crash or
@@ -18,7 +18,7 @@
 //   reporting a hit; unchanged files are not re-read thanks to the stat cache.
 // - Manifests hold relative paths only, so a store copied elsewhere (cp -r) still hits after one re-hash.
 //
-// Usage (the executor):
+// Usage (through ArtifactCache, which adds the remote tier):
 //   const found = await store.lookup(key);
 //   if (found.status === 'hit') { await store.touch(key); use(found.dir); }
 //   else {
@@ -34,7 +34,6 @@
 //   }
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
 import { fsyncDir, isErrno, moveAsideAndRemove, walkFiles } from './fs-utils.js';
 import { lockHolder, withFileLock, type LockHolder } from './lock.js';
 import { hostTag, isProcessAlive, ownedName, parseOwnedName } from './owner.js';
@@ -43,7 +42,6 @@ import { selectForRemoval, type EntryInfo, type GcPolicy } from './gc-policy.js'
 
 export type { LockHolder } from './lock.js';
 export type { EntryInfo, GcPolicy } from './gc-policy.js';
-export { hashStats } from './hash.js';
 
 export interface ManifestFile {
   /** Relative to the entry's out/ dir, '/' separators. */
@@ -80,7 +78,7 @@ export interface PendingEntry {
    * committed the same key meanwhile, its (valid) entry is kept, ours deleted, and its manifest returned.
    * Removes scratchDir(key).
    */
-  commit(extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown> }): Promise<Manifest>;
+  commit(extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown>; expected?: Manifest }): Promise<Manifest>;
   /** Delete the temp entry. */
   abort(): Promise<void>;
 }
@@ -95,15 +93,16 @@ function checkKey(key: string): void {
   if (!KEY.test(key)) throw new Error(`invalid cache key '${key}': expected lowercase hex (a sha256 digest)`);
 }
 
-export class ArtifactStore {
+export class LocalStore {
   readonly root: string;
   private readonly statCache: StatCache;
   private tempSwept = false;
 
-  constructor(root: string) {
-    if (!isAbsolute(root)) throw new Error(`ArtifactStore root must be absolute, got '${root}'`);
+  /** `statCache` is shared with the input hasher when both live in one root (see open-store.ts). */
+  constructor(root: string, statCache?: StatCache) {
+    if (!isAbsolute(root)) throw new Error(`LocalStore root must be absolute, got '${root}'`);
     this.root = resolve(root);
-    this.statCache = new StatCache(join(this.root, 'stat-cache.json'), this.locksDir, this.tmpDir);
+    this.statCache = statCache ?? statCacheIn(this.root);
   }
 
   get entriesDir(): string {
@@ -117,9 +116,6 @@ export class ArtifactStore {
   }
   get locksDir(): string {
     return join(this.root, 'locks');
-  }
-  get runsDir(): string {
-    return join(this.root, 'runs');
   }
 
   /** Absolute path of an entry's folder (holding manifest.json and out/), whether or not it exists. */
@@ -231,11 +227,27 @@ export class ArtifactStore {
     };
   }
 
+  /**
+   * Bring in an entry built elsewhere (the remote tier): `fill` writes its files into a temp entry, which is
+   * then committed like a local build, but only if every file matches `manifest` (paths, sizes, SHA-256);
+   * otherwise nothing is stored and the promise rejects with a CorruptEntryError.
+   */
+  async receive(manifest: Manifest, fill: (outDir: string) => Promise<void>): Promise<Manifest> {
+    const pending = await this.begin(manifest.key, { stage: manifest.stage, uses: manifest.uses });
+    try {
+      await fill(pending.dir);
+    } catch (err) {
+      await pending.abort();
+      throw err;
+    }
+    return pending.commit({ summary: manifest.summary, meta: manifest.meta, expected: manifest });
+  }
+
   private async commitEntry(
     key: string,
     info: { stage: string; uses: string },
     tempEntry: string,
-    extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown> },
+    extra: { summary?: Record<string, unknown>; meta?: Record<string, unknown>; expected?: Manifest },
   ): Promise<Manifest> {
     const outDir = join(tempEntry, OUT);
     const specials: string[] = [];
@@ -250,12 +262,16 @@ export class ArtifactStore {
       files.push({ path: file.rel, size, sha256 });
       stats.push({ rel: file.rel, st, sha256 });
     }
+    if (extra.expected) {
+      const problem = compareFiles(files, extra.expected.files);
+      if (problem) throw new CorruptEntryError(`${problem}`);
+    }
     const manifest: Manifest = {
       formatVersion: 1,
       key,
       stage: info.stage,
       uses: info.uses,
-      createdAt: new Date().toISOString(),
+      createdAt: extra.expected?.createdAt ?? new Date().toISOString(),
       files,
       ...(extra.summary === undefined ? {} : { summary: extra.summary }),
       ...(extra.meta === undefined ? {} : { meta: extra.meta }),
@@ -318,35 +334,6 @@ export class ArtifactStore {
     return lockHolder(this.locksDir, key);
   }
 
-  async hashFile(path: string): Promise<string> {
-    const { sha256 } = await this.statCache.hash(resolve(path));
-    await this.statCache.save();
-    return sha256;
-  }
-
-  /**
-   * Digest of a folder tree: sha256 over "pipe-dir-v1\n" then, per file in code-point order of its relative
-   * path, "<relative path with '/'>\0<file sha256>\n". Empty folders do not count; symbolic links are
-   * followed.
-   */
-  async hashDir(path: string): Promise<string> {
-    const root = resolve(path);
-    const links: string[] = [];
-    const tree = await walkFiles(root, (rel) => links.push(rel));
-    for (const rel of links) {
-      const st = await stat(join(root, ...rel.split('/'))).catch(() => undefined);
-      if (st?.isFile()) tree.push({ rel, abs: join(root, ...rel.split('/')) });
-    }
-    tree.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-    const digest = createHash('sha256').update('pipe-dir-v1\n');
-    for (const file of tree) {
-      const { sha256 } = await this.statCache.hash(file.abs);
-      digest.update(`${file.rel}\0${sha256}\n`);
-    }
-    await this.statCache.save();
-    return digest.digest('hex');
-  }
-
   async entries(): Promise<EntryInfo[]> {
     const result: EntryInfo[] = [];
     let shards: string[];
@@ -387,6 +374,21 @@ export class ArtifactStore {
       const damaged = `${MANIFEST}: ${err instanceof Error ? err.message : String(err)}`;
       return { key, stage: '', uses: '', createdAt: lastUsedAt, bytes, lastUsedAt, damaged };
     }
+  }
+
+  /**
+   * Every readable manifest with the time its entry was last used, unverified: for explanations (pipe status),
+   * never for using an entry's files.
+   */
+  async manifests(): Promise<{ manifest: Manifest; lastUsedAt: string }[]> {
+    const out: { manifest: Manifest; lastUsedAt: string }[] = [];
+    for (const entry of await this.entries()) {
+      if (entry.damaged) continue;
+      const text = await readManifestText(this.entryDir(entry.key)).catch(() => undefined);
+      const manifest = text === undefined ? undefined : parseManifest(text, entry.key);
+      if (manifest && typeof manifest !== 'string') out.push({ manifest, lastUsedAt: entry.lastUsedAt });
+    }
+    return out;
   }
 
   /** Record that an entry was used now (its folder's mtime), for gc by age. */
@@ -444,6 +446,33 @@ export class ArtifactStore {
   }
 }
 
+/** Files received for an entry do not match its manifest. */
+export class CorruptEntryError extends Error {}
+
+/** What differs between the files found and the files a manifest lists, or undefined. */
+function compareFiles(found: ManifestFile[], listed: ManifestFile[]): string | undefined {
+  const byPath = new Map(found.map((f) => [f.path, f]));
+  for (const want of listed) {
+    const got = byPath.get(want.path);
+    if (!got) return `${want.path}: missing`;
+    if (got.size !== want.size) return `${want.path}: size ${got.size} ≠ ${want.size} in manifest`;
+    if (got.sha256 !== want.sha256) return `${want.path}: content hash ${got.sha256.slice(0, 12)}… ≠ ${want.sha256.slice(0, 12)}… in manifest`;
+    byPath.delete(want.path);
+  }
+  const extra = [...byPath.keys()][0];
+  return extra === undefined ? undefined : `${extra}: not in manifest`;
+}
+
+/** The manifest in `text`, or what is wrong with it (paths that leave the entry included). */
+export function manifestFromText(text: string, key: string): Manifest | string {
+  return parseManifest(text, key);
+}
+
+/** The stat cache kept in a store root, shared by its input hasher and its local tier. */
+export function statCacheIn(root: string): StatCache {
+  return new StatCache(join(root, 'stat-cache.json'), join(root, 'locks'), join(root, 'tmp'));
+}
+
 /** The text of an entry's manifest, or undefined when there is none. */
 async function readManifestText(entry: string): Promise<string | undefined> {
   try {
@@ -452,6 +481,14 @@ async function readManifestText(entry: string): Promise<string | undefined> {
     if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
     throw err;
   }
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** "a/b.txt": '/'-separated, no empty, '.' or '..' segment, no backslash, drive letter or control character. */
+function isSafeRelativePath(path: string): boolean {
+  if (path === '' || path.length > 1024 || /[\\:\x00-\x1f]/.test(path)) return false;
+  return path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
 /** The manifest, or what is wrong with it. */
@@ -470,7 +507,9 @@ function parseManifest(text: string, key: string): Manifest | string {
   for (const f of m.files as unknown[]) {
     const file = f as Partial<ManifestFile> | null;
     if (!file || typeof file.path !== 'string' || typeof file.size !== 'number' || typeof file.sha256 !== 'string') return 'malformed file record';
-    if (file.path.startsWith('/') || file.path.split('/').includes('..')) return `file path '${file.path}' escapes the entry`;
+    // Manifests also arrive from the remote tier: a path must name a file inside the entry on every platform.
+    if (!isSafeRelativePath(file.path)) return `file path ${JSON.stringify(file.path)} is not a plain relative path inside the entry`;
+    if (!SHA256.test(file.sha256) || !Number.isSafeInteger(file.size) || file.size < 0) return `file record of ${JSON.stringify(file.path)}: bad size or sha256`;
   }
   if (typeof m.stage !== 'string' || typeof m.uses !== 'string' || typeof m.createdAt !== 'string') return 'missing stage, uses or createdAt';
   return m as Manifest;

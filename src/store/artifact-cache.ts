@@ -1,0 +1,166 @@
+// The artifact cache: key -> entry, in tiers. The local filesystem store (local-store.ts) always; a remote
+// tier (S3-compatible, remote-s3.ts) when one is configured.
+//   lookup: local, else (when asked) remote: the remote entry is verified file by file and moved into the
+//           local store atomically, as a local build would be.
+//   commit: local, then a push in the background (files first, manifest last) when writing is allowed;
+//           flush() waits for the pushes.
+// A fault of the remote never fails a run that could succeed locally: the first one switches the remote off
+// for the rest of the process, with one warning.
+import type { LocalStore, Lookup, Manifest, PendingEntry, LockHolder } from './local-store.js';
+
+export type CacheTier = 'local' | 'remote';
+
+export type CacheLookup =
+  | { status: 'hit'; dir: string; manifest: Manifest; tier: CacheTier }
+  | { status: 'miss' }
+  | { status: 'damaged'; reason: string };
+
+/** What the remote tier answers for one key. */
+export type RemoteFetch =
+  | { status: 'fetched' }
+  | { status: 'absent' }
+  /** The remote holds something under this key that must not be used (corrupt, unsigned, forged). */
+  | { status: 'rejected'; reason: string };
+
+export interface RemoteTier {
+  /** Where it is, for messages: s3://bucket/prefix. */
+  readonly location: string;
+  /** Whether this process may write to it. */
+  readonly writable: boolean;
+  /** Copy the entry of `key` into the local store (verified, atomically). Throws on faults of the remote. */
+  fetchInto(key: string, local: LocalStore): Promise<RemoteFetch>;
+  /** Upload the local entry of `key` (files first, manifest last). Throws on faults of the remote. */
+  push(key: string, local: LocalStore): Promise<'pushed' | 'present'>;
+  /** Whether the remote holds a manifest for `key`. */
+  has(key: string): Promise<boolean>;
+}
+
+export interface PushReport {
+  pushed: string[];
+  /** Already there (another machine pushed the same key). */
+  present: string[];
+  failed: { key: string; reason: string }[];
+}
+
+export class ArtifactCache {
+  private remoteOff?: string;
+  private readonly pushes = new Map<string, Promise<void>>();
+  private readonly report: PushReport = { pushed: [], present: [], failed: [] };
+
+  constructor(
+    readonly local: LocalStore,
+    readonly remote?: RemoteTier,
+    /** Told once when the remote stops being used, and about each rejected remote entry. */
+    private readonly warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+  ) {}
+
+  get root(): string {
+    return this.local.root;
+  }
+
+  /** The remote tier while it works (undefined after a fault, or when none is configured). */
+  get activeRemote(): RemoteTier | undefined {
+    return this.remoteOff === undefined ? this.remote : undefined;
+  }
+
+  /**
+   * The entry of `key`: local, else with `remote` from the remote tier (moved into the local store first).
+   * Call with `remote` only under the key's lock, so that one process fetches it.
+   */
+  async lookup(key: string, options: { remote?: boolean; rehash?: boolean } = {}): Promise<CacheLookup> {
+    const found: Lookup = await this.local.lookup(key, { rehash: options.rehash });
+    if (found.status === 'hit') return { ...found, tier: 'local' };
+    const remote = this.activeRemote;
+    if (!options.remote || !remote || found.status === 'damaged') return found;
+    const fetched = await this.remoteCall(() => remote.fetchInto(key, this.local));
+    if (fetched?.status === 'rejected') {
+      this.warn(`remote cache entry ${key.slice(0, 12)} ignored: ${fetched.reason}; building it here`);
+      return found;
+    }
+    if (fetched?.status !== 'fetched') return found;
+    const again = await this.local.lookup(key);
+    return again.status === 'hit' ? { ...again, tier: 'remote' } : again;
+  }
+
+  /** A temp entry to build into; its commit also starts the push when the remote is writable. */
+  async begin(key: string, info: { stage: string; uses: string }): Promise<PendingEntry> {
+    const pending = await this.local.begin(key, info);
+    return {
+      dir: pending.dir,
+      abort: () => pending.abort(),
+      commit: async (extra) => {
+        const manifest = await pending.commit(extra);
+        this.schedulePush(key);
+        return manifest;
+      },
+    };
+  }
+
+  /** Push a local entry in the background (no-op without a writable remote). */
+  schedulePush(key: string): void {
+    const remote = this.activeRemote;
+    if (!remote?.writable || this.pushes.has(key)) return;
+    this.pushes.set(
+      key,
+      (async () => {
+        try {
+          const result = await remote.push(key, this.local);
+          this.report[result].push(key);
+        } catch (err) {
+          this.report.failed.push({ key, reason: messageOf(err) });
+          this.disableRemote(err);
+        }
+      })(),
+    );
+  }
+
+  /** Pushes started and not finished. */
+  get pendingPushes(): number {
+    return this.pushes.size - this.report.pushed.length - this.report.present.length - this.report.failed.length;
+  }
+
+  /** Wait for every push started so far. */
+  async flush(): Promise<PushReport> {
+    for (;;) {
+      const before = this.pushes.size;
+      await Promise.all(this.pushes.values());
+      if (this.pushes.size === before) return this.report;
+    }
+  }
+
+  discard(key: string): Promise<void> {
+    return this.local.discard(key);
+  }
+
+  scratchDir(key: string): Promise<string> {
+    return this.local.scratchDir(key);
+  }
+
+  withLock<T>(key: string, onWait: (holder: LockHolder) => void, fn: () => Promise<T>): Promise<T> {
+    return this.local.withLock(key, onWait, fn);
+  }
+
+  touch(key: string): Promise<void> {
+    return this.local.touch(key);
+  }
+
+  /** Run a remote call; on a fault switch the remote off (one warning) and resolve to undefined. */
+  async remoteCall<T>(call: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await call();
+    } catch (err) {
+      this.disableRemote(err);
+      return undefined;
+    }
+  }
+
+  private disableRemote(err: unknown): void {
+    if (this.remoteOff !== undefined || !this.remote) return;
+    this.remoteOff = messageOf(err);
+    this.warn(`remote cache ${this.remote.location} unavailable (${this.remoteOff}); continuing with the local cache only`);
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
