@@ -1,5 +1,6 @@
 // Shared by the commands that act on a pipeline: load and validate it, open its store, resolve its backend
 // (once: keys, records and stages all take this answer), plan it.
+import { PipeError } from '../errors.js';
 import { loadPipeline } from '../config/load.js';
 import type { LoadedPipeline } from '../config/types.js';
 import { planPipeline, type Plan, type PipelineForPlan } from '../plan/plan.js';
@@ -37,9 +38,49 @@ export async function openPipeline(
 ): Promise<OpenedPipeline> {
   const loaded = await loadPipeline(file, { sets: options.sets });
   const store = await openStore({ ...options.store, pipeline: loaded.cacheSettings });
-  const input = toPlanInput(loaded, options.backend);
-  const plan = await planPipeline(input, store.hasher, runtimeFactsFor(input));
-  return { loaded, store, plan };
+  return { loaded, store, plan: await planLoaded(loaded, store, options.backend) };
+}
+
+async function planLoaded(loaded: LoadedPipeline, store: Store, backend?: string): Promise<Plan> {
+  const input = toPlanInput(loaded, backend);
+  return planPipeline(input, store.hasher, runtimeFactsFor(input));
+}
+
+export interface OpenedVariant extends OpenedPipeline {
+  /** Absent when the pipeline is not swept. */
+  name?: string;
+  /** The variant's own `--set` texts (after the command's). */
+  sets: string[];
+  /** Swept path -> value. */
+  values: Record<string, unknown>;
+}
+
+/**
+ * The pipeline, or each variant of its sweep (the file's `sweep:` block and `--sweep` flags, cross product),
+ * loaded, checked and planned. All variants share the store of the pipeline as given.
+ */
+export async function openVariants(
+  file: string,
+  options: { sets?: string[]; sweeps?: string[]; backend?: string; variant?: string } = {},
+): Promise<{ store: Store; variants: OpenedVariant[] }> {
+  const base = await openPipeline(file, options);
+  const { axesOfBlock, expandSweep, parseSweepFlag } = await import('../config/sweep.js');
+  const expanded = expandSweep([...axesOfBlock(base.loaded.spec.sweep), ...(options.sweeps ?? []).map(parseSweepFlag)]);
+  if (expanded.length === 0) {
+    if (options.variant !== undefined) throw new PipeError(`--variant ${options.variant}: the pipeline has no sweep`, { hint: 'add a sweep: block, or --sweep path=[a,b]' });
+    return { store: base.store, variants: [{ ...base, sets: [], values: {} }] };
+  }
+  const chosen = options.variant === undefined ? expanded : expanded.filter((v) => v.name === options.variant);
+  if (chosen.length === 0) {
+    throw new PipeError(`--variant ${options.variant}: no such variant`, { hint: `the variants are: ${expanded.map((v) => v.name).join(' ')}` });
+  }
+  const variants: OpenedVariant[] = [];
+  for (const v of chosen) {
+    const loaded = await loadPipeline(file, { sets: [...(options.sets ?? []), ...v.sets] });
+    const plan = await planLoaded(loaded, base.store, options.backend);
+    variants.push({ loaded, plan, store: base.store, name: v.name, sets: v.sets, values: v.values });
+  }
+  return { store: base.store, variants };
 }
 
 /** The cache keys a pipeline uses now: what `pipe cache gc` must keep. */

@@ -6,6 +6,8 @@ export const STAGE_ID_PATTERN = '^[a-z][a-z0-9-_]*$';
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 /** `uses:` value that names a module file next to the pipeline rather than a built-in stage. */
 export const STAGE_PATH_PATTERN = '^\\.\\.?/.+\\.(ts|mts|js|mjs)$';
+/** A `runs-on` label: what a worker or CI runner must offer to take a stage (e.g. gpu, big-mem). */
+export const RUNNER_LABEL_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]*$';
 
 export const stageEntrySchema: JsonSchema = {
   type: 'object',
@@ -28,6 +30,13 @@ export const stageEntrySchema: JsonSchema = {
       description: 'Input name -> upstream stage id ("split"), or stage id and output name ("split.train").',
       // No pattern here: the graph check says which stage or output a bad reference fails to name.
       additionalProperties: { type: 'string' },
+    },
+    'runs-on': {
+      type: 'array',
+      description:
+        'Labels a machine must have to run this step (e.g. [gpu]): queue workers started with these labels, or the CI runners a plan sends it to. Not part of the cache key: where a stage runs does not change its outputs.',
+      uniqueItems: true,
+      items: { type: 'string', pattern: RUNNER_LABEL_PATTERN },
     },
   },
 };
@@ -54,6 +63,14 @@ export const coreSchema: JsonSchema = {
       type: 'string',
       minLength: 1,
       description: 'Folder of the artifact store, relative to this file (default: artifacts/ in the working directory; the PIPE_ARTIFACTS environment variable overrides both).',
+    },
+    sweep: {
+      type: 'object',
+      description:
+        'Variants to run: each key is a value path as --set takes it (train.optimizer.learningRate), each value the list of values to try. The variants are the cross product; stages they share run once.',
+      minProperties: 1,
+      propertyNames: { pattern: '^[A-Za-z0-9_.\\[\\]-]+$' },
+      additionalProperties: { type: 'array', minItems: 1 },
     },
     stages: {
       type: 'object',

@@ -19,6 +19,8 @@ export interface StageSpec {
   description?: string;
   with?: Record<string, unknown>;
   inputs?: Record<string, string>;
+  /** Labels a machine must have to run this stage; not part of the cache key. */
+  'runs-on'?: string[];
 }
 
 /** The pipeline file's content, typed, with defaults applied. */
@@ -29,6 +31,8 @@ export interface PipelineSpec {
   backend: Backend;
   /** Artifact store folder as written, relative to the pipeline file. */
   cache?: string;
+  /** Value path (as --set takes it) -> values to try; the variants are the cross product. */
+  sweep?: Record<string, unknown[]>;
   stages: Record<string, StageSpec>;
 }
 
