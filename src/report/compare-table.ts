@@ -10,6 +10,7 @@ type Row = { kind: 'section'; title: string } | { kind: 'cells'; cells: string[]
 function rows(c: Comparison): Row[] {
   const out: Row[] = [
     { kind: 'cells', cells: ['pipeline', ...c.runs.map((r) => r.pipeline)] },
+    ...(c.runs.some((r) => r.variant) ? [{ kind: 'cells' as const, cells: ['variant', ...c.runs.map((r) => r.variant ?? '—')] }] : []),
     { kind: 'cells', cells: ['run', ...c.runs.map((r) => r.id)] },
     { kind: 'cells', cells: ['status', ...c.runs.map((r) => r.status)] },
     { kind: 'section', title: 'params that differ' },

@@ -40,7 +40,8 @@ export interface DurationRow {
 }
 
 export interface Comparison {
-  runs: { id: string; pipeline: string; file: string; startedAt: string; status: string }[];
+  /** `variant`: the sweep variant the run is (absent for a run that is not part of a sweep). */
+  runs: { id: string; pipeline: string; file: string; startedAt: string; status: string; variant?: string }[];
   params: ParamRow[];
   metrics: MetricRow[];
   durations: DurationRow[];
@@ -138,6 +139,7 @@ export function compareRuns(runs: ComparedRun[]): Comparison {
       file: record.pipeline.file,
       startedAt: record.startedAt,
       status: record.status,
+      ...(record.sweep ? { variant: record.sweep.variant } : {}),
     })),
     params: diffParams(runs),
     metrics: metricRows(runs),

@@ -2,7 +2,7 @@
 // and reports; the store root itself comes from src/store/root.ts. Listings skip records that cannot be read or
 // parsed: a run killed while writing its record must not break every later listing.
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
 import type { RunRecord } from './record.js';
 
@@ -81,4 +81,30 @@ export async function readRun(storeRoot: string, id: string): Promise<RunRecord>
 /** The newest run of the pipeline with this `name:`, or undefined when it never ran in this store. */
 export async function latestRunOf(storeRoot: string, pipelineName: string): Promise<RunRecord | undefined> {
   return (await listRuns(storeRoot)).find((r) => r.pipeline.name === pipelineName);
+}
+
+/**
+ * The runs of one pipeline file, newest first: those whose record names this file (relative to the store root),
+ * so two files that share a `name:` are told apart. Records written before runs named their file match by name.
+ */
+export async function runsOfFile(storeRoot: string, file: string, pipelineName: string): Promise<RunRecord[]> {
+  const target = resolve(file);
+  return (await listRuns(storeRoot)).filter((r) =>
+    r.pipeline.path !== undefined ? resolve(storeRoot, r.pipeline.path) === target : r.pipeline.name === pipelineName,
+  );
+}
+
+/**
+ * What a pipeline file stands for in a comparison: its latest run; when that run is a variant of a sweep, the
+ * latest run of each variant of that sweep (the runs of one `pipe run`, or for variants run one by one, the
+ * newest of each), in the order they ran.
+ */
+export function latestOfSweep(runs: RunRecord[]): RunRecord[] {
+  const latest = runs.find((r) => !r.sweep?.shared);
+  if (!latest?.sweep) return latest ? [latest] : [];
+  const id = latest.sweep.id;
+  const variants = runs.filter((r) => r.sweep && !r.sweep.shared && (id === undefined || r.sweep.id === id));
+  const newest = new Map<string, RunRecord>();
+  for (const r of variants) if (!newest.has(r.sweep!.variant)) newest.set(r.sweep!.variant, r);
+  return [...newest.values()].reverse();
 }

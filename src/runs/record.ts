@@ -35,6 +35,21 @@ export interface RunRecord {
     name: string;
     /** Path of the pipeline file relative to the working directory the run started in. */
     file: string;
+    /**
+     * Path of the pipeline file relative to the store root: names the file exactly wherever the run started,
+     * so `pipe compare <file>` finds this file's runs and not those of another file with the same `name:`.
+     */
+    path?: string;
+  };
+  /** Set when the run is one variant of a sweep (see src/config/sweep.ts). */
+  sweep?: {
+    /** Shared by the runs one `pipe run` of a sweep started; absent when the variant was run on its own. */
+    id?: string;
+    variant: string;
+    /** The --set texts that make the variant. */
+    sets: string[];
+    /** The run that built the stages the variants share (before the variants run). */
+    shared?: boolean;
   };
   startedAt: string;
   finishedAt?: string;

@@ -10,9 +10,13 @@ metrics of every stage output named \`metrics\` (accuracy, balanced accuracy, ma
 per split), and how long each stage took or whether it came from the cache.
 
 A run is named by its id or a unique prefix of it (\`pipe runs\` lists them); a pipeline file
-stands for its latest run.
+stands for its latest run (runs are told apart by file, so two files that share a \`name:\` are two
+pipelines). A swept pipeline stands for the latest run of each of its variants, so
+\`pipe compare sweep.yaml\` alone compares the variants.
 
 Options:
+  --sort <metric>  order the runs best first on a metric: <split>.<metric> or <stage>.<split>.<metric>,
+                   metric one of accuracy, balancedAccuracy, macroF1, loss (lowest first), e.g. test.accuracy
   --json           print the comparison as JSON (numbers unformatted)
   --markdown       print a Markdown table (e.g. for a CI job summary)
   --cache <dir>    artifact store holding the runs (default: $PIPE_ARTIFACTS, else the pipeline's
@@ -21,12 +25,14 @@ Options:
 Examples:
   pipe compare pipelines/fer2013-paper.yaml pipelines/fer2013-baseline.yaml
   pipe compare 2026-11-24T10-46 2026-11-24T11-02 --markdown >> "$GITHUB_STEP_SUMMARY"
+  pipe compare pipelines/sweep.yaml --sort test.accuracy
 `;
 
 interface Options {
   targets: string[];
   format: 'text' | 'json' | 'markdown';
   cache?: string;
+  sort?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -39,12 +45,16 @@ function parseArgs(argv: string[]): Options {
       if (argv[i + 1] === undefined) throw new PipeError('--cache needs a folder', { hint: 'e.g. --cache artifacts' });
       options.cache = argv[++i];
     } else if (arg.startsWith('--cache=')) options.cache = arg.slice('--cache='.length);
+    else if (arg === '--sort') {
+      if (argv[i + 1] === undefined) throw new PipeError('--sort needs a metric', { hint: 'e.g. --sort test.accuracy' });
+      options.sort = argv[++i];
+    } else if (arg.startsWith('--sort=')) options.sort = arg.slice('--sort='.length);
     else if (arg.startsWith('-')) throw new PipeError(`unknown option '${arg}'`, { hint: 'see pipe compare --help' });
     else options.targets.push(arg);
   }
-  if (options.targets.length < 2) {
-    throw new PipeError(`compare needs at least two runs or pipelines, got ${options.targets.length}`, {
-      hint: 'pipe compare pipelines/a.yaml pipelines/b.yaml   (or run ids from `pipe runs`)',
+  if (options.targets.length === 0) {
+    throw new PipeError('compare needs at least two runs or pipelines, got 0', {
+      hint: 'pipe compare pipelines/a.yaml pipelines/b.yaml   (or run ids from `pipe runs`, or a swept pipeline)',
     });
   }
   return options;
@@ -60,15 +70,12 @@ export async function run(argv: string[]): Promise<number> {
   const { dirname, join, resolve } = await import('node:path');
   const { parse } = await import('yaml');
   const { storeRoot: rootOf } = await import('../../store/open-store.js');
-  const { latestRunOf, readRun } = await import('../../runs/read.js');
-  const { parseMetrics } = await import('../../report/metrics.js');
-  const { compareRuns } = await import('../../report/compare.js');
-  type ComparedRun = import('../../report/compare.js').ComparedRun;
+  const { latestOfSweep, readRun, runsOfFile } = await import('../../runs/read.js');
   type RunRecord = import('../../runs/record.js').RunRecord;
 
   const defaultRoot = rootOf({ flag: options.cache });
 
-  async function pipelineRun(file: string): Promise<{ record: RunRecord; storeRoot: string }> {
+  async function pipelineRuns(file: string): Promise<{ record: RunRecord; storeRoot: string }[]> {
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -88,20 +95,43 @@ export async function run(argv: string[]): Promise<number> {
     // The same rule as `pipe run` (src/store/open-store.ts): --cache or $PIPE_ARTIFACTS, else the pipeline's own cache: folder.
     const dir = typeof spec.cache === 'string' ? resolve(dirname(file), spec.cache) : undefined;
     const storeRoot = rootOf({ flag: options.cache, pipeline: { dir } });
-    const record = await latestRunOf(storeRoot, spec.name);
-    if (!record) {
+    const records = latestOfSweep(await runsOfFile(storeRoot, file, spec.name));
+    if (records.length === 0) {
       throw new PipeError(`pipeline '${spec.name}' (${file}) has no runs in ${join(storeRoot, 'runs')}`, {
         hint: `run it first: pipe run ${file}`,
       });
     }
-    return { record, storeRoot };
+    return records.map((record) => ({ record, storeRoot }));
   }
 
-  const runs: ComparedRun[] = [];
+  const runs: { record: RunRecord; storeRoot: string }[] = [];
   for (const target of options.targets) {
-    const { record, storeRoot } = looksLikePipelineFile(target)
-      ? await pipelineRun(target)
-      : { record: await readRun(defaultRoot, target), storeRoot: defaultRoot };
+    if (looksLikePipelineFile(target)) runs.push(...(await pipelineRuns(target)));
+    else runs.push({ record: await readRun(defaultRoot, target), storeRoot: defaultRoot });
+  }
+  if (runs.length < 2) {
+    throw new PipeError(`compare needs at least two runs or pipelines, got ${runs.length}`, {
+      hint: 'pipe compare pipelines/a.yaml pipelines/b.yaml   (or run ids from `pipe runs`, or a swept pipeline)',
+    });
+  }
+  process.stdout.write(await comparisonOutput(runs, options.format, options.sort));
+  return 0;
+}
+
+/** The comparison of these runs as text, Markdown or JSON, runs best first on `sort` when given. */
+export async function comparisonOutput(
+  runs: { record: import('../../runs/record.js').RunRecord; storeRoot: string }[],
+  format: Options['format'],
+  sort?: string,
+): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const { resolve } = await import('node:path');
+  const { parseMetrics } = await import('../../report/metrics.js');
+  const { compareRuns } = await import('../../report/compare.js');
+  const { sortComparison } = await import('../../report/compare-sort.js');
+  type ComparedRun = import('../../report/compare.js').ComparedRun;
+  const compared: ComparedRun[] = [];
+  for (const { record, storeRoot } of runs) {
     const metrics: ComparedRun['metrics'] = {};
     for (const [stage, s] of Object.entries(record.stages)) {
       const path = s.outputs?.metrics;
@@ -112,15 +142,11 @@ export async function run(argv: string[]): Promise<number> {
         metrics[stage] = undefined;
       }
     }
-    runs.push({ record, metrics });
+    compared.push({ record, metrics });
   }
-
-  const comparison = compareRuns(runs);
-  if (options.format === 'json') {
-    process.stdout.write(`${JSON.stringify(comparison, null, 2)}\n`);
-  } else {
-    const { comparisonMarkdown, comparisonText } = await import('../../report/compare-table.js');
-    process.stdout.write(options.format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison));
-  }
-  return 0;
+  let comparison = compareRuns(compared);
+  if (sort) comparison = sortComparison(comparison, sort);
+  if (format === 'json') return `${JSON.stringify(comparison, null, 2)}\n`;
+  const { comparisonMarkdown, comparisonText } = await import('../../report/compare-table.js');
+  return format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison);
 }

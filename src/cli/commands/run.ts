@@ -10,7 +10,7 @@ import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
 import { createRunView, formatSeconds } from '../../ui/run-view.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
-import { openPipeline } from '../open-pipeline.js';
+import { openVariants } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe run <pipeline.yaml> [options]
 
@@ -23,9 +23,16 @@ Options:
   --only <stage>             run only this stage (repeatable); its inputs must already be cached
   --until <stage>            run this stage and what it depends on, nothing downstream
   --backend <name>           auto | tensorflow | wasm | cpu (overrides the pipeline's backend)
+  --sweep <path=[a,b,...]>   run a variant per value (repeatable: the cross product), like a sweep: block
+  --variant <name>           run only this variant of the sweep (names: pipe plan)
+  --jobs <n>                 variants of a sweep that run at once, each in its own process (default 1)
+  --sort <metric>            order the sweep's closing comparison best first, e.g. test.accuracy
   --dry-run                  show what would run and why, run nothing
   --json                     print the run record as JSON on stdout (no live view)
   --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
+
+A sweep (the pipeline's sweep: block, or --sweep) runs the stages its variants share once, then the variants,
+up to --jobs at a time, and ends with 'pipe compare' over them.
 
 The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
 the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
@@ -34,11 +41,16 @@ Examples:
   pipe run pipelines/quickstart.yaml
   pipe run pipelines/fer2013-baseline.yaml --set ingest.path=data/fer2013.csv.gz --set train.epochs=10
   pipe run pipelines/quickstart.yaml --force=train --until evaluate
+  pipe run pipelines/quickstart.yaml --sweep 'train.optimizer.learningRate=[0.002,0.0005]' --jobs 2 --sort test.accuracy
 `;
 
-interface RunOptions {
+export interface RunOptions {
   file: string;
   sets: string[];
+  sweeps: string[];
+  variant?: string;
+  jobs: number;
+  sort?: string;
   force: 'all' | string[];
   only: string[];
   until?: string;
@@ -53,6 +65,10 @@ function parse(argv: string[]): RunOptions {
   const args = argv.map((a) => (a === '--force' ? '--force=*' : a));
   const { values, positionals } = parseCommandArgs('run', args, {
     set: { type: 'string', multiple: true, default: [] },
+    sweep: { type: 'string', multiple: true, default: [] },
+    variant: { type: 'string' },
+    jobs: { type: 'string', default: '1' },
+    sort: { type: 'string' },
     force: { type: 'string', multiple: true, default: [] },
     only: { type: 'string', multiple: true, default: [] },
     until: { type: 'string' },
@@ -71,9 +87,15 @@ function parse(argv: string[]): RunOptions {
     throw new PipeError(`unknown log level '${values['log-level']}'`, { hint: `use one of ${levels.join(', ')}` });
   }
   const force = values.force as string[];
+  const jobs = Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1) throw new PipeError(`--jobs ${values.jobs}: expected a whole number of at least 1`, { hint: 'e.g. --jobs 2' });
   return {
     file,
     sets: values.set as string[],
+    sweeps: values.sweep as string[],
+    variant: values.variant,
+    jobs,
+    sort: values.sort,
     force: force.includes('*') ? 'all' : force,
     only: values.only as string[],
     until: values.until,
@@ -82,6 +104,18 @@ function parse(argv: string[]): RunOptions {
     json: values.json!,
     logLevel: values['log-level']!,
   };
+}
+
+/** A sweep's variant runs learn the sweep they belong to from the process that started them. */
+export const SWEEP_RUN_ENV = 'PIPE_SWEEP_RUN';
+
+function sweepRunFromEnv(): { id?: string; shared?: boolean } {
+  try {
+    const value = JSON.parse(process.env[SWEEP_RUN_ENV] ?? '{}') as { id?: unknown; shared?: unknown };
+    return { ...(typeof value.id === 'string' ? { id: value.id } : {}), ...(value.shared === true ? { shared: true } : {}) };
+  } catch {
+    return {};
+  }
 }
 
 function checkStageNames(plan: Plan, names: string[], flag: string): void {
@@ -105,7 +139,13 @@ function selection(plan: Plan, o: RunOptions): Set<string> {
 
 export async function run(argv: string[]): Promise<number> {
   const o = parse(argv);
-  const { loaded, store, plan } = await openPipeline(o.file, { sets: o.sets, backend: o.backend });
+  const { store, variants } = await openVariants(o.file, { sets: o.sets, sweeps: o.sweeps, variant: o.variant, backend: o.backend });
+  if (variants[0].name !== undefined && o.variant === undefined) {
+    const { runSweep } = await import('../sweep-run.js');
+    return runSweep(o, variants, store);
+  }
+  const [{ loaded, plan, name: variant, sets: variantSets }] = variants;
+  const sweepRun = variant === undefined ? undefined : sweepRunFromEnv();
   const selected = selection(plan, o);
   const force = new Set(o.force === 'all' ? plan.order : o.force);
   const backend = plan.pipeline.backend;
@@ -128,7 +168,8 @@ export async function run(argv: string[]): Promise<number> {
   const runId = newRunId();
   const record: RunRecord = {
     id: runId,
-    pipeline: { name: plan.pipeline.name, file: relative(process.cwd(), loaded.file) },
+    pipeline: { name: plan.pipeline.name, file: relative(process.cwd(), loaded.file), path: relative(store.root, loaded.file) },
+    ...(variant === undefined ? {} : { sweep: { ...sweepRun, variant, sets: variantSets } }),
     startedAt: new Date().toISOString(),
     status: 'running',
     seed: plan.pipeline.seed,
