@@ -97,3 +97,30 @@ describe('pipe compare by file', () => {
     assert.ok((await readFile(join(toy.dir, 'other.yaml'), 'utf8')).includes('factor: 3'));
   });
 });
+
+describe('a sweep: block', () => {
+  it('runs its variants, reports them as JSON, and rejects a bad value before anything runs', async () => {
+    const toy = await makeToyProject(`${TOY_PIPELINE}sweep:\n  scale.factor: [2, 3]\n`);
+    const result = toy.pipe(['run', 'pipeline.yaml', '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const out = JSON.parse(result.stdout) as {
+      sweep: string;
+      shared: { stages: Record<string, { status: string }> }[];
+      runs: { sweep: { id: string; variant: string; sets: string[] }; stages: Record<string, { status: string }> }[];
+      comparison: { params: { path: string; values: unknown[] }[] };
+    };
+    assert.deepEqual(out.runs.map((r) => [r.sweep.variant, r.sweep.sets, r.sweep.id]), [
+      ['factor=2', ['scale.factor=2'], out.sweep],
+      ['factor=3', ['scale.factor=3'], out.sweep],
+    ]);
+    assert.deepEqual(out.shared.map((r) => Object.fromEntries(Object.entries(r.stages).map(([id, s]) => [id, s.status]))), [{ source: 'ran' }]);
+    assert.ok(out.runs.every((r) => r.stages.source.status === 'cached' && r.stages.scale.status === 'ran'));
+    assert.deepEqual(out.comparison.params, [{ path: 'scale.factor', values: [2, 3] }]);
+    assert.match(result.stderr, /^\[factor=3\] /m);
+
+    const again = toy.pipe(['run', 'pipeline.yaml', '--sweep', 'scale.factor=[2, lots]']);
+    assert.equal(again.status, 2, again.stdout);
+    assert.match(again.stderr, /in --set scale\.factor="lots": .*number/);
+    assert.doesNotMatch(again.stdout, /^sweep /m);
+  });
+});
