@@ -9,7 +9,7 @@ import { PipeError } from '../errors.js';
 import { listRuns } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';
-import type { ArtifactStore } from '../store/store.js';
+import type { Store } from '../store/open-store.js';
 import type { RunOptions } from './commands/run.js';
 import { SWEEP_RUN_ENV } from './commands/run.js';
 import type { OpenedVariant } from './open-pipeline.js';
@@ -86,7 +86,7 @@ function runStep(o: RunOptions, step: SweepStep, sweepId: string, label: string,
   });
 }
 
-export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: ArtifactStore): Promise<number> {
+export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: Store): Promise<number> {
   const names = variants.map((v) => v.name!);
   if (o.only.length || o.until) {
     throw new PipeError(`${o.only.length ? '--only' : '--until'} runs part of one variant, and this pipeline is swept`, {
@@ -101,13 +101,13 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
     variants.map((v) => ({ name: v.name!, order: v.plan.order, keys: Object.fromEntries(v.plan.order.map((id) => [id, v.plan.stages[id].key])) })),
     o.force,
   );
-  // A shared step whose stages are all in the store already has nothing to build.
+  // A shared step whose stages are all in the cache (here or in its remote tier) has nothing to build.
   const byName = new Map(variants.map((v) => [v.name!, v]));
   const needed: SweepStep[] = [];
   for (const step of steps.shared) {
     const plan = byName.get(step.variant)!.plan;
-    const hits = await Promise.all(step.only!.map(async (id) => (await store.lookup(plan.stages[id].key)).status === 'hit'));
-    if (step.force.length || hits.includes(false)) needed.push(step);
+    const found = await Promise.all(step.only!.map((id) => store.cache.locate(plan.stages[id].key)));
+    if (step.force.length || found.includes(undefined)) needed.push(step);
   }
   const sweepId = newRunId();
   const out = o.json ? process.stderr : process.stdout;

@@ -82,6 +82,13 @@ export class ArtifactCache {
     return again.status === 'hit' ? { ...again, tier: 'remote' } : again;
   }
 
+  /** Which tier holds `key`, without fetching it (undefined: none, or the remote is unreachable). */
+  async locate(key: string): Promise<CacheTier | undefined> {
+    if ((await this.local.lookup(key)).status === 'hit') return 'local';
+    const remote = this.activeRemote;
+    return remote && (await this.remoteCall(() => remote.has(key))) ? 'remote' : undefined;
+  }
+
   /** A temp entry to build into; its commit also starts the push when the remote is writable. */
   async begin(key: string, info: { stage: string; uses: string }): Promise<PendingEntry> {
     const pending = await this.local.begin(key, info);

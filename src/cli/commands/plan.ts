@@ -37,11 +37,10 @@ export async function run(argv: string[]): Promise<number> {
   const file = onePipeline('plan', positionals);
   const { openVariants } = await import('../open-pipeline.js');
   const { planDocument, pipelineKey } = await import('../../plan/plan-document.js');
-  const { lastKeyParts } = await import('../../plan/staleness.js');
-  const { listRuns } = await import('../../runs/read.js');
+  const { previousKeyParts } = await import('../../plan/staleness.js');
   const sets = values.set as string[];
   const { store, variants } = await openVariants(file, { sets, sweeps: values.sweep as string[], variant: values.variant, backend: values.backend });
-  const records = await listRuns(store.root);
+  const manifests = await store.cache.local.manifests();
   const first = variants[0].loaded;
   const doc = await planDocument(
     { name: first.spec.name, file: relative(process.cwd(), first.file) || file, key: pipelineKey(first.source.text), sets },
@@ -50,10 +49,10 @@ export async function run(argv: string[]): Promise<number> {
       sets: v.sets,
       plan: v.plan,
       runsOn: Object.fromEntries(Object.entries(v.loaded.spec.stages).map(([id, s]) => [id, s['runs-on']])),
-      previous: lastKeyParts(records, v.plan.pipeline.name),
+      previous: previousKeyParts(manifests, v.plan.pipeline.name),
     })),
-    // The artifact cache says where an entry is; a remote tier answers 'remote' for what only it holds.
-    { locate: async (key) => ((await store.lookup(key)).status === 'hit' ? 'local' : undefined) },
+    // The artifact cache says which tier holds an entry: 'remote' for what only a remote tier holds.
+    store.cache,
   );
   if (values.json) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
