@@ -11,6 +11,7 @@ interface CommandEntry {
 
 const COMMANDS: CommandEntry[] = [
   { name: 'run', summary: 'run a pipeline; stages whose inputs, params and code are unchanged come from the cache', load: () => import('./commands/run.js') },
+  { name: 'worker', summary: 'take stage jobs from a Redis queue (BullMQ) and build them into the artifact cache', load: () => import('./commands/worker.js') },
   { name: 'status', summary: 'show each stage as cached or stale, and why', load: () => import('./commands/status.js') },
   { name: 'plan', summary: 'print what a run would do (JSON for CI fan-out): keys, cached or stale and why, labels', load: () => import('./commands/plan.js') },
   { name: 'validate', summary: 'check a pipeline against its schema without running it', load: () => import('./commands/validate.js') },

@@ -53,6 +53,7 @@ function childArgs(o: RunOptions, step: SweepStep): string[] {
   for (const id of step.only ?? []) args.push('--only', id);
   for (const id of step.force) args.push(`--force=${id}`);
   if (o.backend) args.push('--backend', o.backend);
+  if (o.queue) args.push('--queue', o.queue);
   args.push('--log-level', o.logLevel);
   return args;
 }

@@ -146,6 +146,8 @@ export interface ExecuteOptions {
   observer?: ExecutionObserver;
   /** Called whenever a stage's status changes, so the caller can persist the run record. */
   onRecord?(id: string, record: StageRecord): void;
+  /** How one stage is built: here (buildIntoCache, the default) or by a queue's workers (src/cli/queue-submit.ts). */
+  build?: typeof buildIntoCache;
 }
 
 export interface ExecutionResult {
@@ -156,6 +158,7 @@ export interface ExecutionResult {
 /** Runs the selected stages of a plan, each as soon as its upstream stages are done, through buildIntoCache. */
 export async function execute(options: ExecuteOptions): Promise<ExecutionResult> {
   const { plan, cache, selected, force, log, signal, observer } = options;
+  const build = options.build ?? buildIntoCache;
   const outcomes: Record<string, StageOutcome> = {};
   const records: Record<string, StageRecord> = {};
   const promises = new Map<string, Promise<StageOutcome>>();
@@ -203,7 +206,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
     observer?.stageStarted?.(id);
     const upstreamDirs = Object.fromEntries(s.upstream.map((u, i) => [u, (upstream[i] as { dir: string }).dir]));
     try {
-      return finish(s, await buildIntoCache(plan, id, upstreamDirs, { cache, log, signal, observer, force: force.has(id) }));
+      return finish(s, await build(plan, id, upstreamDirs, { cache, log, signal, observer, force: force.has(id) }));
     } catch (error) {
       if (signal.aborted) return finish(s, { status: 'interrupted', seconds: 0 });
       log.error({ stage: id, err: error }, 'stage failed');

@@ -27,6 +27,8 @@ Options:
   --variant <name>           run only this variant of the sweep (names: pipe plan)
   --jobs <n>                 variants of a sweep that run at once, each in its own process (default 1)
   --sort <metric>            order the sweep's closing comparison best first, e.g. test.accuracy
+  --queue <redis://host:port> build the stale stages on 'pipe worker' processes (also $PIPE_QUEUE); run from
+                             the checkout's root, with workers on the same commit (docs/scale.md)
   --dry-run                  show what would run and why, run nothing
   --json                     print the run record as JSON on stdout (no live view)
   --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
@@ -46,6 +48,7 @@ Examples:
 
 export interface RunOptions {
   file: string;
+  queue?: string;
   sets: string[];
   sweeps: string[];
   variant?: string;
@@ -67,6 +70,7 @@ function parse(argv: string[]): RunOptions {
     set: { type: 'string', multiple: true, default: [] },
     sweep: { type: 'string', multiple: true, default: [] },
     variant: { type: 'string' },
+    queue: { type: 'string' },
     jobs: { type: 'string', default: '1' },
     sort: { type: 'string' },
     force: { type: 'string', multiple: true, default: [] },
@@ -94,6 +98,7 @@ function parse(argv: string[]): RunOptions {
     sets: values.set as string[],
     sweeps: values.sweep as string[],
     variant: values.variant,
+    queue: values.queue ?? (process.env.PIPE_QUEUE || undefined),
     jobs,
     sort: values.sort,
     force: force.includes('*') ? 'all' : force,
@@ -201,7 +206,15 @@ export async function run(argv: string[]): Promise<number> {
   const view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses, upstream: plan.stages[id].upstream })));
   let saving = Promise.resolve();
   const started = performance.now();
+  const { queueSubmitter } = o.queue ? await import('../queue-submit.js') : { queueSubmitter: undefined };
+  const submitter = queueSubmitter?.(o.queue!, {
+    file: relative(process.cwd(), loaded.file),
+    content: loaded.source.text,
+    sets: [...o.sets, ...variantSets],
+    runsOn: Object.fromEntries(Object.entries(loaded.spec.stages).map(([id, s]) => [id, s['runs-on']])),
+  });
   const result = await execute({
+    build: submitter?.build,
     plan,
     cache: store.cache,
     selected,
@@ -215,6 +228,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   await view?.done;
+  await submitter?.close();
   await waitForPushes(store.cache, o.json);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
