@@ -57,3 +57,12 @@ export class PipeErrors extends PipeError {
     return this.errors.map((e) => e.format()).join('\n\n');
   }
 }
+
+/** An error's stack trace followed by those of its causes (a PipeError often wraps the error that led to it). */
+export function stackOf(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(`${depth ? 'caused by: ' : ''}${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  }
+  return parts.join('\n');
+}

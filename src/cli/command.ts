@@ -5,5 +5,11 @@ export interface CommandModule {
   /** Full help text for `pipe <command> --help`: usage line, what it does, options, examples. */
   usage: string;
   /** Runs the command with the arguments after its name; resolves to the process exit code. */
-  run(argv: string[]): Promise<number>;
+  run(argv: string[], options?: CommandOptions): Promise<number>;
+}
+
+/** Global options, taken off the command line by main before the command sees its arguments. */
+export interface CommandOptions {
+  /** --debug: print stack traces of errors. */
+  debug?: boolean;
 }

@@ -1,6 +1,6 @@
 // Entry point of the `pipe` CLI: dispatches to one lazily loaded module per command, so `pipe --help`
 // loads nothing heavy (no TensorFlow.js, no Arrow).
-import { PipeError } from '../errors.js';
+import { PipeError, stackOf } from '../errors.js';
 import type { CommandModule } from './command.js';
 
 interface CommandEntry {
@@ -77,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(command.usage);
       return 0;
     }
-    return await command.run(rest);
+    return await command.run(rest, { debug });
   } catch (err) {
     return reportError(err, debug);
   }
@@ -87,12 +87,12 @@ export async function main(argv: string[]): Promise<number> {
 export function reportError(err: unknown, debug: boolean): number {
   if (err instanceof PipeError) {
     process.stderr.write(`${err.format()}\n`);
-    if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (debug) process.stderr.write(`${stackOf(err)}\n`);
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`pipe: ${message}\n`);
-  if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  if (debug && err instanceof Error) process.stderr.write(`${stackOf(err)}\n`);
   else process.stderr.write('(run again with --debug for the stack trace)\n');
   return 1;
 }

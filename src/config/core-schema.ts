@@ -51,8 +51,11 @@ export const coreSchema: JsonSchema = {
     seed: {
       type: 'integer',
       minimum: 0,
+      // Weight initialisers take 32-bit seeds; a larger one would give the weights of a smaller one (and past
+      // 2^53 two seeds written differently are the same number, so the same cache key).
+      maximum: 4294967295,
       default: 42,
-      description: 'Seed for every random choice (shuffles, splits, weight init); part of the cache key of stages that use it.',
+      description: 'Seed for every random choice (shuffles, splits, weight init), 0 to 4294967295 (2^32 - 1); part of the cache key of stages that use it.',
     },
     backend: {
       enum: [...BACKENDS],

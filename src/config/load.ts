@@ -1,6 +1,7 @@
 // Reads a pipeline file into a checked, typed, resolved pipeline: YAML with source positions, `--set`
 // overrides, the core schema, each stage's own param schema, and the input graph. Every problem in the
 // file is collected and reported at once, each at its file:line:column.
+import { isUtf8 } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { PipeError, PipeErrors } from '../errors.js';
@@ -9,7 +10,7 @@ import { validatorFor, validateWithPaths, type PathParam } from './ajv.js';
 import { problemsFromAjv } from './ajv-errors.js';
 import { coreSchema } from './core-schema.js';
 import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './graph.js';
-import { applyOverride, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
+import { applyOverride, defineOwn, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
 import type { Problem } from './problem.js';
 import { SourceFile } from './source.js';
 import { BUILTIN_STAGES_DIR, loadStage, type LoadedStage } from './stage-loader.js';
@@ -30,13 +31,48 @@ function displayPath(file: string, cwd: string): string {
 function setAt(root: Json, path: readonly string[], value: unknown): void {
   let node = root;
   for (const key of path.slice(0, -1)) node = node[key] as Json;
-  node[path[path.length - 1]] = value;
+  defineOwn(node, path[path.length - 1], value);
 }
 
 function getAt(root: Json, path: readonly string[]): unknown {
   let node: unknown = root;
-  for (const key of path) node = isMapping(node) ? node[key] : undefined;
+  for (const key of path) node = isMapping(node) && Object.hasOwn(node, key) ? node[key] : undefined;
   return node;
+}
+
+/**
+ * The file's text. Bytes that are not UTF-8 (a Latin-1 file, binary garbage) would otherwise become U+FFFD
+ * silently and change values unseen: refuse them at the first bad byte.
+ */
+function decodeUtf8(bytes: Buffer, shown: string): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8').replace(/^\uFEFF/, '');
+  // The longest valid prefix ends at the first bad byte; count lines and characters up to it.
+  let good = 0;
+  for (let step = 1 << 20; step >= 1; step >>= 1) {
+    while (good + step <= bytes.length && isUtf8Prefix(bytes.subarray(0, good + step))) good += step;
+  }
+  // A character cut short by the bad byte starts the bad sequence.
+  while (good > 0 && !isUtf8(bytes.subarray(0, good))) good--;
+  const before = bytes.subarray(0, good).toString('utf8');
+  const lineStart = before.lastIndexOf('\n') + 1;
+  const line = before.slice(0, lineStart).split('\n').length;
+  const column = [...before.slice(lineStart)].length + 1;
+  const byte = bytes[Math.min(good, bytes.length - 1)].toString(16).padStart(2, '0');
+  throw new PipeError(`the file is not valid UTF-8: byte 0x${byte} at offset ${good}`, {
+    location: { file: shown, line, column },
+    hint: 'save the pipeline as UTF-8 (e.g. iconv -f latin1 -t utf-8), or remove the stray byte',
+  });
+}
+
+/** True when `bytes` is valid UTF-8 or valid UTF-8 cut inside its last character. */
+function isUtf8Prefix(bytes: Buffer): boolean {
+  if (isUtf8(bytes)) return true;
+  for (let cut = 1; cut <= 3 && cut < bytes.length; cut++) {
+    const lead = bytes[bytes.length - cut];
+    if (lead >= 0xc0) return isUtf8(bytes.subarray(0, bytes.length - cut)) && cut < (lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2);
+    if (lead < 0x80) return false;
+  }
+  return false;
 }
 
 function overrideError(text: string, message: string, hint?: string): PipeError {
@@ -54,19 +90,20 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   const builtinDir = options.builtinDir ?? BUILTIN_STAGES_DIR;
   const shown = displayPath(abs, cwd);
 
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(abs, 'utf8');
+    bytes = await readFile(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new PipeError(code === 'ENOENT' ? `pipeline file not found: ${shown}` : `cannot read pipeline file ${shown}: ${(err as Error).message}`, {
       hint: code === 'ENOENT' ? 'check the path; pipelines usually live in pipelines/*.yaml' : undefined,
     });
   }
+  const text = decodeUtf8(bytes, shown);
   const source = new SourceFile(shown, text);
   const syntax = source.syntaxErrors();
   if (syntax.length > 0) throw new PipeErrors(syntax);
-  const root: unknown = source.doc.toJS();
+  const root: unknown = source.toValue();
   if (!isMapping(root)) {
     throw new PipeErrors([
       source.errorAt(

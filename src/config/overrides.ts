@@ -17,6 +17,9 @@ export interface Override {
   value: unknown;
 }
 
+/** Keys that would reach an object's prototype instead of a value of the pipeline. */
+const RESERVED_SEGMENTS = new Set(['__proto__', 'constructor', 'prototype']);
+
 export class OverrideError extends Error {
   constructor(
     readonly text: string,
@@ -41,6 +44,10 @@ export function parseOverride(text: string, stageIds: readonly string[]): Overri
   const segments = key.replace(/\[(\d+)\]/g, '.$1').split('.');
   if (segments.some((s) => s === '')) {
     throw new OverrideError(text, `'${key}' is not a valid path`, 'write the path as stage.param, stage.param.sub or stage.list[0].sub');
+  }
+  const reserved = segments.find((s) => RESERVED_SEGMENTS.has(s));
+  if (reserved !== undefined) {
+    throw new OverrideError(text, `'${key}' contains '${reserved}', which cannot name a value in a pipeline`, 'name a stage, a param and its sub-keys, e.g. --set train.epochs=10');
   }
   let value: unknown;
   if (raw.trim() === '') value = '';
@@ -77,7 +84,7 @@ export function applyOverride(doc: Record<string, unknown>, override: Override):
   let node: Record<string, unknown> = doc;
   for (let i = 0; i < override.path.length - 1; i++) {
     const key = override.path[i];
-    const next = node[key];
+    const next = Object.hasOwn(node, key) ? node[key] : undefined;
     if (Array.isArray(node) && !(/^\d+$/.test(key) && Number(key) < node.length)) {
       throw new OverrideError(
         override.text,
@@ -86,7 +93,7 @@ export function applyOverride(doc: Record<string, unknown>, override: Override):
       );
     }
     if (next === undefined || next === null) {
-      node[key] = {};
+      defineOwn(node, key, {});
     } else if (typeof next !== 'object') {
       throw new OverrideError(
         override.text,
@@ -95,7 +102,15 @@ export function applyOverride(doc: Record<string, unknown>, override: Override):
     }
     node = node[key] as Record<string, unknown>;
   }
-  node[override.path[override.path.length - 1]] = structuredClone(override.value);
+  defineOwn(node, override.path[override.path.length - 1], structuredClone(override.value));
+}
+
+/**
+ * Set an own data property: unlike `node[key] = value`, this never runs a setter or writes through to a
+ * prototype, whatever the key, so no override path can reach Object.prototype.
+ */
+export function defineOwn(node: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(node, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /**

@@ -1,6 +1,6 @@
 // A parsed pipeline file that still knows where every value came from, so problems found on the plain
 // JS value (by JSON path) can be reported at file:line:column with a code frame.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { PipeError, type SourceLocation } from '../errors.js';
 import { codeFrame } from './code-frame.js';
 
@@ -28,6 +28,36 @@ export class SourceFile {
       const message = e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
       return this.errorAtOffset(`YAML syntax: ${message}`, e.pos[0], e.pos[1], { hint: syntaxHint(e.code) });
     });
+  }
+
+  /**
+   * The document as plain values. yaml refuses aliases that expand past a bound (a "billion laughs" file would
+   * otherwise take all memory); that refusal becomes an error at the alias that nests others.
+   */
+  toValue(): unknown {
+    try {
+      return this.doc.toJS();
+    } catch (err) {
+      if (!(err instanceof ReferenceError) || !/alias/i.test(err.message)) throw err;
+      const aliases: Node[] = [];
+      visit(this.doc, { Alias: (_key, node) => void aliases.push(node) });
+      const anchored = new Map<string, Node>();
+      visit(this.doc, { Node: (_key, node) => void (node.anchor && anchored.set(node.anchor, node)) });
+      const nestsAliases = (alias: Node): boolean => {
+        const target = isAlias(alias) ? anchored.get(alias.source) : undefined;
+        let found = false;
+        if (target) visit(target, { Alias: () => ((found = true), visit.BREAK) });
+        return found;
+      };
+      const at = aliases.find(nestsAliases) ?? aliases[0];
+      const [start, , end] = at?.range ?? [0, 0, 1];
+      const expansion = /excessive/i.test(err.message)
+        ? 'YAML aliases here expand into too many values (an alias bomb?)'
+        : `YAML: ${err.message}`;
+      throw this.errorAtOffset(expansion, start, end, {
+        hint: 'an alias (*name) repeats its anchored value; aliases of values that hold aliases multiply. Write the values out, or nest fewer aliases',
+      });
+    }
   }
 
   /** Location of the deepest node along `path` that exists in the file (the key or the value). */

@@ -1,7 +1,7 @@
 // Finds and imports the module behind a stage's `uses:`: a built-in stage by name (compiled into
 // dist/stages/) or a user's module by path relative to the pipeline file (.ts through tsx).
 import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve, win32 } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PipeError } from '../errors.js';
 import type { Stage } from '../stage.js';
@@ -140,5 +140,26 @@ function checkStage(mod: unknown, uses: string): Stage {
   if (missing.length > 0) {
     throw new PipeError(`stage module '${uses}' is not a valid stage: missing or wrong ${missing.join(', ')}`, { hint: fix });
   }
+  checkOutputNames(record.outputs as Record<string, unknown>, uses);
   return stage as Stage;
+}
+
+/**
+ * Every output must name a place inside the stage's own output folder: an entry's manifest can only vouch for
+ * files under it, so a name that climbs out (`../x`, `/tmp/x`) would write where the store cannot see.
+ */
+function checkOutputNames(outputs: Record<string, unknown>, uses: string): void {
+  for (const [name, spec] of Object.entries(outputs)) {
+    const file = (spec as { file?: unknown } | null)?.file;
+    const where = `stage module '${uses}': output '${name}'`;
+    if (typeof file !== 'string' || file.replace(/\/+$/, '') === '') {
+      throw new PipeError(`${where} has no file name`, { hint: "give each output a file (or folder/) inside the stage's output folder, e.g. { file: 'data.arrow', description }" });
+    }
+    const segments = file.split(/[\\/]/);
+    if (isAbsolute(file) || win32.isAbsolute(file) || segments.includes('..')) {
+      throw new PipeError(`${where} writes to '${file}', outside the stage's output folder`, {
+        hint: "output names are relative to the stage's output folder and may not contain '..': e.g. 'result.json' or 'model/'",
+      });
+    }
+  }
 }

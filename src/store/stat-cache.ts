@@ -1,8 +1,9 @@
-// Persistent cache of file hashes keyed by absolute path and validated by (size, mtimeMs, ino): a file whose
-// stat is unchanged is not read again. This is what lets `pipe run` re-check a 300 MB input CSV and every
+// Persistent cache of file hashes keyed by absolute path and validated by (size, mtimeMs, ctimeMs, ino): a file
+// whose stat is unchanged is not read again. ctime is there for the same reason git compares it: `touch -r` or
+// `utimes` can set an edited file's mtime back, but any change to a file moves its ctime, which nobody can set. This is what lets `pipe run` re-check a 300 MB input CSV and every
 // cached entry in milliseconds.
 //
-// Stored as <store>/stat-cache.json: { "version": 1, "files": { "<abs path>": {size, mtimeMs, ino, sha256} } }.
+// Stored as <store>/stat-cache.json: { "version": 1, "files": { "<abs path>": {size, mtimeMs, ctimeMs, ino, sha256} } }.
 // Absolute paths make it machine specific, which is fine: it only ever saves work, and a copied store whose
 // paths no longer match simply re-hashes once.
 //
@@ -23,6 +24,7 @@ import { withFileLock } from './lock.js';
 export interface StatCacheRecord {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   ino: number;
   sha256: string;
 }
@@ -43,6 +45,25 @@ export interface HashFileOptions {
   ignoreCache?: boolean;
   /** Set false for files about to move (their path is not worth remembering). */
   remember?: boolean;
+}
+
+/** Thrown for a path that is not a regular file; `code` is ENOTREG so callers can tell it from I/O errors. */
+export class NotRegularFileError extends Error {
+  readonly code = 'ENOTREG';
+  constructor(
+    readonly path: string,
+    st: Stats,
+  ) {
+    super(st.isDirectory() ? 'it is a folder, not a file' : `it is ${specialKind(st)}, not a regular file or folder`);
+  }
+}
+
+function specialKind(st: Stats): string {
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
 }
 
 export class StatCache {
@@ -73,7 +94,7 @@ export class StatCache {
   }
 
   remember(path: string, st: Stats, sha256: string): void {
-    const record = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
+    const record = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, sha256 };
     this.records?.set(path, record);
     this.updates.set(path, record);
   }
@@ -90,6 +111,8 @@ export class StatCache {
   /** Hash a file, using and updating the cache; `st` is its stat if the caller already has it. */
   async hash(path: string, options: HashFileOptions = {}, st?: Stats): Promise<{ sha256: string; size: number; stat: Stats }> {
     let before = st ?? (await stat(path));
+    // A device, FIFO or socket never ends (/dev/zero) or blocks (a FIFO): refuse it instead of reading forever.
+    if (!before.isFile()) throw new NotRegularFileError(path, before);
     const cached = options.ignoreCache || options.fsync ? undefined : await this.lookup(path, before);
     if (cached) return { sha256: cached, size: before.size, stat: before };
     for (let attempt = 0; ; attempt++) {
@@ -156,12 +179,13 @@ export class StatCache {
   }
 }
 
+/** A record written before ctime was kept has none, so it never matches: such files are hashed once more. */
 function matches(record: StatCacheRecord, st: Stats): boolean {
-  return record.size === st.size && record.mtimeMs === st.mtimeMs && record.ino === st.ino;
+  return sameStat(record, st);
 }
 
-function sameStat(a: Stats, b: Stats): boolean {
-  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ino === b.ino;
+function sameStat(a: Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>, b: Stats): boolean {
+  return a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
 async function readCacheFile(file: string): Promise<Map<string, StatCacheRecord>> {

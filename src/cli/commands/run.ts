@@ -1,7 +1,7 @@
 // `pipe run`: plan, then execute the stale stages with a live view, a run record and a JSON log.
 import { relative } from 'node:path';
 import { pino } from 'pino';
-import { PipeError } from '../../errors.js';
+import { PipeError, stackOf } from '../../errors.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
 import { downstreamOf, upstreamOf, type Plan } from '../../plan/plan.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
@@ -10,6 +10,7 @@ import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
 import { createRunView, formatSeconds } from '../../ui/run-view.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
+import type { CommandOptions } from '../command.js';
 import { openVariants } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe run <pipeline.yaml> [options]
@@ -142,7 +143,7 @@ function selection(plan: Plan, o: RunOptions): Set<string> {
   return new Set(plan.order);
 }
 
-export async function run(argv: string[]): Promise<number> {
+export async function run(argv: string[], options: CommandOptions = {}): Promise<number> {
   const o = parse(argv);
   const { store, variants } = await openVariants(o.file, { sets: o.sets, sweeps: o.sweeps, variant: o.variant, backend: o.backend });
   if (variants[0].name !== undefined && o.variant === undefined) {
@@ -252,10 +253,9 @@ export async function run(argv: string[]): Promise<number> {
   for (const [id, r] of failed) {
     const error = (r as { error: unknown }).error;
     if (error instanceof PipeError) process.stderr.write(`\nstage '${id}' failed:\n${error.format()}\n`);
-    else {
-      process.stderr.write(`\nstage '${id}' failed: ${messageOf(error)}\n`);
-      if (argv.includes('--debug') && error instanceof Error) process.stderr.write(`${error.stack}\n`);
-    }
+    else process.stderr.write(`\nstage '${id}' failed: ${messageOf(error)}\n`);
+    if (options.debug) process.stderr.write(`${stackOf(error)}\n`);
+    else if (!(error instanceof PipeError)) process.stderr.write('(run again with --debug for the stack trace)\n');
   }
   if (record.status === 'interrupted') return 130;
   if (failed.length) return 1;
