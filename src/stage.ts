@@ -6,16 +6,37 @@ import type { Logger } from 'pino';
 /** JSON Schema (draft 2020-12 subset that ajv understands). */
 export type JsonSchema = Record<string, unknown>;
 
+/**
+ * What an output holds, so that `pipe validate` can refuse a wire from one stage's output to an input that
+ * cannot read it (a summary JSON wired into a model input). Built-in kinds: 'dataset' (Arrow image dataset),
+ * 'model' (TensorFlow.js layers-model folder), 'model-summary', 'history' (per-epoch training history),
+ * 'metrics', 'leakage' (duplicate report), 'resample' (resampling report), 'report' (HTML), 'text', 'json'.
+ * Stages of your own may use these or name kinds of their own.
+ */
+export type ArtifactKind = string;
+
 export interface InputSpec {
   description: string;
   /** An optional input may be left out of the pipeline; ctx.inputs then lacks it. */
   optional?: boolean;
+  /** The kinds of output this input can read; every wire to it is checked. Leave out to accept any output. */
+  accepts?: ArtifactKind[];
 }
 
 export interface OutputSpec {
   /** File name inside the stage's output directory, e.g. "data.arrow" or "model/" for a folder. */
   file: string;
   description: string;
+  /** What the output holds (see ArtifactKind); an output without one can be wired only to inputs that accept any. */
+  kind?: ArtifactKind;
+}
+
+/** A problem in a stage's params that its JSON Schema cannot express, at a path inside the params. */
+export interface ParamProblem {
+  /** Path inside `with:`, e.g. ['layers', 3, 'conv2d']. */
+  at: (string | number)[];
+  message: string;
+  hint?: string;
 }
 
 /**
@@ -103,6 +124,11 @@ export interface Stage<P = any> {
   inputs: Record<string, InputSpec>;
   outputs: Record<string, OutputSpec>;
   runtime?: RuntimeFact[];
+  /**
+   * Optional: checks of the params beyond their schema (which has already passed), run by `pipe validate` and
+   * before anything runs. Must be quick and free of I/O; return no problems when the params are fine.
+   */
+  check?(params: P): ParamProblem[];
   run(ctx: StageContext<P>): Promise<StageSummary>;
 }
 

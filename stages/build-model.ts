@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
 import { layersSchema, type LayerSpecItem } from '../src/model/layer-spec.js';
+import { checkLayerShapes } from '../src/model/layer-shapes.js';
 
 export interface BuildModelParams {
   inputShape: [number, number, number];
@@ -37,7 +38,11 @@ export default defineStage<BuildModelParams>({
     summaryText: { file: 'summary.txt', description: 'The same summary as a plain-text table.' },
   },
   runtime: ['seed', 'tensorflow'],
+  check: (params) => checkLayerShapes(params.layers, params.inputShape),
   async run(ctx) {
+    // Params reach run() checked, but a stage can also be run on its own (tests, other runners).
+    const [problem] = checkLayerShapes(ctx.params.layers, ctx.params.inputShape);
+    if (problem) throw new PipeError(`build-model: ${problem.message}`, { hint: problem.hint });
     const { loadTf } = await import('../src/tf/backend.js');
     const { specToTopology } = await import('../src/model/layer-spec.js');
     const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');

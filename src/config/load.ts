@@ -254,7 +254,12 @@ function checkParams(stage: Stage, params: Json, id: string, uses: Record<string
     };
   }
   const { valid, paths } = validateWithPaths(validate, params);
-  return { problems: valid ? [] : problemsFromAjv(validate.errors ?? [], ['stages', id, 'with'], uses), paths };
+  if (!valid) return { problems: problemsFromAjv(validate.errors ?? [], ['stages', id, 'with'], uses), paths };
+  // What the schema cannot say (a network's shapes), checked by the stage itself on params the schema passed.
+  const problems = (stage.check?.(params) ?? []).map(
+    (p): Problem => ({ message: `stage '${id}' (${uses[id]}): ${p.message}`, hint: p.hint, path: ['stages', id, 'with', ...p.at], anchor: 'key' }),
+  );
+  return { problems, paths };
 }
 
 /** One problem per cycle, naming its stages in the direction data flows, at the input that closes it. */

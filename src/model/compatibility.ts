@@ -13,7 +13,12 @@ export function checkModelFitsData(model: LayersModel, ds: Pick<ImageDataset, 's
   }
   const output = model.outputs[0].shape;
   const units = output[output.length - 1];
-  if (output.length !== 2 || units !== ds.classes.length) {
+  if (output.length !== 2) {
+    throw new PipeError(`${stage}: the model outputs [${output.slice(1).join(', ')}] per image, not one score per class`, {
+      hint: `end the layer list with flatten (or globalAveragePooling2d), then dense with units: ${ds.classes.length} and activation: softmax`,
+    });
+  }
+  if (units !== ds.classes.length) {
     throw new PipeError(
       `${stage}: the model predicts ${units} classes but the dataset has ${ds.classes.length} (${ds.classes.join(', ')})`,
       { hint: `make the last layer dense with units: ${ds.classes.length} and activation: softmax` },
