@@ -10,7 +10,7 @@ export type JsonSchema = Record<string, unknown>;
  * What an output holds, so that `pipe validate` can refuse a wire from one stage's output to an input that
  * cannot read it (a summary JSON wired into a model input). Built-in kinds: 'dataset' (Arrow image dataset),
  * 'model' (TensorFlow.js layers-model folder), 'model-summary', 'history' (per-epoch training history),
- * 'metrics', 'leakage' (duplicate report), 'resample' (resampling report), 'report' (HTML), 'text', 'json'.
+ * 'metrics', 'leakage' (duplicate report), 'report' (HTML), 'charts' (a folder of images), 'text'.
  * Stages of your own may use these or name kinds of their own.
  */
 export type ArtifactKind = string;
@@ -27,7 +27,7 @@ export interface OutputSpec {
   /** File name inside the stage's output directory, e.g. "data.arrow" or "model/" for a folder. */
   file: string;
   description: string;
-  /** What the output holds (see ArtifactKind); an output without one can be wired only to inputs that accept any. */
+  /** What the output holds (see ArtifactKind); an output without one is not checked against `accepts`. */
   kind?: ArtifactKind;
 }
 

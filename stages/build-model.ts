@@ -33,9 +33,9 @@ export default defineStage<BuildModelParams>({
   },
   inputs: {},
   outputs: {
-    model: { file: 'model/', description: 'Untrained model in TensorFlow.js layers format (model.json + weights.bin).' },
-    summary: { file: 'summary.json', description: 'Layers with output shapes and parameter counts (JSON).' },
-    summaryText: { file: 'summary.txt', description: 'The same summary as a plain-text table.' },
+    model: { file: 'model/', kind: 'model', description: 'Untrained model in TensorFlow.js layers format (model.json + weights.bin).' },
+    summary: { file: 'summary.json', kind: 'model-summary', description: 'Layers with output shapes and parameter counts (JSON).' },
+    summaryText: { file: 'summary.txt', kind: 'text', description: 'The same summary as a plain-text table.' },
   },
   runtime: ['seed', 'tensorflow'],
   check: (params) => checkLayerShapes(params.layers, params.inputShape),

@@ -38,11 +38,11 @@ export default defineStage<EvaluateParams>({
     },
   },
   inputs: {
-    model: { description: 'Trained model folder (from train).' },
-    data: { description: 'Image dataset (Arrow) holding the splits to evaluate.' },
+    model: { description: 'Trained model folder (from train).', accepts: ['model'] },
+    data: { description: 'Image dataset (Arrow) holding the splits to evaluate.', accepts: ['dataset'] },
   },
   outputs: {
-    metrics: { file: 'metrics.json', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
+    metrics: { file: 'metrics.json', kind: 'metrics', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
   },
   runtime: ['tensorflow'],
   async run(ctx) {

@@ -93,7 +93,7 @@ export default defineStage<IngestCsvParams>({
   },
   inputs: {},
   outputs: {
-    data: { file: 'data.arrow', description: 'Image dataset (Arrow IPC file): label, pixels, split, source = CSV line number.' },
+    data: { file: 'data.arrow', kind: 'dataset', description: 'Image dataset (Arrow IPC file): label, pixels, split, source = CSV line number.' },
   },
   async run(ctx) {
     // apache-arrow takes ~0.3 s to load: let it load while the CSV streams in, and wait for it only to write.

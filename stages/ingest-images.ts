@@ -61,6 +61,7 @@ export default defineStage<IngestImagesParams>({
   outputs: {
     data: {
       file: 'data.arrow',
+      kind: 'dataset',
       description: `Image dataset (Arrow IPC file); source = line number in ${FILE_LIST} (next to it), which lists the image files.`,
     },
   },

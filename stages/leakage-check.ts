@@ -27,8 +27,8 @@ export default defineStage<LeakageParams>({
       },
     },
   },
-  inputs: { data: { description: 'Image dataset (Arrow) with a split column.' } },
-  outputs: { report: { file: 'leakage.json', description: 'Duplicate groups per split pair, label conflicts, examples.' } },
+  inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
+  outputs: { report: { file: 'leakage.json', kind: 'leakage', description: 'Duplicate groups per split pair, label conflicts, examples.' } },
   async run(ctx) {
     const { writeFile } = await import('node:fs/promises');
     const { readDataset } = await import('../src/data/image-dataset.js');

@@ -40,8 +40,8 @@ export default defineStage<NormaliseParams>({
       },
     },
   },
-  inputs: { data: { description: 'Image dataset (Arrow) with a split column.' } },
-  outputs: { data: { file: 'data.arrow', description: 'The same rows, with the transform in pipe.normalise metadata.' } },
+  inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
+  outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows, with the transform in pipe.normalise metadata.' } },
   async run(ctx) {
     const { readDataset, writeDataset, rowsOfSplit, imageAt } = await import('../src/data/image-dataset.js');
     const { NORMALISE_KEY, PixelStatistics, SCALE_TRANSFORM } = await import('../src/data/normalisation.js');

@@ -40,19 +40,19 @@ export default defineStage<ReportParams>({
     },
   },
   inputs: {
-    resampled: { description: 'A dataset whose pipe.resample metadata holds class counts before and after resampling.', optional: true },
-    leakage: { description: 'leakage.json of a leakage-check stage.', optional: true },
-    summary: { description: 'summary.json of a build-model stage (layers and parameter counts).', optional: true },
-    history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true },
-    metrics: { description: 'metrics.json of an evaluate stage.', optional: true },
-    reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true },
+    resampled: { description: 'A dataset whose pipe.resample metadata holds class counts before and after resampling.', optional: true, accepts: ['dataset'] },
+    leakage: { description: 'leakage.json of a leakage-check stage.', optional: true, accepts: ['leakage'] },
+    summary: { description: 'summary.json of a build-model stage (layers and parameter counts).', optional: true, accepts: ['model-summary'] },
+    history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true, accepts: ['history'] },
+    metrics: { description: 'metrics.json of an evaluate stage.', optional: true, accepts: ['metrics'] },
+    reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true, accepts: ['metrics'] },
   },
   // The pipeline's name and backend are shown; the stages it describes are upstream (their keys are in its key).
   runtime: ['pipeline'],
   outputs: {
-    html: { file: 'report.html', description: 'The report, one self-contained HTML file.' },
-    markdown: { file: 'summary.md', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
-    charts: { file: 'charts/', description: 'accuracy, loss and confusion charts as .svg and .png (those with data).' },
+    html: { file: 'report.html', kind: 'report', description: 'The report, one self-contained HTML file.' },
+    markdown: { file: 'summary.md', kind: 'text', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
+    charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss and confusion charts as .svg and .png (those with data).' },
   },
   async run(ctx) {
     const { loadInputs } = await import('../src/report/load-inputs.js');

@@ -55,8 +55,8 @@ export default defineStage<SplitParams>({
       },
     },
   },
-  inputs: { data: { description: 'Image dataset (Arrow).' } },
-  outputs: { data: { file: 'data.arrow', description: 'The same rows in the same order with new split values.' } },
+  inputs: { data: { description: 'Image dataset (Arrow).', accepts: ['dataset'] } },
+  outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows in the same order with new split values.' } },
   runtime: ['seed'],
   async run(ctx) {
     const { readDataset, writeDataset, classCounts } = await import('../src/data/image-dataset.js');

@@ -43,7 +43,7 @@ export default defineStage<SyntheticFacesParams>({
     },
   },
   inputs: {},
-  outputs: { data: { file: 'data.arrow', description: 'The generated image dataset with a split column.' } },
+  outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The generated image dataset with a split column.' } },
   runtime: ['seed'],
   async run(ctx) {
     const { generateSyntheticFaces } = await import('../src/data/synthetic-faces.js');

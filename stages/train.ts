@@ -125,12 +125,12 @@ export default defineStage<TrainParams>({
     },
   },
   inputs: {
-    model: { description: 'Model folder from build-model (or a previous train).' },
-    data: { description: 'Image dataset (Arrow) with a training split, ideally a validation split.' },
+    model: { description: 'Model folder from build-model (or a previous train).', accepts: ['model'] },
+    data: { description: 'Image dataset (Arrow) with a training split, ideally a validation split.', accepts: ['dataset'] },
   },
   outputs: {
-    model: { file: 'model/', description: 'Trained model in TensorFlow.js layers format (model.json + weights.bin).' },
-    history: { file: 'history.json', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
+    model: { file: 'model/', kind: 'model', description: 'Trained model in TensorFlow.js layers format (model.json + weights.bin).' },
+    history: { file: 'history.json', kind: 'history', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
   },
   runtime: ['seed', 'tensorflow'],
   async run(ctx) {

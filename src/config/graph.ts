@@ -80,6 +80,20 @@ export function resolveInputs(stages: Record<string, GraphStage>): { inputs: Rec
         });
         continue;
       }
+      const input = stage.inputs[name];
+      const wrongKind = kindMismatch(input, upstream.outputs[output]);
+      if (wrongKind) {
+        const fitting = Object.entries(stages).flatMap(([sid, s]) =>
+          sid === id ? [] : Object.entries(s.outputs ?? {}).filter(([, o]) => o.kind !== undefined && !kindMismatch(input, o)).map(([o]) => `'${sid}.${o}'`),
+        );
+        problems.push({
+          message: `input '${name}' of stage '${id}' (${stage.uses}) takes ${wrongKind.wanted}, but '${upstreamId}.${output}' is ${wrongKind.got} (${upstream.outputs[output].file})`,
+          hint: fitting.length ? `wire it to ${fitting.slice(0, 4).join(' or ')}` : `add a stage that makes ${wrongKind.wanted} and wire it here`,
+          path: at,
+          anchor: 'value',
+        });
+        continue;
+      }
       resolved[id][name] = { stage: upstreamId, output };
     }
     const missing = declared.filter((name) => !stage.inputs![name].optional && !(name in refs));
@@ -93,6 +107,13 @@ export function resolveInputs(stages: Record<string, GraphStage>): { inputs: Rec
     }
   }
   return { inputs: resolved, problems };
+}
+
+/** Why an output cannot feed an input, by their declared kinds; undefined when it can (or either says nothing). */
+function kindMismatch(input: InputSpec, output: OutputSpec): { wanted: string; got: string } | undefined {
+  if (!input.accepts || output.kind === undefined || input.accepts.includes(output.kind)) return undefined;
+  const a = (kind: string) => `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
+  return { wanted: input.accepts.map(a).join(' or '), got: a(output.kind) };
 }
 
 /** Each cycle in the graph once, as the stage ids along it (a strongly connected component, or a self-loop). */

@@ -64,8 +64,8 @@ export function defineResampleStage(kind: SamplerKind): Stage<ResampleParams> {
         },
       },
     },
-    inputs: { data: { description: 'Image dataset (Arrow) with a split column.' } },
-    outputs: { data: { file: 'data.arrow', description: `The ${method}d dataset; pipe.resample metadata records class counts before and after.` } },
+    inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
+    outputs: { data: { file: 'data.arrow', kind: 'dataset', description: `The ${method}d dataset; pipe.resample metadata records class counts before and after.` } },
     runtime: ['seed'],
     async run(ctx) {
       const { readDataset, writeDataset, selectRows } = await import('./image-dataset.js');

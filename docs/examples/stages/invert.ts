@@ -18,8 +18,8 @@ const invert: Stage<InvertParams> = {
       splits: { type: 'array', items: { type: 'string' }, default: ['train', 'validation', 'test'], description: 'splits to invert' },
     },
   },
-  inputs: { data: { description: 'an image dataset (Arrow)' } },
-  outputs: { data: { file: 'data.arrow', description: 'the dataset with inverted images' } },
+  inputs: { data: { description: 'an image dataset (Arrow)', accepts: ['dataset'] } },
+  outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'the dataset with inverted images' } },
   async run(ctx) {
     // Heavy modules load inside run(), so validating a pipeline stays fast.
     const { readDataset, writeDataset, imageSize } = await import('../../../src/data/image-dataset.js');
