@@ -6,13 +6,14 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
 import { upstreamOf, type Plan, type PlannedStage } from '../plan/plan.js';
+import { storeWriteError } from '../store/fs-utils.js';
 import type { StageRecord } from '../runs/record.js';
 import type { ArtifactCache, CacheTier } from '../store/artifact-cache.js';
 import type { InputArtifact, PipelineInfo } from '../stage.js';
 import { buildStageContext, inputArtifact } from './stage-context.js';
 
 /** What the executor needs of the artifact cache (src/store/artifact-cache.ts). */
-export type CacheForExecution = Pick<ArtifactCache, 'root' | 'lookup' | 'discard' | 'begin' | 'scratchDir' | 'withLock' | 'touch'>;
+export type CacheForExecution = Pick<ArtifactCache, 'root' | 'lookup' | 'discard' | 'begin' | 'scratchDir' | 'clearScratch' | 'withLock' | 'touch'>;
 
 export type StageOutcome =
   | { status: 'cached'; dir: string; seconds: number; summary?: Record<string, unknown>; tier: CacheTier }
@@ -72,9 +73,8 @@ export async function buildIntoCache(
     const again = await cache.lookup(s.key, { remote: true });
     if (again.status === 'hit') return cached(again);
     if (again.status === 'damaged') {
-      const message = `cached entry is damaged (${again.reason}); discarding it and running again`;
-      log.warn({ stage: s.id, key: s.key, reason: again.reason }, 'damaged cache entry');
-      observer?.warn?.(s.id, message);
+      // Warnings reach the user through the log (the CLI shows a stage's warnings in its view).
+      log.warn({ stage: s.id, key: s.key, reason: again.reason }, `cached entry is damaged (${again.reason}); discarding it and running again`);
       await cache.discard(s.key);
     }
     return runStage(plan, s, upstreamDirs, env);
@@ -99,6 +99,8 @@ async function runStage(plan: Plan, s: PlannedStage, upstreamDirs: Record<string
   const started = performance.now();
   const stageLog = env.log.child({ stage: s.id });
   try {
+    // Forced means from scratch: a checkpoint left by an earlier attempt would otherwise be resumed.
+    if (env.force) await cache.clearScratch(s.key);
     const inputs: Record<string, InputArtifact> = {};
     for (const [name, ref] of Object.entries(s.inputs)) inputs[name] = inputArtifact(upstreamDirs[ref.stage], plan.stages[ref.stage], ref.output);
     const ctx = buildStageContext({
@@ -186,6 +188,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
   };
 
   const finish = (s: PlannedStage, outcome: StageOutcome): StageOutcome => {
+    if (outcome.status === 'failed') outcome = { ...outcome, error: storeWriteError(outcome.error, cache.root) ?? outcome.error };
     outcomes[s.id] = outcome;
     records[s.id] = record(s, outcome);
     options.onRecord?.(s.id, records[s.id]);

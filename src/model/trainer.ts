@@ -245,7 +245,14 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   let bestWeights: NamedArray[] | null = null;
   let resumedFromEpoch: number | null = null;
 
-  const checkpoint = await loadCheckpoint<TrainState>(ctx.scratchDir);
+  const damaged: string[] = [];
+  const checkpoint = await loadCheckpoint<TrainState>(ctx.scratchDir, ({ epoch, reason }) =>
+    damaged.push(`the checkpoint after epoch ${epoch} is damaged (${reason}) and was discarded`),
+  );
+  if (damaged.length) {
+    const next = checkpoint ? `resuming from the checkpoint after epoch ${checkpoint.epoch}` : 'starting over from epoch 1';
+    ctx.log.warn(`${damaged.join('; ')}; ${next}`);
+  }
   if (checkpoint && checkpoint.state.fingerprint === ctx.fingerprint) {
     state = checkpoint.state;
     setModelWeights(tf, model, checkpoint.bundles.model);

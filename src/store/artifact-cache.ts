@@ -143,6 +143,10 @@ export class ArtifactCache {
     return this.local.scratchDir(key);
   }
 
+  clearScratch(key: string): Promise<void> {
+    return this.local.clearScratch(key);
+  }
+
   withLock<T>(key: string, onWait: (holder: LockHolder) => void, fn: () => Promise<T>): Promise<T> {
     return this.local.withLock(key, onWait, fn);
   }

@@ -1,6 +1,7 @@
 // Small file-system helpers the store builds on: walking a tree, durable writes, atomic removal.
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, isAbsolute } from 'node:path';
+import { PipeError } from '../errors.js';
 import { ownedName } from './owner.js';
 
 export interface TreeFile {
@@ -83,4 +84,24 @@ export async function moveAsideAndRemove(path: string, trashDir: string, label: 
 
 export function isErrno(err: unknown, ...codes: string[]): boolean {
   return codes.includes((err as NodeJS.ErrnoException | undefined)?.code ?? '');
+}
+
+/** Errors that mean "this file system will not let us write here". */
+export const READ_ONLY_CODES = ['EROFS', 'EACCES', 'EPERM'];
+
+/**
+ * A failed write inside the store `root` (read-only mount, missing permission) as an error that says so and
+ * where; undefined for any other error.
+ */
+export function storeWriteError(err: unknown, root: string): PipeError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!e || !READ_ONLY_CODES.includes(e.code ?? '') || typeof e.path !== 'string') return undefined;
+  const rel = relative(root, e.path);
+  if (rel.startsWith('..') || isAbsolute(rel)) return undefined;
+  const why = e.code === 'EROFS' ? 'it is on a read-only file system' : 'this user may not write there';
+  return new PipeError(`cannot write to the artifact store ${root}: ${why} (${e.code} on ${rel || '.'})`, {
+    exitCode: 1,
+    hint: 'a stage that is not cached must write its outputs: point PIPE_ARTIFACTS (or the pipeline\'s cache:) at a writable folder, or make this one writable',
+    cause: err,
+  });
 }

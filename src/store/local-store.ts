@@ -34,7 +34,7 @@
 //   }
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fsyncDir, isErrno, moveAsideAndRemove, walkFiles } from './fs-utils.js';
+import { fsyncDir, isErrno, moveAsideAndRemove, READ_ONLY_CODES, walkFiles } from './fs-utils.js';
 import { lockHolder, withFileLock, type LockHolder } from './lock.js';
 import { hostTag, isProcessAlive, ownedName, parseOwnedName } from './owner.js';
 import { StatCache } from './stat-cache.js';
@@ -116,6 +116,23 @@ export class LocalStore {
   }
   get locksDir(): string {
     return join(this.root, 'locks');
+  }
+
+  /**
+   * Why this process cannot write to the store (EROFS, EACCES …), or undefined when it can: a probe file is
+   * created and removed at the root (created if missing).
+   */
+  async writeProblem(): Promise<NodeJS.ErrnoException | undefined> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      const probe = join(this.root, ownedName('write-probe'));
+      await (await open(probe, 'wx')).close();
+      await rm(probe, { force: true });
+      return undefined;
+    } catch (err) {
+      if (isErrno(err, ...READ_ONLY_CODES)) return err as NodeJS.ErrnoException;
+      throw err;
+    }
   }
 
   /** Absolute path of an entry's folder (holding manifest.json and out/), whether or not it exists. */
@@ -323,6 +340,11 @@ export class LocalStore {
     return dir;
   }
 
+  async clearScratch(key: string): Promise<void> {
+    checkKey(key);
+    await moveAsideAndRemove(join(this.scratchRoot, key), this.tmpDir, `scratch-${key}`);
+  }
+
   withLock<T>(key: string, onWait: (holder: LockHolder) => void, fn: () => Promise<T>): Promise<T> {
     checkKey(key);
     return withFileLock(this.locksDir, key, { onWait }, fn);
@@ -395,7 +417,8 @@ export class LocalStore {
   async touch(key: string): Promise<void> {
     const now = new Date();
     await utimes(this.entryDir(key), now, now).catch((err) => {
-      if (!isErrno(err, 'ENOENT')) throw err;
+      // A read-only store (a restored CI cache, a shared mount) still serves its entries; only gc's age is lost.
+      if (!isErrno(err, 'ENOENT', ...READ_ONLY_CODES)) throw err;
     });
   }
 

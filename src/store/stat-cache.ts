@@ -17,7 +17,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { sep } from 'node:path';
-import { isErrno, writeFileAtomic } from './fs-utils.js';
+import { isErrno, READ_ONLY_CODES, writeFileAtomic } from './fs-utils.js';
 import { sha256File } from './hash.js';
 import { withFileLock } from './lock.js';
 
@@ -71,6 +71,8 @@ export class StatCache {
   private readonly updates = new Map<string, StatCacheRecord>();
   private readonly forgottenPrefixes: string[] = [];
   private readonly forgottenPaths = new Set<string>();
+  /** Set once a save met a read-only store; later saves are skipped. */
+  private readOnly = false;
 
   constructor(
     private readonly file: string,
@@ -130,6 +132,7 @@ export class StatCache {
 
   /** Merge this process's updates into the file on disk. Cheap when nothing changed. */
   async save(): Promise<void> {
+    if (this.readOnly) return;
     if (this.updates.size === 0 && this.forgottenPrefixes.length === 0 && this.forgottenPaths.size === 0) return;
     // Take what is pending now; updates made while we save (concurrent lookups) wait for the next save.
     const updates = new Map(this.updates);
@@ -151,6 +154,11 @@ export class StatCache {
         this.records = merged;
       });
     } catch (err) {
+      // A read-only store cannot keep hashes: they are only a cache, so keep them in memory and go on.
+      if (isErrno(err, ...READ_ONLY_CODES)) {
+        this.readOnly = true;
+        return;
+      }
       // Keep them for the next attempt (newer records of the same path win).
       for (const [path, record] of updates) if (!this.updates.has(path)) this.updates.set(path, record);
       this.forgottenPrefixes.push(...prefixes);

@@ -183,13 +183,34 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
     argv,
     stages: {},
   };
-  const logFile = store.runs.logFile(runId);
+  // A read-only store (a CI cache restored read-only, a shared mount) still serves cached stages: the run then
+  // keeps no record or log, says so once, and a stage that has to run fails saying where it could not write.
+  const readOnly = await store.cache.local.writeProblem();
+  if (readOnly) {
+    process.stderr.write(
+      `warning: the artifact store ${store.root} is not writable (${readOnly.code}): cached stages are used as they are, ` +
+        'no run record or log is kept, and a stage that has to run will fail\n',
+    );
+  }
+  const saveRecord = () => (readOnly ? Promise.resolve() : store.runs.write(record));
+  // Stage warnings go to the log and, as they happen, to the terminal (the live view, or stderr with --json).
+  let view: ReturnType<typeof createRunView> | undefined;
+  const warnings = {
+    write(line: string) {
+      const { stage, msg, level } = JSON.parse(line) as { stage?: string; msg?: string; level?: number };
+      if (!stage || !msg || level !== pino.levels.values.warn) return; // failures are reported on their own
+      if (view?.observer.warn) view.observer.warn(stage, msg);
+      else process.stderr.write(`warning: ${stage}: ${msg}\n`);
+    },
+  };
+  const logFile = readOnly ? undefined : pino.destination({ dest: store.runs.logFile(runId), sync: true, mkdir: true });
+  const levels = pino.levels.values;
   const log = pino(
-    { level: o.logLevel, base: { run: runId }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.destination({ dest: logFile, sync: true, mkdir: true }),
+    { level: (levels[o.logLevel] ?? Infinity) < levels.warn ? o.logLevel : 'warn', base: { run: runId }, timestamp: pino.stdTimeFunctions.isoTime },
+    pino.multistream([...(logFile ? [{ level: o.logLevel as pino.Level, stream: logFile }] : []), { level: 'warn', stream: warnings }]),
   );
   log.info({ pipeline: record.pipeline, backend, argv }, 'run started');
-  await store.runs.write(record);
+  await saveRecord();
 
   const abort = new AbortController();
   let interrupts = 0;
@@ -204,7 +225,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   process.on('SIGTERM', onSignal);
 
   const order = plan.order.filter((id) => selected.has(id));
-  const view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses, upstream: plan.stages[id].upstream })));
+  view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses, upstream: plan.stages[id].upstream })));
   let saving = Promise.resolve();
   const started = performance.now();
   const { queueSubmitter } = o.queue ? await import('../queue-submit.js') : { queueSubmitter: undefined };
@@ -225,7 +246,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
     observer: view?.observer,
     onRecord: (id, stageRecord) => {
       record.stages[id] = stageRecord;
-      saving = saving.then(() => store.runs.write(record));
+      saving = saving.then(saveRecord);
     },
   });
   await view?.done;
@@ -241,7 +262,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   // Keep the record in pipeline order.
   record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
   await saving;
-  await store.runs.write(record);
+  await saveRecord();
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
