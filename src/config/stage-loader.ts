@@ -1,6 +1,6 @@
 // Finds and imports the module behind a stage's `uses:`: a built-in stage by name (compiled into
 // dist/stages/) or a user's module by path relative to the pipeline file (.ts through tsx).
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve, win32 } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PipeError } from '../errors.js';
@@ -109,11 +109,31 @@ async function importUncached(modulePath: string, uses: string): Promise<unknown
     }
     return await import(url);
   } catch (err) {
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    // "Transform failed with 1 error:" says nothing by itself; the error is on the next line.
+    const lines = (err instanceof Error ? err.message : String(err)).split('\n').filter((l) => l.trim() !== '');
+    const reason = /failed with \d+ errors?:$/.test(lines[0] ?? '') && lines[1] ? `${lines[0]} ${lines[1].trim()}` : (lines[0] ?? '');
+    const commonJs = /\.ts$/.test(modulePath) ? commonJsPackage(modulePath) : undefined;
     throw new PipeError(`could not load stage module '${uses}': ${reason}`, {
-      hint: 'fix the module (run it with --debug for the stack trace)',
+      hint: commonJs
+        ? `the module was compiled as CommonJS because ${commonJs}; add "type": "module" to the package.json, or rename the file to .mts`
+        : 'fix the module (run it with --debug for the stack trace)',
       cause: err,
     });
+  }
+}
+
+/** Why a .ts file is compiled as CommonJS (its nearest package.json lacks "type": "module"), or undefined when it is not. */
+function commonJsPackage(modulePath: string): string | undefined {
+  for (let dir = dirname(modulePath); ; dir = dirname(dir)) {
+    const file = resolve(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        return (JSON.parse(readFileSync(file, 'utf8')) as { type?: string }).type === 'module' ? undefined : `${file} has no "type": "module"`;
+      } catch {
+        return undefined;
+      }
+    }
+    if (dirname(dir) === dir) return 'no package.json above it says "type": "module"';
   }
 }
 
@@ -126,9 +146,19 @@ const REQUIRED_MEMBERS: Array<[keyof Stage, string]> = [
   ['run', 'function'],
 ];
 
+/**
+ * The export `export default` made. A .ts file outside a `"type": "module"` package is compiled to CommonJS,
+ * where that export becomes `module.exports.default`, seen from import() as `default.default`.
+ */
+function defaultExport(mod: unknown): unknown {
+  const outer = (mod as { default?: unknown } | null)?.default as Record<string, unknown> | undefined;
+  if (outer && typeof outer === 'object' && !('name' in outer) && typeof outer.default === 'object') return outer.default;
+  return outer;
+}
+
 /** The module's default export, if it is shaped like a Stage. */
 function checkStage(mod: unknown, uses: string): Stage {
-  const stage = (mod as { default?: unknown } | null)?.default;
+  const stage = defaultExport(mod);
   const fix = 'export default defineStage({ name, version, description, params, inputs, outputs, run }) from src/stage';
   if (typeof stage !== 'object' || stage === null) {
     throw new PipeError(`stage module '${uses}' has no default export that is a stage`, { hint: fix });
