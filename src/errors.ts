@@ -1,4 +1,5 @@
 // Errors are values with a location until the CLI prints them.
+import { printable } from './printable.js';
 
 export interface SourceLocation {
   file: string;
@@ -42,7 +43,7 @@ export class PipeError extends Error {
     const parts = [`${where}error: ${this.message}`];
     if (this.frame) parts.push(this.frame);
     if (this.hint) parts.push(`hint: ${this.hint}`);
-    return parts.join('\n');
+    return printable(parts.join('\n'));
   }
 }
 

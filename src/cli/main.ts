@@ -1,6 +1,7 @@
 // Entry point of the `pipe` CLI: dispatches to one lazily loaded module per command, so `pipe --help`
 // loads nothing heavy (no TensorFlow.js, no Arrow).
 import { PipeError, stackOf } from '../errors.js';
+import { printable } from '../printable.js';
 import type { CommandModule } from './command.js';
 
 interface CommandEntry {
@@ -91,7 +92,7 @@ export function reportError(err: unknown, debug: boolean): number {
     return err.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`pipe: ${message}\n`);
+  process.stderr.write(`pipe: ${printable(message)}\n`);
   if (debug && err instanceof Error) process.stderr.write(`${stackOf(err)}\n`);
   else process.stderr.write('(run again with --debug for the stack trace)\n');
   return 1;

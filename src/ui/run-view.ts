@@ -4,6 +4,7 @@
 import { Listr, type ListrTask } from 'listr2';
 import type { ExecutionObserver, StageOutcome } from '../exec/executor.js';
 import { messageOf } from '../exec/executor.js';
+import { printable } from '../printable.js';
 
 interface Deferred {
   promise: Promise<StageOutcome>;
@@ -34,7 +35,9 @@ export function isPlainOutput(): boolean {
   return !process.stdout.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb';
 }
 
-export function createRunView(stages: { id: string; uses: string; upstream: string[] }[]): RunView {
+export function createRunView(written: { id: string; uses: string; upstream: string[] }[]): RunView {
+  // `uses:` may be a path as the user wrote it.
+  const stages = written.map((s) => ({ ...s, uses: printable(s.uses, { singleLine: true }) }));
   const plain = isPlainOutput();
   // In plain output every progress change is a new line: keep to one per stage every 15 s.
   const minInterval = plain ? 15_000 : 100;
@@ -67,7 +70,7 @@ export function createRunView(stages: { id: string; uses: string; upstream: stri
         case 'interrupted':
           throw new Error(`${id} (${uses}) · interrupted after ${formatSeconds(result.seconds)}`);
         case 'failed':
-          throw new Error(`${id} (${uses}) · failed: ${messageOf(result.error)}`);
+          throw new Error(`${id} (${uses}) · failed: ${printable(messageOf(result.error))}`);
       }
     },
     rendererOptions: { outputBar: 1, persistentOutput: false },
@@ -103,7 +106,7 @@ export function createRunView(stages: { id: string; uses: string; upstream: stri
       outputs.get(id)?.(message);
     },
     warn(id, message) {
-      outputs.get(id)?.(`warning: ${message}`);
+      outputs.get(id)?.(`warning: ${printable(message)}`);
     },
     stageFinished(id, result) {
       outcome.get(id)?.resolve(result);

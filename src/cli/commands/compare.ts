@@ -1,6 +1,7 @@
 // `pipe compare`: runs (by id) or pipelines (their latest run) side by side: the params that differ, the metrics
 // of every stage output named `metrics`, and durations.
 import { PipeError } from '../../errors.js';
+import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe compare <run-id | pipeline.yaml> <run-id | pipeline.yaml>... [options]
 
@@ -148,5 +149,5 @@ export async function comparisonOutput(
   if (sort) comparison = sortComparison(comparison, sort);
   if (format === 'json') return `${JSON.stringify(comparison, null, 2)}\n`;
   const { comparisonMarkdown, comparisonText } = await import('../../report/compare-table.js');
-  return format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison);
+  return printable(format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison));
 }

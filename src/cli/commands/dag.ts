@@ -1,4 +1,5 @@
 // `pipe dag`: the stage graph as indented text or a Mermaid flowchart.
+import { printable } from '../../printable.js';
 import { loadPipeline } from '../../config/load.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 
@@ -32,6 +33,6 @@ export async function run(argv: string[]): Promise<number> {
       lines.push(`  ${id} (${s.uses})${from.length ? `  ← ${from.join(', ')}` : ''}`);
     }
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(printable(`${lines.join('\n')}\n`));
   return 0;
 }

@@ -2,6 +2,7 @@
 import { relative } from 'node:path';
 import { pino } from 'pino';
 import { PipeError, stackOf } from '../../errors.js';
+import { printable } from '../../printable.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
 import { downstreamOf, upstreamOf, type Plan } from '../../plan/plan.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
@@ -200,7 +201,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
       const { stage, msg, level } = JSON.parse(line) as { stage?: string; msg?: string; level?: number };
       if (!stage || !msg || level !== pino.levels.values.warn) return; // failures are reported on their own
       if (view?.observer.warn) view.observer.warn(stage, msg);
-      else process.stderr.write(`warning: ${stage}: ${msg}\n`);
+      else process.stderr.write(`warning: ${stage}: ${printable(msg)}\n`);
     },
   };
   const logFile = readOnly ? undefined : pino.destination({ dest: store.runs.logFile(runId), sync: true, mkdir: true });
@@ -274,7 +275,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   for (const [id, r] of failed) {
     const error = (r as { error: unknown }).error;
     if (error instanceof PipeError) process.stderr.write(`\nstage '${id}' failed:\n${error.format()}\n`);
-    else process.stderr.write(`\nstage '${id}' failed: ${messageOf(error)}\n`);
+    else process.stderr.write(`\nstage '${id}' failed: ${printable(messageOf(error))}\n`);
     if (options.debug) process.stderr.write(`${stackOf(error)}\n`);
     else if (!(error instanceof PipeError)) process.stderr.write('(run again with --debug for the stack trace)\n');
   }
@@ -304,7 +305,7 @@ function printSummary(plan: Plan, outcomes: Record<string, StageOutcome>, second
   const remote = Object.values(outcomes).filter((r) => r.status === 'cached' && r.tier === 'remote').length;
   const parts = [`${count('ran')} ran`, `${count('cached')} cached${remote ? ` (${remote} from the remote cache)` : ''}`];
   for (const status of ['failed', 'skipped', 'interrupted']) if (count(status)) parts.push(`${count(status)} ${status}`);
-  process.stdout.write(`\n${plan.pipeline.name}: ${parts.join(', ')} in ${formatSeconds(seconds)} · run ${record.id}\n`);
+  process.stdout.write(`\n${printable(plan.pipeline.name, { singleLine: true })}: ${parts.join(', ')} in ${formatSeconds(seconds)} · run ${record.id}\n`);
   // Point at what the user came for: the outputs of the stages nothing else reads.
   const sinks = Object.keys(outcomes).filter((id) => !downstreamOf(plan, [id]).size || [...downstreamOf(plan, [id])].every((d) => d === id || !outcomes[d]));
   for (const id of sinks) {

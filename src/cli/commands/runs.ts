@@ -1,5 +1,6 @@
 // `pipe runs`: past runs, newest first: when, which stages ran or were cached, durations.
 import { PipeError } from '../../errors.js';
+import { printable } from '../../printable.js';
 import { parseCommandArgs } from '../args.js';
 import { listRuns } from '../../runs/read.js';
 import { storeRoot } from '../../store/open-store.js';
@@ -45,12 +46,12 @@ export async function run(argv: string[]): Promise<number> {
     const stages = Object.entries(r.stages);
     const ran = stages.filter(([, s]) => s.status === 'ran').length;
     process.stdout.write(
-      `${r.id}  ${r.pipeline.name}  ${r.status}  ${r.startedAt.replace('T', ' ').slice(0, 19)}  ${seconds === undefined ? '' : formatSeconds(seconds)}  ` +
+      `${r.id}  ${printable(r.pipeline.name, { singleLine: true })}  ${r.status}  ${r.startedAt.replace('T', ' ').slice(0, 19)}  ${seconds === undefined ? '' : formatSeconds(seconds)}  ` +
         `${ran} ran, ${stages.length - ran} cached/other · backend ${r.backend.resolved}\n`,
     );
     for (const [id, s] of stages) {
       const detail = s.status === 'ran' ? formatSeconds(s.seconds) : s.error ? s.error : '';
-      process.stdout.write(`    ${s.status.padEnd(11)} ${id} (${s.uses})${detail ? `  ${detail}` : ''}\n`);
+      process.stdout.write(printable(`    ${s.status.padEnd(11)} ${id} (${s.uses})${detail ? `  ${detail}` : ''}`, { singleLine: true }) + '\n');
     }
   }
   return 0;

@@ -1,4 +1,5 @@
 // `pipe status`: every stage cached or stale, and why.
+import { printable } from '../../printable.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import { openPipeline } from '../open-pipeline.js';
@@ -28,9 +29,9 @@ export async function run(argv: string[]): Promise<number> {
   const width = Math.max(...states.map((s) => s.id.length + s.uses.length + 3));
   for (const s of states) {
     const name = `${s.id} (${s.uses})`.padEnd(width);
-    process.stdout.write(`${s.cached ? 'cached' : 'stale '}  ${name}${s.cached ? '' : `  ${s.reasons.join('; ')}`}\n`);
+    process.stdout.write(printable(`${s.cached ? 'cached' : 'stale '}  ${name}${s.cached ? '' : `  ${s.reasons.join('; ')}`}\n`));
   }
   const stale = states.filter((s) => !s.cached).length;
-  process.stdout.write(`\n${plan.pipeline.name}: ${stale === 0 ? 'everything cached' : `${stale} of ${states.length} stages would run`}\n`);
+  process.stdout.write(`\n${printable(plan.pipeline.name, { singleLine: true })}: ${stale === 0 ? 'everything cached' : `${stale} of ${states.length} stages would run`}\n`);
   return 0;
 }

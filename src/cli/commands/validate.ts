@@ -1,5 +1,6 @@
 // `pipe validate`: check a pipeline (core schema, every stage's params, the input graph) without running it.
 import { PipeError, PipeErrors } from '../../errors.js';
+import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe validate <pipeline.yaml> [--set key=value]...
 
@@ -48,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const pipeline = await loadPipeline(file, { sets });
     const count = Object.keys(pipeline.stages).length;
-    process.stdout.write(`ok: ${pipeline.spec.name}, ${count} stage${count === 1 ? '' : 's'}\n`);
+    process.stdout.write(`ok: ${printable(pipeline.spec.name, { singleLine: true })}, ${count} stage${count === 1 ? '' : 's'}\n`);
     return 0;
   } catch (err) {
     if (!(err instanceof PipeErrors)) throw err;
