@@ -92,18 +92,32 @@ export default defineStage<IngestImagesParams>({
     const splitCodes = new Int8Array(n);
     const source = new Uint32Array(n);
 
+    // libvips' warnings (a bad checksum in a PNG chunk, a damaged JPEG tile) sit in one queue for the whole process
+    // and are handed to whichever image finishes next, so with several images in flight they cannot be pinned on
+    // one. Images in flight when one arrived are decoded again afterwards, one at a time, and only those warnings
+    // are logged, each with its file's name.
+    const inFlight = new Set<number>();
+    const suspects = new Set<number>();
+    const pipelineFor = (i: number, onWarning: (warning: string) => void) => {
+      const image = sharp(listing.files[i].absolute, { failOn: 'error' }).on('warning', onWarning).flatten({ background: '#000000' });
+      return (p.grayscale ? image.grayscale() : image.toColourspace('srgb')).resize(w, h, { fit: p.fit, background: '#000000' }).raw();
+    };
+    const shownName = (i: number) => `${p.root}/${listing.files[i].relative}`;
+
     const decode = async (i: number): Promise<void> => {
       const file = listing.files[i];
-      let image = sharp(file.absolute, { failOn: 'error' }).flatten({ background: '#000000' });
-      image = p.grayscale ? image.grayscale() : image.toColourspace('srgb');
+      const shown = shownName(i);
       let data: Buffer;
+      inFlight.add(i);
       try {
-        ({ data } = await image.resize(w, h, { fit: p.fit, background: '#000000' }).raw().toBuffer({ resolveWithObject: true }));
+        data = await pipelineFor(i, () => inFlight.forEach((j) => suspects.add(j))).toBuffer();
       } catch (err) {
-        throw new PipeError(`cannot decode ${p.root}/${file.relative}: ${(err as Error).message}`, {
+        throw new PipeError(`cannot decode ${shown}: ${(err as Error).message}`, {
           hint: 'the file is damaged or not really a JPEG/PNG; replace or delete it',
           cause: err,
         });
+      } finally {
+        inFlight.delete(i);
       }
       if (data.length !== size) {
         throw new PipeError(`${p.root}/${file.relative} decoded to ${data.length} bytes, expected ${h}x${w}x${c} = ${size}`);
@@ -136,6 +150,10 @@ export default defineStage<IngestImagesParams>({
       }
     };
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
+    for (const i of [...suspects].sort((a, b) => a - b)) {
+      const shown = shownName(i);
+      await pipelineFor(i, (warning) => ctx.log.warn({ file: shown }, `${shown}: ${warning}`)).toBuffer();
+    }
 
     const dataset = {
       shape: p.shape,
