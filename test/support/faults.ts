@@ -1,0 +1,27 @@
+// Shared checks of the fault suite (test/faults-*.test.ts): every bad input or fault ends with the right exit
+// code, a message that names the place, no stack trace, and a store that `pipe cache verify` finds sound.
+import assert from 'node:assert/strict';
+import type { SpawnSyncReturns } from 'node:child_process';
+import type { ToyProject } from './toy-project.js';
+
+/** A line of a JavaScript stack trace ("    at fn (file.js:1:2)"). */
+const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
+
+export function assertFault(
+  project: ToyProject,
+  result: SpawnSyncReturns<string>,
+  expected: { status: number; place: RegExp; env?: Record<string, string> },
+): string {
+  const output = `${result.stdout}${result.stderr}`;
+  assert.equal(result.status, expected.status, `exit code ${result.status}, expected ${expected.status}:\n${output}`);
+  assert.match(output, expected.place);
+  assert.doesNotMatch(output, STACK_LINE, `a stack trace was printed:\n${output}`);
+  assertStoreSound(project, expected.env);
+  return output;
+}
+
+export function assertStoreSound(project: ToyProject, env?: Record<string, string>): void {
+  const verify = project.pipe(['cache', 'verify'], env);
+  assert.equal(verify.status, 0, `pipe cache verify: ${verify.stdout}${verify.stderr}`);
+  assert.match(verify.stdout, /entries checked, 0 damaged/);
+}
