@@ -7,35 +7,8 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyOverride } from '../src/config/overrides.js';
-import { assertFault } from './support/faults.js';
+import { assertFault, GOOD_LAYERS, modelPipeline } from './support/faults.js';
 import { makeToyProject } from './support/toy-project.js';
-
-/** A pipeline of built-in stages: synthetic faces, a model from `layers`, training; `trainModel` wires train's model. */
-function modelPipeline(layers: string, trainModel = 'build'): string {
-  return `name: shapes
-seed: 3
-backend: cpu
-stages:
-  faces:
-    uses: synthetic-faces
-    with: { count: 70, size: 16 }
-  build:
-    uses: build-model
-    with:
-      inputShape: [16, 16, 1]
-      layers:
-${layers}
-  train:
-    uses: train
-    inputs: { model: ${trainModel}, data: faces }
-    with: { epochs: 1 }
-`;
-}
-
-const GOOD_LAYERS = `        - conv2d: { filters: 4, kernelSize: 3, activation: relu }
-        - maxPooling2d: { poolSize: 2 }
-        - flatten: {}
-        - dense: { units: 7, activation: softmax }`;
 
 test('--set cannot reach a prototype: __proto__, constructor and prototype segments are refused with exit 2', async () => {
   const project = await makeToyProject();
@@ -102,7 +75,7 @@ test('a network that cannot work is refused at validate time, naming the layer, 
 });
 
 test('a wire from an output to an input that cannot read it is refused at the wire', async () => {
-  const project = await makeToyProject(modelPipeline(GOOD_LAYERS, 'build.summary'));
+  const project = await makeToyProject(modelPipeline(GOOD_LAYERS, { trainModel: 'build.summary' }));
   for (const command of ['validate', 'run']) {
     const out = assertFault(project, project.pipe([command, 'pipeline.yaml']), {
       status: 2,

@@ -10,30 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadCheckpoint, saveCheckpoint, type DamagedCheckpoint } from '../src/model/checkpoint.js';
-import { assertFault } from './support/faults.js';
+import { assertFault, GOOD_LAYERS, modelPipeline } from './support/faults.js';
 import { makeToyProject, spawnPipe } from './support/toy-project.js';
 
-const TRAIN_PIPELINE = `name: resume
-seed: 5
-backend: cpu
-stages:
-  faces:
-    uses: synthetic-faces
-    with: { count: 140, size: 16 }
-  build:
-    uses: build-model
-    with:
-      inputShape: [16, 16, 1]
-      layers:
-        - conv2d: { filters: 4, kernelSize: 3, activation: relu }
-        - maxPooling2d: { poolSize: 2 }
-        - flatten: {}
-        - dense: { units: 7, activation: softmax }
-  train:
-    uses: train
-    inputs: { model: build, data: faces }
-    with: { epochs: 8, batchSize: 32, workers: 1 }
-`;
+// Eight short epochs: long enough to stop after two checkpoints, short enough to finish quickly.
+const TRAIN_PIPELINE = modelPipeline(GOOD_LAYERS, { count: 140, trainWith: '{ epochs: 8, batchSize: 32, workers: 1 }' });
 
 /** Messages of the latest run's log. */
 async function lastLog(dir: string): Promise<string[]> {

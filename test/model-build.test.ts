@@ -82,6 +82,9 @@ test('a layer list that cannot make a network is a PipeError with a hint', async
   const layers = [{ conv2d: { filters: 2, kernelSize: 5 } }, { conv2d: { filters: 2, kernelSize: 5 } }];
   await assert.rejects(
     runStage(buildModel, { params: { inputShape: [6, 6, 1], layers }, backend: 'cpu' }),
-    (err: unknown) => err instanceof PipeError && /does not make a valid network/.test(err.message) && !!err.hint,
+    (err: unknown) =>
+      err instanceof PipeError &&
+      /layers\[1\] \(conv2d\): input \[2, 2, 2\] → output \[-2, -2, 2\]: its kernelSize 5 does not fit in the 2×2 input/.test(err.message) &&
+      /kernelSize ≤ 2/.test(err.hint ?? ''),
   );
 });

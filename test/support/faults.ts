@@ -25,3 +25,31 @@ export function assertStoreSound(project: ToyProject, env?: Record<string, strin
   assert.equal(verify.status, 0, `pipe cache verify: ${verify.stdout}${verify.stderr}`);
   assert.match(verify.stdout, /entries checked, 0 damaged/);
 }
+
+/** Layers of a small CNN that fits 16×16 grey images and FER2013's 7 classes. */
+export const GOOD_LAYERS = `        - conv2d: { filters: 4, kernelSize: 3, activation: relu }
+        - maxPooling2d: { poolSize: 2 }
+        - flatten: {}
+        - dense: { units: 7, activation: softmax }`;
+
+/** A pipeline of built-in stages on the cpu backend: synthetic faces, a model from `layers`, training. */
+export function modelPipeline(layers: string, options: { trainModel?: string; count?: number; trainWith?: string } = {}): string {
+  return `name: shapes
+seed: 3
+backend: cpu
+stages:
+  faces:
+    uses: synthetic-faces
+    with: { count: ${options.count ?? 70}, size: 16 }
+  build:
+    uses: build-model
+    with:
+      inputShape: [16, 16, 1]
+      layers:
+${layers}
+  train:
+    uses: train
+    inputs: { model: ${options.trainModel ?? 'build'}, data: faces }
+    with: ${options.trainWith ?? '{ epochs: 1 }'}
+`;
+}
