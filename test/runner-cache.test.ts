@@ -162,12 +162,15 @@ describe('pipe run caching', () => {
     const project = await makeToyProject(TOY_PIPELINE.replace('with: { factor: 2 }', 'with: { factor: 2, delayMs: 400 }'));
     const child = spawnPipe(project.dir, ['run', 'pipeline.yaml']);
     let err = '';
+    let out = '';
     child.stderr.on('data', (d) => (err += d));
+    child.stdout.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     for (;;) {
       const stored = await readdir(join(project.dir, 'artifacts', 'entries')).catch(() => []);
       const tmp = await readdir(join(project.dir, 'artifacts', 'tmp')).catch(() => []);
-      if (stored.length > 0 && tmp.length > 0) break;
+      // scale's first progress line: it is running (a temp entry alone may still be source's, being committed).
+      if (stored.length > 0 && tmp.length > 0 && out.includes('item 1/')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     child.kill('SIGINT');
