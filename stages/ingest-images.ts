@@ -72,7 +72,7 @@ export default defineStage<IngestImagesParams>({
         hint: p.grayscale ? `use shape: [${h}, ${w}, 1], or grayscale: false for colour` : `use shape: [${h}, ${w}, 3], or grayscale: true`,
       });
     }
-    const sharp = (await import('sharp')).default;
+    const { decodeImage, IMAGE_PREPARATION_KEY } = await import('../src/data/decode-image.js');
     const { listImageFolder } = await import('../src/data/image-folder.js');
     const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
     const { writeFile } = await import('node:fs/promises');
@@ -93,19 +93,14 @@ export default defineStage<IngestImagesParams>({
 
     const decode = async (i: number): Promise<void> => {
       const file = listing.files[i];
-      let image = sharp(file.absolute, { failOn: 'error' }).flatten({ background: '#000000' });
-      image = p.grayscale ? image.grayscale() : image.toColourspace('srgb');
       let data: Buffer;
       try {
-        ({ data } = await image.resize(w, h, { fit: p.fit, background: '#000000' }).raw().toBuffer({ resolveWithObject: true }));
+        data = await decodeImage(file.absolute, { shape: p.shape, fit: p.fit });
       } catch (err) {
         throw new PipeError(`cannot decode ${p.root}/${file.relative}: ${(err as Error).message}`, {
           hint: 'the file is damaged or not really a JPEG/PNG; replace or delete it',
           cause: err,
         });
-      }
-      if (data.length !== size) {
-        throw new PipeError(`${p.root}/${file.relative} decoded to ${data.length} bytes, expected ${h}x${w}x${c} = ${size}`);
       }
       pixels.set(data, i * size);
       labels[i] = file.label;
@@ -144,7 +139,10 @@ export default defineStage<IngestImagesParams>({
       splitNames: listing.splits,
       splitCodes,
       source,
-      metadata: { 'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }) },
+      metadata: {
+        'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }),
+        [IMAGE_PREPARATION_KEY]: JSON.stringify({ fit: p.fit }),
+      },
     };
     ctx.progress.update(`writing ${n.toLocaleString('en-US')} rows`);
     await writeDataset(ctx.output('data'), dataset);

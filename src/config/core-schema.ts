@@ -72,6 +72,19 @@ export const coreSchema: JsonSchema = {
       propertyNames: { pattern: '^[A-Za-z0-9_.\\[\\]-]+$' },
       additionalProperties: { type: 'array', minItems: 1 },
     },
+    gates: {
+      type: 'object',
+      description: 'Conditions on the run\'s metrics that fail it (exit code 3), for CI; `pipe run --fail-if` adds more.',
+      additionalProperties: false,
+      properties: {
+        failIf: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          description:
+            "Each '<metric> <op> <number>' fails the run when it holds, e.g. 'test.accuracy < 0.6'. Metrics: <split>.accuracy, .balancedAccuracy, .macroF1, .loss; <stage>.<split>.<metric>; <stage>.<summary field>; leakage.leaky (0 or 1).",
+        },
+      },
+    },
     stages: {
       type: 'object',
       description: 'The steps of the pipeline by id (lowercase letters, digits, - and _). Order follows inputs, not this list.',

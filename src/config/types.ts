@@ -33,6 +33,8 @@ export interface PipelineSpec {
   cache?: string;
   /** Value path (as --set takes it) -> values to try; the variants are the cross product. */
   sweep?: Record<string, unknown[]>;
+  /** CI gates (src/config/gates.ts). */
+  gates?: { failIf?: string[] };
   stages: Record<string, StageSpec>;
 }
 

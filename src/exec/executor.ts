@@ -25,6 +25,7 @@ export type StageOutcome =
 export interface ExecutionObserver {
   stageStarted?(id: string): void;
   stageProgress?(id: string, message: string): void;
+  stageNote?(id: string, message: string): void;
   stageWaiting?(id: string, message: string): void;
   stageFinished?(id: string, outcome: StageOutcome): void;
   warn?(id: string, message: string): void;
@@ -113,6 +114,7 @@ async function runStage(plan: Plan, s: PlannedStage, upstreamDirs: Record<string
       backend: plan.pipeline.backend.resolved,
       log: stageLog,
       onProgress: (message) => observer?.stageProgress?.(s.id, message),
+      onNote: (message) => observer?.stageNote?.(s.id, message),
       signal,
       pipeline: pipelineInfoFor(plan, s.id),
     });

@@ -3,6 +3,7 @@
 //
 // The loop owns everything but the step itself: `createStep` returns an object whose `run(batch)` does one
 // optimisation step, so a data-parallel step (several workers, averaged gradients) can replace it.
+import { formatDuration } from '../duration.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
@@ -79,7 +80,7 @@ export interface TrainContext {
   scratchDir: string;
   signal: AbortSignal;
   log: Logger;
-  progress: { update(message: string): void };
+  progress: { update(message: string): void; note?(message: string): void };
   /** Identifies the stage instance; a checkpoint with another fingerprint is ignored. */
   fingerprint: string;
 }
@@ -192,15 +193,6 @@ function setModelWeights(tf: Tf, model: LayersModel, arrays: NamedArray[]): void
   tf.dispose(tensors);
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
 function interrupted(epoch: number, where: string, checkpointEpoch: number): PipeError {
   return new PipeError(
     `training interrupted at epoch ${epoch + 1}, ${where}` +
@@ -256,7 +248,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     bestWeights = checkpoint.bundles.best?.length ? checkpoint.bundles.best : null;
     resumedFromEpoch = state.epoch;
     ctx.log.info(`resuming from epoch ${state.epoch} (checkpoint in the scratch directory)`);
-    ctx.progress.update(`resuming from epoch ${state.epoch}`);
+    ctx.progress.note?.(`resuming from the checkpoint after epoch ${state.epoch} of ${options.epochs}`);
   } else if (checkpoint) {
     ctx.log.info('ignoring a checkpoint left by a different training configuration');
   }
@@ -343,6 +335,11 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       state.schedule = afterEpoch(options.schedule, state.schedule, higherIsBetter ? -monitored : monitored);
       state.epoch = epoch + 1;
       state.rng.nextEpoch = epoch + 1;
+      ctx.progress.note?.(
+        `epoch ${record.epoch}/${options.epochs} · loss ${record.loss.toFixed(3)} · acc ${record.accuracy.toFixed(3)}` +
+          (hasValidation ? ` · val_loss ${record.val_loss!.toFixed(3)} · val_acc ${record.val_accuracy!.toFixed(3)}` : '') +
+          ` · ${formatDuration(record.seconds)}`,
+      );
       ctx.log.info(
         `epoch ${record.epoch}/${options.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
           (hasValidation ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +

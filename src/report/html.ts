@@ -189,6 +189,11 @@ function modelSection(data: ReportData): Section | undefined {
   };
 }
 
+/** "; compare Figure n of the paper" where the pipeline asks for it (report param paperFigures). */
+function paperFigure(data: ReportData, n: number): string {
+  return data.paperFigures ? `; compare Figure ${n} of the paper` : '';
+}
+
 function figure(svg: string | undefined, caption: string): Raw | undefined {
   return svg ? h('figure', {}, raw(svg), h('figcaption', {}, caption)) : undefined;
 }
@@ -221,8 +226,8 @@ function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefin
       h(
         'div',
         { class: 'grid2' },
-        figure(charts.accuracy, 'Train (solid) and validation (dashed) accuracy per epoch; compare Figure 1 of the paper.'),
-        figure(charts.loss, 'Train (solid) and validation (dashed) loss per epoch; compare Figure 2 of the paper.'),
+        figure(charts.accuracy, `Train (solid) and validation (dashed) accuracy per epoch${paperFigure(data, 1)}.`),
+        figure(charts.loss, `Train (solid) and validation (dashed) loss per epoch${paperFigure(data, 2)}.`),
       ),
     ],
   };
@@ -253,7 +258,7 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
       h(
         'div',
         { class: 'row' },
-        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row. Compare Figure 3 of the paper.`),
+        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row${paperFigure(data, 3)}. Empty cells are zero.`),
         lead.perClass.length ? h('div', {}, h('h3', {}, `Per class (${lead.split})`), perClassTable(lead)) : undefined,
       ),
     );

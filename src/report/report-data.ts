@@ -13,6 +13,8 @@ export interface ReportData {
   label: string;
   referenceLabel: string;
   pipeline?: PipelineInfo;
+  /** Captions point at the FER2013 paper's figures (its pipelines ask for it; others have no such paper). */
+  paperFigures?: boolean;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
   model?: ModelSummaryView;

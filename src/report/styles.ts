@@ -43,12 +43,21 @@ td.params { max-width: 520px; overflow-wrap: anywhere; color: #374151; }
 .row figcaption { max-width: 520px; }
 details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 details code { display: block; margin-top: 4px; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 20px; align-items: start; }
+.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(440px, 100%), 1fr)); gap: 20px; align-items: start; }
+.row > * { min-width: 0; max-width: 100%; }
 figure { margin: 8px 0 16px; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .delta-up { color: #b45309; font-weight: 600; }
 .notes { color: var(--muted); font-size: 14px; }
 footer { margin-top: 48px; color: #6b7280; font-size: 13px; border-top: 1px solid var(--line); padding-top: 12px; }
+@media (max-width: 600px) {
+  main { padding: 20px 14px 48px; }
+  h1 { font-size: 24px; }
+  th, td { padding: 5px 8px; }
+  .wide { max-width: 100%; }
+  /* The table scrolls sideways rather than squeezing params into a column a few letters wide. */
+  td.params { min-width: 16em; }
+}
 @media print { main { padding: 0; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
 `;

@@ -153,7 +153,7 @@ async function keysInUse(store: Store, options: Options, pipelines: string[]): P
   const keep = await store.runs.keysOfLatestRuns();
   const sources = [`${keep.size} from the latest run of each pipeline`];
   for (const file of pipelines) {
-    let keys: Set<string>;
+    let keys: Set<string> | { pipeline: string; problem: string };
     try {
       keys = await planKeys(resolve(file), { flag: options.cache });
     } catch (err) {
@@ -163,10 +163,24 @@ async function keysInUse(store: Store, options: Options, pipelines: string[]): P
         cause: err,
       });
     }
+    if (!(keys instanceof Set)) {
+      // Its inputs are not here (e.g. a dataset not downloaded in this checkout): keep everything it made.
+      const made = await entriesMadeBy(store.cache.local, keys.pipeline);
+      for (const k of made) keep.add(k);
+      process.stderr.write(`warning: ${file}: ${keys.problem}; keeping the ${made.size} entries pipeline '${keys.pipeline}' made\n`);
+      sources.push(`${made.size} made by ${file} (its inputs are missing)`);
+      continue;
+    }
     for (const k of keys) keep.add(k);
     sources.push(`${keys.size} used by ${file}`);
   }
   return { keep, sources };
+}
+
+/** Keys of the entries whose manifest says a run of this pipeline (by name) made them. */
+async function entriesMadeBy(local: LocalStore, pipeline: string): Promise<Set<string>> {
+  const made = (await local.manifests()).filter(({ manifest }) => manifest.meta?.pipeline === pipeline);
+  return new Set(made.map(({ manifest }) => manifest.key));
 }
 
 async function gc(store: Store, options: Options): Promise<number> {
