@@ -78,14 +78,14 @@ export async function run(argv: string[]): Promise<number> {
   const { findModel } = await import('../model-source.js');
   const { decodeImage } = await import('../../data/decode-image.js');
   const { normaliseBatch } = await import('../../data/normalisation.js');
-  const { loadTf } = await import('../../tf/backend.js');
+  const { loadTf, resolveBackend } = await import('../../tf/backend.js');
   const { loadModel } = await import('../../model/model-io.js');
   const [model, ...inputs] = positionals;
   const { modelDir, info } = await findModel(model, values.cache);
   for (const input of inputs) {
     if (!(await stat(input).catch(() => undefined))) throw new PipeError(`no such image or folder: ${input}`);
   }
-  const { tf } = await loadTf(backend as never);
+  const { tf } = await loadTf(resolveBackend(backend as never));
   const net = await loadModel(tf, modelDir);
   const [h, w, c] = info.inputShape;
   const size = h * w * c;
