@@ -166,14 +166,25 @@ describe('finding results and CI gates (tiny pipeline)', () => {
     assert.match(syntax.stderr, /--fail-if: 'accuracy' is not a gate condition/);
   });
 
+  it('a run that stops early (--until) updates the links it produced and keeps the newest of the others', async () => {
+    const dir = join(runner.store, 'latest', 'tiny');
+    const report = await realpath(join(dir, 'report.html'));
+    const run = runner.pipe(['run', TINY_PIPELINE, '--json', '--until', 'train', '--set', 'train.epochs=3']);
+    assert.equal(run.status, 0, run.stderr);
+    const record = JSON.parse(run.stdout) as JsonRun;
+    assert.equal(await realpath(join(dir, 'model')), await realpath(join(runner.store, record.stages.train.outputs.model)));
+    assert.equal(await realpath(join(dir, 'report.html')), report);
+    assert.deepEqual(Object.keys(record.paths.latest).sort(), ['model', 'run.json']);
+  });
+
   it('pipe status --exit-code exits 1 when a stage is stale, 0 when everything is cached', () => {
     const cached = runner.pipe(['status', TINY_PIPELINE, '--exit-code']);
     assert.equal(cached.status, 0, cached.stderr);
     assert.match(cached.stdout, /everything cached/);
-    const stale = runner.pipe(['status', TINY_PIPELINE, '--exit-code', '--set', 'train.epochs=3']);
+    const stale = runner.pipe(['status', TINY_PIPELINE, '--exit-code', '--set', 'train.epochs=4']);
     assert.equal(stale.status, 1, stale.stderr);
     assert.match(stale.stdout, /3 of 7 stages would run/);
-    const plain = runner.pipe(['status', TINY_PIPELINE, '--set', 'train.epochs=3']);
+    const plain = runner.pipe(['status', TINY_PIPELINE, '--set', 'train.epochs=4']);
     assert.equal(plain.status, 0, 'without --exit-code, stale is not an error');
   });
 });

@@ -8,8 +8,9 @@
 // Where symbolic links cannot be made (some Windows and network file systems), or with PIPE_LATEST=copy, the
 // files are copied instead.
 import { randomBytes } from 'node:crypto';
-import { cp, lstat, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
+import { isProcessAlive } from '../store/owner.js';
 import type { RunRecord } from './record.js';
 
 export type LatestName = 'report.html' | 'metrics.json' | 'summary.md' | 'model' | 'leakage.json' | 'run.json';
@@ -62,8 +63,9 @@ async function replace(from: string, to: string): Promise<void> {
 }
 
 /**
- * Point `<store>/latest/<pipeline>/` at this run's outputs. Names the run did not produce are removed, so the
- * folder never mixes two runs. Returns the absolute path of each link.
+ * Point `<store>/latest/<pipeline>/` at this run's outputs. A name the run did not produce (a run with
+ * --until train writes no report) keeps pointing at the newest one an earlier run made. Returns the absolute
+ * path of each link this run replaced.
  */
 export async function publishLatest(storeRoot: string, record: RunRecord): Promise<Partial<Record<LatestName, string>>> {
   const dir = latestDir(storeRoot, record.pipeline.name);
@@ -94,10 +96,9 @@ export async function publishLatest(storeRoot: string, record: RunRecord): Promi
     published[name] = link;
   }
   for (const entry of await readdir(dir)) {
-    if (entry in published) continue;
-    // Leftovers of this folder only: older names, and temp files of a publisher that was killed.
-    const path = join(dir, entry);
-    if ((await lstat(path).catch(() => undefined)) !== undefined) await rm(path, { recursive: true, force: true });
+    // Temp files of a publisher that was killed (not of one still at work), and folder copies moved aside.
+    const temp = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(entry);
+    if ((temp && !isProcessAlive(Number(temp[1]))) || /\.old-[0-9a-f]{8}$/.test(entry)) await rm(join(dir, entry), { recursive: true, force: true });
   }
   return published;
 }
