@@ -114,7 +114,7 @@ export default defineStage<ReportParams>({
       charts: Object.keys(svgs),
       notes: data.notes.length,
       ...(lead ? { split: lead.split, accuracy: lead.accuracy } : {}),
-      ...(data.leakage ? { leaky: leakageVerdict(data.leakage).leaky } : {}),
+      ...(data.leakage || data.protocol?.length ? { leaky: leakageVerdict(data.leakage, data.protocol).leaky } : {}),
     };
   },
 });

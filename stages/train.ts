@@ -212,6 +212,8 @@ export default defineStage<TrainParams>({
             resumedFromEpoch: result.resumedFromEpoch,
             classWeights,
             backend,
+            trainSplit: p.trainSplit,
+            validationSplit: validationRows.length > 0 ? p.validationSplit : null,
             trainRows: trainRows.length,
             validationRows: validationRows.length,
           },

@@ -4,6 +4,7 @@ import type { PipelineInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
 import type { EpochRow, TrainingFacts } from './history.js';
 import type { LeakageView } from './leakage.js';
+import type { ProtocolFinding } from './protocol.js';
 import type { MetricsView } from './metrics.js';
 import type { ModelSummaryView } from './model-summary.js';
 
@@ -17,6 +18,8 @@ export interface ReportData {
   paperFigures?: boolean;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
+  /** Leaks in how train and evaluate used the splits (src/report/protocol.ts). */
+  protocol?: ProtocolFinding[];
   model?: ModelSummaryView;
   history?: EpochRow[];
   training?: TrainingFacts;

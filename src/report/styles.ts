@@ -26,6 +26,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Dej
 .banner strong { display: block; font-size: 16px; margin-bottom: 2px; }
 .banner.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .banner.ok { background: var(--ok-bg); border-color: var(--ok-line); }
+.thumb { image-rendering: pixelated; display: block; max-width: none; }
 .banner.info { background: #eff6ff; border-color: #1d4ed8; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 6px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
