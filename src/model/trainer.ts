@@ -44,6 +44,11 @@ export interface TrainOptions {
   augment?: AugmentSpec;
   /** Worker threads for data-parallel steps; 1 trains in this thread. */
   workers: number;
+  /**
+   * Wall-clock seconds of training (over resumed runs too) after which the epoch in progress ends at the next
+   * batch, is validated like any other, and training stops.
+   */
+  timeBudgetSeconds?: number;
 }
 
 export interface EpochRecord {
@@ -56,6 +61,8 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   imagesPerSecond: number;
+  /** The time budget ran out during this epoch: it saw only part of the training split. */
+  partial?: boolean;
 }
 
 export interface TrainResult {
@@ -64,6 +71,10 @@ export interface TrainResult {
   bestEpoch: number | null;
   monitor: string;
   stoppedEarly: boolean;
+  /** The time budget ended training. */
+  stoppedOnTime: boolean;
+  /** Seconds spent training, over resumed runs too. */
+  trainingSeconds: number;
   resumedFromEpoch: number | null;
   restoredBest: boolean;
 }
@@ -83,6 +94,8 @@ export interface TrainContext {
   progress: { update(message: string): void; note?(message: string): void };
   /** Identifies the stage instance; a checkpoint with another fingerprint is ignored. */
   fingerprint: string;
+  /** Milliseconds on a monotonic clock (performance.now unless a test drives time itself). */
+  now?: () => number;
 }
 
 /** What a checkpoint stores besides the arrays. */
@@ -96,6 +109,10 @@ interface TrainState {
   /** Epochs since the monitored value last improved. */
   wait: number;
   stoppedEarly: boolean;
+  /** Absent in checkpoints written before the time budget existed. */
+  stoppedOnTime?: boolean;
+  /** Seconds spent training in earlier runs of this instance, up to the checkpoint. */
+  trainingSeconds?: number;
   /**
    * Random streams are derived from (seed, purpose, epoch), so the epoch count is the whole RNG state;
    * recorded for inspection.
@@ -232,6 +249,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     best: null,
     wait: 0,
     stoppedEarly: false,
+    stoppedOnTime: false,
+    trainingSeconds: 0,
     rng: { seed: ctx.seed, nextEpoch: 0 },
   };
   let bestWeights: NamedArray[] | null = null;
@@ -254,14 +273,19 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   }
   if (!hasValidation) ctx.log.info(`without validation, early stopping and the schedule watch the training ${monitorKey}`);
 
+  const now = ctx.now ?? (() => performance.now());
+  const budget = options.timeBudgetSeconds;
+  const secondsBefore = state.trainingSeconds ?? 0;
   let lastProgress = 0;
-  const runStarted = performance.now();
+  const runStarted = now();
+  /** Training seconds so far, this run and the runs before it. */
+  const spent = () => secondsBefore + (now() - runStarted) / 1000;
   let batchesThisRun = 0;
   const order = new Uint32Array(ctx.trainRows.length);
   const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
 
   try {
-    for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly; epoch++) {
+    for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly && !state.stoppedOnTime; epoch++) {
       const epochStarted = performance.now();
       const lr = learningRateFor(options.schedule, options.optimizer.learningRate, epoch, options.epochs, state.schedule);
       setLearningRate(optimizer, lr);
@@ -272,6 +296,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
+      let partial = false;
       for (let b = 0; b < batchesPerEpoch; b++) {
         if (ctx.signal.aborted) throw interrupted(epoch, `batch ${b + 1}`, state.epoch);
         const batch = builder.build(order, b, options.augment, augmentRng);
@@ -292,12 +317,17 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         correct += result.correct;
         seen += batch.size;
         batchesThisRun++;
-        const now = performance.now();
-        if (now - lastProgress >= 250 || b === batchesPerEpoch - 1) {
-          lastProgress = now;
-          const elapsed = (now - runStarted) / 1000;
+        const at = now();
+        if (budget !== undefined && b < batchesPerEpoch - 1 && spent() >= budget) {
+          partial = true;
+          ctx.log.info(`time budget of ${formatDuration(budget)} spent after batch ${b + 1}/${batchesPerEpoch} of epoch ${epoch + 1}: validating and stopping`);
+          break;
+        }
+        if (at - lastProgress >= 250 || b === batchesPerEpoch - 1) {
+          lastProgress = at;
+          const elapsed = (at - runStarted) / 1000;
           const remaining = (options.epochs - epoch - 1) * batchesPerEpoch + (batchesPerEpoch - b - 1);
-          const ips = seen / ((now - epochStarted) / 1000);
+          const ips = seen / ((at - epochStarted) / 1000);
           ctx.progress.update(
             `epoch ${epoch + 1}/${options.epochs} · batch ${b + 1}/${batchesPerEpoch} · loss ${(lossSum / seen).toFixed(3)} · ` +
               `acc ${(correct / seen).toFixed(3)} · ${Math.round(ips)} img/s · ETA ${formatDuration((elapsed / batchesThisRun) * remaining)}`,
@@ -305,6 +335,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         }
       }
       const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, seconds: 0, imagesPerSecond: 0 };
+      if (partial) record.partial = true;
       if (hasValidation) {
         ctx.progress.update(`epoch ${epoch + 1}/${options.epochs} · validating`);
         if (ctx.signal.aborted) throw interrupted(epoch, 'before validation', state.epoch);
@@ -333,6 +364,11 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         }
       }
       state.schedule = afterEpoch(options.schedule, state.schedule, higherIsBetter ? -monitored : monitored);
+      if (budget !== undefined && !state.stoppedOnTime && spent() >= budget) {
+        state.stoppedOnTime = true;
+        if (!partial) ctx.log.info(`time budget of ${formatDuration(budget)} spent after epoch ${epoch + 1}: stopping`);
+      }
+      state.trainingSeconds = spent();
       state.epoch = epoch + 1;
       state.rng.nextEpoch = epoch + 1;
       ctx.progress.note?.(
@@ -368,6 +404,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       bestEpoch: state.best?.epoch ?? null,
       monitor: monitorKey,
       stoppedEarly: state.stoppedEarly,
+      stoppedOnTime: state.stoppedOnTime ?? false,
+      trainingSeconds: state.trainingSeconds ?? spent(),
       resumedFromEpoch,
       restoredBest,
     };
