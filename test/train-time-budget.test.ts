@@ -89,3 +89,34 @@ test('timeBudget takes "1h50m", "90m", "45s" or minutes, and refuses anything el
   assert.ok(!validate({ timeBudget: '2 hours' }));
   assert.ok(!validate({ timeBudget: 0 }));
 });
+
+test('class weights and label smoothing train the same on two worker threads as in one', async () => {
+  const { createStep, createParallelStep, parallelBlocker } = await import('../src/model/trainer.js');
+  const { createOptimizer } = await import('../src/model/optimizers.js');
+  const { smoothedTargets } = await import('../src/model/loss.js');
+  const { tf } = await loadTf('cpu');
+  const layers = TINY_LAYERS.filter((l) => !('dropout' in l));
+  const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers }, backend: 'cpu', seed: 4 });
+  const ds = quadrantDataset({ perClass: { train: 8 } });
+  const batch = new BatchBuilder(ds, transformOf(ds.metadata), 32).build(rowsOfSplit(ds, 'train'), 0);
+  const targets = smoothedTargets(batch.labels, 4, 0.1);
+  const classWeights = [0.5, 1, 2, 1.5];
+  const weights = Float32Array.from(batch.labels, (l) => classWeights[l]);
+  const results = [];
+  for (const workers of [1, 2]) {
+    const model = await loadModel(tf, built.outputs.model);
+    assert.equal(parallelBlocker(model, { classWeights, labelSmoothing: 0.1 }), null);
+    const optimizer = createOptimizer(tf, { name: 'sgd', learningRate: 0.5 });
+    const step = workers === 1 ? createStep(tf, model, optimizer, ds.shape, 4) : await createParallelStep(model, optimizer, 2);
+    const first = await step.run(batch, targets, weights, []);
+    const second = await step.run(batch, targets, weights, []);
+    results.push({ losses: [first.loss, second.loss], weights: model.getWeights().map((w) => Array.from(w.dataSync())) });
+    await step.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+  const [one, two] = results;
+  for (let k = 0; k < 2; k++) assert.ok(Math.abs(one.losses[k] - two.losses[k]) < 1e-5, `step ${k + 1}: ${one.losses[k]} vs ${two.losses[k]}`);
+  assert.ok(one.losses[1] < one.losses[0], 'the step learns');
+  one.weights.forEach((w, k) => w.forEach((v, j) => assert.ok(Math.abs(v - two.weights[k][j]) < 1e-4, `weight ${k}[${j}]`)));
+});

@@ -136,17 +136,24 @@ export interface TrainStep {
 }
 
 /**
- * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is plain
- * categorical cross-entropy, so per-row weights and regularisers need the in-process step.
+ * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is
+ * categorical cross-entropy against the targets it is given, which is linear in them: label smoothing is already
+ * in the targets, and a row's weight w is the same as targets times w (w·CE(y, p) = CE(w·y, p)). Regularisers
+ * need the in-process step.
  */
 export async function createParallelStep(model: LayersModel, optimizer: Optimizer, workers: number): Promise<TrainStep> {
   const { createTrainer } = await import('../tf/trainer.js');
   const trainer = await createTrainer({ model, optimizer, workers });
   return {
     async run(batch, targets, sampleWeights, dropoutSeeds) {
-      if (sampleWeights) throw new Error('the data-parallel step has no per-row weights');
       const rows = batch.size;
-      const result = await trainer.trainBatch(batch.x, targets.subarray(0, rows * (targets.length / rows)), { dropoutSeeds });
+      const classes = targets.length / rows;
+      let y = targets.subarray(0, rows * classes);
+      if (sampleWeights) {
+        y = y.slice();
+        for (let r = 0; r < rows; r++) for (let k = 0; k < classes; k++) y[r * classes + k] *= sampleWeights[r];
+      }
+      const result = await trainer.trainBatch(batch.x, y, { dropoutSeeds });
       return { loss: result.loss, correct: Math.round(result.acc * result.n) };
     },
     dispose: () => trainer.dispose(),
@@ -155,8 +162,8 @@ export async function createParallelStep(model: LayersModel, optimizer: Optimize
 
 /** Why a data-parallel step cannot reproduce this configuration's loss, or null when it can. */
 export function parallelBlocker(model: LayersModel, options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing'>): string | null {
-  if (options.classWeights) return 'class weights';
-  if (options.labelSmoothing > 0) return 'label smoothing';
+  // A zero-weight row's targets would be all zeros, and the workers count a row as right by the targets' argmax.
+  if (options.classWeights?.some((w) => w === 0)) return 'a class weight of 0';
   if (model.layers.some((l) => (l.getConfig() as Record<string, unknown>).kernelRegularizer)) return 'weight regularisers';
   return null;
 }
