@@ -82,7 +82,7 @@ def train(args: argparse.Namespace) -> None:
             loss = loss_fn(out, y[idx])
             loss.backward()
             opt.step()
-            loss_sum += float(loss) * len(idx)
+            loss_sum += loss.item() * len(idx)
             hits += int((out.argmax(1) == y[idx]).sum())
         seconds = time.perf_counter() - t
         print(json.dumps({
