@@ -61,6 +61,14 @@ test('re-encoded, shifted and brightened copies are found; distinct faces are no
   assert.ok(result.candidatePairs >= copies.length);
 });
 
+test('faces drawn from one template are not taken for copies at the default threshold', () => {
+  // The quickstart's faces: 3,000 of them, in which the closest distinct pair correlates 0.968.
+  const ds = generateSyntheticFaces({ count: 3000, imbalance: 'fer2013', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 42, size: SIDE });
+  const result = findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
+  assert.ok(result.candidatePairs > 1000, 'the hash alone proposes many look-alikes');
+  assert.deepEqual(result.pairs, []);
+});
+
 test('the hash ignores brightness and contrast and moves little under a one-pixel shift', () => {
   const ds = generateSyntheticFaces({ count: 2, imbalance: 'balanced', splits: { train: 1 }, seed: 9, size: SIDE });
   const face = ds.pixels.subarray(0, SIZE);

@@ -25,6 +25,7 @@ test('a pipeline that trains on its test split gets a protocol leak in its repor
   const honest = run(store, []);
   const honestSummary = await readFile(join(store, honest.stages.report.outputs.markdown), 'utf8');
   assert.doesNotMatch(honestSummary, /Leak in the protocol/);
+  assert.match(honestSummary, /No images shared between splits/);
 
   const leaky = run(store, ['train.trainSplit=test']);
   const summary = await readFile(join(store, leaky.stages.report.outputs.markdown), 'utf8');

@@ -18,7 +18,7 @@ export interface NearDuplicateOptions {
   maxShift: number;
 }
 
-export const NEAR_DUPLICATE_DEFAULTS: NearDuplicateOptions = { maxDistance: 12, minCorrelation: 0.95, maxShift: 2 };
+export const NEAR_DUPLICATE_DEFAULTS: NearDuplicateOptions = { maxDistance: 12, minCorrelation: 0.97, maxShift: 2 };
 
 const SIDE = 32;
 const LOW = 8;
