@@ -16,21 +16,13 @@ import json
 import os
 import time
 
+from fer_arrow import reference_arguments
+
 
 def parse() -> argparse.Namespace:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data")
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--subset", type=int, default=0, help="train on the first N shuffled train rows only (0: all)")
+    ap = reference_arguments()
     ap.add_argument("--kernel-init", choices=["glorot", "torch"], default="glorot")
     ap.add_argument("--bias-init", choices=["zeros", "torch"], default="zeros")
-    ap.add_argument("--bn-momentum", type=float, default=0.99)
-    ap.add_argument("--bn-epsilon", type=float, default=1e-3)
     ap.add_argument("--adam-epsilon", type=float, default=1e-7)
     return ap.parse_args()
 
@@ -118,7 +110,7 @@ def speed() -> None:
 
 
 def train() -> None:
-    from fer_arrow import read_dataset, rows_of
+    from fer_arrow import read_dataset, rows_of  # noqa: E402
 
     keras.utils.set_random_seed(args.seed)
     ds = read_dataset(args.data)

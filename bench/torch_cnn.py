@@ -15,6 +15,7 @@ import json
 import time
 
 import torch
+from fer_arrow import reference_arguments
 from torch import nn
 
 
@@ -93,18 +94,8 @@ def train(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--data")
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--subset", type=int, default=0, help="train on N shuffled train rows only (0: all)")
+    ap = reference_arguments()
     ap.add_argument("--init", choices=["torch", "keras"], default="torch")
-    ap.add_argument("--bn-momentum", type=float, default=0.99)
-    ap.add_argument("--bn-epsilon", type=float, default=1e-3)
     ap.add_argument("--adam-epsilon", type=float, default=1e-8)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
