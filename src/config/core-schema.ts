@@ -60,9 +60,29 @@ export const coreSchema: JsonSchema = {
       description: 'TensorFlow.js backend: auto picks the fastest that works here (tensorflow, then wasm, then cpu).',
     },
     cache: {
-      type: 'string',
-      minLength: 1,
-      description: 'Folder of the artifact store, relative to this file (default: artifacts/ in the working directory; the PIPE_ARTIFACTS environment variable overrides both).',
+      description:
+        'Where artifacts are cached: a folder (relative to this file), or { dir, remote, timeout }. Default: artifacts/ in the working directory; PIPE_ARTIFACTS and PIPE_REMOTE_CACHE override.',
+      anyOf: [
+        { type: 'string', minLength: 1, description: 'Folder of the local artifact store, relative to this file.' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            dir: { type: 'string', minLength: 1, description: 'Folder of the local artifact store, relative to this file.' },
+            remote: {
+              type: 'string',
+              pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$',
+              description:
+                'A shared remote cache on S3-compatible storage, s3://bucket/prefix: stages missing here are fetched from it. Read-only unless PIPE_REMOTE_CACHE_WRITE=1 (set that only where builds are trusted, e.g. on the main branch).',
+            },
+            timeout: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              description: 'Seconds to wait for each answer of the remote before running locally (default 30; PIPE_REMOTE_CACHE_TIMEOUT overrides).',
+            },
+          },
+        },
+      ],
     },
     sweep: {
       type: 'object',

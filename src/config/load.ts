@@ -97,7 +97,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     if (o.path[0] === 'stages') continue;
     let value = fitOverrideValue(o.value, o.raw, schemaAt(coreSchema, o.path), cwd);
     // `cache` typed on the command line is a folder from where the command runs, like any path there.
-    if (o.path.length === 1 && o.path[0] === 'cache' && typeof value === 'string' && value !== '') value = resolve(cwd, value);
+    if (o.path[0] === 'cache' && (o.path.length === 1 || o.path[1] === 'dir') && typeof value === 'string' && value !== '') value = resolve(cwd, value);
     setAt(root, o.path, value);
   }
 
@@ -198,7 +198,8 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
 
 function cacheSettingsOf(cache: PipelineSpec['cache'], dir: string): LoadedPipeline['cacheSettings'] {
   if (cache === undefined) return {};
-  return { dir: resolve(dir, cache) };
+  if (typeof cache === 'string') return { dir: resolve(dir, cache) };
+  return { dir: cache.dir === undefined ? undefined : resolve(dir, cache.dir), remote: cache.remote, timeout: cache.timeout };
 }
 
 /** Gate conditions that do not parse (the core schema checks their type). */
