@@ -274,7 +274,7 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     assert.deepEqual(statuses(run(await makeToyProject(), remoteEnv(server.port, 'killed')).record), { source: 'remote', scale: 'remote', sum: 'remote', report: 'remote' });
   });
 
-  it('a server that does not answer costs one timeout, then the run goes on locally with one warning', async () => {
+  it('a server that does not answer costs one timeout (its requests wait side by side), then the run goes on locally with one warning', async () => {
     const connections: Socket[] = [];
     const silent = createTcpServer((socket) => connections.push(socket)); // accepts, never answers
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -287,7 +287,9 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     const result = await runAsync(project, remoteEnv(port, 'silent', { PIPE_REMOTE_CACHE_TIMEOUT: '1', PIPE_REMOTE_CACHE_WRITE: '1' }));
     assert.deepEqual(statuses(result.record), { source: 'ran', scale: 'ran', sum: 'ran', report: 'ran' });
     assert.equal((result.stderr.match(/warning: remote cache .* unavailable \(no answer within 1 s/g) ?? []).length, 1, result.stderr);
-    assert.equal(connections.length, 1, 'one request waited for, then the remote was left alone');
+    // The run asks for its 4 stages at once (each request waits at most the timeout, side by side); after the
+    // first fault nothing more goes to the remote, not even the pushes of the 4 stages it built.
+    assert.ok(connections.length >= 1 && connections.length <= 4, `${connections.length} connections`);
   });
 
   after(async () => {

@@ -46,6 +46,10 @@ export class ArtifactCache {
   private remoteOff?: string;
   private readonly pushes = new Map<string, Promise<void>>();
   private readonly report: PushReport = { pushed: [], present: [], failed: [] };
+  /** Keys this process brought from the remote: their hits count as remote ones. */
+  private readonly fetched = new Set<string>();
+  /** Keys the remote did not have, or had in a form we rejected. */
+  private readonly notRemote = new Set<string>();
 
   constructor(
     readonly local: LocalStore,
@@ -69,15 +73,18 @@ export class ArtifactCache {
    */
   async lookup(key: string, options: { remote?: boolean; rehash?: boolean } = {}): Promise<CacheLookup> {
     const found: Lookup = await this.local.lookup(key, { rehash: options.rehash });
-    if (found.status === 'hit') return { ...found, tier: 'local' };
+    if (found.status === 'hit') return { ...found, tier: this.fetched.has(key) ? 'remote' : 'local' };
     const remote = this.activeRemote;
-    if (!options.remote || !remote || found.status === 'damaged') return found;
+    if (!options.remote || !remote || found.status === 'damaged' || this.notRemote.has(key)) return found;
     const fetched = await this.remoteCall(() => remote.fetchInto(key, this.local));
     if (fetched?.status === 'rejected') {
       this.warn(`remote cache entry ${key.slice(0, 12)} ignored: ${fetched.reason}; building it here`);
+    }
+    if (fetched?.status !== 'fetched') {
+      this.notRemote.add(key); // asked once per process
       return found;
     }
-    if (fetched?.status !== 'fetched') return found;
+    this.fetched.add(key);
     const again = await this.local.lookup(key);
     return again.status === 'hit' ? { ...again, tier: 'remote' } : again;
   }
@@ -87,6 +94,16 @@ export class ArtifactCache {
     if ((await this.local.lookup(key)).status === 'hit') return 'local';
     const remote = this.activeRemote;
     return remote && (await this.remoteCall(() => remote.has(key))) ? 'remote' : undefined;
+  }
+
+  /**
+   * Bring the entry of `key` from the remote into the local store if it is there and not here, under the
+   * key's lock. A run prefetches every stage it may need at once, instead of one after another as the
+   * stages' upstream finish.
+   */
+  async prefetch(key: string): Promise<void> {
+    if (!this.activeRemote || (await this.local.lookup(key)).status !== 'miss') return;
+    await this.withLock(key, () => undefined, () => this.lookup(key, { remote: true }));
   }
 
   /** A temp entry to build into; its commit also starts the push when the remote is writable. */
