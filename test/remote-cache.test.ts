@@ -159,10 +159,13 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     await s3(server.port).send(new PutObjectCommand({ Bucket: BUCKET, Key: blob, Body: original.replace(/\d/, (d) => String((Number(d) + 1) % 10)) }));
 
     const reader = await makeToyProject();
-    const result = run(reader, remoteEnv(server.port, 'corrupt'));
+    const result = run(reader, remoteEnv(server.port, 'corrupt', { PIPE_REMOTE_CACHE_WRITE: '1' }));
     assert.deepEqual(statuses(result.record), { source: 'remote', scale: 'remote', sum: 'ran', report: 'remote' });
     assert.match(result.stderr, new RegExp(`remote cache entry ${built.stages.sum.key.slice(0, 12)} ignored: corrupt: sum\\.json: content hash`));
     assert.equal(await readFile(join(reader.dir, 'artifacts', result.record.stages.sum.outputs.sum), 'utf8'), original);
+    // The rebuild, pushed by a writer, repaired the remote entry.
+    assert.equal(await getText(server.port, blob), original);
+    assert.equal(statuses(run(await makeToyProject(), remoteEnv(server.port, 'corrupt')).record).sum, 'remote');
   });
 
   it('signed mode: unsigned entries and a forged manifest are rejected with a warning and rebuilt', async () => {

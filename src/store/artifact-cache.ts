@@ -29,8 +29,11 @@ export interface RemoteTier {
   readonly writable: boolean;
   /** Copy the entry of `key` into the local store (verified, atomically). Throws on faults of the remote. */
   fetchInto(key: string, local: LocalStore): Promise<RemoteFetch>;
-  /** Upload the local entry of `key` (files first, manifest last). Throws on faults of the remote. */
-  push(key: string, local: LocalStore): Promise<'pushed' | 'present'>;
+  /**
+   * Upload the local entry of `key` (files first, manifest last). With `replace`, what the remote holds for
+   * it (found corrupt or forged) is overwritten, files included. Throws on faults of the remote.
+   */
+  push(key: string, local: LocalStore, options?: { replace?: boolean }): Promise<'pushed' | 'present'>;
   /** Whether the remote holds a manifest for `key`. */
   has(key: string): Promise<boolean>;
 }
@@ -48,6 +51,8 @@ export class ArtifactCache {
   private readonly report: PushReport = { pushed: [], present: [], failed: [] };
   /** Keys this process brought from the remote: their hits count as remote ones. */
   private readonly fetched = new Set<string>();
+  /** Keys whose remote entry was corrupt or forged: a push replaces it. */
+  private readonly rejected = new Set<string>();
   /** Keys the remote did not have, or had in a form we rejected. */
   private readonly notRemote = new Set<string>();
 
@@ -79,6 +84,7 @@ export class ArtifactCache {
     const fetched = await this.remoteCall(() => remote.fetchInto(key, this.local));
     if (fetched?.status === 'rejected') {
       this.warn(`remote cache entry ${key.slice(0, 12)} ignored: ${fetched.reason}; building it here`);
+      this.rejected.add(key);
     }
     if (fetched?.status !== 'fetched') {
       this.notRemote.add(key); // asked once per process
@@ -128,7 +134,7 @@ export class ArtifactCache {
       key,
       (async () => {
         try {
-          const result = await remote.push(key, this.local);
+          const result = await remote.push(key, this.local, { replace: this.rejected.has(key) });
           this.report[result].push(key);
         } catch (err) {
           this.report.failed.push({ key, reason: messageOf(err) });

@@ -229,17 +229,17 @@ export class S3RemoteTier implements RemoteTier {
     }
   }
 
-  async push(key: string, local: LocalStore): Promise<'pushed' | 'present'> {
+  async push(key: string, local: LocalStore, options: { replace?: boolean } = {}): Promise<'pushed' | 'present'> {
     if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
     const found = await local.lookup(key);
     if (found.status !== 'hit') throw new Error(`no sound local entry ${key.slice(0, 12)} to push (${found.status})`);
-    if (await this.exists(this.entryKey(key))) {
+    if (!options.replace && (await this.exists(this.entryKey(key)))) {
       // Someone pushed this key already. Keep theirs unless it is unusable to us (e.g. unsigned, and we sign).
       const theirs = await this.readEntry(key).catch(() => undefined);
       if (theirs && typeof this.checkEntry(theirs, key) !== 'string') return 'present';
     }
     for (const file of found.manifest.files) {
-      if (await this.exists(this.blobKey(file.sha256))) continue;
+      if (!options.replace && (await this.exists(this.blobKey(file.sha256)))) continue;
       await this.send(
         'PutObjectCommand', {
           Bucket: this.bucket,
