@@ -157,15 +157,19 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     const blob = `corrupt/pipe-cache-v1/blobs/${manifest.files[0].sha256}`;
     const original = await getText(server.port, blob);
     await s3(server.port).send(new PutObjectCommand({ Bucket: BUCKET, Key: blob, Body: original.replace(/\d/, (d) => String((Number(d) + 1) % 10)) }));
+    // And the scale entry's file made longer than its manifest says.
+    const scaleManifest = JSON.parse(JSON.parse(await getText(server.port, `corrupt/pipe-cache-v1/entries/${built.stages.scale.key}.json`)).manifest);
+    await s3(server.port).send(new PutObjectCommand({ Bucket: BUCKET, Key: `corrupt/pipe-cache-v1/blobs/${scaleManifest.files[0].sha256}`, Body: 'x'.repeat(100_000) }));
 
     const reader = await makeToyProject();
     const result = run(reader, remoteEnv(server.port, 'corrupt', { PIPE_REMOTE_CACHE_WRITE: '1' }));
-    assert.deepEqual(statuses(result.record), { source: 'remote', scale: 'remote', sum: 'ran', report: 'remote' });
+    assert.deepEqual(statuses(result.record), { source: 'remote', scale: 'ran', sum: 'ran', report: 'remote' });
     assert.match(result.stderr, new RegExp(`remote cache entry ${built.stages.sum.key.slice(0, 12)} ignored: corrupt: sum\\.json: content hash`));
+    assert.match(result.stderr, new RegExp(`remote cache entry ${built.stages.scale.key.slice(0, 12)} ignored: corrupt: numbers\\.json: more than the \\d+ bytes`));
     assert.equal(await readFile(join(reader.dir, 'artifacts', result.record.stages.sum.outputs.sum), 'utf8'), original);
     // The rebuild, pushed by a writer, repaired the remote entry.
     assert.equal(await getText(server.port, blob), original);
-    assert.equal(statuses(run(await makeToyProject(), remoteEnv(server.port, 'corrupt')).record).sum, 'remote');
+    assert.deepEqual(statuses(run(await makeToyProject(), remoteEnv(server.port, 'corrupt')).record), { source: 'remote', scale: 'remote', sum: 'remote', report: 'remote' });
   });
 
   it('signed mode: unsigned entries and a forged manifest are rejected with a warning and rebuilt', async () => {

@@ -170,10 +170,10 @@ export class S3RemoteTier implements RemoteTier {
 
   /** The manifest of an entry object after the signature check; a string says why it is not usable. */
   private checkEntry(entry: EntryObject, key: string): Manifest | string {
-    const key_ = this.settings.signingKey;
-    if (key_ !== undefined) {
+    const secret = this.settings.signingKey;
+    if (secret !== undefined) {
       if (!entry.hmac) return 'it is not signed (PIPE_CACHE_SIGNING_KEY is set)';
-      const want = Buffer.from(sign(key_, entry.manifest), 'hex');
+      const want = Buffer.from(sign(secret, entry.manifest), 'hex');
       const got = Buffer.from(entry.hmac, 'hex');
       if (got.length !== want.length || !timingSafeEqual(got, want)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
     }
@@ -203,7 +203,7 @@ export class S3RemoteTier implements RemoteTier {
             },
           );
           if (!out.Body) throw new CorruptEntryError(`${file.path}: empty answer`);
-          await this.streamWithDeadline(out.Body, target);
+          await this.download(out.Body, target, file);
         }
       });
     } catch (err) {
@@ -213,15 +213,23 @@ export class S3RemoteTier implements RemoteTier {
     return { status: 'fetched' };
   }
 
-  /** Copy a response body to a file; a body that stalls longer than the deadline fails the fetch. */
-  private async streamWithDeadline(body: Readable, target: string): Promise<void> {
+  /**
+   * Copy a response body to a file. A body that stalls longer than the deadline fails the fetch; one longer
+   * than the manifest says is cut off as corrupt (a hostile server cannot fill the disk).
+   */
+  private async download(body: Readable, target: string, file: { path: string; size: number }): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    let bytes = 0;
     const arm = () => {
       clearTimeout(timer);
       timer = setTimeout(() => body.destroy(new Error(`download stalled for ${formatMs(this.settings.timeoutMs)} (PIPE_REMOTE_CACHE_TIMEOUT)`)), this.settings.timeoutMs);
     };
     arm();
-    body.on('data', arm);
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > file.size) body.destroy(new CorruptEntryError(`${file.path}: more than the ${file.size} bytes in the manifest`));
+      else arm();
+    });
     try {
       await pipeline(body, createWriteStream(target));
     } finally {
