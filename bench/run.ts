@@ -1,8 +1,10 @@
-// `npm run bench`: whole-process wall time of `pipe run` on a fully cached pipeline, then the FER2013 ingest
-// benchmark when the dataset is present. Figures are measured in one run; compare ratios, not absolute numbers.
-import { spawnSync } from 'node:child_process';
+// `npm run bench`: whole-process wall time of `pipe run` on a fully cached pipeline, from the local store and
+// from the remote cache into an empty local store (an S3-protocol server, s3rver, on 127.0.0.1), then the
+// FER2013 ingest benchmark when the dataset is present. Figures are measured in one run; compare ratios, not
+// absolute numbers.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,25 +23,62 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+/** An S3-protocol server on a free port (the tests' s3rver script), stopped by PID by the caller. */
+async function startS3(bucket: string): Promise<{ port: number; pid: number; dir: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-bench-s3-'));
+  const child = spawn(process.execPath, [join(root, 'dist', 'test', 'support', 's3-server.js'), dir, bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolvePort((JSON.parse(text.split('\n')[0]) as { port: number }).port);
+    });
+    child.on('exit', (code) => reject(new Error(`s3 server exited with ${code}`)));
+  });
+  return { port, pid: child.pid!, dir };
+}
+
 async function cachedRun(pipeline: string, repeats: number): Promise<void> {
   const store = await mkdtemp(join(tmpdir(), 'pipe-bench-store-'));
-  const env = { PIPE_ARTIFACTS: store };
-  process.stdout.write(`populating the cache for ${pipeline} (first run, not timed)...\n`);
-  const first = pipe(['run', pipeline], env);
-  if (first.status !== 0) throw new Error(`first run failed:\n${first.output}`);
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const r = pipe(['run', pipeline], env);
-    if (r.status !== 0 || !/0 ran/.test(r.output)) throw new Error(`cached run did not hit the cache:\n${r.output}`);
-    times.push(r.seconds);
+  const s3 = await startS3('bench');
+  const remote = {
+    PIPE_REMOTE_CACHE: 's3://bench/pipe',
+    PIPE_REMOTE_CACHE_ENDPOINT: `http://127.0.0.1:${s3.port}`,
+    AWS_ACCESS_KEY_ID: 'S3RVER',
+    AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  };
+  try {
+    process.stdout.write(`populating the local and the remote cache for ${pipeline} (first run, not timed)...\n`);
+    const first = pipe(['run', pipeline], { PIPE_ARTIFACTS: store, ...remote, PIPE_REMOTE_CACHE_WRITE: '1' });
+    if (first.status !== 0) throw new Error(`first run failed:\n${first.output}`);
+    const times: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const r = pipe(['run', pipeline], { PIPE_ARTIFACTS: store });
+      if (r.status !== 0 || !/0 ran/.test(r.output)) throw new Error(`cached run did not hit the cache:\n${r.output}`);
+      times.push(r.seconds);
+    }
+    const remoteTimes: number[] = [];
+    for (let i = 0; i < repeats; i++) {
+      const empty = await mkdtemp(join(tmpdir(), 'pipe-bench-empty-'));
+      const r = pipe(['run', pipeline], { PIPE_ARTIFACTS: empty, ...remote });
+      await rm(empty, { recursive: true, force: true });
+      if (r.status !== 0 || !/0 ran, \d+ cached \(\d+ from the remote cache\)/.test(r.output)) throw new Error(`remote run did not hit the remote cache:\n${r.output}`);
+      remoteTimes.push(r.seconds);
+    }
+    const help: number[] = [];
+    for (let i = 0; i < repeats; i++) help.push(pipe(['--help'], {}).seconds);
+    process.stdout.write(
+      `\ncached run of ${pipeline} (whole process, ${repeats} runs): median ${median(times).toFixed(3)} s, min ${Math.min(...times).toFixed(3)} s (target ≤ 1 s)\n` +
+        `remote-cached run into an empty local store (whole process, ${repeats} runs): median ${median(remoteTimes).toFixed(3)} s, min ${Math.min(...remoteTimes).toFixed(3)} s\n` +
+        `pipe --help: median ${median(help).toFixed(3)} s\n` +
+        `commands: PIPE_ARTIFACTS=<populated store> node bin/pipe.js run ${pipeline}\n` +
+        `          PIPE_ARTIFACTS=<empty> PIPE_REMOTE_CACHE=s3://bench/pipe PIPE_REMOTE_CACHE_ENDPOINT=<s3rver on 127.0.0.1> node bin/pipe.js run ${pipeline}\n\n`,
+    );
+  } finally {
+    process.kill(s3.pid, 'SIGTERM');
+    await rm(store, { recursive: true, force: true });
+    await rm(s3.dir, { recursive: true, force: true });
   }
-  const help: number[] = [];
-  for (let i = 0; i < repeats; i++) help.push(pipe(['--help'], env).seconds);
-  process.stdout.write(
-    `\ncached run of ${pipeline} (whole process, ${repeats} runs): median ${median(times).toFixed(3)} s, min ${Math.min(...times).toFixed(3)} s (target ≤ 1 s)\n` +
-      `pipe --help: median ${median(help).toFixed(3)} s\n` +
-      `command: PIPE_ARTIFACTS=<populated store> node bin/pipe.js run ${pipeline}\n\n`,
-  );
 }
 
 async function main(): Promise<void> {

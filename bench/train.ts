@@ -1,7 +1,7 @@
 // Training and inference speed of the FER2013 paper CNN (48x48x1, batch 64, Adam) on every tfjs
-// backend available here, side by side with PyTorch CPU in the same run.
+// backend available here, side by side with Keras/TensorFlow CPU and PyTorch CPU in the same run.
 //
-//   npm run bench:train -- [--batch 64] [--steps 3] [--rounds 1] [--workers 2] [--include-cpu] [--no-torch] [--no-xnnpack]
+//   npm run bench:train -- [--batch 64] [--steps 3] [--rounds 1] [--workers 2] [--include-cpu] [--no-torch] [--no-keras] [--no-xnnpack]
 //
 // --rounds R measures every row R times, interleaved (all rows, then all rows again...), and prints each
 // row's median: on a shared machine the speed drifts by tens of percent within minutes, and interleaving
@@ -10,10 +10,12 @@
 // The wasm rows run with the kernels this machine has: convolutions on OpenBLAS when it loads, and then,
 // in a child process with PIPE_BLAS=off, once more on XNNPACK alone for comparison (--no-xnnpack skips it).
 //
-// Train figures are images/s over `steps` Adam steps after one warm-up step; inference is ms/image for
-// model.predict on one batch (after a warm-up). PyTorch runs bench/torch_cnn.py (same layers, 2 threads)
-// when some python3 can `import torch` (PIPE_BENCH_PYTHON picks the interpreter). Load average is
-// printed because on a shared machine every figure moves with it.
+// Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
+// runs (src/model/trainer.ts: the in-process step for one replica, the data-parallel one for several);
+// inference is ms/image for model.predict on one batch (after a warm-up). Keras runs bench/keras_cnn.py and
+// PyTorch bench/torch_cnn.py (same layers, 2 threads) when some python3 can import them (PIPE_BENCH_PYTHON
+// picks the interpreter); a row says so when it cannot. Load average, and whether OPENBLAS_CORETYPE holds
+// OpenBLAS to one kernel family, are printed because every figure moves with them.
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +23,9 @@ import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
 import { loadBlas } from '../src/tf/blas.js';
 import { buildPaperCnn } from '../src/tf/paper-cnn.js';
-import { createTrainer } from '../src/tf/trainer.js';
+import { createParallelStep, createStep } from '../src/model/trainer.js';
+import { createOptimizer } from '../src/model/optimizers.js';
+import { smoothedTargets } from '../src/model/loss.js';
 
 interface Row {
   name: string;
@@ -48,11 +52,11 @@ const rounds = Math.max(1, option('rounds', 1));
 const workers = option('workers', 2);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-function syntheticBatch(n: number): { x: Float32Array; y: Int32Array } {
+function syntheticBatch(n: number): { x: Float32Array; labels: Uint8Array; size: number } {
   const x = new Float32Array(n * 48 * 48);
   for (let i = 0; i < x.length; i++) x[i] = (Math.sin(i * 0.731) + 1) / 2;
-  const y = new Int32Array(n).map((_, i) => i % 7);
-  return { x, y };
+  const labels = new Uint8Array(n).map((_, i) => i % 7);
+  return { x, labels, size: n };
 }
 
 /** 'wasm' rows say what runs their convolutions. */
@@ -65,13 +69,18 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
   const name = nWorkers > 1 ? `${backendLabel(backend)} ×${nWorkers} workers` : backendLabel(backend);
   const { tf } = await loadTf(backend);
   const model = buildPaperCnn(tf);
-  const trainer = await createTrainer({ model, optimizer: tf.train.adam(1e-3), workers: nWorkers, backend });
-  const { x, y } = syntheticBatch(batch);
+  // The optimiser and the step that the train stage builds.
+  const optimizer = createOptimizer(tf, { name: 'adam', learningRate: 1e-3 });
+  const step = nWorkers > 1 ? await createParallelStep(model, optimizer, nWorkers) : createStep(tf, model, optimizer, [48, 48, 1], 7);
+  const data = syntheticBatch(batch);
+  const { x } = data;
+  const targets = smoothedTargets(data.labels, 7, 0);
+  const dropoutSeeds = [1];
   try {
-    await trainer.trainBatch(x, y); // warm-up: kernel setup, optimizer slots, worker JIT
+    await step.run(data, targets, null, dropoutSeeds); // warm-up: kernel setup, optimizer slots, worker JIT
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    for (let i = 0; i < steps; i++) await trainer.trainBatch(x, y);
+    for (let i = 0; i < steps; i++) await step.run(data, targets, null, dropoutSeeds);
     const trainImagesPerSec = (batch * steps * 1000) / (performance.now() - t0);
     const cpu = process.cpuUsage(cpu0);
     const trainImagesPerCpuSec = (batch * steps * 1e6) / (cpu.user + cpu.system);
@@ -88,37 +97,42 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
     }
     return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nWorkers > 1 ? 'inference is single-replica (see row above)' : undefined };
   } finally {
-    await trainer.dispose();
+    await step.dispose();
+    optimizer.dispose();
     model.dispose();
   }
 }
 
-function findTorchPython(): string | null {
+/** The first python3 that can import `modules` (PIPE_BENCH_PYTHON first), or null. */
+function findPython(modules: string): string | null {
   const candidates = [process.env.PIPE_BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
-  return candidates.find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? null;
+  return candidates.find((py) => spawnSync(py, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0) ?? null;
 }
 
-function measureTorch(): Row {
-  const py = findTorchPython();
-  if (!py) return { name: 'pytorch cpu', trainImagesPerSec: null, inferMsPerImage: null, note: "no python3 with 'import torch'" };
-  const res = spawnSync(py, [resolve(repoRoot, 'bench', 'torch_cnn.py'), '--batch', String(batch), '--steps', String(steps), '--threads', '2'], {
+interface ReferenceResult {
+  trainImagesPerSec: number;
+  trainImagesPerCpuSec: number;
+  inferMsPerImage: number;
+  threads: number;
+  [version: string]: number | string;
+}
+
+/** A reference framework's row from its script in bench/ (one JSON line of figures), or a row saying why not. */
+function measureReference(label: string, modules: string, script: string, name: (r: ReferenceResult) => string): Row {
+  const py = findPython(modules);
+  if (!py) return { name: label, trainImagesPerSec: null, inferMsPerImage: null, note: `skipped: no python3 can 'import ${modules}'` };
+  const res = spawnSync(py, [resolve(repoRoot, 'bench', script), '--batch', String(batch), '--steps', String(steps), '--threads', '2'], {
     encoding: 'utf8',
   });
-  if (res.status !== 0) return { name: 'pytorch cpu', trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${res.stderr.trim().split('\n').pop()}` };
-  const r = JSON.parse(res.stdout.trim().split('\n').pop()!) as {
-    trainImagesPerSec: number;
-    trainImagesPerCpuSec: number;
-    inferMsPerImage: number;
-    torch: string;
-    threads: number;
-  };
-  return {
-    name: `pytorch ${r.torch} cpu (${r.threads} threads)`,
-    trainImagesPerSec: r.trainImagesPerSec,
-    trainImagesPerCpuSec: r.trainImagesPerCpuSec,
-    inferMsPerImage: r.inferMsPerImage,
-  };
+  const last = res.stdout.trim().split('\n').pop() ?? '';
+  if (res.status !== 0 || !last.startsWith('{')) return { name: label, trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${res.stderr.trim().split('\n').pop()}` };
+  const r = JSON.parse(last) as ReferenceResult;
+  return { name: name(r), trainImagesPerSec: r.trainImagesPerSec, trainImagesPerCpuSec: r.trainImagesPerCpuSec, inferMsPerImage: r.inferMsPerImage };
 }
+
+const measureTorch = () => measureReference('pytorch cpu', 'torch', 'torch_cnn.py', (r) => `pytorch ${r.torch} cpu (${r.threads} threads)`);
+const measureKeras = () =>
+  measureReference('keras/tensorflow cpu', 'keras, tensorflow', 'keras_cnn.py', (r) => `keras ${r.keras} / tf ${r.tensorflow} cpu (${r.threads} threads)`);
 
 /** Row by row, the median of each figure over the rounds (rounds list the same rows in the same order). */
 function medianRows(measured: Row[][]): Row[] {
@@ -183,6 +197,10 @@ async function main(): Promise<void> {
     if (rounds > 1) process.stderr.write(`round ${round}/${rounds}\n`);
     const these = await measurePlan(plan);
     if ('blas' in loadBlas() && !flag('no-xnnpack')) these.push(...measureXnnpackRows());
+    if (!flag('no-keras')) {
+      process.stderr.write('measuring keras/tensorflow ...\n');
+      these.push(measureKeras());
+    }
     if (!flag('no-torch')) {
       process.stderr.write('measuring pytorch ...\n');
       these.push(measureTorch());
@@ -190,12 +208,15 @@ async function main(): Promise<void> {
     measured.push(these);
   }
   rows.push(...medianRows(measured));
-  const torch = rows.find((r) => r.name.startsWith('pytorch')) ?? null;
-
-  const ref = torch?.trainImagesPerSec ?? null;
-  const refInfer = torch?.inferMsPerImage ?? null;
-  const refCpu = torch?.trainImagesPerCpuSec ?? null;
-  const header = ['backend', 'train img/s', 'vs pytorch', 'train img/cpu-s', 'vs pytorch', 'infer ms/img', 'vs pytorch', 'rss MB', 'note'];
+  // The ratios are to Keras/TensorFlow (the paper's framework, and the speed to reach) when it ran, else PyTorch.
+  const reference =
+    rows.find((r) => r.name.startsWith('keras') && r.trainImagesPerSec != null) ?? rows.find((r) => r.name.startsWith('pytorch')) ?? null;
+  const refName = reference?.name.startsWith('keras') ? 'keras' : 'pytorch';
+  const ref = reference?.trainImagesPerSec ?? null;
+  const refInfer = reference?.inferMsPerImage ?? null;
+  const refCpu = reference?.trainImagesPerCpuSec ?? null;
+  const vs = `vs ${refName}`;
+  const header = ['backend', 'train img/s', vs, 'train img/cpu-s', vs, 'infer ms/img', vs, 'rss MB', 'note'];
   const lines = rows.map((r) => [
     r.name,
     fmt(r.trainImagesPerSec, 1),
@@ -211,10 +232,16 @@ async function main(): Promise<void> {
   const show = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
   const roundsNote = rounds > 1 ? `, median of ${rounds} interleaved rounds` : '';
   console.log(`paper CNN 48x48x1, batch ${batch}, Adam, ${steps} timed steps${roundsNote}; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
+  const coretype = process.env.OPENBLAS_CORETYPE;
+  console.log(
+    coretype
+      ? `OPENBLAS_CORETYPE=${coretype}: OpenBLAS is held to that CPU's kernels (unset, it picks the best this CPU has)`
+      : 'OPENBLAS_CORETYPE is not set: OpenBLAS picks the best kernels this CPU has',
+  );
   console.log(show(header));
   console.log(show(widths.map((w) => '-'.repeat(w))));
   for (const l of lines) console.log(show(l));
-  console.log('vs pytorch: >1× is faster than PyTorch (train: images/s ratio; infer: ms ratio inverted).');
+  console.log(`${vs}: >1× is faster than ${refName} (train: images/s ratio; infer: ms ratio inverted).`);
   console.log('img/cpu-s counts CPU time of all threads: it does not move with other load; wall figures do.');
 }
 

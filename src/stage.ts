@@ -51,6 +51,11 @@ export type RuntimeFact = 'seed' | 'tensorflow' | 'pipeline';
 export interface ProgressReporter {
   /** One line of what the stage is doing now, e.g. "epoch 3/32 · batch 120/450 · loss 1.23 · ETA 4m". */
   update(message: string): void;
+  /**
+   * A line worth keeping, e.g. "epoch 3/32 · loss 1.10 · acc 0.58 · val_loss 1.21 · val_acc 0.55 · 12.3 s" or
+   * "resuming from epoch 4": printed as its own line in plain output (CI, a pipe) and never throttled.
+   */
+  note?(message: string): void;
 }
 
 export interface InputArtifact {

@@ -44,14 +44,23 @@ export default defineStage<BuildModelParams>({
     const [problem] = checkLayerShapes(ctx.params.layers, ctx.params.inputShape);
     if (problem) throw new PipeError(`build-model: ${problem.message}`, { hint: problem.hint });
     const { loadTf } = await import('../src/tf/backend.js');
-    const { specToTopology } = await import('../src/model/layer-spec.js');
+    const { specToTopology, fanInBiasLayers, withFanInBiases } = await import('../src/model/layer-spec.js');
     const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');
     const { summariseModel, summaryTable } = await import('../src/model/summary.js');
     const { tf, backend } = await loadTf(ctx.backend);
-    const topology = specToTopology(ctx.params.layers, ctx.params.inputShape, ctx.seed);
+    let topology = specToTopology(ctx.params.layers, ctx.params.inputShape, ctx.seed);
     let model;
     try {
       model = await modelFromTopology(tf, topology);
+      const fanInBiases = fanInBiasLayers(ctx.params.layers);
+      if (fanInBiases.length) {
+        // Built once for the kernel shapes that give each fan-in, then again with the bounds in place.
+        const built = model;
+        const pointwise = (index: number) => built.layers[index].weights.find((w) => /pointwise/.test(w.originalName)) ?? built.layers[index].weights[0];
+        topology = withFanInBiases(topology, fanInBiases, (index) => pointwise(index).shape as number[]);
+        built.dispose();
+        model = await modelFromTopology(tf, topology);
+      }
     } catch (err) {
       // Shape errors (a window larger than its input, a dense layer on 4-D input …) surface here.
       throw new PipeError(`build-model: the layer list does not make a valid network: ${(err as Error).message}`, {

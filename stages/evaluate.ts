@@ -7,6 +7,7 @@ import { PipeError } from '../src/errors.js';
 export interface EvaluateParams {
   splits: string[];
   batchSize: number;
+  testTimeAugmentation: 'none' | 'flip';
 }
 
 /**
@@ -35,6 +36,11 @@ export default defineStage<EvaluateParams>({
         description: "Splits to evaluate, each reported separately. 'test' also finds FER2013's PrivateTest, 'validation' its PublicTest.",
       },
       batchSize: { type: 'integer', minimum: 1, default: 256, description: 'Images per inference batch (memory, not results).' },
+      testTimeAugmentation: {
+        enum: ['none', 'flip'],
+        default: 'none',
+        description: "'flip': average the predicted probabilities of each image and its left-right mirror (twice the inference time).",
+      },
     },
   },
   inputs: {
@@ -74,6 +80,7 @@ export default defineStage<EvaluateParams>({
         const rows = rowsOfSplit(ds, name);
         const result = await inferRows(tf, model, builder, rows, ds.shape, ds.classes.length, {
           signal: ctx.signal,
+          flip: ctx.params.testTimeAugmentation === 'flip',
           onBatch: (done, total) => ctx.progress.update(`${requested}: batch ${done}/${total}`),
         });
         const metrics = metricsFromConfusion(confusionMatrix(result.truth, result.predicted, ds.classes.length), ds.classes);

@@ -73,7 +73,7 @@ export default defineStage<IngestImagesParams>({
         hint: p.grayscale ? `use shape: [${h}, ${w}, 1], or grayscale: false for colour` : `use shape: [${h}, ${w}, 3], or grayscale: true`,
       });
     }
-    const sharp = (await import('sharp')).default;
+    const { decodeImage, IMAGE_PREPARATION_KEY } = await import('../src/data/decode-image.js');
     const { listImageFolder } = await import('../src/data/image-folder.js');
     const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
     const { writeFile } = await import('node:fs/promises');
@@ -98,10 +98,8 @@ export default defineStage<IngestImagesParams>({
     // are logged, each with its file's name.
     const inFlight = new Set<number>();
     const suspects = new Set<number>();
-    const pipelineFor = (i: number, onWarning: (warning: string) => void) => {
-      const image = sharp(listing.files[i].absolute, { failOn: 'error' }).on('warning', onWarning).flatten({ background: '#000000' });
-      return (p.grayscale ? image.grayscale() : image.toColourspace('srgb')).resize(w, h, { fit: p.fit, background: '#000000' }).raw();
-    };
+    const decodeFile = (i: number, onWarning: (warning: string) => void) =>
+      decodeImage(listing.files[i].absolute, { shape: p.shape, fit: p.fit }, onWarning);
     const shownName = (i: number) => `${p.root}/${listing.files[i].relative}`;
 
     const decode = async (i: number): Promise<void> => {
@@ -110,7 +108,7 @@ export default defineStage<IngestImagesParams>({
       let data: Buffer;
       inFlight.add(i);
       try {
-        data = await pipelineFor(i, () => inFlight.forEach((j) => suspects.add(j))).toBuffer();
+        data = await decodeFile(i, () => inFlight.forEach((j) => suspects.add(j)));
       } catch (err) {
         throw new PipeError(`cannot decode ${shown}: ${(err as Error).message}`, {
           hint: 'the file is damaged or not really a JPEG/PNG; replace or delete it',
@@ -118,9 +116,6 @@ export default defineStage<IngestImagesParams>({
         });
       } finally {
         inFlight.delete(i);
-      }
-      if (data.length !== size) {
-        throw new PipeError(`${p.root}/${file.relative} decoded to ${data.length} bytes, expected ${h}x${w}x${c} = ${size}`);
       }
       pixels.set(data, i * size);
       labels[i] = file.label;
@@ -152,7 +147,7 @@ export default defineStage<IngestImagesParams>({
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
     for (const i of [...suspects].sort((a, b) => a - b)) {
       const shown = shownName(i);
-      await pipelineFor(i, (warning) => ctx.log.warn({ file: shown }, `${shown}: ${warning}`)).toBuffer();
+      await decodeFile(i, (warning) => ctx.log.warn({ file: shown }, `${shown}: ${warning}`));
     }
 
     const dataset = {
@@ -163,7 +158,10 @@ export default defineStage<IngestImagesParams>({
       splitNames: listing.splits,
       splitCodes,
       source,
-      metadata: { 'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }) },
+      metadata: {
+        'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }),
+        [IMAGE_PREPARATION_KEY]: JSON.stringify({ fit: p.fit }),
+      },
     };
     ctx.progress.update(`writing ${n.toLocaleString('en-US')} rows`);
     await writeDataset(ctx.output('data'), dataset);

@@ -1,19 +1,23 @@
-// Finds byte-identical images within and across splits, and labels that disagree on the same image. A model
-// tested on images it was trained on scores high for the wrong reason; this stage makes that visible (and, with
-// failOn, stops the pipeline).
+// Finds byte-identical images within and across splits, near-duplicates (the same photo re-encoded, shifted or
+// brightened: src/data/near-duplicates.ts), and labels that disagree on the same image. A model tested on images
+// it was trained on scores high for the wrong reason; this stage makes that visible (and, with failOn, stops the
+// pipeline).
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
+import { MAX_HASH_DISTANCE, NEAR_DUPLICATE_DEFAULTS } from '../src/data/near-duplicates.js';
 
 interface LeakageParams {
   failOn: 'none' | 'cross-split' | 'any';
+  nearDuplicates: { enabled: boolean; maxDistance: number; minCorrelation: number; maxShift: number };
 }
 
 export default defineStage<LeakageParams>({
   name: 'leakage-check',
-  version: '1',
+  version: '2',
   description:
-    'Report exact duplicate images (by pixel hash, confirmed byte by byte) within each split and across every two ' +
-    'splits, with label conflicts and example rows; optionally fail when any are found.',
+    'Report exact duplicate images (by pixel hash, confirmed byte by byte) and near-duplicates (perceptual hash, ' +
+    'confirmed by pixel correlation) within each split and across every two splits, with label conflicts and ' +
+    'example thumbnails; optionally fail when exact copies are found.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -25,29 +29,90 @@ export default defineStage<LeakageParams>({
         enum: ['none', 'cross-split', 'any'],
         default: 'none',
       },
+      nearDuplicates: {
+        type: 'object',
+        description:
+          'Near copies: a 63-bit DCT hash of each image proposes pairs within maxDistance bits; a pair counts when the ' +
+          'images correlate at least minCorrelation at some shift of up to maxShift pixels (which ignores brightness and contrast).',
+        additionalProperties: false,
+        properties: {
+          enabled: { type: 'boolean', default: true, description: 'Look for near-duplicates too (exact ones are always found).' },
+          maxDistance: {
+            type: 'integer',
+            minimum: 0,
+            maximum: MAX_HASH_DISTANCE,
+            default: NEAR_DUPLICATE_DEFAULTS.maxDistance,
+            description: 'Largest Hamming distance between two hashes for a candidate pair; larger finds more, slower.',
+          },
+          minCorrelation: {
+            type: 'number',
+            minimum: -1,
+            maximum: 1,
+            default: NEAR_DUPLICATE_DEFAULTS.minCorrelation,
+            description:
+              'Smallest pixel correlation for a candidate to count as a copy. On FER2013 sampled pairs at 0.9–0.97 were all copies and ' +
+              'about half below 0.9 were look-alikes, but faces drawn from one template (synthetic-faces) reach 0.968 without being copies.',
+          },
+          maxShift: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 8,
+            default: NEAR_DUPLICATE_DEFAULTS.maxShift,
+            description: 'Largest shift in pixels tried on each axis when comparing two images (at most 1/8 of the image side is used).',
+          },
+        },
+        default: {},
+      },
     },
   },
   inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
-  outputs: { report: { file: 'leakage.json', kind: 'leakage', description: 'Duplicate groups per split pair, label conflicts, examples.' } },
+  outputs: {
+    report: {
+      file: 'leakage.json',
+      kind: 'leakage',
+      description: 'Duplicate groups per split pair, label conflicts, examples with thumbnails; near-duplicates under nearDuplicates.',
+    },
+  },
   async run(ctx) {
     const { writeFile } = await import('node:fs/promises');
     const { readDataset } = await import('../src/data/image-dataset.js');
     const { findDuplicateGroups } = await import('../src/data/duplicates.js');
-    const { buildLeakageReport, pairName } = await import('../src/data/leakage-report.js');
+    const { buildLeakageReport, addMatchedRows, pairName } = await import('../src/data/leakage-report.js');
+    const { findNearDuplicateGroups } = await import('../src/data/near-duplicates.js');
+    const { thumbnailStrip } = await import('../src/data/thumbnails.js');
     ctx.progress.update(`reading ${ctx.inputs.data.path}`);
     const ds = await readDataset(ctx.inputs.data.path);
     const n = ds.labels.length;
     const groups = findDuplicateGroups(ds, (done) => ctx.progress.update(`hashing ${done}/${n} images`));
     const report = buildLeakageReport(ds, groups);
+    const near = ctx.params.nearDuplicates;
+    let nearReport: (ReturnType<typeof buildLeakageReport> & Record<string, unknown>) | undefined;
+    if (near.enabled) {
+      const options = { maxDistance: near.maxDistance, minCorrelation: near.minCorrelation, maxShift: near.maxShift };
+      const found = findNearDuplicateGroups(ds, options, (message) => ctx.progress.update(message));
+      const built = buildLeakageReport(ds, found.groups);
+      addMatchedRows(built, ds, found.pairs);
+      nearReport = { ...options, candidatePairs: found.candidatePairs, confirmedPairs: found.pairs.length, ...built };
+    }
+    ctx.progress.update('drawing example thumbnails');
+    for (const p of [...report.pairs, ...(nearReport?.pairs ?? [])]) {
+      for (const e of p.examples) e.thumbnail = await thumbnailStrip(ds, e.rows.map((r) => r.row));
+    }
     const { failOn } = ctx.params;
     const failing = failOn === 'any' ? report.duplicateGroups > 0 : failOn === 'cross-split' ? report.crossSplitGroups > 0 : false;
-    await writeFile(ctx.output('report'), JSON.stringify({ ...report, failOn, failed: failing }, null, 2) + '\n');
+    await writeFile(
+      ctx.output('report'),
+      JSON.stringify({ ...report, ...(nearReport ? { nearDuplicates: nearReport } : {}), failOn, failed: failing }, null, 2) + '\n',
+    );
 
     const found = report.pairs.filter((p) => p.groups > 0);
     const perPair = Object.fromEntries(found.map((p) => [pairName(p), { groups: p.groups, rows: p.rows, labelConflicts: p.labelConflicts }]));
     const describe = found.map((p) => `${pairName(p)}: ${p.groups} groups (${Object.entries(p.rows).map(([s, r]) => `${r} ${s} rows`).join(', ')}, ${p.labelConflicts} label conflicts)`);
     if (found.length > 0) ctx.log.warn(`duplicate images: ${describe.join('; ')}`);
     else ctx.log.info('no duplicate images');
+    const nearCross = (nearReport?.pairs ?? []).filter((p) => p.kind === 'cross' && p.groups > 0);
+    const nearMatched = nearCross.map((p) => `${pairName(p)}: ${Object.entries(p.matchedRows ?? {}).map(([s, r]) => `${r} ${s} rows`).join(', ')}`);
+    if (nearCross.length > 0) ctx.log.warn(`near-duplicate images across splits (exact copies included): ${nearMatched.join('; ')}`);
     if (failing) {
       const what = failOn === 'any' ? `${report.duplicateGroups} groups of duplicate images` : `${report.crossSplitGroups} images shared between splits`;
       throw new PipeError(`leakage-check: ${what} — ${describe.join('; ')}`, {
@@ -65,6 +130,16 @@ export default defineStage<LeakageParams>({
       crossSplitGroups: report.crossSplitGroups,
       labelConflictGroups: report.labelConflictGroups,
       pairs: perPair,
+      ...(nearReport
+        ? {
+            nearDuplicates: {
+              groups: nearReport.duplicateGroups,
+              crossSplitGroups: nearReport.crossSplitGroups,
+              labelConflictGroups: nearReport.labelConflictGroups,
+              matchedRows: Object.fromEntries(nearCross.map((p) => [pairName(p), p.matchedRows])),
+            },
+          }
+        : {}),
     };
   },
 });

@@ -9,6 +9,7 @@ export interface ReportParams {
   title: string;
   label: string;
   referenceLabel: string;
+  paperFigures: boolean;
 }
 
 export default defineStage<ReportParams>({
@@ -36,6 +37,11 @@ export default defineStage<ReportParams>({
         description: 'What the reference metrics are called, e.g. "paper protocol (resampled before split)".',
         type: 'string',
         default: 'reference',
+      },
+      paperFigures: {
+        description: "Captions say which figure of the FER2013 paper each chart corresponds to (for pipelines that reproduce it).",
+        type: 'boolean',
+        default: false,
       },
     },
   },
@@ -68,6 +74,7 @@ export default defineStage<ReportParams>({
       label: ctx.params.label,
       referenceLabel: ctx.params.referenceLabel,
       pipeline: ctx.pipeline,
+      paperFigures: ctx.params.paperFigures,
       notes: [],
     };
     const path = (name: string) => ctx.inputs[name]?.path;
@@ -107,7 +114,7 @@ export default defineStage<ReportParams>({
       charts: Object.keys(svgs),
       notes: data.notes.length,
       ...(lead ? { split: lead.split, accuracy: lead.accuracy } : {}),
-      ...(data.leakage ? { leaky: leakageVerdict(data.leakage).leaky } : {}),
+      ...(data.leakage || data.protocol?.length ? { leaky: leakageVerdict(data.leakage, data.protocol).leaky } : {}),
     };
   },
 });

@@ -9,6 +9,7 @@ import type { ClassWeightsSpec } from '../src/model/class-weights.js';
 import type { ScheduleSpec } from '../src/model/lr-schedule.js';
 import type { OptimizerSpec } from '../src/model/optimizers.js';
 import type { EarlyStoppingSpec } from '../src/model/trainer.js';
+import { DURATION_PATTERN, durationSeconds } from '../src/model/duration.js';
 
 export interface TrainParams {
   optimizer: OptimizerSpec;
@@ -22,6 +23,7 @@ export interface TrainParams {
   earlyStopping?: EarlyStoppingSpec;
   augment?: AugmentSpec;
   workers: 'auto' | number;
+  timeBudget?: string | number;
 }
 
 const lr = (description: string, dflt?: number) => ({
@@ -105,6 +107,16 @@ export default defineStage<TrainParams>({
           restoreBest: { type: 'boolean', default: true, description: 'End with the weights of the best epoch instead of the last.' },
         },
       },
+      timeBudget: {
+        description:
+          'Wall-clock limit on training, e.g. "1h50m", "90m", "45s", or a number of minutes. When it is spent the epoch in ' +
+          'progress ends at the next batch and is validated, and training stops. Unless earlyStopping says otherwise, ' +
+          'the weights of the epoch with the best val_accuracy are kept (the validation split, never the test split).',
+        oneOf: [
+          { type: 'number', exclusiveMinimum: 0 },
+          { type: 'string', pattern: DURATION_PATTERN, minLength: 2 },
+        ],
+      },
       workers: {
         anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 16 }],
         default: 'auto',
@@ -155,6 +167,12 @@ export default defineStage<TrainParams>({
     if (validationRows.length === 0) {
       ctx.log.info(`validation skipped: the dataset has no rows in split '${p.validationSplit}' (its splits: ${ds.splitNames.join(', ')})`);
     }
+    const timeBudgetSeconds = p.timeBudget === undefined ? undefined : durationSeconds(p.timeBudget);
+    if (p.timeBudget !== undefined && timeBudgetSeconds === undefined) {
+      throw new PipeError(`train: timeBudget '${p.timeBudget}' is not a positive duration`, { hint: 'write e.g. "1h50m", "90m", "45s", or a number of minutes' });
+    }
+    // With a time budget, the last epoch is whatever the clock allows: keep the best one by validation accuracy.
+    const earlyStopping = p.earlyStopping ?? (timeBudgetSeconds ? { monitor: 'val_accuracy' as const, patience: 0, restoreBest: true } : undefined);
     const counts = classCounts(ds)[p.trainSplit];
     const classWeights = classWeightsFor(p.classWeights, ds.classes, counts);
     if (classWeights) ctx.log.info(`class weights: ${ds.classes.map((c, i) => `${c}=${classWeights[i].toFixed(3)}`).join(', ')}`);
@@ -192,8 +210,9 @@ export default defineStage<TrainParams>({
           batchSize: p.batchSize,
           epochs: p.epochs,
           classWeights,
-          earlyStopping: p.earlyStopping,
+          earlyStopping,
           augment: p.augment,
+          timeBudgetSeconds,
           workers: p.workers === 'auto' ? (backend === 'tensorflow' ? 1 : 2) : p.workers,
         },
       );
@@ -208,10 +227,14 @@ export default defineStage<TrainParams>({
             bestEpoch: result.bestEpoch,
             monitor: result.monitor,
             stoppedEarly: result.stoppedEarly,
+            stoppedOnTime: result.stoppedOnTime,
+            trainingSeconds: result.trainingSeconds,
             restoredBest: result.restoredBest,
             resumedFromEpoch: result.resumedFromEpoch,
             classWeights,
             backend,
+            trainSplit: p.trainSplit,
+            validationSplit: validationRows.length > 0 ? p.validationSplit : null,
             trainRows: trainRows.length,
             validationRows: validationRows.length,
           },
@@ -229,6 +252,7 @@ export default defineStage<TrainParams>({
         finalAccuracy: last?.accuracy ?? null,
         imagesPerSecond: trainedEpochs > 0 ? Math.round((trainedEpochs * trainRows.length) / seconds) : null,
         stoppedEarly: result.stoppedEarly,
+        stoppedOnTime: result.stoppedOnTime,
         resumedFromEpoch: result.resumedFromEpoch,
         backend,
         kernels,

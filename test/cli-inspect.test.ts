@@ -29,9 +29,11 @@ test('pipe run --dry-run says what would run and why, and runs nothing; pipe run
 
   const runs = project.pipe(['runs']);
   assert.equal(runs.status, 0, runs.stderr);
-  assert.match(runs.stdout, /toy {2}ok .* 4 ran/);
-  assert.match(runs.stdout, /ran {9}sum \(\.\/stages\/sum\.mjs\)/);
-  const id = runs.stdout.split(' ')[0];
+  assert.match(runs.stdout, /^run +pipeline +status +time +ran +test acc/);
+  assert.match(runs.stdout, /\n\S+ +toy +ok +[\d.]+ (ms|s) +4\/4 /);
+  const id = runs.stdout.split('\n')[1].split(' ')[0];
+  const full = project.pipe(['runs', id.slice(0, 20)]);
+  assert.match(full.stdout, /ran {9}sum \(\.\/stages\/sum\.mjs\)/);
   const one = project.pipe(['runs', id.slice(0, 20), '--json']);
   assert.equal(JSON.parse(one.stdout)[0].id, id);
 });

@@ -125,17 +125,17 @@ test('pipe compare <pipeline> <pipeline>: differing params, metrics side by side
   assert.equal(code, 0, stderr);
   const lines = stdout.split('\n');
   const row = (name: string) => lines.find((l) => l.startsWith(`${name} `))?.split(/\s{3,}/);
-  assert.deepEqual(row('pipeline'), ['pipeline', 'fer-paper', 'fer-honest']);
+  assert.deepEqual(row('pipeline'), ['pipeline', 'fer-paper', 'fer-honest', 'Δ last − first']);
   assert.deepEqual(row('oversample.splits'), ['oversample.splits', 'all', '[train]']);
   assert.deepEqual(row('build.layers[2].conv2d.filters'), ['build.layers[2].conv2d.filters', '64', '128']);
   assert.deepEqual(row('train.epochs'), ['train.epochs', '32', '10']);
-  assert.deepEqual(row('test accuracy'), ['test accuracy', '83.0%', '63.1%']);
-  assert.deepEqual(row('test balanced accuracy'), ['test balanced accuracy', '82.8%', '59.0%']);
-  assert.deepEqual(row('validation accuracy'), ['validation accuracy', '82.0%', '62.1%']);
-  assert.deepEqual(row('test macro F1'), ['test macro F1', '0.829', '0.601']);
-  assert.deepEqual(row('train'), ['train', '12 m 34 s', '5 m 00 s']);
-  assert.deepEqual(row('build'), ['build', '1.20 s', 'cached']);
-  assert.deepEqual(row('total (wall time)'), ['total (wall time)', '13 m 20 s', '5 m 30 s']);
+  assert.deepEqual(row('test accuracy'), ['test accuracy', '83.0%', '63.1%', '−19.9 pp']);
+  assert.deepEqual(row('test balanced accuracy'), ['test balanced accuracy', '82.8%', '59.0%', '−23.7 pp']);
+  assert.deepEqual(row('validation accuracy'), ['validation accuracy', '82.0%', '62.1%', '−19.9 pp']);
+  assert.deepEqual(row('test macro F1'), ['test macro F1', '0.829', '0.601', '−0.228']);
+  assert.deepEqual(row('train'), ['train', '12m34s', '5m00s']);
+  assert.deepEqual(row('build'), ['build', '1.2 s', 'cached']);
+  assert.deepEqual(row('total (wall time)'), ['total (wall time)', '13m20s', '5m30s']);
   // Identical params are left out.
   for (const same of ['train.batchSize', 'ingest.path', 'seed', 'build.layers[0].conv2d.filters', 'oversample.strategy']) {
     assert.equal(row(same), undefined, `${same} is the same in both runs`);
@@ -164,10 +164,10 @@ test('pipe compare --markdown prints one GitHub table', async () => {
   assert.equal(code, 0);
   const lines = stdout.trimEnd().split('\n');
   assert.ok(lines.every((l) => l.startsWith('| ') && l.endsWith(' |')), stdout);
-  assert.equal(lines[1], '| --- | ---: | ---: |');
-  assert.ok(lines.includes('| **params that differ** |  |  |'));
-  assert.ok(lines.includes('| test accuracy | 83.0% | 63.1% |'));
-  assert.ok(lines.includes('| oversample.splits | all | \\[train\\] |'));
+  assert.equal(lines[1], '| --- | ---: | ---: | ---: |');
+  assert.ok(lines.includes('| **params that differ** |  |  |  |'));
+  assert.ok(lines.includes('| test accuracy | 83.0% | 63.1% | −19.9 pp |'));
+  assert.ok(lines.includes('| oversample.splits | all | \\[train\\] |  |'));
 });
 
 test('pipe compare: clear errors for unknown runs, pipelines that never ran, and too few targets', async () => {

@@ -88,3 +88,20 @@ test('evaluate writes the known confusion matrix, metrics and loss; test means P
     (err: unknown) => err instanceof PipeError && /no rows in split 'holdout'/.test(err.message) && /PrivateTest/.test(err.hint ?? ''),
   );
 });
+
+test('testTimeAugmentation flip averages each image with its mirror: here the brightest pixel and its mirror tie', async () => {
+  const inputs = await fixtures();
+  const r = await runStage(evaluate, { params: { splits: ['test'], batchSize: 4, testTimeAugmentation: 'flip' }, inputs, backend: 'cpu' });
+  const t = JSON.parse(await readFile(r.outputs.metrics, 'utf8')).splits.test;
+  // Pixel p and its mirror get the same mean probability, and argmax takes the first: left columns (0, 2) win.
+  assert.deepEqual(t.confusion, [
+    [3, 0, 0, 0],
+    [2, 0, 0, 0],
+    [0, 0, 3, 0],
+    [0, 0, 1, 0],
+  ]);
+  assert.ok(Math.abs(t.accuracy - 6 / 9) < 1e-12);
+  // Every true class is the bright pixel or its mirror: p = (e² + 1) / (2 (e² + 3)).
+  const e2 = Math.exp(2);
+  assert.ok(Math.abs(t.loss + Math.log((e2 + 1) / (2 * (e2 + 3)))) < 1e-5, `${t.loss}`);
+});

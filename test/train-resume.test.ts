@@ -46,7 +46,7 @@ test('a killed training run resumes from its last checkpoint and finishes all ep
   assert.ok(checkpointEpoch >= 1 && checkpointEpoch < EPOCHS, `checkpoint after epoch ${checkpointEpoch}`);
 
   const resumed = await runStage(train, { params, inputs: { model, data }, backend: 'cpu', seed: 9, scratchDir });
-  assert.equal(resumed.progress[0], `resuming from epoch ${checkpointEpoch}`);
+  assert.equal(resumed.notes[0], `resuming from the checkpoint after epoch ${checkpointEpoch} of ${params.epochs}`);
   assert.ok(!resumed.progress.some((m) => m.startsWith(`epoch ${checkpointEpoch}/`)), 'a finished epoch was trained again');
   const history = JSON.parse(await readFile(resumed.outputs.history, 'utf8'));
   assert.equal(history.resumedFromEpoch, checkpointEpoch);

@@ -1,5 +1,6 @@
 // Entry point of the `pipe` CLI: dispatches to one lazily loaded module per command, so `pipe --help`
 // loads nothing heavy (no TensorFlow.js, no Arrow).
+import { closest } from '../config/suggest.js';
 import { PipeError, stackOf } from '../errors.js';
 import { printable } from '../printable.js';
 import type { CommandModule } from './command.js';
@@ -17,6 +18,8 @@ const COMMANDS: CommandEntry[] = [
   { name: 'plan', summary: 'print what a run would do (JSON for CI fan-out): keys, cached or stale and why, labels', load: () => import('./commands/plan.js') },
   { name: 'validate', summary: 'check a pipeline against its schema without running it', load: () => import('./commands/validate.js') },
   { name: 'dag', summary: 'print the stage graph (text or Mermaid)', load: () => import('./commands/dag.js') },
+  { name: 'export', summary: 'write a trained model as a TensorFlow.js model with its classes and preprocessing', load: () => import('./commands/export.js') },
+  { name: 'predict', summary: 'classify PNG/JPEG images with a trained model, prepared as in training', load: () => import('./commands/predict.js') },
   { name: 'runs', summary: 'list past runs: when, which stages ran or were cached, durations', load: () => import('./commands/runs.js') },
   { name: 'compare', summary: 'compare runs or pipelines: differing params and metrics side by side', load: () => import('./commands/compare.js') },
   { name: 'schema', summary: 'regenerate schemas/pipeline.schema.json from the core and every stage', load: () => import('./commands/schema.js') },
@@ -44,7 +47,8 @@ Examples:
 `;
 
 function suggest(name: string): string | undefined {
-  return COMMANDS.map((c) => c.name).find((c) => c.startsWith(name.slice(0, 2)));
+  const names = COMMANDS.map((c) => c.name);
+  return closest(name, names) ?? (name.length >= 2 ? names.find((c) => c.startsWith(name.slice(0, 2))) : undefined);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -83,8 +83,23 @@ export async function openVariants(
   return { store: base.store, variants };
 }
 
-/** The cache keys a pipeline uses now: what `pipe cache gc` must keep. */
-export async function planKeys(pipelineFile: string, storeOptions?: Omit<StoreOptions, 'pipeline'>): Promise<Set<string>> {
-  const { plan } = await openPipeline(pipelineFile, { store: storeOptions });
-  return new Set(plan.order.map((id) => plan.stages[id].key));
+/**
+ * The cache keys a pipeline uses now: what `pipe cache gc` must keep. When the pipeline is valid but cannot be
+ * planned here (an input file it reads is missing, e.g. a dataset not downloaded in this checkout), its name
+ * and why instead, so that the caller can keep what that pipeline made. An invalid pipeline throws.
+ */
+export async function planKeys(
+  pipelineFile: string,
+  storeOptions?: Omit<StoreOptions, 'pipeline'>,
+): Promise<Set<string> | { pipeline: string; problem: string }> {
+  const loaded = await loadPipeline(pipelineFile);
+  const store = await openStore({ ...storeOptions, pipeline: loaded.cacheSettings });
+  const input = toPlanInput(loaded);
+  try {
+    const plan = await planPipeline(input, store.hasher, runtimeFactsFor(input));
+    return new Set(plan.order.map((id) => plan.stages[id].key));
+  } catch (err) {
+    if (!(err instanceof PipeError)) throw err;
+    return { pipeline: loaded.spec.name, problem: err.message };
+  }
 }

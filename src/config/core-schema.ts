@@ -63,9 +63,29 @@ export const coreSchema: JsonSchema = {
       description: 'TensorFlow.js backend: auto picks the fastest that works here (tensorflow, then wasm, then cpu).',
     },
     cache: {
-      type: 'string',
-      minLength: 1,
-      description: 'Folder of the artifact store, relative to this file (default: artifacts/ in the working directory; the PIPE_ARTIFACTS environment variable overrides both).',
+      description:
+        'Where artifacts are cached: a folder (relative to this file), or { dir, remote, timeout }. Default: artifacts/ in the working directory; PIPE_ARTIFACTS and PIPE_REMOTE_CACHE override.',
+      anyOf: [
+        { type: 'string', minLength: 1, description: 'Folder of the local artifact store, relative to this file.' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            dir: { type: 'string', minLength: 1, description: 'Folder of the local artifact store, relative to this file.' },
+            remote: {
+              type: 'string',
+              pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$',
+              description:
+                'A shared remote cache on S3-compatible storage, s3://bucket/prefix: stages missing here are fetched from it. Read-only unless PIPE_REMOTE_CACHE_WRITE=1 (set that only where builds are trusted, e.g. on the main branch).',
+            },
+            timeout: {
+              type: 'number',
+              exclusiveMinimum: 0,
+              description: 'Seconds to wait for each answer of the remote before running locally (default 30; PIPE_REMOTE_CACHE_TIMEOUT overrides).',
+            },
+          },
+        },
+      ],
     },
     sweep: {
       type: 'object',
@@ -74,6 +94,19 @@ export const coreSchema: JsonSchema = {
       minProperties: 1,
       propertyNames: { pattern: '^[A-Za-z0-9_.\\[\\]-]+$' },
       additionalProperties: { type: 'array', minItems: 1 },
+    },
+    gates: {
+      type: 'object',
+      description: 'Conditions on the run\'s metrics that fail it (exit code 3), for CI; `pipe run --fail-if` adds more.',
+      additionalProperties: false,
+      properties: {
+        failIf: {
+          type: 'array',
+          items: { type: 'string', minLength: 1 },
+          description:
+            "Each '<metric> <op> <number>' fails the run when it holds, e.g. 'test.accuracy < 0.6'. Metrics: <split>.accuracy, .balancedAccuracy, .macroF1, .loss; <stage>.<split>.<metric>; <stage>.<summary field>; leakage.leaky (0 or 1).",
+        },
+      },
     },
     stages: {
       type: 'object',

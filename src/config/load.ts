@@ -9,6 +9,7 @@ import type { Stage } from '../stage.js';
 import { validatorFor, validateWithPaths, type PathParam } from './ajv.js';
 import { problemsFromAjv } from './ajv-errors.js';
 import { coreSchema } from './core-schema.js';
+import { GATE_SYNTAX_HINT, parseGate } from './gates.js';
 import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './graph.js';
 import { applyOverride, defineOwn, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
 import type { Problem } from './problem.js';
@@ -133,7 +134,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     if (o.path[0] === 'stages') continue;
     let value = fitOverrideValue(o.value, o.raw, schemaAt(coreSchema, o.path), cwd);
     // `cache` typed on the command line is a folder from where the command runs, like any path there.
-    if (o.path.length === 1 && o.path[0] === 'cache' && typeof value === 'string' && value !== '') value = resolve(cwd, value);
+    if (o.path[0] === 'cache' && (o.path.length === 1 || o.path[1] === 'dir') && typeof value === 'string' && value !== '') value = resolve(cwd, value);
     setAt(root, o.path, value);
   }
 
@@ -145,6 +146,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   );
   for (const [id, entry] of entries) uses[id] = entry.uses;
   if (!core(root)) problems.push(...problemsFromAjv(core.errors ?? [], [], uses));
+  problems.push(...gateProblems(root));
 
   const loaded = new Map<string, LoadedStage>();
   await Promise.all(
@@ -233,7 +235,19 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
 
 function cacheSettingsOf(cache: PipelineSpec['cache'], dir: string): LoadedPipeline['cacheSettings'] {
   if (cache === undefined) return {};
-  return { dir: resolve(dir, cache) };
+  if (typeof cache === 'string') return { dir: resolve(dir, cache) };
+  return { dir: cache.dir === undefined ? undefined : resolve(dir, cache.dir), remote: cache.remote, timeout: cache.timeout };
+}
+
+/** Gate conditions that do not parse (the core schema checks their type). */
+function gateProblems(root: Json): Problem[] {
+  const failIf = isMapping(root.gates) ? root.gates.failIf : undefined;
+  if (!Array.isArray(failIf)) return [];
+  return failIf.flatMap((text, i): Problem[] => {
+    if (typeof text !== 'string') return [];
+    const gate = parseGate(text, '');
+    return typeof gate === 'string' ? [{ message: gate, hint: GATE_SYNTAX_HINT, path: ['gates', 'failIf', i], anchor: 'value' }] : [];
+  });
 }
 
 function checkParams(stage: Stage, params: Json, id: string, uses: Record<string, string>): { problems: Problem[]; paths: PathParam[] } {

@@ -7,6 +7,10 @@ import type { SourceFile } from './source.js';
 export interface CacheSettings {
   /** Folder of the local store. */
   dir?: string;
+  /** s3://bucket/prefix of a remote cache. */
+  remote?: string;
+  /** Seconds to wait for each answer of the remote. */
+  timeout?: number;
 }
 
 export type { PathParam };
@@ -29,10 +33,12 @@ export interface PipelineSpec {
   description?: string;
   seed: number;
   backend: Backend;
-  /** Artifact store folder as written, relative to the pipeline file. */
-  cache?: string;
+  /** Artifact store folder as written (relative to the pipeline file), or the folder and a remote cache. */
+  cache?: string | { dir?: string; remote?: string; timeout?: number };
   /** Value path (as --set takes it) -> values to try; the variants are the cross product. */
   sweep?: Record<string, unknown[]>;
+  /** CI gates (src/config/gates.ts). */
+  gates?: { failIf?: string[] };
   stages: Record<string, StageSpec>;
 }
 

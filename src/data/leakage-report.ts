@@ -18,6 +18,8 @@ export interface DuplicateExample {
   /** Rows of the group in the pair's splits, listed or not. */
   size: number;
   labelConflict: boolean;
+  /** The listed rows side by side as a PNG data: URL (added by the leakage-check stage). */
+  thumbnail?: string;
 }
 
 export interface SplitPairFindings {
@@ -36,6 +38,11 @@ export interface SplitPairFindings {
    */
   sameSourceGroups: number;
   examples: DuplicateExample[];
+  /**
+   * Near duplicates only: rows of each split of a cross pair that have a confirmed near copy in the other split
+   * themselves (group counts also hold rows linked only through a third image).
+   */
+  matchedRows?: Record<string, number>;
 }
 
 export interface LeakageReport {
@@ -140,4 +147,25 @@ export function buildLeakageReport(
     crossSplitGroups,
     pairs,
   };
+}
+
+/** For every cross pair, how many rows of each of its splits have a direct match in the other (see matchedRows). */
+export function addMatchedRows(report: LeakageReport, ds: Pick<ImageDataset, 'splitCodes' | 'splitNames'>, pairs: Array<[number, number]>): void {
+  const matched = new Map<string, Set<number>>();
+  for (const [i, j] of pairs) {
+    const a = ds.splitCodes[i];
+    const b = ds.splitCodes[j];
+    if (a === b) continue;
+    for (const [row, other] of [[i, b], [j, a]]) {
+      const key = `${ds.splitCodes[row]},${other}`;
+      let set = matched.get(key);
+      if (!set) matched.set(key, (set = new Set()));
+      set.add(row);
+    }
+  }
+  for (const p of report.pairs) {
+    if (p.kind !== 'cross') continue;
+    const [a, b] = p.splits.map((name) => ds.splitNames.indexOf(name));
+    p.matchedRows = { [p.splits[0]]: matched.get(`${a},${b}`)?.size ?? 0, [p.splits[1]]: matched.get(`${b},${a}`)?.size ?? 0 };
+  }
 }

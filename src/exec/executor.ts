@@ -13,7 +13,7 @@ import type { InputArtifact, PipelineInfo } from '../stage.js';
 import { buildStageContext, inputArtifact } from './stage-context.js';
 
 /** What the executor needs of the artifact cache (src/store/artifact-cache.ts). */
-export type CacheForExecution = Pick<ArtifactCache, 'root' | 'lookup' | 'discard' | 'begin' | 'scratchDir' | 'clearScratch' | 'withLock' | 'touch'>;
+export type CacheForExecution = Pick<ArtifactCache, 'root' | 'lookup' | 'prefetch' | 'discard' | 'begin' | 'scratchDir' | 'clearScratch' | 'withLock' | 'touch'>;
 
 export type StageOutcome =
   | { status: 'cached'; dir: string; seconds: number; summary?: Record<string, unknown>; tier: CacheTier }
@@ -26,6 +26,7 @@ export type StageOutcome =
 export interface ExecutionObserver {
   stageStarted?(id: string): void;
   stageProgress?(id: string, message: string): void;
+  stageNote?(id: string, message: string): void;
   stageWaiting?(id: string, message: string): void;
   stageFinished?(id: string, outcome: StageOutcome): void;
   warn?(id: string, message: string): void;
@@ -115,6 +116,7 @@ async function runStage(plan: Plan, s: PlannedStage, upstreamDirs: Record<string
       backend: plan.pipeline.backend.resolved,
       log: stageLog,
       onProgress: (message) => observer?.stageProgress?.(s.id, message),
+      onNote: (message) => observer?.stageNote?.(s.id, message),
       signal,
       pipeline: pipelineInfoFor(plan, s.id),
     });
@@ -206,6 +208,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
       return finish(s, { status: 'skipped', reason: `upstream stage '${name}' ${why}` });
     }
     if (signal.aborted) return finish(s, { status: 'skipped', reason: 'run interrupted' });
+    await prefetches.get(id);
     observer?.stageStarted?.(id);
     const upstreamDirs = Object.fromEntries(s.upstream.map((u, i) => [u, (upstream[i] as { dir: string }).dir]));
     try {
@@ -234,6 +237,10 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
     return { status: 'skipped', reason: `not selected and not in the cache` };
   };
 
+  // Entries in the remote tier come down all at once, while the stages wait for their upstream.
+  const prefetches = new Map(
+    plan.order.filter((id) => selected.has(id) && !force.has(id)).map((id) => [id, cache.prefetch(plan.stages[id].key).catch(() => undefined)]),
+  );
   await Promise.all(plan.order.filter((id) => selected.has(id)).map(promiseOf));
   return { outcomes, records };
 }

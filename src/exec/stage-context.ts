@@ -19,6 +19,8 @@ export interface StageContextOptions {
   backend: StageContext['backend'];
   log: Logger;
   onProgress(message: string): void;
+  /** Lines worth keeping (progress.note): epoch results, a resumed checkpoint. */
+  onNote?(message: string): void;
   signal: AbortSignal;
   pipeline: PipelineInfo;
 }
@@ -39,7 +41,7 @@ export function buildStageContext(o: StageContextOptions): StageContext {
     seed: o.seed,
     backend: o.backend,
     log: o.log,
-    progress: { update: (message) => o.onProgress(message) },
+    progress: { update: (message) => o.onProgress(message), note: (message) => o.onNote?.(message) },
     signal: o.signal,
     pipeline: o.pipeline,
   };

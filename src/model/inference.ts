@@ -24,7 +24,13 @@ export async function inferRows(
   rows: ArrayLike<number>,
   shape: [number, number, number],
   classCount: number,
-  options: { labelSmoothing?: number; signal?: AbortSignal; onBatch?: (done: number, total: number) => void } = {},
+  options: {
+    labelSmoothing?: number;
+    signal?: AbortSignal;
+    onBatch?: (done: number, total: number) => void;
+    /** Test-time augmentation: average the probabilities of each image and its left-right mirror. */
+    flip?: boolean;
+  } = {},
 ): Promise<InferenceResult> {
   const predicted = new Uint8Array(rows.length);
   const truth = new Uint8Array(rows.length);
@@ -37,7 +43,11 @@ export async function inferRows(
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);
     const [lossT, predT] = tf.tidy(() => {
       const x = tf.tensor4d(batch.x, [batch.size, ...shape]);
-      const probabilities = model.apply(x, { training: false }) as Tensor;
+      let probabilities = model.apply(x, { training: false }) as Tensor;
+      if (options.flip) {
+        const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
+        probabilities = tf.div(tf.add(probabilities, mirrored), 2);
+      }
       const loss = tf.sum(rowCrossEntropy(tf, probabilities, tf.tensor2d(targets, [batch.size, classCount])));
       return [loss, tf.argMax(probabilities, -1)];
     });

@@ -49,7 +49,39 @@ const P = {
     description: 'L2 weight decay on the kernel (a Keras L1L2 regulariser with l1 = 0), added to the training loss.',
   },
   poolSize: pairOrInt('Pooling window: an integer or [height, width].'),
+  kernelInitializer: {
+    enum: ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'torchUniform'],
+    description:
+      "How the kernel's first values are drawn (Keras names; default glorotUniform, as Keras). torchUniform is " +
+      "PyTorch's default, U(±1/√fan_in) (kaiming_uniform with a = √5).",
+  },
+  biasInitializer: {
+    oneOf: [{ enum: ['zeros', 'torchUniform'] }, { type: 'number' }],
+    description: "The bias's first values: 'zeros' (default, as Keras), 'torchUniform' (PyTorch's U(±1/√fan_in)) or a constant.",
+  },
 } satisfies Record<string, JsonSchema>;
+
+/**
+ * Initialisers by spec name, as variance scaling: variance scale / fan, drawn uniform or from a normal cut at two
+ * standard deviations. tfjs cuts the normal without widening it, so its normals have 0.774 of the variance
+ * Keras's have; the scales of the normal ones here are divided by that factor (0.87962566²), as Keras 3 does.
+ * torchUniform: scale 1/3 over fan-in, uniform, which is U(±1/√fan_in).
+ */
+const TRUNCATION = 0.87962566 ** 2;
+const scaling = (scale: number, mode: string, distribution: 'uniform' | 'normal') => ({
+  className: 'VarianceScaling',
+  config: { scale: distribution === 'normal' ? scale / TRUNCATION : scale, mode, distribution },
+});
+const KERNEL_INITIALIZERS: Record<string, { className: string; config?: Record<string, unknown> }> = {
+  // The class itself, so that naming the default gives the same model.json as leaving it out.
+  glorotUniform: { className: 'GlorotUniform' },
+  glorotNormal: scaling(1, 'fan_avg', 'normal'),
+  heUniform: scaling(2, 'fan_in', 'uniform'),
+  heNormal: scaling(2, 'fan_in', 'normal'),
+  lecunUniform: scaling(1, 'fan_in', 'uniform'),
+  lecunNormal: scaling(1, 'fan_in', 'normal'),
+  torchUniform: scaling(1 / 3, 'fan_in', 'uniform'),
+};
 
 export interface LayerType {
   /** Keras / TensorFlow.js class name in the serialization registry. */
@@ -92,6 +124,8 @@ export const LAYER_TYPES: Record<string, LayerType> = {
       useBias: { ...P.useBias, default: true },
       dilationRate: { ...P.dilationRate, default: 1 },
       l2: P.l2,
+      kernelInitializer: P.kernelInitializer,
+      biasInitializer: P.biasInitializer,
     },
     required: ['filters', 'kernelSize'],
     seededInitializers: { kernel_initializer: 'GlorotUniform' },
@@ -108,6 +142,8 @@ export const LAYER_TYPES: Record<string, LayerType> = {
       useBias: { ...P.useBias, default: true },
       dilationRate: { ...P.dilationRate, default: 1 },
       depthMultiplier: { type: 'integer', minimum: 1, default: 1, description: 'Depthwise channels per input channel.' },
+      kernelInitializer: { ...P.kernelInitializer, description: `${P.kernelInitializer.description} Applies to the depthwise and the pointwise kernel.` },
+      biasInitializer: P.biasInitializer,
     },
     required: ['filters', 'kernelSize'],
     seededInitializers: { depthwise_initializer: 'GlorotUniform', pointwise_initializer: 'GlorotUniform' },
@@ -154,6 +190,8 @@ export const LAYER_TYPES: Record<string, LayerType> = {
       activation: { ...P.activation, default: 'linear' },
       useBias: { ...P.useBias, default: true },
       l2: P.l2,
+      kernelInitializer: P.kernelInitializer,
+      biasInitializer: P.biasInitializer,
     },
     required: ['units'],
     seededInitializers: { kernel_initializer: 'GlorotUniform' },
@@ -214,6 +252,31 @@ function snake(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+/** Bias seeds come from their own stream, so asking for them leaves every kernel's seed as it was. */
+const BIAS_STREAM = 0x5bd1e995;
+
+/** Indices of the layers whose bias is drawn from U(±1/√fan_in) (biasInitializer: torchUniform). */
+export function fanInBiasLayers(layers: LayerSpecItem[]): number[] {
+  return layers.flatMap((item, index) => (Object.values(item)[0]?.biasInitializer === 'torchUniform' ? [index] : []));
+}
+
+/**
+ * The topology with the fan-in bounds of each torchUniform bias filled in, from the kernel shapes of a model built
+ * from it: [kh, kw, in, out] (conv; the pointwise [1, 1, in, out] for separable) or [in, out] (dense).
+ */
+export function withFanInBiases(topology: ModelTopology, layers: number[], kernelShape: (index: number) => number[]): ModelTopology {
+  const out = structuredClone(topology);
+  for (const index of layers) {
+    const shape = kernelShape(index);
+    const fanIn = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(fanIn);
+    const initializer = out.config.layers[index].config.bias_initializer as { config: Record<string, number> };
+    initializer.config.minval = -bound;
+    initializer.config.maxval = bound;
+  }
+  return out;
+}
+
 /** Seed for the n-th random thing in a model built with `seed`: spread so nearby seeds give unrelated weights. */
 export function derivedSeed(seed: number, n: number): number {
   let z = (Math.imul(seed >>> 0, 0x9e3779b1) + Math.imul(n + 1, 0x85ebca6b)) >>> 0;
@@ -243,14 +306,24 @@ export function specToTopology(layers: LayerSpecItem[], inputShape: number[], se
     const config: Record<string, unknown> = { name: `${snake(typeName)}_${counts[typeName]}`, trainable: true };
     if (index === 0) config.batch_input_shape = [null, ...inputShape];
     for (const [key, value] of Object.entries(params)) {
+      if (key === 'kernelInitializer' || key === 'biasInitializer') continue;
       if (key === 'l2') {
         config.kernel_regularizer = { class_name: 'L1L2', config: { l1: 0, l2: value } };
       } else {
         config[snake(key)] = key === 'activation' ? snake(String(value)) : value;
       }
     }
+    const kernel = KERNEL_INITIALIZERS[String(params.kernelInitializer ?? '')];
     for (const [key, className] of Object.entries(type.seededInitializers ?? {})) {
-      config[key] = { class_name: className, config: { seed: derivedSeed(seed, seedIndex++) } };
+      config[key] = kernel
+        ? { class_name: kernel.className, config: { ...kernel.config, seed: derivedSeed(seed, seedIndex++) } }
+        : { class_name: className, config: { seed: derivedSeed(seed, seedIndex++) } };
+    }
+    if (typeof params.biasInitializer === 'number') {
+      config.bias_initializer = { class_name: 'Constant', config: { value: params.biasInitializer } };
+    } else if (params.biasInitializer === 'torchUniform') {
+      // The bounds need the layer's fan-in, known once the model is built: see withFanInBiases.
+      config.bias_initializer = { class_name: 'RandomUniform', config: { minval: 0, maxval: 0, seed: derivedSeed(seed ^ BIAS_STREAM, index) } };
     }
     if (type.seededLayer) config.seed = derivedSeed(seed, seedIndex++);
     out.push({ class_name: type.className, config });

@@ -3,6 +3,7 @@
 //
 // The loop owns everything but the step itself: `createStep` returns an object whose `run(batch)` does one
 // optimisation step, so a data-parallel step (several workers, averaged gradients) can replace it.
+import { formatDuration } from '../duration.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
@@ -43,6 +44,11 @@ export interface TrainOptions {
   augment?: AugmentSpec;
   /** Worker threads for data-parallel steps; 1 trains in this thread. */
   workers: number;
+  /**
+   * Wall-clock seconds of training (over resumed runs too) after which the epoch in progress ends at the next
+   * batch, is validated like any other, and training stops.
+   */
+  timeBudgetSeconds?: number;
 }
 
 export interface EpochRecord {
@@ -55,6 +61,8 @@ export interface EpochRecord {
   lr: number;
   seconds: number;
   imagesPerSecond: number;
+  /** The time budget ran out during this epoch: it saw only part of the training split. */
+  partial?: boolean;
 }
 
 export interface TrainResult {
@@ -63,6 +71,10 @@ export interface TrainResult {
   bestEpoch: number | null;
   monitor: string;
   stoppedEarly: boolean;
+  /** The time budget ended training. */
+  stoppedOnTime: boolean;
+  /** Seconds spent training, over resumed runs too. */
+  trainingSeconds: number;
   resumedFromEpoch: number | null;
   restoredBest: boolean;
 }
@@ -79,9 +91,11 @@ export interface TrainContext {
   scratchDir: string;
   signal: AbortSignal;
   log: Logger;
-  progress: { update(message: string): void };
+  progress: { update(message: string): void; note?(message: string): void };
   /** Identifies the stage instance; a checkpoint with another fingerprint is ignored. */
   fingerprint: string;
+  /** Milliseconds on a monotonic clock (performance.now unless a test drives time itself). */
+  now?: () => number;
 }
 
 /** What a checkpoint stores besides the arrays. */
@@ -95,6 +109,10 @@ interface TrainState {
   /** Epochs since the monitored value last improved. */
   wait: number;
   stoppedEarly: boolean;
+  /** Absent in checkpoints written before the time budget existed. */
+  stoppedOnTime?: boolean;
+  /** Seconds spent training in earlier runs of this instance, up to the checkpoint. */
+  trainingSeconds?: number;
   /**
    * Random streams are derived from (seed, purpose, epoch), so the epoch count is the whole RNG state;
    * recorded for inspection.
@@ -118,17 +136,24 @@ export interface TrainStep {
 }
 
 /**
- * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is plain
- * categorical cross-entropy, so per-row weights and regularisers need the in-process step.
+ * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is
+ * categorical cross-entropy against the targets it is given, which is linear in them: label smoothing is already
+ * in the targets, and a row's weight w is the same as targets times w (w·CE(y, p) = CE(w·y, p)). Regularisers
+ * need the in-process step.
  */
 export async function createParallelStep(model: LayersModel, optimizer: Optimizer, workers: number): Promise<TrainStep> {
   const { createTrainer } = await import('../tf/trainer.js');
   const trainer = await createTrainer({ model, optimizer, workers });
   return {
     async run(batch, targets, sampleWeights, dropoutSeeds) {
-      if (sampleWeights) throw new Error('the data-parallel step has no per-row weights');
       const rows = batch.size;
-      const result = await trainer.trainBatch(batch.x, targets.subarray(0, rows * (targets.length / rows)), { dropoutSeeds });
+      const classes = targets.length / rows;
+      let y = targets.subarray(0, rows * classes);
+      if (sampleWeights) {
+        y = y.slice();
+        for (let r = 0; r < rows; r++) for (let k = 0; k < classes; k++) y[r * classes + k] *= sampleWeights[r];
+      }
+      const result = await trainer.trainBatch(batch.x, y, { dropoutSeeds });
       return { loss: result.loss, correct: Math.round(result.acc * result.n) };
     },
     dispose: () => trainer.dispose(),
@@ -137,8 +162,8 @@ export async function createParallelStep(model: LayersModel, optimizer: Optimize
 
 /** Why a data-parallel step cannot reproduce this configuration's loss, or null when it can. */
 export function parallelBlocker(model: LayersModel, options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing'>): string | null {
-  if (options.classWeights) return 'class weights';
-  if (options.labelSmoothing > 0) return 'label smoothing';
+  // A zero-weight row's targets would be all zeros, and the workers count a row as right by the targets' argmax.
+  if (options.classWeights?.some((w) => w === 0)) return 'a class weight of 0';
   if (model.layers.some((l) => (l.getConfig() as Record<string, unknown>).kernelRegularizer)) return 'weight regularisers';
   return null;
 }
@@ -192,15 +217,6 @@ function setModelWeights(tf: Tf, model: LayersModel, arrays: NamedArray[]): void
   tf.dispose(tensors);
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
-
 function interrupted(epoch: number, where: string, checkpointEpoch: number): PipeError {
   return new PipeError(
     `training interrupted at epoch ${epoch + 1}, ${where}` +
@@ -240,6 +256,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     best: null,
     wait: 0,
     stoppedEarly: false,
+    stoppedOnTime: false,
+    trainingSeconds: 0,
     rng: { seed: ctx.seed, nextEpoch: 0 },
   };
   let bestWeights: NamedArray[] | null = null;
@@ -263,20 +281,25 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     bestWeights = checkpoint.bundles.best?.length ? checkpoint.bundles.best : null;
     resumedFromEpoch = state.epoch;
     ctx.log.info(`resuming from epoch ${state.epoch} (checkpoint in the scratch directory)`);
-    ctx.progress.update(`resuming from epoch ${state.epoch}`);
+    ctx.progress.note?.(`resuming from the checkpoint after epoch ${state.epoch} of ${options.epochs}`);
   } else if (checkpoint) {
     ctx.log.info('ignoring a checkpoint left by a different training configuration');
   }
   if (!hasValidation) ctx.log.info(`without validation, early stopping and the schedule watch the training ${monitorKey}`);
 
+  const now = ctx.now ?? (() => performance.now());
+  const budget = options.timeBudgetSeconds;
+  const secondsBefore = state.trainingSeconds ?? 0;
   let lastProgress = 0;
-  const runStarted = performance.now();
+  const runStarted = now();
+  /** Training seconds so far, this run and the runs before it. */
+  const spent = () => secondsBefore + (now() - runStarted) / 1000;
   let batchesThisRun = 0;
   const order = new Uint32Array(ctx.trainRows.length);
   const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
 
   try {
-    for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly; epoch++) {
+    for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly && !state.stoppedOnTime; epoch++) {
       const epochStarted = performance.now();
       const lr = learningRateFor(options.schedule, options.optimizer.learningRate, epoch, options.epochs, state.schedule);
       setLearningRate(optimizer, lr);
@@ -287,6 +310,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
+      let partial = false;
       for (let b = 0; b < batchesPerEpoch; b++) {
         if (ctx.signal.aborted) throw interrupted(epoch, `batch ${b + 1}`, state.epoch);
         const batch = builder.build(order, b, options.augment, augmentRng);
@@ -307,12 +331,17 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         correct += result.correct;
         seen += batch.size;
         batchesThisRun++;
-        const now = performance.now();
-        if (now - lastProgress >= 250 || b === batchesPerEpoch - 1) {
-          lastProgress = now;
-          const elapsed = (now - runStarted) / 1000;
+        const at = now();
+        if (budget !== undefined && b < batchesPerEpoch - 1 && spent() >= budget) {
+          partial = true;
+          ctx.log.info(`time budget of ${formatDuration(budget)} spent after batch ${b + 1}/${batchesPerEpoch} of epoch ${epoch + 1}: validating and stopping`);
+          break;
+        }
+        if (at - lastProgress >= 250 || b === batchesPerEpoch - 1) {
+          lastProgress = at;
+          const elapsed = (at - runStarted) / 1000;
           const remaining = (options.epochs - epoch - 1) * batchesPerEpoch + (batchesPerEpoch - b - 1);
-          const ips = seen / ((now - epochStarted) / 1000);
+          const ips = seen / ((at - epochStarted) / 1000);
           ctx.progress.update(
             `epoch ${epoch + 1}/${options.epochs} · batch ${b + 1}/${batchesPerEpoch} · loss ${(lossSum / seen).toFixed(3)} · ` +
               `acc ${(correct / seen).toFixed(3)} · ${Math.round(ips)} img/s · ETA ${formatDuration((elapsed / batchesThisRun) * remaining)}`,
@@ -320,6 +349,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         }
       }
       const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, lr, seconds: 0, imagesPerSecond: 0 };
+      if (partial) record.partial = true;
       if (hasValidation) {
         ctx.progress.update(`epoch ${epoch + 1}/${options.epochs} · validating`);
         if (ctx.signal.aborted) throw interrupted(epoch, 'before validation', state.epoch);
@@ -348,8 +378,18 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         }
       }
       state.schedule = afterEpoch(options.schedule, state.schedule, higherIsBetter ? -monitored : monitored);
+      if (budget !== undefined && !state.stoppedOnTime && spent() >= budget) {
+        state.stoppedOnTime = true;
+        if (!partial) ctx.log.info(`time budget of ${formatDuration(budget)} spent after epoch ${epoch + 1}: stopping`);
+      }
+      state.trainingSeconds = spent();
       state.epoch = epoch + 1;
       state.rng.nextEpoch = epoch + 1;
+      ctx.progress.note?.(
+        `epoch ${record.epoch}/${options.epochs} · loss ${record.loss.toFixed(3)} · acc ${record.accuracy.toFixed(3)}` +
+          (hasValidation ? ` · val_loss ${record.val_loss!.toFixed(3)} · val_acc ${record.val_accuracy!.toFixed(3)}` : '') +
+          ` · ${formatDuration(record.seconds)}`,
+      );
       ctx.log.info(
         `epoch ${record.epoch}/${options.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
           (hasValidation ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +
@@ -378,6 +418,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       bestEpoch: state.best?.epoch ?? null,
       monitor: monitorKey,
       stoppedEarly: state.stoppedEarly,
+      stoppedOnTime: state.stoppedOnTime ?? false,
+      trainingSeconds: state.trainingSeconds ?? spent(),
       resumedFromEpoch,
       restoredBest,
     };

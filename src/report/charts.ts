@@ -87,17 +87,17 @@ function curveSpec(
   };
 }
 
-/** Train and validation accuracy per epoch (the paper's Figure 1). */
+/** Train and validation accuracy per epoch (the FER2013 paper's Figure 1). */
 export function accuracyChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
   return curveSpec(history, 'Accuracy per epoch', 'accuracy', (r) => r.accuracy, (r) => r.valAccuracy, true);
 }
 
-/** Train and validation loss per epoch (the paper's Figure 2). */
+/** Train and validation loss per epoch (the FER2013 paper's Figure 2). */
 export function lossChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
   return curveSpec(history, 'Loss per epoch', 'cross-entropy loss', (r) => r.loss, (r) => r.valLoss, false);
 }
 
-/** Confusion matrix heat map with counts (the paper's Figure 3); colour is the share of the true class. */
+/** Confusion matrix heat map with counts (the FER2013 paper's Figure 3); colour is the share of the true class. */
 export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefined {
   const { confusion, classes } = metrics;
   if (!confusion || classes.length === 0) return undefined;
@@ -123,9 +123,11 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
     },
     layer: [
       {
-        mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+        mark: { type: 'rect', stroke: '#e5e7eb', strokeWidth: 1 },
         encoding: {
           color: {
+            // A zero stays white, so "never predicted" is not mistaken for "a few".
+            condition: { test: 'datum.count === 0', value: '#ffffff' },
             field: 'share',
             type: 'quantitative',
             title: 'share of row',
@@ -137,7 +139,7 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
       {
         mark: { type: 'text', fontSize: classes.length > 10 ? 10 : 12, fontWeight: 500 },
         encoding: {
-          text: { field: 'count', type: 'quantitative', format: ',d' },
+          text: { condition: { test: 'datum.count === 0', value: '' }, field: 'count', type: 'quantitative', format: ',d' },
           color: { condition: { test: 'datum.share > 0.55', value: 'white' }, value: '#111827' },
         },
       },

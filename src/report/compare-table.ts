@@ -3,11 +3,35 @@ import type { Comparison } from './compare.js';
 import { METRICS } from './compare.js';
 import { escapeMarkdown } from './escape.js';
 import { leafText } from './flatten.js';
-import { formatNumber, formatPercent, formatSeconds } from './format.js';
+import { formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
 
 type Row = { kind: 'section'; title: string } | { kind: 'cells'; cells: string[] };
 
+/** Signed difference of a metric: percentage points for percentages, else the plain number. */
+function formatDelta(delta: number | undefined, percent: boolean): string {
+  if (delta === undefined) return '';
+  if (percent) return formatPointDelta(delta, 0);
+  return `${delta >= 0 ? '+' : '−'}${formatNumber(Math.abs(delta))}`;
+}
+
+/** Every row has one cell per run, then the delta column (last run − first; metrics only). */
 function rows(c: Comparison): Row[] {
+  const out: Row[] = [...rowsWithoutDelta(c)];
+  const metricRows = new Map(c.metrics.map((m) => [metricName(m), m]));
+  return out.map((r) => {
+    if (r.kind !== 'cells') return r;
+    const m = metricRows.get(r.cells[0]);
+    const spec = m && METRICS.find((x) => x.name === m.metric)!;
+    const delta = r.cells[0] === 'pipeline' ? (c.runs.length > 1 ? 'Δ last − first' : '') : m ? formatDelta(m.delta, spec!.percent) : '';
+    return { kind: 'cells', cells: [...r.cells, delta] };
+  });
+}
+
+function metricName(m: Comparison['metrics'][number]): string {
+  return `${m.stage ? `${m.stage}.` : ''}${m.split} ${METRICS.find((x) => x.name === m.metric)!.label}`;
+}
+
+function rowsWithoutDelta(c: Comparison): Row[] {
   const out: Row[] = [
     { kind: 'cells', cells: ['pipeline', ...c.runs.map((r) => r.pipeline)] },
     ...(c.runs.some((r) => r.variant) ? [{ kind: 'cells' as const, cells: ['variant', ...c.runs.map((r) => r.variant ?? '—')] }] : []),
@@ -21,7 +45,7 @@ function rows(c: Comparison): Row[] {
   if (c.metrics.length === 0) out.push({ kind: 'cells', cells: ['(no metrics)', ...c.runs.map(() => '')] });
   for (const m of c.metrics) {
     const spec = METRICS.find((x) => x.name === m.metric)!;
-    const name = `${m.stage ? `${m.stage}.` : ''}${m.split} ${spec.label}`;
+    const name = metricName(m);
     out.push({ kind: 'cells', cells: [name, ...m.values.map((v) => (spec.percent ? formatPercent(v) : formatNumber(v)))] });
   }
   out.push({ kind: 'section', title: 'durations' });
@@ -39,7 +63,7 @@ function rows(c: Comparison): Row[] {
 export function comparisonText(c: Comparison): string {
   const all = rows(c);
   const cellRows = all.filter((r): r is Extract<Row, { kind: 'cells' }> => r.kind === 'cells');
-  const widths = c.runs.map((_, i) => Math.max(...cellRows.map((r) => r.cells[i + 1].length)));
+  const widths = [...c.runs, 'delta'].map((_, i) => Math.max(...cellRows.map((r) => r.cells[i + 1].length)));
   const first = Math.max(...cellRows.map((r) => r.cells[0].length));
   const lines = all.map((r) => {
     if (r.kind === 'section') return `── ${r.title} `.padEnd(first + widths.reduce((a, w) => a + w + 3, 0), '─');
@@ -52,9 +76,9 @@ export function comparisonText(c: Comparison): string {
 
 export function comparisonMarkdown(c: Comparison): string {
   const all = rows(c);
-  const width = c.runs.length + 1;
+  const width = c.runs.length + 2;
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
-  const out = [line(['', ...c.runs.map((r, i) => `run ${i + 1}`)]), line(['---', ...c.runs.map(() => '---:')])];
+  const out = [line(['', ...c.runs.map((r, i) => `run ${i + 1}`), 'Δ']), line(['---', ...c.runs.map(() => '---:'), '---:'])];
   for (const r of all) {
     if (r.kind === 'section') out.push(line([`**${escapeMarkdown(r.title)}**`, ...new Array(width - 1).fill('')]));
     else out.push(line(r.cells.map(escapeMarkdown)));

@@ -31,6 +31,8 @@ export interface MetricRow {
   split: string;
   metric: MetricName;
   values: (number | undefined)[];
+  /** Last run minus first, when both have the metric (and there are at least two runs). */
+  delta?: number;
 }
 
 export interface DurationRow {
@@ -85,6 +87,11 @@ function diffParams(runs: ComparedRun[]): ParamRow[] {
   return rows;
 }
 
+/** The params that differ between these runs (for `pipe runs`). */
+export function differingParams(records: RunRecord[]): ParamRow[] {
+  return diffParams(records.map((record) => ({ record, metrics: {} })));
+}
+
 function metricRows(runs: ComparedRun[]): MetricRow[] {
   const stageIds = unionKeys(runs.map((r) => Object.keys(r.metrics)));
   const single = runs.every((r) => Object.keys(r.metrics).length <= 1);
@@ -97,7 +104,9 @@ function metricRows(runs: ComparedRun[]): MetricRow[] {
     for (const split of splits) {
       for (const { name } of METRICS) {
         const values = runs.map((r) => viewOf(r)?.splits.find((s) => s.split === split)?.[name]);
-        if (values.some((v) => v !== undefined)) rows.push({ stage, split, metric: name, values });
+        if (!values.some((v) => v !== undefined)) continue;
+        const [first, last] = [values[0], values[values.length - 1]];
+        rows.push({ stage, split, metric: name, values, ...(values.length > 1 && first !== undefined && last !== undefined ? { delta: last - first } : {}) });
       }
     }
   }

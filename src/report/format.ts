@@ -13,14 +13,8 @@ export function formatCount(value: number | undefined): string {
   return value === undefined || !Number.isFinite(value) ? '—' : Math.round(value).toLocaleString('en-US');
 }
 
-/** 4.2 → "4.2 s", 754 → "12 m 34 s", 7300 → "2 h 01 m". */
-export function formatSeconds(value: number | undefined): string {
-  if (value === undefined || !Number.isFinite(value)) return '—';
-  if (value < 60) return `${value.toFixed(value < 10 ? 2 : 1)} s`;
-  const total = Math.round(value);
-  if (total < 3600) return `${Math.floor(total / 60)} m ${String(total % 60).padStart(2, '0')} s`;
-  return `${Math.floor(total / 3600)} h ${String(Math.floor((total % 3600) / 60)).padStart(2, '0')} m`;
-}
+/** Durations: the project's one formatter (src/duration.ts). */
+export { formatDuration as formatSeconds } from '../duration.js';
 
 /** Signed difference in percentage points: +12.3 pp. */
 export function formatPointDelta(a: number | undefined, b: number | undefined): string {

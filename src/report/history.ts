@@ -51,6 +51,9 @@ export interface TrainingFacts {
   monitor?: string;
   stoppedEarly?: boolean;
   restoredBest?: boolean;
+  /** Splits train used: the one it fitted and the one it validated on (best epoch, early stopping). */
+  trainSplit?: string;
+  validationSplit?: string;
 }
 
 export function parseTrainingFacts(json: unknown): TrainingFacts {
@@ -60,5 +63,7 @@ export function parseTrainingFacts(json: unknown): TrainingFacts {
     monitor: stringField(json, 'monitor'),
     stoppedEarly: typeof json.stoppedEarly === 'boolean' ? json.stoppedEarly : undefined,
     restoredBest: typeof json.restoredBest === 'boolean' ? json.restoredBest : undefined,
+    trainSplit: stringField(json, 'trainSplit'),
+    validationSplit: stringField(json, 'validationSplit'),
   };
 }

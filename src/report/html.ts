@@ -5,7 +5,7 @@ import { totalRows } from './class-counts.js';
 import { flattenParams, leafText } from './flatten.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
 import { h, raw, render, table, type Content, type Raw } from './html-builder.js';
-import { leakageVerdict, type PairFindings } from './leakage.js';
+import { leakageVerdict, type LeakageExample, type PairFindings } from './leakage.js';
 import { headlineSplit, type MetricsView, type SplitMetrics } from './metrics.js';
 import type { ReportData } from './report-data.js';
 import { REPORT_CSS } from './styles.js';
@@ -113,8 +113,8 @@ function classCountsSection(data: ReportData): Section | undefined {
 }
 
 function leakageBanner(data: ReportData): Raw | undefined {
-  if (!data.leakage) return undefined;
-  const v = leakageVerdict(data.leakage);
+  if (!data.leakage && !data.protocol?.length) return undefined;
+  const v = leakageVerdict(data.leakage, data.protocol);
   return h(
     'div',
     { class: `banner ${v.leaky ? 'warn' : 'ok'}`, role: v.leaky ? 'alert' : 'status' },
@@ -141,10 +141,34 @@ const PAIR_COLUMNS = [
   { title: 'label conflicts', numeric: true },
 ];
 
+function examplesTable(examples: LeakageExample[]): Raw {
+  return table(
+    ['where', { title: 'rows', numeric: true }, 'images', 'rows (split · row · source row · label)', 'labels differ'],
+    examples.map((e) => [
+      e.pair,
+      formatCount(e.size),
+      e.thumbnail ? h('img', { src: e.thumbnail, alt: `the ${e.rows.length} images of this group`, class: 'thumb' }) : '',
+      h('code', {}, e.rows.map((r) => `${r.split} · ${r.row ?? '?'} · ${r.source ?? '?'} · ${r.label}`).join('  |  ')),
+      e.labelConflict ? h('strong', {}, 'yes') : 'no',
+    ]),
+  );
+}
+
+function nearRows(pairs: PairFindings[]): Content[][] {
+  return pairs.map((p) => [
+    `${p.a} × ${p.b}`,
+    p.groups > 0 ? h('strong', {}, formatCount(p.groups)) : '0',
+    Object.entries(p.matchedRows ?? p.rows).map(([split, n]) => `${formatCount(n)} ${split}`).join(', '),
+    formatCount(p.labelConflicts),
+  ]);
+}
+
 function leakageSection(data: ReportData): Section | undefined {
   const view = data.leakage;
-  if (!view) return undefined;
+  if (!view && !data.protocol?.length) return undefined;
   const body: Content[] = [leakageBanner(data)];
+  for (const finding of data.protocol ?? []) body.push(h('p', {}, h('strong', {}, 'Protocol: '), finding.detail));
+  if (!view) return { id: 'leakage', title: 'Leakage check', body };
   body.push(h('p', {}, 'Byte-identical images, found by pixel hash and confirmed byte by byte.'));
   if (view.cross.length) {
     body.push(h('h3', {}, 'Across splits'), table(PAIR_COLUMNS, pairRows(view.cross)));
@@ -156,19 +180,21 @@ function leakageSection(data: ReportData): Section | undefined {
       table(PAIR_COLUMNS, pairRows(view.within)),
     );
   }
-  if (view.examples.length) {
-    body.push(h('h3', {}, 'Examples'));
+  if (view.examples.length) body.push(h('h3', {}, 'Examples'), examplesTable(view.examples));
+  const near = view.near;
+  if (near) {
     body.push(
-      table(
-        ['where', { title: 'rows', numeric: true }, 'rows (split · row · source row · label)', 'labels differ'],
-        view.examples.map((e) => [
-          e.pair,
-          formatCount(e.size),
-          h('code', {}, e.rows.map((r) => `${r.split} · ${r.row ?? '?'} · ${r.source ?? '?'} · ${r.label}`).join('  |  ')),
-          e.labelConflict ? h('strong', {}, 'yes') : 'no',
-        ]),
+      h('h3', {}, 'Near copies across splits'),
+      h(
+        'p',
+        {},
+        'The same photo re-encoded, shifted or brightened (exact copies included): a perceptual hash proposes pairs ' +
+          `within ${near.maxDistance ?? '?'} bits, and a pair counts when its pixels correlate at least ` +
+          `${near.minCorrelation ?? '?'} at a shift of up to ${near.maxShift ?? '?'} pixels. Rows: those with a near copy of their own in the other split.`,
       ),
+      table(['splits', { title: 'groups', numeric: true }, 'rows with a near copy', { title: 'label conflicts', numeric: true }], nearRows(near.cross)),
     );
+    if (near.examples.length) body.push(h('h3', {}, 'Near-copy examples'), examplesTable(near.examples));
   }
   return { id: 'leakage', title: 'Leakage check', body };
 }
@@ -187,6 +213,11 @@ function modelSection(data: ReportData): Section | undefined {
       table(['layer', 'type', 'output shape', { title: 'params', numeric: true }], rows),
     ],
   };
+}
+
+/** "; compare Figure n of the paper" where the pipeline asks for it (report param paperFigures). */
+function paperFigure(data: ReportData, n: number): string {
+  return data.paperFigures ? `; compare Figure ${n} of the paper` : '';
 }
 
 function figure(svg: string | undefined, caption: string): Raw | undefined {
@@ -221,8 +252,8 @@ function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefin
       h(
         'div',
         { class: 'grid2' },
-        figure(charts.accuracy, 'Train (solid) and validation (dashed) accuracy per epoch; compare Figure 1 of the paper.'),
-        figure(charts.loss, 'Train (solid) and validation (dashed) loss per epoch; compare Figure 2 of the paper.'),
+        figure(charts.accuracy, `Train (solid) and validation (dashed) accuracy per epoch${paperFigure(data, 1)}.`),
+        figure(charts.loss, `Train (solid) and validation (dashed) loss per epoch${paperFigure(data, 2)}.`),
       ),
     ],
   };
@@ -253,7 +284,7 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
       h(
         'div',
         { class: 'row' },
-        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row. Compare Figure 3 of the paper.`),
+        figure(charts.confusion, `Rows: true class; columns: predicted class; numbers are counts on ${lead.split}, shading is the share of the row${paperFigure(data, 3)}. Empty cells are zero.`),
         lead.perClass.length ? h('div', {}, h('h3', {}, `Per class (${lead.split})`), perClassTable(lead)) : undefined,
       ),
     );
@@ -346,7 +377,7 @@ export function renderHtml(data: ReportData, charts: ChartSvgs): string {
       h('div', { class: 'sub' }, sub),
       h('nav', { class: 'toc', 'aria-label': 'sections' }, sections.map((s) => h('a', { href: `#${s.id}` }, s.title))),
     ),
-    data.leakage && leakageVerdict(data.leakage).leaky ? leakageBanner(data) : undefined,
+    leakageVerdict(data.leakage, data.protocol).leaky ? leakageBanner(data) : undefined,
     headlineCards(data),
     sections.map((s) => h('section', { id: s.id }, h('h2', {}, s.title), s.body)),
     h('footer', {}, 'Generated by pipe. This file is self-contained: it loads nothing from the network.'),

@@ -1,7 +1,9 @@
 // The leakage-check stage's leakage.json (src/data/leakage-report.ts) as a verdict, findings per pair of splits
-// and a few examples. Fields are read defensively: a report from an older or newer stage version still shows
-// what it can.
+// (exact copies, and near copies when the stage looked for them) and a few examples. The verdict also weighs the
+// protocol (src/report/protocol.ts): training on the split that is scored leaks without any shared image. Fields
+// are read defensively: a report from an older or newer stage version still shows what it can.
 import { field, isObject, numberField, stringField, type Json } from './json-fields.js';
+import type { ProtocolFinding } from './protocol.js';
 
 export interface PairFindings {
   a: string;
@@ -13,6 +15,8 @@ export interface PairFindings {
   labelConflicts: number;
   /** Groups that are copies of one source row (what resampling makes), not duplicates in the source data. */
   sameSourceGroups: number;
+  /** Near copies, cross pairs: rows of each split with a near copy of their own in the other split. */
+  matchedRows?: Record<string, number>;
 }
 
 export interface ExampleRow {
@@ -27,6 +31,20 @@ export interface LeakageExample {
   size: number;
   labelConflict: boolean;
   rows: ExampleRow[];
+  /** The rows side by side, a PNG data: URL. */
+  thumbnail?: string;
+}
+
+/** Near copies (the stage's nearDuplicates): the same findings as for exact copies, and how they were found. */
+export interface NearDuplicateView {
+  cross: PairFindings[];
+  within: PairFindings[];
+  crossSplitGroups: number;
+  labelConflictGroups?: number;
+  examples: LeakageExample[];
+  maxDistance?: number;
+  minCorrelation?: number;
+  maxShift?: number;
 }
 
 export interface LeakageView {
@@ -39,6 +57,7 @@ export interface LeakageView {
   labelConflictGroups?: number;
   duplicateGroups?: number;
   examples: LeakageExample[];
+  near?: NearDuplicateView;
 }
 
 function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples: LeakageExample[] } | undefined {
@@ -54,6 +73,9 @@ function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples:
     rows,
     labelConflicts: numberField(value, 'labelConflicts') ?? 0,
     sameSourceGroups: numberField(value, 'sameSourceGroups') ?? 0,
+    ...(isObject(value.matchedRows)
+      ? { matchedRows: Object.fromEntries(Object.entries(value.matchedRows).filter(([, n]) => typeof n === 'number')) as Record<string, number> }
+      : {}),
   };
   const cross = stringField(value, 'kind') ? value.kind === 'cross' : a !== b;
   const name = cross ? `${a} × ${b}` : a;
@@ -61,6 +83,7 @@ function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples:
     pair: name,
     size: numberField(e, 'size') ?? 0,
     labelConflict: e.labelConflict === true,
+    ...(typeof e.thumbnail === 'string' && e.thumbnail.startsWith('data:image/png;base64,') ? { thumbnail: e.thumbnail } : {}),
     rows: (Array.isArray(e.rows) ? e.rows : []).filter(isObject).map((r) => ({
       row: numberField(r, 'row'),
       source: numberField(r, 'source'),
@@ -71,18 +94,35 @@ function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples:
   return { pair, cross, examples };
 }
 
-export function parseLeakage(json: unknown): LeakageView | undefined {
-  if (!isObject(json) || !Array.isArray(json.pairs)) return undefined;
-  const parsed = json.pairs.filter(isObject).map(parsePair).filter((p) => !!p);
+function parsePairs(json: Json) {
+  const parsed = (json.pairs as Json[]).filter(isObject).map(parsePair).filter((p) => !!p);
   const cross = parsed.filter((p) => p.cross).map((p) => p.pair);
   return {
     cross,
     within: parsed.filter((p) => !p.cross).map((p) => p.pair),
     crossSplitGroups: numberField(json, 'crossSplitGroups') ?? cross.reduce((sum, p) => sum + p.groups, 0),
     labelConflictGroups: numberField(json, 'labelConflictGroups'),
-    duplicateGroups: numberField(json, 'duplicateGroups'),
     // Cross-split examples first: they are the ones that matter for honesty.
     examples: [...parsed.filter((p) => p.cross), ...parsed.filter((p) => !p.cross)].flatMap((p) => p.examples).slice(0, 10),
+  };
+}
+
+export function parseLeakage(json: unknown): LeakageView | undefined {
+  if (!isObject(json) || !Array.isArray(json.pairs)) return undefined;
+  const near = json.nearDuplicates;
+  return {
+    ...parsePairs(json),
+    duplicateGroups: numberField(json, 'duplicateGroups'),
+    ...(isObject(near) && Array.isArray(near.pairs)
+      ? {
+          near: {
+            ...parsePairs(near),
+            maxDistance: numberField(near, 'maxDistance'),
+            minCorrelation: numberField(near, 'minCorrelation'),
+            maxShift: numberField(near, 'maxShift'),
+          },
+        }
+      : {}),
   };
 }
 
@@ -104,10 +144,35 @@ function pairSentence(p: PairFindings): string {
   return `${p.a} × ${p.b}: ${count(p.groups)} images (${rows})${origin}`;
 }
 
-export function leakageVerdict(view: LeakageView): LeakageVerdict {
-  const conflicts = view.labelConflictGroups
+/** Rows of each split with a near copy in the other, e.g. "627 test rows have a near copy in train". */
+function nearSentence(p: PairFindings): string {
+  const matched = p.matchedRows ?? p.rows;
+  return [
+    `${count(matched[p.b] ?? 0)} ${p.b} rows have a near copy in ${p.a}`,
+    `${count(matched[p.a] ?? 0)} ${p.a} rows one in ${p.b}`,
+  ].join(', ');
+}
+
+/**
+ * The verdict on a run's honesty: a protocol that scores the split it trained on (or chose its epoch on) leaks
+ * whatever the images, then images shared between splits, exact or near.
+ */
+export function leakageVerdict(view: LeakageView | undefined, protocol: ProtocolFinding[] = []): LeakageVerdict {
+  const conflicts = view?.labelConflictGroups
     ? ` ${count(view.labelConflictGroups)} ${view.labelConflictGroups === 1 ? 'group' : 'groups'} of identical images carry different labels.`
     : '';
+  const nearLeaking = view?.near?.cross.filter((p) => p.groups > 0) ?? [];
+  const nearDetail = nearLeaking.length
+    ? ` Near copies (re-encoded, shifted or brightened, exact ones included): ${nearLeaking.map(nearSentence).join('; ')}.`
+    : '';
+  if (protocol.length > 0) {
+    return {
+      leaky: true,
+      headline: `Leak in the protocol: ${protocol[0].headline}`,
+      detail: `${protocol.map((f) => f.detail).join(' ')}${view && view.crossSplitGroups > 0 ? ` Besides, ${count(view.crossSplitGroups)} images occur in more than one split.` : ''}${nearDetail}`,
+    };
+  }
+  if (!view) return { leaky: false, headline: 'No leak in the protocol', detail: 'Training and evaluation use different splits.' };
   if (view.crossSplitGroups > 0) {
     const leaking = view.cross.filter((p) => p.groups > 0);
     return {
@@ -115,13 +180,20 @@ export function leakageVerdict(view: LeakageView): LeakageVerdict {
       headline: `Leak: ${count(view.crossSplitGroups)} images occur in more than one split`,
       detail:
         `${leaking.map(pairSentence).join('; ')}. The model is scored on images it was trained on, ` +
-        `so accuracy on those splits is inflated.${conflicts}`,
+        `so accuracy on those splits is inflated.${conflicts}${nearDetail}`,
+    };
+  }
+  if (view.near && view.near.crossSplitGroups > 0) {
+    return {
+      leaky: true,
+      headline: `Leak: ${count(view.near.crossSplitGroups)} near-identical images occur in more than one split`,
+      detail: `No byte-identical images are shared, but near copies are.${nearDetail} Accuracy on those splits is inflated.${conflicts}`,
     };
   }
   const pairs = view.cross.map((p) => `${p.a} × ${p.b}`).join(', ');
   return {
     leaky: false,
     headline: 'No images shared between splits',
-    detail: `No identical images were found across ${pairs || 'the splits'}.${conflicts}`,
+    detail: `No identical${view.near ? ' or near-identical' : ''} images were found across ${pairs || 'the splits'}.${conflicts}`,
   };
 }

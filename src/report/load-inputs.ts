@@ -6,6 +6,7 @@ import { currentCounts, parseResampleMetadata } from './class-counts.js';
 import { parseHistory, parseTrainingFacts } from './history.js';
 import { parseLeakage } from './leakage.js';
 import { parseMetrics } from './metrics.js';
+import { protocolFindings } from './protocol.js';
 import { parseModelSummary } from './model-summary.js';
 import type { ReportData } from './report-data.js';
 
@@ -110,5 +111,6 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
   for (const section of ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference'] as const) {
     if (!filled.includes(section)) delete data[section];
   }
+  data.protocol = protocolFindings(data.training, data.metrics);
   return filled;
 }

@@ -21,8 +21,8 @@ export function renderMarkdown(data: ReportData): string {
     const stages = Object.keys(pipeline.upstream).length;
     out.push(`Pipeline **${escapeMarkdown(pipeline.name)}** · backend ${escapeMarkdown(pipeline.backend.resolved)} · built from ${stages} ${stages === 1 ? 'stage' : 'stages'}`, '');
   }
-  if (data.leakage) {
-    const v = leakageVerdict(data.leakage);
+  if (data.leakage || data.protocol?.length) {
+    const v = leakageVerdict(data.leakage, data.protocol);
     out.push(`> ${v.leaky ? '⚠️' : '✅'} **${escapeMarkdown(v.headline)}.** ${escapeMarkdown(v.detail)}`, '');
   }
   for (const step of data.classCounts?.steps ?? []) {

@@ -12,6 +12,8 @@ export interface ClassMetrics {
 
 export interface SplitMetrics {
   split: string;
+  /** The dataset's own name for the split when it differs from `split` (evaluate's test may be PrivateTest). */
+  datasetSplit?: string;
   loss?: number;
   accuracy?: number;
   balancedAccuracy?: number;
@@ -85,8 +87,10 @@ export function parseSplitMetrics(split: string, obj: Json): SplitMetrics {
       : perClass.map((r) => r.class);
   const confusion = parseConfusion(field(obj, 'confusion', 'confusionMatrix', 'confusion_matrix'), classes.length);
   const total = confusion?.reduce((sum, row) => sum + row.reduce((a, b) => a + b, 0), 0);
+  const own = stringField(obj, 'split');
   return {
     split,
+    ...(own && own !== split ? { datasetSplit: own } : {}),
     loss: numberField(obj, 'loss'),
     accuracy: numberField(obj, 'accuracy', 'acc'),
     balancedAccuracy:

@@ -4,6 +4,7 @@ import type { PipelineInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
 import type { EpochRow, TrainingFacts } from './history.js';
 import type { LeakageView } from './leakage.js';
+import type { ProtocolFinding } from './protocol.js';
 import type { MetricsView } from './metrics.js';
 import type { ModelSummaryView } from './model-summary.js';
 
@@ -13,8 +14,12 @@ export interface ReportData {
   label: string;
   referenceLabel: string;
   pipeline?: PipelineInfo;
+  /** Captions point at the FER2013 paper's figures (its pipelines ask for it; others have no such paper). */
+  paperFigures?: boolean;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
+  /** Leaks in how train and evaluate used the splits (src/report/protocol.ts). */
+  protocol?: ProtocolFinding[];
   model?: ModelSummaryView;
   history?: EpochRow[];
   training?: TrainingFacts;

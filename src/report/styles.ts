@@ -26,6 +26,7 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Dej
 .banner strong { display: block; font-size: 16px; margin-bottom: 2px; }
 .banner.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .banner.ok { background: var(--ok-bg); border-color: var(--ok-line); }
+.thumb { image-rendering: pixelated; display: block; max-width: none; }
 .banner.info { background: #eff6ff; border-color: #1d4ed8; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 6px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
@@ -43,12 +44,21 @@ td.params { max-width: 520px; overflow-wrap: anywhere; color: #374151; }
 .row figcaption { max-width: 520px; }
 details summary { cursor: pointer; color: var(--accent); font-size: 13px; }
 details code { display: block; margin-top: 4px; }
-.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 20px; align-items: start; }
+.grid2 { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(440px, 100%), 1fr)); gap: 20px; align-items: start; }
+.row > * { min-width: 0; max-width: 100%; }
 figure { margin: 8px 0 16px; }
 figure svg { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .delta-up { color: #b45309; font-weight: 600; }
 .notes { color: var(--muted); font-size: 14px; }
 footer { margin-top: 48px; color: #6b7280; font-size: 13px; border-top: 1px solid var(--line); padding-top: 12px; }
+@media (max-width: 600px) {
+  main { padding: 20px 14px 48px; }
+  h1 { font-size: 24px; }
+  th, td { padding: 5px 8px; }
+  .wide { max-width: 100%; }
+  /* The table scrolls sideways rather than squeezing params into a column a few letters wide. */
+  td.params { min-width: 16em; }
+}
 @media print { main { padding: 0; } h2 { break-after: avoid; } figure, table { break-inside: avoid; } }
 `;

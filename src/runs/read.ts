@@ -4,6 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import { hostTag, isProcessAlive } from '../store/owner.js';
 import type { RunRecord } from './record.js';
 
 export function runsDir(storeRoot: string): string {
@@ -26,7 +27,7 @@ function looksLikeRecord(value: unknown): value is RunRecord {
 async function readRecordFile(storeRoot: string, id: string): Promise<RunRecord | undefined> {
   try {
     const parsed: unknown = JSON.parse(await readFile(join(runsDir(storeRoot), id, 'run.json'), 'utf8'));
-    return looksLikeRecord(parsed) ? parsed : undefined;
+    return looksLikeRecord(parsed) ? withLiveStatus(parsed) : undefined;
   } catch {
     return undefined;
   }
@@ -40,6 +41,13 @@ async function runIds(storeRoot: string): Promise<string[]> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
+}
+
+/** A run still marked running whose process is gone on this host was killed before it could say so. */
+function withLiveStatus(record: RunRecord): RunRecord {
+  const owner = record.owner;
+  if (record.status !== 'running' || !owner || owner.host !== hostTag() || isProcessAlive(owner.pid)) return record;
+  return { ...record, status: 'interrupted' };
 }
 
 function newestFirst(a: RunRecord, b: RunRecord): number {

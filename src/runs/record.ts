@@ -53,7 +53,13 @@ export interface RunRecord {
   };
   startedAt: string;
   finishedAt?: string;
+  /**
+   * 'running' while the run lasts; a reader shows a 'running' record whose process is gone (killed before it
+   * could record its end) as 'interrupted' (src/runs/read.ts).
+   */
   status: 'ok' | 'failed' | 'interrupted' | 'running';
+  /** The process that runs it: pid and the tag of its host (src/store/owner.ts). */
+  owner?: { pid: number; host: string };
   seed: number;
   /** Backend requested ('auto', ...) and, for stages that use TensorFlow.js, the one it resolved to. */
   backend: { requested: string; resolved: string };
@@ -61,4 +67,12 @@ export interface RunRecord {
   argv: string[];
   /** In pipeline order (topological). */
   stages: Record<string, StageRecord>;
+  /** Headline metrics and every gate-able number, read after the run (src/report/run-metrics.ts). */
+  metrics?: {
+    headline?: { stage: string; split: string; accuracy?: number; balancedAccuracy?: number; macroF1?: number; loss?: number };
+    leakage?: { leaky: boolean; headline: string };
+    values: Record<string, number>;
+  };
+  /** CI gates checked after the run, each with the value it saw; `failed` when its condition held. */
+  gates?: Array<{ text: string; metric?: string; from: string; value?: number; failed: boolean; error?: string }>;
 }

@@ -29,8 +29,11 @@ export interface RemoteTier {
   readonly writable: boolean;
   /** Copy the entry of `key` into the local store (verified, atomically). Throws on faults of the remote. */
   fetchInto(key: string, local: LocalStore): Promise<RemoteFetch>;
-  /** Upload the local entry of `key` (files first, manifest last). Throws on faults of the remote. */
-  push(key: string, local: LocalStore): Promise<'pushed' | 'present'>;
+  /**
+   * Upload the local entry of `key` (files first, manifest last). With `replace`, what the remote holds for
+   * it (found corrupt or forged) is overwritten, files included. Throws on faults of the remote.
+   */
+  push(key: string, local: LocalStore, options?: { replace?: boolean }): Promise<'pushed' | 'present'>;
   /** Whether the remote holds a manifest for `key`. */
   has(key: string): Promise<boolean>;
 }
@@ -46,6 +49,12 @@ export class ArtifactCache {
   private remoteOff?: string;
   private readonly pushes = new Map<string, Promise<void>>();
   private readonly report: PushReport = { pushed: [], present: [], failed: [] };
+  /** Keys this process brought from the remote: their hits count as remote ones. */
+  private readonly fetched = new Set<string>();
+  /** Keys whose remote entry was corrupt or forged: a push replaces it. */
+  private readonly rejected = new Set<string>();
+  /** Keys the remote did not have, or had in a form we rejected. */
+  private readonly notRemote = new Set<string>();
 
   constructor(
     readonly local: LocalStore,
@@ -69,15 +78,19 @@ export class ArtifactCache {
    */
   async lookup(key: string, options: { remote?: boolean; rehash?: boolean } = {}): Promise<CacheLookup> {
     const found: Lookup = await this.local.lookup(key, { rehash: options.rehash });
-    if (found.status === 'hit') return { ...found, tier: 'local' };
+    if (found.status === 'hit') return { ...found, tier: this.fetched.has(key) ? 'remote' : 'local' };
     const remote = this.activeRemote;
-    if (!options.remote || !remote || found.status === 'damaged') return found;
+    if (!options.remote || !remote || found.status === 'damaged' || this.notRemote.has(key)) return found;
     const fetched = await this.remoteCall(() => remote.fetchInto(key, this.local));
     if (fetched?.status === 'rejected') {
       this.warn(`remote cache entry ${key.slice(0, 12)} ignored: ${fetched.reason}; building it here`);
+      this.rejected.add(key);
+    }
+    if (fetched?.status !== 'fetched') {
+      this.notRemote.add(key); // asked once per process
       return found;
     }
-    if (fetched?.status !== 'fetched') return found;
+    this.fetched.add(key);
     const again = await this.local.lookup(key);
     return again.status === 'hit' ? { ...again, tier: 'remote' } : again;
   }
@@ -87,6 +100,16 @@ export class ArtifactCache {
     if ((await this.local.lookup(key)).status === 'hit') return 'local';
     const remote = this.activeRemote;
     return remote && (await this.remoteCall(() => remote.has(key))) ? 'remote' : undefined;
+  }
+
+  /**
+   * Bring the entry of `key` from the remote into the local store if it is there and not here, under the
+   * key's lock. A run prefetches every stage it may need at once, instead of one after another as the
+   * stages' upstream finish.
+   */
+  async prefetch(key: string): Promise<void> {
+    if (!this.activeRemote || (await this.local.lookup(key)).status !== 'miss') return;
+    await this.withLock(key, () => undefined, () => this.lookup(key, { remote: true }));
   }
 
   /** A temp entry to build into; its commit also starts the push when the remote is writable. */
@@ -111,7 +134,7 @@ export class ArtifactCache {
       key,
       (async () => {
         try {
-          const result = await remote.push(key, this.local);
+          const result = await remote.push(key, this.local, { replace: this.rejected.has(key) });
           this.report[result].push(key);
         } catch (err) {
           this.report.failed.push({ key, reason: messageOf(err) });

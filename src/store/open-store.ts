@@ -1,6 +1,12 @@
 // The one place the store is built: its three parts (input hasher, artifact cache with its tiers, run log)
 // from the flags, the environment and the pipeline's `cache:` setting.
 //
+// The remote tier: $PIPE_REMOTE_CACHE (s3://bucket/prefix, wins) or the pipeline's `cache: { remote }`;
+// $PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers; the standard AWS credential variables. It is
+// read-only unless $PIPE_REMOTE_CACHE_WRITE=1 (only the environment can switch writes on, never a pipeline
+// file a pull request could edit). $PIPE_REMOTE_CACHE_TIMEOUT (seconds, default 30) bounds each request;
+// $PIPE_CACHE_SIGNING_KEY signs pushed entries and rejects fetched entries not signed with it.
+//
 // Where the local store lives, in order: `--cache <dir>`, $PIPE_ARTIFACTS (so CI can point every pipeline at
 // one restored cache), the pipeline's `cache:` folder (already absolute), else ./artifacts. Relative paths
 // resolve against the working directory.
@@ -10,6 +16,8 @@ import { ArtifactCache } from './artifact-cache.js';
 import { StatCacheHasher, type InputHasher } from './input-hasher.js';
 import { LocalStore, statCacheIn } from './local-store.js';
 import { RunLog } from './run-log.js';
+import { PipeError } from '../errors.js';
+import { parseS3Url, S3RemoteTier, type RemoteSettings } from './remote-s3.js';
 
 export type { CacheSettings };
 
@@ -21,6 +29,38 @@ export interface StoreOptions {
   env?: NodeJS.ProcessEnv;
   /** Where warnings about the remote tier go (default: stderr). */
   warn?: (message: string) => void;
+  /** Allow writes to the remote whatever the environment says (`pipe cache push`, `gc --remote`). */
+  write?: boolean;
+}
+
+export const DEFAULT_REMOTE_TIMEOUT_S = 30;
+
+/** The remote tier's settings, or undefined when none is configured. Bad values are a PipeError (exit 2). */
+export function remoteSettings(options: StoreOptions = {}): RemoteSettings | undefined {
+  const env = options.env ?? process.env;
+  const url = env.PIPE_REMOTE_CACHE?.trim() || options.pipeline?.remote;
+  if (!url) return undefined;
+  const parsed = parseS3Url(url);
+  if (typeof parsed === 'string') {
+    throw new PipeError(`remote cache: ${parsed}`, { hint: `set PIPE_REMOTE_CACHE (or cache: { remote: } in the pipeline) to s3://bucket/prefix` });
+  }
+  const endpoint = env.PIPE_REMOTE_CACHE_ENDPOINT?.trim() || undefined;
+  if (endpoint && !/^https?:\/\/[^\s/]+(\/.*)?$/.test(endpoint)) {
+    throw new PipeError(`PIPE_REMOTE_CACHE_ENDPOINT '${endpoint}' is not an http(s) URL`, { hint: 'e.g. PIPE_REMOTE_CACHE_ENDPOINT=http://127.0.0.1:9000' });
+  }
+  const timeoutText = env.PIPE_REMOTE_CACHE_TIMEOUT?.trim();
+  const timeout = timeoutText ? Number(timeoutText) : (options.pipeline?.timeout ?? DEFAULT_REMOTE_TIMEOUT_S);
+  if (!(timeout > 0) || !Number.isFinite(timeout)) {
+    throw new PipeError(`PIPE_REMOTE_CACHE_TIMEOUT '${timeoutText}' is not a positive number of seconds`, { hint: 'e.g. PIPE_REMOTE_CACHE_TIMEOUT=10' });
+  }
+  const write = env.PIPE_REMOTE_CACHE_WRITE?.trim();
+  return {
+    url,
+    endpoint,
+    writable: options.write === true || write === '1' || write === 'true',
+    timeoutMs: Math.round(timeout * 1000),
+    signingKey: env.PIPE_CACHE_SIGNING_KEY || undefined,
+  };
 }
 
 export interface Store {
@@ -43,10 +83,11 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   const root = storeRoot(options);
   const statCache = statCacheIn(root);
   const local = new LocalStore(root, statCache);
+  const remote = remoteSettings(options);
   return {
     root,
     hasher: new StatCacheHasher(statCache),
-    cache: new ArtifactCache(local, undefined, options.warn),
+    cache: new ArtifactCache(local, remote && new S3RemoteTier(remote), options.warn),
     runs: new RunLog(root),
   };
 }

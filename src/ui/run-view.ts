@@ -1,115 +1,180 @@
-// The live view of a run: one listr2 task per stage (running, cached, done with time, failed with the reason)
-// with the stage's own progress line under it. In CI or a non-TTY it prints plain lines (listr2's simple
-// renderer) and throttles progress so logs stay readable; colour follows NO_COLOR (listr2 uses colorette).
+// The live view of a run. In a terminal: one listr2 task per stage (waiting, running, cached, done with its
+// time, failed with the reason) with the stage's own progress line under it. In plain mode (CI, a pipe,
+// NO_COLOR, TERM=dumb): one line per event, each naming its stage, progress throttled so logs stay readable,
+// and every note (an epoch's losses and accuracies, a resumed checkpoint) on a line of its own.
 import { Listr, type ListrTask } from 'listr2';
+import { formatDuration } from '../duration.js';
 import type { ExecutionObserver, StageOutcome } from '../exec/executor.js';
 import { messageOf } from '../exec/executor.js';
 import { printable } from '../printable.js';
 
-interface Deferred {
-  promise: Promise<StageOutcome>;
-  resolve(o: StageOutcome): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: (o: StageOutcome) => void;
-  const promise = new Promise<StageOutcome>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-export function formatSeconds(seconds: number): string {
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const m = Math.floor(seconds / 60);
-  const s = Math.round(seconds % 60);
-  return m < 60 ? `${m}m${String(s).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
-}
+export { formatDuration as formatSeconds } from '../duration.js';
 
 export interface RunView {
   observer: ExecutionObserver;
-  /** Resolves when every task has been rendered to its end. */
+  /** Resolves when every stage has been rendered to its end. */
   done: Promise<void>;
 }
 
-export function isPlainOutput(): boolean {
-  return !process.stdout.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb';
+interface ViewStage {
+  id: string;
+  uses: string;
+  upstream: string[];
 }
 
-export function createRunView(written: { id: string; uses: string; upstream: string[] }[]): RunView {
-  // `uses:` may be a path as the user wrote it.
-  const stages = written.map((s) => ({ ...s, uses: printable(s.uses, { singleLine: true }) }));
-  const plain = isPlainOutput();
-  // In plain output every progress change is a new line: keep to one per stage every 15 s.
-  const minInterval = plain ? 15_000 : 100;
-  const outcome = new Map(stages.map((s) => [s.id, deferred()]));
-  const outputs = new Map<string, (message: string) => void>();
-  const titles = new Map<string, (title: string) => void>();
-  const lastShown = new Map<string, number>();
+/** Plain lines instead of a redrawn screen: not a terminal, CI, NO_COLOR or a dumb terminal. */
+export function isPlainOutput(): boolean {
+  return !process.stdout.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb' || 'NO_COLOR' in process.env;
+}
 
-  // listr2 spins every unfinished task; a stage still waiting for its inputs says so in its title.
-  const tasks: ListrTask[] = stages.map(({ id, uses, upstream }) => ({
-    title: upstream.length ? `${id} (${uses}) · waiting for ${upstream.join(', ')}` : `${id} (${uses})`,
+/** In plain output each progress change is a new line: at most one per stage this often. */
+const PLAIN_PROGRESS_INTERVAL_MS = 15_000;
+
+function outcomeLine(stage: ViewStage, result: StageOutcome): { ok: boolean; text: string } {
+  const name = `${stage.id} (${stage.uses})`;
+  switch (result.status) {
+    case 'cached':
+      return { ok: true, text: `${name} · ${result.tier === 'remote' ? 'cached (remote)' : 'cached'}` };
+    case 'ran':
+      return { ok: true, text: `${name} · done in ${formatDuration(result.seconds)}` };
+    case 'skipped':
+      return { ok: false, text: `${name} · skipped: ${result.reason}` };
+    case 'interrupted':
+      return { ok: false, text: `${name} · interrupted after ${formatDuration(result.seconds)}` };
+    case 'failed':
+      return { ok: false, text: `${name} · failed: ${printable(messageOf(result.error))}` };
+  }
+}
+
+export function createRunView(written: ViewStage[], options: { plain?: boolean; write?: (line: string) => void } = {}): RunView {
+  // `uses:` may be a path as the user wrote it, and messages quote pipeline and data text (class names, file names).
+  const stages = written.map((s) => ({ ...s, uses: printable(s.uses, { singleLine: true }) }));
+  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  return (options.plain ?? isPlainOutput()) ? plainView(stages, (line) => write(printable(line))) : terminalView(stages);
+}
+
+function plainView(stages: ViewStage[], write: (line: string) => void): RunView {
+  const byId = new Map(stages.map((s) => [s.id, s]));
+  const lastShown = new Map<string, number>();
+  let pending = stages.length;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  if (pending === 0) finish();
+  const observer: ExecutionObserver = {
+    stageStarted(id) {
+      const s = byId.get(id);
+      if (s) write(`▸ ${s.id} (${s.uses}) · running`);
+    },
+    stageProgress(id, message) {
+      const now = Date.now();
+      if (now - (lastShown.get(id) ?? 0) < PLAIN_PROGRESS_INTERVAL_MS) return;
+      lastShown.set(id, now);
+      write(`  ${id}: ${message}`);
+    },
+    stageNote(id, message) {
+      write(`  ${id}: ${message}`);
+    },
+    stageWaiting(id, message) {
+      write(`  ${id}: ${message}`);
+    },
+    warn(id, message) {
+      write(`  ${id}: warning: ${message}`);
+    },
+    stageFinished(id, result) {
+      const s = byId.get(id);
+      if (!s) return;
+      const line = outcomeLine(s, result);
+      write(`${line.ok ? '✔' : result.status === 'skipped' ? '↓' : '✖'} ${line.text}`);
+      if (--pending === 0) finish();
+    },
+  };
+  return { observer, done };
+}
+
+function terminalView(stages: ViewStage[]): RunView {
+  const finished = new Set<string>();
+  const started = new Set<string>();
+  const notes = new Map<string, string>();
+  const outcome = new Map<string, { promise: Promise<StageOutcome>; resolve(o: StageOutcome): void }>();
+  for (const s of stages) {
+    let resolve!: (o: StageOutcome) => void;
+    const promise = new Promise<StageOutcome>((r) => (resolve = r));
+    outcome.set(s.id, { promise, resolve });
+  }
+  // Executor events may come before listr2 has started a stage's task (a stage whose inputs are cached starts
+  // at once): each task reads the current title and output when it starts, and later events update it live.
+  const tasks = new Map<string, { title: string; output: string }>();
+  const titleOf = (s: ViewStage): string => {
+    const base = `${s.id} (${s.uses})`;
+    if (started.has(s.id)) return notes.has(s.id) ? `${base} · ${notes.get(s.id)}` : base;
+    const waiting = s.upstream.filter((u) => !finished.has(u));
+    return waiting.length ? `${base} · waiting for ${waiting.join(', ')}` : base;
+  };
+  const refresh = () => {
+    for (const s of stages) {
+      const task = tasks.get(s.id);
+      if (task && !finished.has(s.id)) task.title = titleOf(s);
+    }
+  };
+
+  const listrTasks: ListrTask[] = stages.map((s) => ({
+    title: titleOf(s),
     task: async (_ctx, task) => {
-      outputs.set(id, (message) => {
-        task.output = message;
-      });
-      titles.set(id, (title) => {
-        task.title = title;
-      });
-      const result = await outcome.get(id)!.promise;
-      switch (result.status) {
-        case 'cached':
-          task.title = `${id} (${uses}) · ${result.tier === 'remote' ? 'cached (remote)' : 'cached'}`;
-          return;
-        case 'ran':
-          task.title = `${id} (${uses}) · done in ${formatSeconds(result.seconds)}`;
-          return;
-        case 'skipped':
-          task.skip(`${id} (${uses}) · skipped: ${result.reason}`);
-          return;
-        case 'interrupted':
-          throw new Error(`${id} (${uses}) · interrupted after ${formatSeconds(result.seconds)}`);
-        case 'failed':
-          throw new Error(`${id} (${uses}) · failed: ${printable(messageOf(result.error))}`);
+      tasks.set(s.id, task);
+      task.title = titleOf(s);
+      const result = await outcome.get(s.id)!.promise;
+      const line = outcomeLine(s, result);
+      if (result.status === 'skipped') {
+        task.skip(line.text);
+        return;
       }
+      task.title = line.text;
+      if (!line.ok) throw new Error(line.text);
     },
     rendererOptions: { outputBar: 1, persistentOutput: false },
   }));
 
-  const list = new Listr(tasks, {
+  const list = new Listr(listrTasks, {
     concurrent: true,
     exitOnError: false,
     registerSignalListeners: false,
-    renderer: 'default',
-    fallbackRenderer: 'simple',
-    fallbackRendererCondition: plain,
     rendererOptions: { collapseErrors: false, showErrorMessage: true },
-    fallbackRendererOptions: { timestamp: undefined },
   });
   const done = list.run().then(
     () => undefined,
     () => undefined,
   );
+  const lastShown = new Map<string, number>();
 
   const observer: ExecutionObserver = {
     stageStarted(id) {
-      const stage = stages.find((s) => s.id === id)!;
-      titles.get(id)?.(`${id} (${stage.uses})`);
+      started.add(id);
+      refresh();
     },
     stageProgress(id, message) {
       const now = Date.now();
-      if (now - (lastShown.get(id) ?? 0) < minInterval) return;
+      if (now - (lastShown.get(id) ?? 0) < 100) return;
       lastShown.set(id, now);
-      outputs.get(id)?.(message);
+      const task = tasks.get(id);
+      if (task) task.output = printable(message);
+    },
+    stageNote(id, message) {
+      // The latest note stays in the title ("resuming from …", "epoch 3/6 · loss …") while progress runs below.
+      notes.set(id, printable(message, { singleLine: true }));
+      refresh();
     },
     stageWaiting(id, message) {
-      outputs.get(id)?.(message);
+      const task = tasks.get(id);
+      if (task) task.output = printable(message);
     },
     warn(id, message) {
-      outputs.get(id)?.(`warning: ${printable(message)}`);
+      const task = tasks.get(id);
+      if (task) task.output = `warning: ${printable(message)}`;
     },
     stageFinished(id, result) {
+      finished.add(id);
       outcome.get(id)?.resolve(result);
+      refresh();
     },
   };
   return { observer, done };

@@ -32,6 +32,8 @@ export interface HarnessResult {
   /** Absolute path of each declared output. */
   outputs: Record<string, string>;
   progress: string[];
+  /** Lines the stage gave as notes (progress.note): epoch results, a resumed checkpoint. */
+  notes: string[];
   params: Record<string, unknown>;
 }
 
@@ -54,6 +56,7 @@ export async function runStage(stage: Stage, options: HarnessOptions = {}): Prom
   const outputs: Record<string, string> = {};
   for (const [name, spec] of Object.entries(stage.outputs)) outputs[name] = join(outDir, spec.file);
   const progress: string[] = [];
+  const notes: string[] = [];
   const ctx = buildStageContext({
     id: stage.name,
     stage,
@@ -66,9 +69,10 @@ export async function runStage(stage: Stage, options: HarnessOptions = {}): Prom
     backend: options.backend ?? resolveBackend('auto'),
     log: pino({ level: 'silent' }),
     onProgress: (m) => progress.push(m),
+    onNote: (m) => notes.push(m),
     signal: options.signal ?? new AbortController().signal,
     pipeline: options.pipeline ?? { name: 'test', backend: { requested: 'auto', resolved: 'wasm' }, upstream: {} },
   });
   const summary = await stage.run(ctx);
-  return { summary, outDir, scratchDir, outputs, progress, params };
+  return { summary, outDir, scratchDir, outputs, progress, notes, params };
 }

@@ -1,27 +1,36 @@
-// `pipe cache`: list the artifact store's entries, verify them, and bound the store's size without touching
-// what current pipelines use.
+// `pipe cache`: list the artifact cache's entries (local or remote), verify them, push and pull them by hand,
+// and bound the cache's size without touching what current pipelines use.
 import { readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { PipeError } from '../../errors.js';
 import type { EntryInfo, LocalStore } from '../../store/local-store.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
-import { planKeys } from '../open-pipeline.js';
+import type { S3RemoteTier } from '../../store/remote-s3.js';
+import { openPipeline, planKeys } from '../open-pipeline.js';
 
-export const usage = `Usage: pipe cache <ls | gc | verify> [options]
+export const usage = `Usage: pipe cache <ls | gc | verify | push | pull> [options]
 
 Inspect the artifact cache (the store of every stage's outputs, by cache key) and bound its size.
 
-  pipe cache ls                list entries: key, stage, stage type, size, time since last use
+  pipe cache ls [--remote]     list entries: key, stage, stage type, size, time since last use (or push)
   pipe cache gc [pipelines...] remove entries, least recently used first, keeping every entry that the
                                given pipelines (default: pipelines/*.yaml) or their latest runs use
   pipe cache verify            re-check every entry's files against its manifest
+  pipe cache push [pipeline]   upload the pipeline's cached stages (default: every local entry) to the
+                               remote cache, e.g. to share a cache warmed by hand
+  pipe cache pull [pipeline]   fetch the pipeline's stages (default: every remote entry) into the local store
+
+The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix or the pipeline's cache: { remote: ... }, with
+PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS credential variables (see pipe run
+--help). push and gc --remote write to it: run them only from a trusted machine.
 
 Options:
   --cache <dir>        store root (default: $PIPE_ARTIFACTS, else ./artifacts)
+  --remote             ls, gc: the remote cache instead of the local store
   --json               ls: print entries as JSON
-gc options (at least one bound, or --all-unused):
-  --max-age <age>      remove entries unused for longer than this (e.g. 30d, 12h, 2w)
+gc options (at least one bound, or --all-unused; with --remote only --max-age):
+  --max-age <age>      remove entries unused (remote: pushed) for longer than this (e.g. 30d, 12h, 2w)
   --max-entries <n>    keep at most n entries
   --max-size <size>    keep at most this many bytes (e.g. 5GB, 500MB, 2GiB)
   --all-unused         remove every entry not in use
@@ -33,6 +42,8 @@ Examples:
   pipe cache ls
   pipe cache gc --max-age 30d --max-size 5GB
   pipe cache gc --all-unused --dry-run pipelines/fer2013-baseline.yaml
+  PIPE_REMOTE_CACHE=s3://team-cache/pipe pipe cache ls --remote
+  PIPE_REMOTE_CACHE=s3://team-cache/pipe pipe cache gc --remote --max-age 30d
 `;
 
 interface Options {
@@ -44,11 +55,12 @@ interface Options {
   allUnused: boolean;
   dryRun: boolean;
   fix: boolean;
+  remote: boolean;
   positional: string[];
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { json: false, allUnused: false, dryRun: false, fix: false, positional: [] };
+  const options: Options = { json: false, allUnused: false, dryRun: false, fix: false, remote: false, positional: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -85,6 +97,9 @@ function parseArgs(argv: string[]): Options {
       case '--fix':
         options.fix = true;
         break;
+      case '--remote':
+        options.remote = true;
+        break;
       default:
         if (flag.startsWith('-')) throw new PipeError(`pipe cache: unknown option '${flag}'`, { hint: 'see pipe cache --help' });
         options.positional.push(arg);
@@ -96,21 +111,138 @@ function parseArgs(argv: string[]): Options {
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const options = parseArgs(rest);
-  const store = await openStore({ flag: options.cache });
   switch (sub) {
     case 'ls':
     case 'list':
-      return list(store.cache.local, options);
+      if (options.remote) return listRemote(await remoteStore(options, false), options);
+      return list((await openStore({ flag: options.cache })).cache.local, options);
     case 'gc':
-      return gc(store, options);
+      if (options.remote) return gcRemote(await remoteStore(options, true), options);
+      return gc(await openStore({ flag: options.cache }), options);
     case 'verify':
-      return verify(store.cache.local, options);
+      return verify((await openStore({ flag: options.cache })).cache.local, options);
+    case 'push':
+      return transfer('push', options);
+    case 'pull':
+      return transfer('pull', options);
     case undefined:
       process.stdout.write(usage);
       return 2;
     default:
-      throw new PipeError(`pipe cache: unknown subcommand '${sub}'`, { hint: 'use ls, gc or verify (see pipe cache --help)' });
+      throw new PipeError(`pipe cache: unknown subcommand '${sub}'`, { hint: 'use ls, gc, verify, push or pull (see pipe cache --help)' });
   }
+}
+
+/** The store with its remote tier, from the environment (these commands take no pipeline's setting). */
+async function remoteStore(options: Options, write: boolean): Promise<Store & { remote: S3RemoteTier }> {
+  const store = await openStore({ flag: options.cache, write });
+  return { ...store, remote: requireRemote(store) };
+}
+
+function requireRemote(store: Store): S3RemoteTier {
+  const remote = store.cache.remote;
+  if (!remote) {
+    throw new PipeError('no remote cache is configured', {
+      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (and PIPE_REMOTE_CACHE_ENDPOINT for a server other than AWS S3), or cache: { remote: ... } in the pipeline',
+    });
+  }
+  return remote as S3RemoteTier;
+}
+
+/** A remote fault in a command whose whole job is the remote: exit 1 with the reason. */
+function remoteFailed(error: unknown, remote: S3RemoteTier): number {
+  process.stderr.write(`remote cache ${remote.location}: ${error instanceof Error ? error.message : String(error)}\n`);
+  return 1;
+}
+
+async function transfer(direction: 'push' | 'pull', options: Options): Promise<number> {
+  if (options.positional.length > 1) throw new PipeError(`pipe cache ${direction}: give at most one pipeline`, { hint: 'see pipe cache --help' });
+  const file = options.positional[0];
+  const storeOptions = { flag: options.cache, write: direction === 'push' };
+  let store: Store;
+  let keys: string[] | undefined;
+  if (file) {
+    const opened = await openPipeline(file, { store: storeOptions });
+    store = opened.store;
+    keys = opened.plan.order.map((id) => opened.plan.stages[id].key);
+  } else {
+    store = await openStore(storeOptions);
+  }
+  const remote = requireRemote(store);
+  const cache = store.cache;
+  if (direction === 'push') {
+    keys ??= (await cache.local.entries()).filter((e) => !e.damaged).map((e) => e.key);
+    let missing = 0;
+    for (const key of keys) {
+      if ((await cache.local.lookup(key)).status === 'hit') cache.schedulePush(key);
+      else missing++;
+    }
+    const report = await cache.flush();
+    for (const f of report.failed) process.stderr.write(`${f.key.slice(0, 12)}: ${f.reason}\n`);
+    const notes = missing ? `; ${missing} not in the local store (run the pipeline first)` : '';
+    process.stdout.write(`${report.pushed.length} pushed, ${report.present.length} already there, ${report.failed.length} failed to ${remote.location}${notes}\n`);
+    return report.failed.length ? 1 : 0;
+  }
+  try {
+    keys ??= (await remote.entries()).filter((e) => !e.problem).map((e) => e.key);
+  } catch (err) {
+    return remoteFailed(err, remote);
+  }
+  const counts = { fetched: 0, local: 0, absent: 0, rejected: 0 };
+  for (const key of keys) {
+    const found = await cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true }));
+    if (!cache.activeRemote) return 1; // the cache warned with the reason
+    if (found.status === 'hit') counts[found.tier === 'remote' ? 'fetched' : 'local']++;
+    else if (await remote.has(key)) counts.rejected++;
+    else counts.absent++;
+  }
+  process.stdout.write(
+    `${counts.fetched} fetched from ${remote.location}, ${counts.local} already here, ${counts.absent} not in the remote cache` +
+      `${counts.rejected ? `, ${counts.rejected} rejected (see the warnings)` : ''}\n`,
+  );
+  return counts.rejected ? 1 : 0;
+}
+
+async function listRemote(store: Store & { remote: S3RemoteTier }, options: Options): Promise<number> {
+  let entries;
+  try {
+    entries = (await store.remote.entries()).sort((a, b) => b.pushedAt.localeCompare(a.pushedAt));
+  } catch (err) {
+    return remoteFailed(err, store.remote);
+  }
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+    return 0;
+  }
+  const now = Date.now();
+  const rows = entries.map((e) => [e.key.slice(0, 12), e.stage || '?', e.problem ? `(unusable: ${e.problem})` : e.uses, formatBytes(e.bytes), `${formatAge(e.pushedAt, now)} ago`]);
+  if (rows.length) process.stdout.write(`${formatTable(['KEY', 'STAGE', 'USES', 'SIZE', 'PUSHED'], rows)}\n`);
+  const total = entries.reduce((sum, e) => sum + e.bytes, 0);
+  process.stdout.write(`${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}, ${formatBytes(total)} in ${store.remote.location}\n`);
+  return 0;
+}
+
+async function gcRemote(store: Store & { remote: S3RemoteTier }, options: Options): Promise<number> {
+  if (options.maxAgeDays === undefined || options.maxEntries !== undefined || options.maxBytes !== undefined || options.allUnused) {
+    throw new PipeError('pipe cache gc --remote takes --max-age (and only that bound)', {
+      hint: 'e.g. pipe cache gc --remote --max-age 30d: entries pushed longer ago and not used by the named pipelines are removed',
+    });
+  }
+  const pipelines = options.positional.length ? options.positional : await defaultPipelines();
+  const { keep, sources } = await keysInUse(store, options, pipelines);
+  let result;
+  try {
+    result = await store.remote.gc({ maxAgeDays: options.maxAgeDays, keep, dryRun: options.dryRun });
+  } catch (err) {
+    return remoteFailed(err, store.remote);
+  }
+  process.stdout.write(`keeping ${keep.size} ${keep.size === 1 ? 'key' : 'keys'} in use (${sources.join('; ')})\n`);
+  const verb = options.dryRun ? 'would remove' : 'removed';
+  for (const e of result.removed) process.stdout.write(`${verb} ${e.key.slice(0, 12)} ${e.stage || '?'} (${formatBytes(e.bytes)})\n`);
+  process.stdout.write(
+    `${verb} ${result.removed.length} ${result.removed.length === 1 ? 'entry' : 'entries'} and ${result.blobs} unreferenced ${result.blobs === 1 ? 'file' : 'files'} (${formatBytes(result.blobBytes)}) from ${store.remote.location}\n`,
+  );
+  return 0;
 }
 
 function formatTable(header: string[], rows: string[][]): string {
@@ -153,7 +285,7 @@ async function keysInUse(store: Store, options: Options, pipelines: string[]): P
   const keep = await store.runs.keysOfLatestRuns();
   const sources = [`${keep.size} from the latest run of each pipeline`];
   for (const file of pipelines) {
-    let keys: Set<string>;
+    let keys: Set<string> | { pipeline: string; problem: string };
     try {
       keys = await planKeys(resolve(file), { flag: options.cache });
     } catch (err) {
@@ -163,10 +295,24 @@ async function keysInUse(store: Store, options: Options, pipelines: string[]): P
         cause: err,
       });
     }
+    if (!(keys instanceof Set)) {
+      // Its inputs are not here (e.g. a dataset not downloaded in this checkout): keep everything it made.
+      const made = await entriesMadeBy(store.cache.local, keys.pipeline);
+      for (const k of made) keep.add(k);
+      process.stderr.write(`warning: ${file}: ${keys.problem}; keeping the ${made.size} entries pipeline '${keys.pipeline}' made\n`);
+      sources.push(`${made.size} made by ${file} (its inputs are missing)`);
+      continue;
+    }
     for (const k of keys) keep.add(k);
     sources.push(`${keys.size} used by ${file}`);
   }
   return { keep, sources };
+}
+
+/** Keys of the entries whose manifest says a run of this pipeline (by name) made them. */
+async function entriesMadeBy(local: LocalStore, pipeline: string): Promise<Set<string>> {
+  const made = (await local.manifests()).filter(({ manifest }) => manifest.meta?.pipeline === pipeline);
+  return new Set(made.map(({ manifest }) => manifest.key));
 }
 
 async function gc(store: Store, options: Options): Promise<number> {

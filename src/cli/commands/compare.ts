@@ -24,7 +24,7 @@ Options:
                    cache: setting, else ./artifacts)
 
 Examples:
-  pipe compare pipelines/fer2013-paper.yaml pipelines/fer2013-baseline.yaml
+  pipe compare pipelines/fer2013-paper-protocol.yaml pipelines/fer2013-baseline.yaml
   pipe compare 2026-11-24T10-46 2026-11-24T11-02 --markdown >> "$GITHUB_STEP_SUMMARY"
   pipe compare pipelines/sweep.yaml --sort test.accuracy
 `;
@@ -61,54 +61,14 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-function looksLikePipelineFile(target: string): boolean {
-  return /\.ya?ml$/i.test(target);
-}
-
 export async function run(argv: string[]): Promise<number> {
   const options = parseArgs(argv);
-  const { readFile } = await import('node:fs/promises');
-  const { dirname, join, resolve } = await import('node:path');
-  const { parse } = await import('yaml');
-  const { storeRoot: rootOf } = await import('../../store/open-store.js');
-  const { latestOfSweep, readRun, runsOfFile } = await import('../../runs/read.js');
+  const { findRuns } = await import('../run-target.js');
   type RunRecord = import('../../runs/record.js').RunRecord;
-
-  const defaultRoot = rootOf({ flag: options.cache });
-
-  async function pipelineRuns(file: string): Promise<{ record: RunRecord; storeRoot: string }[]> {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch {
-      throw new PipeError(`pipeline file ${file} not found`, { hint: 'give a pipeline file, or a run id from `pipe runs`' });
-    }
-    let doc: unknown;
-    try {
-      doc = parse(text);
-    } catch (err) {
-      throw new PipeError(`${file} is not valid YAML: ${(err as Error).message}`, { hint: `pipe validate ${file}` });
-    }
-    const spec = (doc ?? {}) as { name?: unknown; cache?: unknown };
-    if (typeof spec.name !== 'string' || !spec.name) {
-      throw new PipeError(`${file} has no \`name:\`, so its runs cannot be found`, { hint: `pipe validate ${file}` });
-    }
-    // The same rule as `pipe run` (src/store/open-store.ts): --cache or $PIPE_ARTIFACTS, else the pipeline's own cache: folder.
-    const dir = typeof spec.cache === 'string' ? resolve(dirname(file), spec.cache) : undefined;
-    const storeRoot = rootOf({ flag: options.cache, pipeline: { dir } });
-    const records = latestOfSweep(await runsOfFile(storeRoot, file, spec.name));
-    if (records.length === 0) {
-      throw new PipeError(`pipeline '${spec.name}' (${file}) has no runs in ${join(storeRoot, 'runs')}`, {
-        hint: `run it first: pipe run ${file}`,
-      });
-    }
-    return records.map((record) => ({ record, storeRoot }));
-  }
 
   const runs: { record: RunRecord; storeRoot: string }[] = [];
   for (const target of options.targets) {
-    if (looksLikePipelineFile(target)) runs.push(...(await pipelineRuns(target)));
-    else runs.push({ record: await readRun(defaultRoot, target), storeRoot: defaultRoot });
+    runs.push(...(await findRuns(target, options.cache)));
   }
   if (runs.length < 2) {
     throw new PipeError(`compare needs at least two runs or pipelines, got ${runs.length}`, {

@@ -1,15 +1,18 @@
 // `pipe run`: plan, then execute the stale stages with a live view, a run record and a JSON log.
 import { relative } from 'node:path';
+import { parseGate, GATE_SYNTAX_HINT, type Gate } from '../../config/gates.js';
 import { pino } from 'pino';
 import { PipeError, stackOf } from '../../errors.js';
 import { printable } from '../../printable.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
-import { downstreamOf, upstreamOf, type Plan } from '../../plan/plan.js';
+import { upstreamOf, type Plan } from '../../plan/plan.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
 import type { RunRecord } from '../../runs/record.js';
 import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
-import { createRunView, formatSeconds } from '../../ui/run-view.js';
+import { hostTag } from '../../store/owner.js';
+import { createRunView } from '../../ui/run-view.js';
+import { checkGates, printRunSummary, publishRun } from '../run-summary.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import type { CommandOptions } from '../command.js';
 import { openVariants } from '../open-pipeline.js';
@@ -32,7 +35,10 @@ Options:
   --queue <redis://host:port> build the stale stages on 'pipe worker' processes (also $PIPE_QUEUE); run from
                              the checkout's root, with workers on the same commit (docs/scale.md)
   --dry-run                  show what would run and why, run nothing
-  --json                     print the run record as JSON on stdout (no live view)
+  --fail-if <condition>      fail the run (exit code 3) when a metric meets the condition, e.g.
+                             --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf)
+  --json                     print the run record as JSON on stdout (no live view); paths under "paths" are
+                             relative to the working directory
   --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
 
 A sweep (the pipeline's sweep: block, or --sweep) runs the stages its variants share once, then the variants,
@@ -40,12 +46,32 @@ up to --jobs at a time, and ends with 'pipe compare' over them.
 
 The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
 the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
+After the run, <artifacts>/latest/<pipeline name>/ links to its report.html, metrics.json, summary.md, model/
+and run.json, and the last lines print those paths and the headline metrics (test accuracy, balanced
+accuracy, macro F1, leakage verdict). The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs').
+Artifacts live in ./artifacts, the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore
+one cache for all).
+
+Gate metrics: <split>.accuracy | .balancedAccuracy | .macroF1 | .loss (e.g. test.macroF1), <stage>.<split>.<metric>,
+<stage>.<summary field> (e.g. train.bestValAccuracy), leakage.leaky (1 when images are shared between splits).
+
+Exit codes: 0 ok · 1 a stage failed or was skipped · 2 bad input (pipeline, flags, unknown gate metric) ·
+3 a gate failed · 130 interrupted.
+
+A shared remote cache (S3-compatible: AWS S3, MinIO, R2, Ceph, Garage): with PIPE_REMOTE_CACHE=s3://bucket/prefix
+(or cache: { remote: s3://... } in the pipeline) a stage missing here is fetched from there, verified and shown
+as "cached (remote)". PIPE_REMOTE_CACHE_ENDPOINT=http://host:port names a server other than AWS; credentials
+come from the standard AWS variables. Pushing what this run builds needs PIPE_REMOTE_CACHE_WRITE=1: switch it
+on only for trusted builds (e.g. the main branch). PIPE_CACHE_SIGNING_KEY signs and checks entries (HMAC);
+PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30). A remote that fails only costs time:
+the run goes on with the local cache.
 
 Examples:
   pipe run pipelines/quickstart.yaml
   pipe run pipelines/fer2013-baseline.yaml --set ingest.path=data/fer2013.csv.gz --set train.epochs=10
   pipe run pipelines/quickstart.yaml --force=train --until evaluate
   pipe run pipelines/quickstart.yaml --sweep 'train.optimizer.learningRate=[0.002,0.0005]' --jobs 2 --sort test.accuracy
+  pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < 0.6' --fail-if 'leakage.leaky == 1'
 `;
 
 export interface RunOptions {
@@ -63,6 +89,7 @@ export interface RunOptions {
   dryRun: boolean;
   json: boolean;
   logLevel: string;
+  failIf: Gate[];
 }
 
 function parse(argv: string[]): RunOptions {
@@ -82,6 +109,7 @@ function parse(argv: string[]): RunOptions {
     'dry-run': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
+    'fail-if': { type: 'string', multiple: true, default: [] },
   });
   const file = onePipeline('run', positionals);
   const backend = values.backend;
@@ -95,7 +123,13 @@ function parse(argv: string[]): RunOptions {
   const force = values.force as string[];
   const jobs = Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new PipeError(`--jobs ${values.jobs}: expected a whole number of at least 1`, { hint: 'e.g. --jobs 2' });
+  const failIf = (values['fail-if'] as string[]).map((text) => {
+    const gate = parseGate(text, '--fail-if');
+    if (typeof gate === 'string') throw new PipeError(`--fail-if: ${gate}`, { hint: GATE_SYNTAX_HINT });
+    return gate;
+  });
   return {
+    failIf,
     file,
     sets: values.set as string[],
     sweeps: values.sweep as string[],
@@ -179,6 +213,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
     ...(variant === undefined ? {} : { sweep: { ...sweepRun, variant, sets: variantSets } }),
     startedAt: new Date().toISOString(),
     status: 'running',
+    owner: { pid: process.pid, host: hostTag() },
     seed: plan.pipeline.seed,
     backend,
     argv,
@@ -267,10 +302,14 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
+  const gates = [...pipelineGates(loaded.spec.gates?.failIf ?? [], record.pipeline.file), ...o.failIf];
+  const published = record.status === 'ok' ? await publishRun(store.root, record, gates) : undefined;
+  if (published) await store.runs.write(record);
+
   if (o.json) {
-    process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...record, paths: published?.paths }, null, 2)}\n`);
   } else {
-    printSummary(plan, result.outcomes, (performance.now() - started) / 1000, record, store.root);
+    printRunSummary(plan, result.outcomes, (performance.now() - started) / 1000, record, published);
   }
   for (const [id, r] of failed) {
     const error = (r as { error: unknown }).error;
@@ -283,7 +322,8 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   if (failed.length) return 1;
   const skipped = outcomes.filter(([, r]) => r.status === 'skipped');
   for (const [id, r] of skipped) process.stderr.write(`stage '${id}' was skipped: ${(r as { reason: string }).reason}\n`);
-  return skipped.length ? 1 : 0;
+  if (skipped.length) return 1;
+  return checkGates(record);
 }
 
 /** The run's pushes to the remote cache went on in the background; the process waits for them and says so. */
@@ -300,17 +340,7 @@ async function waitForPushes(cache: ArtifactCache, json: boolean): Promise<void>
   if (report.pushed.length + report.present.length + report.failed.length > 0) say(`remote cache ${remote.location}: ${parts.join(', ')}`);
 }
 
-function printSummary(plan: Plan, outcomes: Record<string, StageOutcome>, seconds: number, record: RunRecord, root: string): void {
-  const count = (status: string) => Object.values(outcomes).filter((r) => r.status === status).length;
-  const remote = Object.values(outcomes).filter((r) => r.status === 'cached' && r.tier === 'remote').length;
-  const parts = [`${count('ran')} ran`, `${count('cached')} cached${remote ? ` (${remote} from the remote cache)` : ''}`];
-  for (const status of ['failed', 'skipped', 'interrupted']) if (count(status)) parts.push(`${count(status)} ${status}`);
-  process.stdout.write(`\n${printable(plan.pipeline.name, { singleLine: true })}: ${parts.join(', ')} in ${formatSeconds(seconds)} · run ${record.id}\n`);
-  // Point at what the user came for: the outputs of the stages nothing else reads.
-  const sinks = Object.keys(outcomes).filter((id) => !downstreamOf(plan, [id]).size || [...downstreamOf(plan, [id])].every((d) => d === id || !outcomes[d]));
-  for (const id of sinks) {
-    const r = record.stages[id];
-    if (!r) continue;
-    for (const [name, path] of Object.entries(r.outputs)) process.stdout.write(`  ${id}.${name}: ${relative(process.cwd(), `${root}/${path}`)}\n`);
-  }
+function pipelineGates(failIf: string[], file: string): Gate[] {
+  // The loader checked their syntax.
+  return failIf.map((text, i) => parseGate(text, `${file} gates.failIf[${i}]`) as Gate);
 }

@@ -1,0 +1,146 @@
+// `pipe predict`: classify PNG or JPEG images with a trained model, preparing each exactly as the training
+// images were (decode with sharp, grey or RGB, fit to the input shape, the recorded normalisation).
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join, relative } from 'node:path';
+import { PipeError } from '../../errors.js';
+import { parseCommandArgs } from '../args.js';
+
+export const usage = `Usage: pipe predict <pipeline.yaml | run-id | export-dir> <image or folder>... [options]
+
+Classifies images with a trained model: the latest run of a pipeline, a run id, or a folder written by
+'pipe export'. Each PNG or JPEG is prepared as the training images were (grey or RGB, fitted to the model's
+input shape, the normalisation recorded in the dataset), and the top classes are printed with their
+probabilities. A folder is searched for .png/.jpg/.jpeg files (recursively) and streamed in batches.
+
+An image that cannot be read is reported and skipped (exit code 2 at the end); --strict stops at the first.
+
+Options:
+  --top <n>          classes to show per image (default 3)
+  --json             print {"model": ..., "predictions": [{file, class, probability, top: [...]}, ...]}
+  --strict           stop at the first unreadable image
+  --batch-size <n>   images per inference batch (default 64)
+  --backend <name>   auto | tensorflow | wasm | cpu (default auto)
+  --cache <dir>      artifact store holding the run (default: $PIPE_ARTIFACTS, else the pipeline's cache:,
+                     else ./artifacts)
+
+Examples:
+  pipe predict pipelines/quickstart.yaml face.png
+  pipe predict exported/quickstart photos/ --json > predictions.json
+`;
+
+const IMAGE = new Set(['.png', '.jpg', '.jpeg']);
+
+interface Prediction {
+  file: string;
+  class?: string;
+  probability?: number;
+  top?: { class: string; probability: number }[];
+  error?: string;
+}
+
+/** The image files named on the command line, folders expanded (sorted, recursive). */
+async function* imageFiles(paths: string[]): AsyncGenerator<string> {
+  for (const path of paths) {
+    const info = await stat(path).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const entries = (await readdir(path, { recursive: true, withFileTypes: true }))
+        .filter((e) => e.isFile() && IMAGE.has(extname(e.name).toLowerCase()))
+        .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name))
+        .sort();
+      yield* entries;
+    } else yield path;
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('predict', argv, {
+    top: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+    strict: { type: 'boolean', default: false },
+    'batch-size': { type: 'string', default: '64' },
+    backend: { type: 'string', default: 'auto' },
+    cache: { type: 'string' },
+  });
+  if (positionals.length < 2) {
+    throw new PipeError(positionals.length ? 'which images? give image files or folders after the model' : 'which model and images?', {
+      hint: 'pipe predict pipelines/quickstart.yaml face.png',
+    });
+  }
+  const top = Number(values.top);
+  const batchSize = Number(values['batch-size']);
+  if (!Number.isInteger(top) || top < 1) throw new PipeError(`--top: '${values.top}' is not a whole number ≥ 1`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new PipeError(`--batch-size: '${values['batch-size']}' is not a whole number ≥ 1`);
+  const backend = values.backend!;
+  if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
+    throw new PipeError(`unknown backend '${backend}'`, { hint: "use auto, tensorflow, wasm or cpu ('pipe doctor' shows what works here)" });
+  }
+
+  const { findModel } = await import('../model-source.js');
+  const { decodeImage } = await import('../../data/decode-image.js');
+  const { normaliseBatch } = await import('../../data/normalisation.js');
+  const { loadTf, resolveBackend } = await import('../../tf/backend.js');
+  const { loadModel } = await import('../../model/model-io.js');
+  const [model, ...inputs] = positionals;
+  const { modelDir, info } = await findModel(model, values.cache);
+  for (const input of inputs) {
+    if (!(await stat(input).catch(() => undefined))) throw new PipeError(`no such image or folder: ${input}`);
+  }
+  const { tf } = await loadTf(resolveBackend(backend as never));
+  const net = await loadModel(tf, modelDir);
+  const [h, w, c] = info.inputShape;
+  const size = h * w * c;
+  const transform = { ...info.normalisation } as import('../../data/normalisation.js').NormaliseTransform;
+  const shown = (file: string) => relative(process.cwd(), file) || file;
+  const progress = !values.json && process.stderr.isTTY;
+
+  const predictions: Prediction[] = [];
+  let failures = 0;
+  let batch: { file: string; pixels: Buffer }[] = [];
+  const flush = () => {
+    if (!batch.length) return;
+    const x = normaliseBatch(new Uint8Array(Buffer.concat(batch.map((b) => b.pixels))), transform);
+    const output = tf.tidy(() => net.predict(tf.tensor4d(x, [batch.length, h, w, c])) as import('@tensorflow/tfjs').Tensor);
+    const probabilities = output.dataSync();
+    output.dispose();
+    const n = info.classes.length;
+    batch.forEach(({ file }, i) => {
+      const row = Array.from(probabilities.subarray(i * n, (i + 1) * n));
+      const ranked = row.map((p, k) => ({ class: info.classes[k], probability: p })).sort((a, b) => b.probability - a.probability);
+      const prediction: Prediction = { file: shown(file), class: ranked[0].class, probability: ranked[0].probability, top: ranked.slice(0, top) };
+      predictions.push(prediction);
+      if (!values.json) {
+        process.stdout.write(`${prediction.file}  ${prediction.top!.map((t) => `${t.class} ${(t.probability * 100).toFixed(1)}%`).join(' · ')}\n`);
+      }
+    });
+    batch = [];
+    if (progress) process.stderr.write(`\r${predictions.length + failures} images`);
+  };
+
+  for await (const file of imageFiles(inputs)) {
+    let pixels: Buffer;
+    try {
+      pixels = await decodeImage(file, { shape: info.inputShape, fit: info.preprocessing.fit });
+    } catch (err) {
+      failures++;
+      const message = `cannot read ${shown(file)}: ${(err as Error).message}`;
+      if (values.strict) {
+        flush();
+        throw new PipeError(message, { hint: 'it is not a readable PNG or JPEG; without --strict the other images are classified' });
+      }
+      process.stderr.write(`${progress ? '\n' : ''}error: ${message}\n`);
+      predictions.push({ file: shown(file), error: (err as Error).message });
+      continue;
+    }
+    if (pixels.length !== size) throw new Error(`internal: decoded ${pixels.length} bytes, expected ${size}`);
+    batch.push({ file, pixels });
+    if (batch.length >= batchSize) flush();
+  }
+  flush();
+  if (progress) process.stderr.write('\n');
+  net.dispose();
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ model: info, predictions }, null, 2)}\n`);
+  }
+  if (failures) process.stderr.write(`${failures} of ${predictions.length} images could not be read\n`);
+  return failures ? 2 : 0;
+}

@@ -1,0 +1,75 @@
+// The numbers a finished run is judged by, read from its record: the headline split's accuracy, balanced
+// accuracy, macro F1 and loss (from each output named metrics.json), the leakage verdict (from leakage.json),
+// and every number a stage returned as its summary. The run summary, `pipe runs`, `pipe compare` and CI gates
+// all read them here, under one set of names:
+//   <split>.<metric>          test.accuracy, test.macroF1 (the last stage in pipeline order with a metrics.json)
+//   <stage>.<split>.<metric>  evaluate.test.accuracy
+//   <stage>.<field>           train.bestValAccuracy (numbers in a stage's summary)
+//   leakage.leaky             1 when images are shared between splits, else 0
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { RunRecord } from '../runs/record.js';
+import { leakageVerdict, parseLeakage } from './leakage.js';
+import { headlineSplit, parseMetrics, type SplitMetrics } from './metrics.js';
+
+export const HEADLINE_METRICS = ['accuracy', 'balancedAccuracy', 'macroF1', 'loss'] as const;
+export type HeadlineMetric = (typeof HEADLINE_METRICS)[number];
+
+export interface RunMetrics {
+  /** The headline split of the last metrics.json in pipeline order. */
+  headline?: { stage: string; split: string } & Partial<Record<HeadlineMetric, number>>;
+  leakage?: { leaky: boolean; headline: string };
+  /** Every number by its gate name (see above). */
+  values: Record<string, number>;
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function outputNamed(outputs: Record<string, string>, file: string): string | undefined {
+  return Object.values(outputs).find((p) => basename(p) === file);
+}
+
+export async function readRunMetrics(storeRoot: string, record: RunRecord): Promise<RunMetrics> {
+  const result: RunMetrics = { values: {} };
+  const values = result.values;
+  for (const [id, stage] of Object.entries(record.stages)) {
+    if (stage.status !== 'ran' && stage.status !== 'cached') continue;
+    for (const [field, value] of Object.entries(stage.summary ?? {})) {
+      if (typeof value === 'number' && Number.isFinite(value)) values[`${id}.${field}`] = value;
+    }
+    const metricsPath = outputNamed(stage.outputs, 'metrics.json');
+    if (metricsPath) {
+      const view = parseMetrics(await readJson(join(storeRoot, metricsPath)));
+      const put = (split: SplitMetrics) => {
+        for (const name of HEADLINE_METRICS) {
+          const v = split[name];
+          if (v === undefined || !Number.isFinite(v)) continue;
+          values[`${split.split}.${name}`] = v;
+          values[`${id}.${split.split}.${name}`] = v;
+        }
+      };
+      view.splits.forEach(put);
+      const lead = headlineSplit(view);
+      if (lead) {
+        result.headline = { stage: id, split: lead.split };
+        for (const name of HEADLINE_METRICS) if (lead[name] !== undefined) result.headline[name] = lead[name];
+      }
+    }
+    const leakagePath = outputNamed(stage.outputs, 'leakage.json');
+    if (leakagePath) {
+      const view = parseLeakage(await readJson(join(storeRoot, leakagePath)));
+      if (view) {
+        const verdict = leakageVerdict(view);
+        result.leakage = { leaky: verdict.leaky, headline: verdict.headline };
+        values['leakage.leaky'] = verdict.leaky ? 1 : 0;
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,346 @@
+// The remote tier of the artifact cache on S3-compatible object storage (AWS S3, MinIO, Ceph RGW, R2, Garage).
+//
+// Layout under s3://<bucket>/<prefix>/:
+//   pipe-cache-v1/blobs/<sha256>        file contents, named by their SHA-256 (shared by every entry that has them)
+//   pipe-cache-v1/entries/<key>.json    { manifest: "<the entry's manifest.json text>", hmac?: "<hex>" }
+//
+// Safety:
+// - A push uploads the blobs first and the entry object last, so a reader never finds an entry whose files are
+//   missing, whatever moment a push dies at. Blobs are content addressed and entry objects are written whole,
+//   so two machines pushing one key at once cannot mix their entries.
+// - A fetched entry is trusted for nothing: its manifest is parsed like a local one (paths must stay inside the
+//   entry, hashes must be SHA-256), every blob is checked against the manifest's size and SHA-256 as the local
+//   store commits it, and only then is the entry renamed into the local store.
+// - With a signing key (PIPE_CACHE_SIGNING_KEY) entries carry an HMAC-SHA256 of their manifest text; an entry
+//   without one, or with a wrong one, is rejected (and so is every blob it names, through the hashes).
+// - Every request runs under a deadline; any fault throws, and the artifact cache then stops using the remote.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { RemoteFetch, RemoteTier } from './artifact-cache.js';
+import { CorruptEntryError, manifestFromText, type LocalStore, type Manifest } from './local-store.js';
+
+export interface RemoteSettings {
+  /** s3://bucket/prefix */
+  url: string;
+  /** http(s)://host:port of an S3-compatible server; path-style addressing is used with it. */
+  endpoint?: string;
+  writable: boolean;
+  /** Deadline of each request, in milliseconds. */
+  timeoutMs: number;
+  /** HMAC key: sign pushed entries, accept only entries signed with it. */
+  signingKey?: string;
+}
+
+/** The pieces of an s3:// URL, or what is wrong with it. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } | string {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!match) return `'${url}' is not an s3:// URL (expected s3://bucket or s3://bucket/prefix, bucket in lowercase letters, digits, '.' and '-')`;
+  const prefix = (match[2] ?? '').replace(/\/+$/, '');
+  if (prefix.split('/').some((p) => p === '.' || p === '..') || /[\\\x00-\x1f]/.test(prefix)) return `'${url}': the prefix must be a plain path`;
+  return { bucket: match[1], prefix };
+}
+
+const LAYOUT = 'pipe-cache-v1';
+type CommandName = 'HeadObjectCommand' | 'GetObjectCommand' | 'PutObjectCommand' | 'DeleteObjectCommand' | 'ListObjectsV2Command';
+const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+const KEY = /^[0-9a-f]{64}$/;
+
+interface EntryObject {
+  manifest: string;
+  hmac?: string;
+}
+
+export interface RemoteEntryInfo {
+  key: string;
+  stage: string;
+  uses: string;
+  bytes: number;
+  pushedAt: string;
+  /** Why the entry cannot be used, when it cannot. */
+  problem?: string;
+}
+
+export class S3RemoteTier implements RemoteTier {
+  readonly location: string;
+  readonly writable: boolean;
+  private readonly bucket: string;
+  private readonly prefix: string;
+
+  private sdk?: Promise<{ s3: typeof import('@aws-sdk/client-s3'); client: S3Client }>;
+
+  constructor(private readonly settings: RemoteSettings) {
+    const parsed = parseS3Url(settings.url);
+    if (typeof parsed === 'string') throw new Error(parsed);
+    this.bucket = parsed.bucket;
+    this.prefix = parsed.prefix ? `${parsed.prefix}/${LAYOUT}` : LAYOUT;
+    this.location = settings.url;
+    this.writable = settings.writable;
+  }
+
+  /** The SDK loads on the first request (it is large): a run whose stages are all cached here never loads it. */
+  private loadSdk(): Promise<{ s3: typeof import('@aws-sdk/client-s3'); client: S3Client }> {
+    this.sdk ??= (async () => {
+      // The SDK warns on every Node version its next major release will drop; Node 20 is supported by this one.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const s3 = await import('@aws-sdk/client-s3');
+      const client = new s3.S3Client({
+        region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        ...(this.settings.endpoint ? { endpoint: this.settings.endpoint, forcePathStyle: true } : {}),
+        // Since 3.729 the client sends CRC32 checksums by default, which S3-compatible servers may reject.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        // One attempt: a fault switches the remote off for the run, so retries would only multiply the wait.
+        // Each request's deadline is ours (send() below), so the handler's own timeouts stay off.
+        maxAttempts: 1,
+      });
+      return { s3, client };
+    })();
+    return this.sdk;
+  }
+
+  private blobKey(sha256: string): string {
+    return `${this.prefix}/blobs/${sha256}`;
+  }
+
+  private entryKey(key: string): string {
+    if (!KEY.test(key)) throw new Error(`invalid cache key '${key}'`);
+    return `${this.prefix}/entries/${key}.json`;
+  }
+
+  /** One request under the deadline. */
+  private async send<T>(name: CommandName, input: Record<string, unknown>): Promise<T> {
+    const { s3, client } = await this.loadSdk();
+    const command = new (s3[name] as unknown as new (input: Record<string, unknown>) => object)(input);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), this.settings.timeoutMs);
+    try {
+      return (await client.send(command as never, { abortSignal: abort.signal })) as T;
+    } catch (err) {
+      if (abort.signal.aborted) throw new Error(`no answer within ${formatMs(this.settings.timeoutMs)} (PIPE_REMOTE_CACHE_TIMEOUT)`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async exists(objectKey: string): Promise<boolean> {
+    try {
+      await this.send('HeadObjectCommand', { Bucket: this.bucket, Key: objectKey });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.exists(this.entryKey(key));
+  }
+
+  /** The entry object's manifest text, or undefined when there is none. */
+  private async readEntry(key: string): Promise<EntryObject | undefined> {
+    let body: Uint8Array;
+    try {
+      const out = await this.send<{ Body?: { transformToByteArray(): Promise<Uint8Array> }; ContentLength?: number }>(
+        'GetObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key) },
+      );
+      if ((out.ContentLength ?? 0) > MAX_MANIFEST_BYTES) throw new CorruptEntryError(`entry object is ${out.ContentLength} bytes (at most ${MAX_MANIFEST_BYTES})`);
+      body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body).toString('utf8'));
+    } catch {
+      throw new CorruptEntryError('entry object is not JSON');
+    }
+    const entry = parsed as Partial<EntryObject> | null;
+    if (!entry || typeof entry.manifest !== 'string' || (entry.hmac !== undefined && typeof entry.hmac !== 'string')) {
+      throw new CorruptEntryError('entry object has no manifest text');
+    }
+    return entry as EntryObject;
+  }
+
+  /** The manifest of an entry object after the signature check; a string says why it is not usable. */
+  private checkEntry(entry: EntryObject, key: string): Manifest | string {
+    const secret = this.settings.signingKey;
+    if (secret !== undefined) {
+      if (!entry.hmac) return 'it is not signed (PIPE_CACHE_SIGNING_KEY is set)';
+      const want = Buffer.from(sign(secret, entry.manifest), 'hex');
+      const got = Buffer.from(entry.hmac, 'hex');
+      if (got.length !== want.length || !timingSafeEqual(got, want)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
+    }
+    const manifest = manifestFromText(entry.manifest, key);
+    return typeof manifest === 'string' ? `its manifest is invalid: ${manifest}` : manifest;
+  }
+
+  async fetchInto(key: string, local: LocalStore): Promise<RemoteFetch> {
+    let entry: EntryObject | undefined;
+    try {
+      entry = await this.readEntry(key);
+    } catch (err) {
+      if (err instanceof CorruptEntryError) return { status: 'rejected', reason: err.message };
+      throw err;
+    }
+    if (!entry) return { status: 'absent' };
+    const manifest = this.checkEntry(entry, key);
+    if (typeof manifest === 'string') return { status: 'rejected', reason: manifest };
+    try {
+      await local.receive(manifest, async (outDir) => {
+        for (const file of manifest.files) {
+          const target = join(outDir, ...file.path.split('/'));
+          await mkdir(dirname(target), { recursive: true });
+          const out = await this.send<{ Body?: Readable }>('GetObjectCommand', { Bucket: this.bucket, Key: this.blobKey(file.sha256) }).catch(
+            (err: unknown) => {
+              throw isNotFound(err) ? new CorruptEntryError(`${file.path}: its content is missing from the remote`) : err;
+            },
+          );
+          if (!out.Body) throw new CorruptEntryError(`${file.path}: empty answer`);
+          await this.download(out.Body, target, file);
+        }
+      });
+    } catch (err) {
+      if (err instanceof CorruptEntryError) return { status: 'rejected', reason: `corrupt: ${err.message}` };
+      throw err;
+    }
+    return { status: 'fetched' };
+  }
+
+  /**
+   * Copy a response body to a file. A body that stalls longer than the deadline fails the fetch; one longer
+   * than the manifest says is cut off as corrupt (a hostile server cannot fill the disk).
+   */
+  private async download(body: Readable, target: string, file: { path: string; size: number }): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    let bytes = 0;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => body.destroy(new Error(`download stalled for ${formatMs(this.settings.timeoutMs)} (PIPE_REMOTE_CACHE_TIMEOUT)`)), this.settings.timeoutMs);
+    };
+    arm();
+    body.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > file.size) body.destroy(new CorruptEntryError(`${file.path}: more than the ${file.size} bytes in the manifest`));
+      else arm();
+    });
+    try {
+      await pipeline(body, createWriteStream(target));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async push(key: string, local: LocalStore, options: { replace?: boolean } = {}): Promise<'pushed' | 'present'> {
+    if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
+    const found = await local.lookup(key);
+    if (found.status !== 'hit') throw new Error(`no sound local entry ${key.slice(0, 12)} to push (${found.status})`);
+    if (!options.replace && (await this.exists(this.entryKey(key)))) {
+      // Someone pushed this key already. Keep theirs unless it is unusable to us (e.g. unsigned, and we sign).
+      const theirs = await this.readEntry(key).catch(() => undefined);
+      if (theirs && typeof this.checkEntry(theirs, key) !== 'string') return 'present';
+    }
+    for (const file of found.manifest.files) {
+      if (!options.replace && (await this.exists(this.blobKey(file.sha256)))) continue;
+      await this.send(
+        'PutObjectCommand', {
+          Bucket: this.bucket,
+          Key: this.blobKey(file.sha256),
+          Body: createReadStream(join(found.dir, ...file.path.split('/'))),
+          ContentLength: file.size,
+          ContentType: 'application/octet-stream',
+        },
+      );
+    }
+    // Last: the entry object that makes the blobs above an entry.
+    const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
+    const entry: EntryObject = { manifest: text, ...(this.settings.signingKey !== undefined ? { hmac: sign(this.settings.signingKey, text) } : {}) };
+    await this.send(
+      'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' },
+    );
+    return 'pushed';
+  }
+
+  /** Every entry object: key, what it holds, when it was pushed. */
+  async entries(): Promise<RemoteEntryInfo[]> {
+    const out: RemoteEntryInfo[] = [];
+    for (const object of await this.list(`${this.prefix}/entries/`)) {
+      const key = object.Key.slice(`${this.prefix}/entries/`.length).replace(/\.json$/, '');
+      if (!KEY.test(key)) continue;
+      const pushedAt = object.LastModified.toISOString();
+      try {
+        const entry = await this.readEntry(key);
+        if (!entry) continue;
+        const manifest = this.checkEntry(entry, key);
+        if (typeof manifest === 'string') out.push({ key, stage: '', uses: '', bytes: object.Size, pushedAt, problem: manifest });
+        else out.push({ key, stage: manifest.stage, uses: manifest.uses, bytes: manifest.files.reduce((n, f) => n + f.size, 0), pushedAt });
+      } catch (err) {
+        if (!(err instanceof CorruptEntryError)) throw err;
+        out.push({ key, stage: '', uses: '', bytes: object.Size, pushedAt, problem: err.message });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Delete entries pushed more than `maxAgeDays` ago that are not in `keep`, then blobs no remaining entry
+   * names and older than the same age (a younger one may belong to a push whose entry is not written yet).
+   */
+  async gc(options: { maxAgeDays: number; keep: Set<string>; dryRun?: boolean }): Promise<{ removed: RemoteEntryInfo[]; blobs: number; blobBytes: number }> {
+    const cutoff = Date.now() - options.maxAgeDays * 24 * 60 * 60 * 1000;
+    const removed: RemoteEntryInfo[] = [];
+    const referenced = new Set<string>();
+    for (const entry of await this.entries()) {
+      if (!options.keep.has(entry.key) && Date.parse(entry.pushedAt) < cutoff) {
+        removed.push(entry);
+        if (!options.dryRun) await this.send('DeleteObjectCommand', { Bucket: this.bucket, Key: this.entryKey(entry.key) });
+        continue;
+      }
+      const kept = await this.readEntry(entry.key).catch(() => undefined);
+      const manifest = kept && manifestFromText(kept.manifest, entry.key);
+      if (manifest && typeof manifest !== 'string') for (const f of manifest.files) referenced.add(f.sha256);
+    }
+    let blobs = 0;
+    let blobBytes = 0;
+    for (const object of await this.list(`${this.prefix}/blobs/`)) {
+      const sha = object.Key.slice(`${this.prefix}/blobs/`.length);
+      if (referenced.has(sha) || object.LastModified.getTime() >= cutoff) continue;
+      blobs++;
+      blobBytes += object.Size;
+      if (!options.dryRun) await this.send('DeleteObjectCommand', { Bucket: this.bucket, Key: object.Key });
+    }
+    return { removed, blobs, blobBytes };
+  }
+
+  private async list(prefix: string): Promise<{ Key: string; LastModified: Date; Size: number }[]> {
+    const out: { Key: string; LastModified: Date; Size: number }[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.send<{ Contents?: { Key?: string; LastModified?: Date; Size?: number }[]; NextContinuationToken?: string; IsTruncated?: boolean }>(
+        'ListObjectsV2Command', { Bucket: this.bucket, Prefix: prefix, ContinuationToken: token },
+      );
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ Key: o.Key, LastModified: o.LastModified ?? new Date(0), Size: o.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+}
+
+function sign(key: string, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
+}
+
+function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
+
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}

@@ -1,0 +1,122 @@
+// The train stage's time budget on real tfjs (cpu backend): training stops when the budget is spent, mid-epoch
+// if need be (that epoch is validated like the others), and the model ends with the weights of the epoch with
+// the best validation accuracy. Time is driven by a clock the test advances, so nothing depends on machine speed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Ajv } from 'ajv';
+import buildModel from '../stages/build-model.js';
+import train from '../stages/train.js';
+import { runStage } from './support/stage-harness.js';
+import { TINY_LAYERS, quadrantDataset } from './support/quadrant-dataset.js';
+import { loadTf } from '../src/tf/backend.js';
+import { loadModel } from '../src/model/model-io.js';
+import { rowsOfSplit } from '../src/data/image-dataset.js';
+import { transformOf } from '../src/data/normalisation.js';
+import { BatchBuilder } from '../src/model/batches.js';
+import { inferRows } from '../src/model/inference.js';
+import { train as trainLoop } from '../src/model/trainer.js';
+import { durationSeconds } from '../src/model/duration.js';
+
+test('the time budget stops training mid-epoch and keeps the epoch with the best validation accuracy', async () => {
+  const { tf } = await loadTf('cpu');
+  const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers: TINY_LAYERS }, backend: 'cpu', seed: 3 });
+  const model = await loadModel(tf, built.outputs.model);
+  const ds = quadrantDataset({ perClass: { train: 24, validation: 8, test: 8 } });
+  let clock = 0;
+  const context = {
+    tf,
+    model,
+    dataset: ds,
+    transform: transformOf(ds.metadata),
+    trainRows: rowsOfSplit(ds, 'train'),
+    validationRows: rowsOfSplit(ds, 'validation'),
+    seed: 5,
+    scratchDir: await mkdtemp(join(tmpdir(), 'pipe-budget-')),
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    fingerprint: 'budget-test',
+    progress: { update() {} },
+    // Every reading of the clock moves it on by a second.
+    now: () => (clock += 1000),
+  };
+  const budgetSeconds = 40;
+  const result = await trainLoop(context, {
+    // A rate too high for the task, so validation accuracy goes up and down and the last epoch is not the best.
+    optimizer: { name: 'adam', learningRate: 0.08 },
+    schedule: { type: 'none' },
+    labelSmoothing: 0,
+    batchSize: 16,
+    epochs: 50,
+    classWeights: null,
+    earlyStopping: { monitor: 'val_accuracy', patience: 0, restoreBest: true },
+    workers: 1,
+    timeBudgetSeconds: budgetSeconds,
+  });
+  assert.equal(result.stoppedOnTime, true);
+  assert.ok(result.history.length < 50 && result.history.length >= 2, `stopped after ${result.history.length} epochs`);
+  assert.ok(result.trainingSeconds >= budgetSeconds && result.trainingSeconds < budgetSeconds + 5, `${result.trainingSeconds}`);
+  const last = result.history[result.history.length - 1];
+  assert.equal(last.partial, true, 'the budget ran out inside the last epoch');
+  assert.ok(last.val_accuracy !== undefined, 'the partial epoch is validated');
+  assert.ok(result.history.slice(0, -1).every((e) => !e.partial));
+
+  const accuracies = result.history.map((e) => e.val_accuracy!);
+  const best = Math.max(...accuracies);
+  assert.equal(result.bestEpoch, accuracies.indexOf(best) + 1);
+  assert.notEqual(result.bestEpoch, result.history.length, 'the best epoch is not the last one here');
+  assert.equal(result.restoredBest, true);
+  // The model now holds the best epoch's weights: validating it again gives the best accuracy.
+  const again = await inferRows(tf, model, new BatchBuilder(ds, context.transform, 16), context.validationRows, ds.shape, ds.classes.length);
+  assert.equal(again.accuracy, best);
+  model.dispose();
+});
+
+test('timeBudget takes "1h50m", "90m", "45s" or minutes, and refuses anything else at validation', () => {
+  assert.equal(durationSeconds('1h50m'), 6600);
+  assert.equal(durationSeconds('90m'), 5400);
+  assert.equal(durationSeconds('1h 30m 10s'), 5410);
+  assert.equal(durationSeconds('45s'), 45);
+  assert.equal(durationSeconds(5), 300);
+  assert.equal(durationSeconds('0m'), undefined);
+  const ajv = new Ajv({ useDefaults: true, strict: false });
+  const validate = ajv.compile(train.params);
+  assert.ok(validate({ timeBudget: '1h50m' }));
+  assert.ok(validate({ timeBudget: 110 }));
+  assert.ok(!validate({ timeBudget: '2 hours' }));
+  assert.ok(!validate({ timeBudget: 0 }));
+});
+
+test('class weights and label smoothing train the same on two worker threads as in one', async () => {
+  const { createStep, createParallelStep, parallelBlocker } = await import('../src/model/trainer.js');
+  const { createOptimizer } = await import('../src/model/optimizers.js');
+  const { smoothedTargets } = await import('../src/model/loss.js');
+  const { tf } = await loadTf('cpu');
+  const layers = TINY_LAYERS.filter((l) => !('dropout' in l));
+  const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers }, backend: 'cpu', seed: 4 });
+  const ds = quadrantDataset({ perClass: { train: 8 } });
+  const batch = new BatchBuilder(ds, transformOf(ds.metadata), 32).build(rowsOfSplit(ds, 'train'), 0);
+  const targets = smoothedTargets(batch.labels, 4, 0.1);
+  const classWeights = [0.5, 1, 2, 1.5];
+  const weights = Float32Array.from(batch.labels, (l) => classWeights[l]);
+  const results = [];
+  for (const workers of [1, 2]) {
+    const model = await loadModel(tf, built.outputs.model);
+    assert.equal(parallelBlocker(model, { classWeights, labelSmoothing: 0.1 }), null);
+    const optimizer = createOptimizer(tf, { name: 'sgd', learningRate: 0.5 });
+    const step = workers === 1 ? createStep(tf, model, optimizer, ds.shape, 4) : await createParallelStep(model, optimizer, 2);
+    const first = await step.run(batch, targets, weights, []);
+    const second = await step.run(batch, targets, weights, []);
+    results.push({ losses: [first.loss, second.loss], weights: model.getWeights().map((w) => Array.from(w.dataSync())) });
+    await step.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
+  const [one, two] = results;
+  for (let k = 0; k < 2; k++) assert.ok(Math.abs(one.losses[k] - two.losses[k]) < 1e-5, `step ${k + 1}: ${one.losses[k]} vs ${two.losses[k]}`);
+  assert.ok(one.losses[1] < one.losses[0], 'the step learns');
+  one.weights.forEach((w, k) => w.forEach((v, j) => assert.ok(Math.abs(v - two.weights[k][j]) < 1e-4, `weight ${k}[${j}]`)));
+});
