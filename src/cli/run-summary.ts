@@ -18,15 +18,19 @@ export interface PublishedRun {
   paths: {
     latest: Partial<Record<LatestName, string>>;
     outputs: Record<string, string>;
-    record: string;
-    log: string;
+    /** Absent when the store is read-only (no record or log is kept). */
+    record?: string;
+    log?: string;
   };
 }
 
 const fromCwd = (path: string): string => relative(process.cwd(), path) || '.';
 
-/** Record the run's metrics and gate results in `record`, and publish its outputs under latest/. */
-export async function publishRun(storeRoot: string, record: RunRecord, gates: Gate[]): Promise<PublishedRun> {
+/**
+ * Record the run's metrics and gate results in `record`, and publish its outputs under latest/ unless the store
+ * is read-only (`writable: false`), where the run keeps nothing.
+ */
+export async function publishRun(storeRoot: string, record: RunRecord, gates: Gate[], writable = true): Promise<PublishedRun> {
   const metrics = await readRunMetrics(storeRoot, record);
   record.metrics = metrics;
   if (gates.length) {
@@ -37,7 +41,7 @@ export async function publishRun(storeRoot: string, record: RunRecord, gates: Ga
       return { ...base, value, failed: gateTrips(gate, value) };
     });
   }
-  const latest = await publishLatest(storeRoot, record);
+  const latest = writable ? await publishLatest(storeRoot, record) : {};
   const outputs: Record<string, string> = {};
   for (const [id, stage] of Object.entries(record.stages)) {
     for (const [name, path] of Object.entries(stage.outputs)) outputs[`${id}.${name}`] = fromCwd(`${storeRoot}/${path}`);
@@ -47,8 +51,7 @@ export async function publishRun(storeRoot: string, record: RunRecord, gates: Ga
     paths: {
       latest: Object.fromEntries(Object.entries(latest).map(([name, path]) => [name, fromCwd(path)])),
       outputs,
-      record: fromCwd(`${dir}/run.json`),
-      log: fromCwd(`${dir}/log.jsonl`),
+      ...(writable ? { record: fromCwd(`${dir}/run.json`), log: fromCwd(`${dir}/log.jsonl`) } : {}),
     },
   };
 }

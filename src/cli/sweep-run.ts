@@ -3,6 +3,7 @@
 // shared stages in the cache. Separate processes give each variant a core of its own and its own TensorFlow.js
 // engine; the store's per-key lock still guards against any other run building the same entry. The sweep ends
 // with `pipe compare` over the variants.
+import { printable } from '../printable.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipeError } from '../errors.js';
@@ -159,7 +160,7 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
     const comparison = runs.length ? JSON.parse(await compare('json')) : undefined;
     process.stdout.write(`${JSON.stringify({ sweep: sweepId, shared: records.filter((r) => r.sweep!.shared), runs, comparison }, null, 2)}\n`);
   } else if (runs.length) {
-    process.stdout.write(`\n${variants[0].plan.pipeline.name}: sweep of ${variants.length} variants${o.sort ? `, best first on ${o.sort}` : ''}\n`);
+    process.stdout.write(`\n${printable(variants[0].plan.pipeline.name, { singleLine: true })}: sweep of ${variants.length} variants${o.sort ? `, best first on ${o.sort}` : ''}\n`);
     process.stdout.write(await compare('text'));
   }
   if (codes.includes(130) || stopping) return 130;

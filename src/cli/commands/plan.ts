@@ -1,5 +1,6 @@
 // `pipe plan`: what a run would do, stage by stage (cached where, or stale and why; what it waits on; which
 // machines may run it), as text or as the versioned JSON a CI job fans out (docs/plan-format.md).
+import { printable } from '../../printable.js';
 import { relative } from 'node:path';
 import { onePipeline, parseCommandArgs } from '../args.js';
 
@@ -64,10 +65,10 @@ export async function run(argv: string[]): Promise<number> {
     const state = s.state.padEnd(13);
     const where = s.runsOn.length ? `  runs-on: ${s.runsOn.join(', ')}` : '';
     const waits = s.needs.length ? `  after ${s.needs.join(', ')}` : '';
-    process.stdout.write(`${`${state}  ${label(s).padEnd(width)}${waits}${where}`.trimEnd()}${s.reasons.length ? `\n               ${s.reasons.join('; ')}` : ''}\n`);
+    process.stdout.write(printable(`${`${state}  ${label(s).padEnd(width)}${waits}${where}`.trimEnd()}${s.reasons.length ? `\n               ${s.reasons.join('; ')}` : ''}\n`));
   }
   const { stale, stages } = doc.summary;
   const variantsNote = doc.variants ? ` over ${doc.variants.length} variants` : '';
-  process.stdout.write(`\n${doc.pipeline.name}: ${stale === 0 ? 'everything cached' : `${stale} of ${stages} stages would run`}${variantsNote}\n`);
+  process.stdout.write(`\n${printable(doc.pipeline.name, { singleLine: true })}: ${stale === 0 ? 'everything cached' : `${stale} of ${stages} stages would run`}${variantsNote}\n`);
   return 0;
 }

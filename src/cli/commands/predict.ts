@@ -1,5 +1,6 @@
 // `pipe predict`: classify PNG or JPEG images with a trained model, preparing each exactly as the training
 // images were (decode with sharp, grey or RGB, fit to the input shape, the recorded normalisation).
+import { printable } from '../../printable.js';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { PipeError } from '../../errors.js';
@@ -109,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
       const prediction: Prediction = { file: shown(file), class: ranked[0].class, probability: ranked[0].probability, top: ranked.slice(0, top) };
       predictions.push(prediction);
       if (!values.json) {
-        process.stdout.write(`${prediction.file}  ${prediction.top!.map((t) => `${t.class} ${(t.probability * 100).toFixed(1)}%`).join(' · ')}\n`);
+        process.stdout.write(printable(`${prediction.file}  ${prediction.top!.map((t) => `${t.class} ${(t.probability * 100).toFixed(1)}%`).join(' · ')}`, { singleLine: true }) + '\n');
       }
     });
     batch = [];

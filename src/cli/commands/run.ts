@@ -303,8 +303,8 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   log.flush();
 
   const gates = [...pipelineGates(loaded.spec.gates?.failIf ?? [], record.pipeline.file), ...o.failIf];
-  const published = record.status === 'ok' ? await publishRun(store.root, record, gates) : undefined;
-  if (published) await store.runs.write(record);
+  const published = record.status === 'ok' ? await publishRun(store.root, record, gates, !readOnly) : undefined;
+  if (published) await saveRecord();
 
   if (o.json) {
     process.stdout.write(`${JSON.stringify({ ...record, paths: published?.paths }, null, 2)}\n`);

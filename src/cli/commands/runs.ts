@@ -74,7 +74,8 @@ export async function run(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  process.stdout.write(values.markdown ? runsTableMarkdown(table) : runsTableText(table));
+  // Pipeline names and param values come from the user's files: escape control characters.
+  process.stdout.write(printable(values.markdown ? runsTableMarkdown(table) : runsTableText(table)));
   return 0;
 }
 
