@@ -5,17 +5,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import buildModel from '../stages/build-model.js';
 import train from '../stages/train.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
-import { TINY_LAYERS, writeQuadrantDataset, quadrantDataset } from './support/quadrant-dataset.js';
+import { TINY_LAYERS, writeQuadrantDataset, quadrantDataset, quadrantTrainContext } from './support/quadrant-dataset.js';
 import { PipeError } from '../src/errors.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
-import { rowsOfSplit } from '../src/data/image-dataset.js';
-import { transformOf } from '../src/data/normalisation.js';
 import { train as trainLoop } from '../src/model/trainer.js';
 
 const BACKEND = 'cpu';
@@ -119,30 +116,19 @@ test('no tensor outlives a batch or an epoch, and an abort stops at a batch boun
   const ds = quadrantDataset({ perClass: small });
   const before = tf.memory().numTensors;
   const model = await loadModel(tf, modelDir);
-  const { mkdtemp } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const scratchDir = await mkdtemp(join(tmpdir(), 'pipe-train-scratch-'));
   const tensorsAtEpochEnd: number[] = [];
   const abort = new AbortController();
-  const context = {
-    tf,
-    model,
-    dataset: ds,
-    transform: transformOf(ds.metadata),
-    trainRows: rowsOfSplit(ds, 'train'),
-    validationRows: rowsOfSplit(ds, 'validation'),
-    seed: 5,
-    scratchDir,
-    signal: abort.signal,
-    log: pino({ level: 'silent' }),
+  const context = await quadrantTrainContext(tf, model, ds, {
     fingerprint: 'leak-test',
+    signal: abort.signal,
     progress: {
       update(message: string) {
         if (/batch 6\/6/.test(message)) tensorsAtEpochEnd.push(tf.memory().numTensors);
         if (message === 'epoch 4/5 · validating') abort.abort();
       },
     },
-  };
+  });
+  const scratchDir = context.scratchDir;
   const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0.1, batchSize: 16, epochs: 5, classWeights: [1, 2, 1, 1], augment: { rotation: 10 }, workers: 1 };
   await assert.rejects(
     trainLoop(context, { ...options, optimizer: { ...options.optimizer } }),

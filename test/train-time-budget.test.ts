@@ -3,15 +3,11 @@
 // the best validation accuracy. Time is driven by a clock the test advances, so nothing depends on machine speed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { Ajv } from 'ajv';
 import buildModel from '../stages/build-model.js';
 import train from '../stages/train.js';
 import { runStage } from './support/stage-harness.js';
-import { TINY_LAYERS, quadrantDataset } from './support/quadrant-dataset.js';
+import { TINY_LAYERS, quadrantDataset, quadrantTrainContext } from './support/quadrant-dataset.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
 import { rowsOfSplit } from '../src/data/image-dataset.js';
@@ -27,22 +23,11 @@ test('the time budget stops training mid-epoch and keeps the epoch with the best
   const model = await loadModel(tf, built.outputs.model);
   const ds = quadrantDataset({ perClass: { train: 24, validation: 8, test: 8 } });
   let clock = 0;
-  const context = {
-    tf,
-    model,
-    dataset: ds,
-    transform: transformOf(ds.metadata),
-    trainRows: rowsOfSplit(ds, 'train'),
-    validationRows: rowsOfSplit(ds, 'validation'),
-    seed: 5,
-    scratchDir: await mkdtemp(join(tmpdir(), 'pipe-budget-')),
-    signal: new AbortController().signal,
-    log: pino({ level: 'silent' }),
+  const context = await quadrantTrainContext(tf, model, ds, {
     fingerprint: 'budget-test',
-    progress: { update() {} },
     // Every reading of the clock moves it on by a second.
     now: () => (clock += 1000),
-  };
+  });
   const budgetSeconds = 40;
   const result = await trainLoop(context, {
     // A rate too high for the task, so validation accuracy goes up and down and the last epoch is not the best.

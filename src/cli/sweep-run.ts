@@ -3,10 +3,10 @@
 // shared stages in the cache. Separate processes give each variant a core of its own and its own TensorFlow.js
 // engine; the store's per-key lock still guards against any other run building the same entry. The sweep ends
 // with `pipe compare` over the variants.
-import { printable } from '../printable.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipeError } from '../errors.js';
+import { printable } from '../printable.js';
 import { listRuns } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';

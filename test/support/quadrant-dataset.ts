@@ -3,7 +3,10 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import { pino } from 'pino';
+import { rowsOfSplit, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import { transformOf } from '../../src/data/normalisation.js';
+import type { TrainContext } from '../../src/model/trainer.js';
 import { createRandom } from '../../src/data/random.js';
 
 export const QUADRANT_CLASSES = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
@@ -76,3 +79,29 @@ export const TINY_LAYERS = [
   { dropout: { rate: 0.1 } },
   { dense: { units: 4, activation: 'softmax' } },
 ];
+
+/**
+ * The train loop's context for a quadrant dataset in memory: its train and validation rows, a fresh scratch
+ * folder and a silent log; `fields` gives the fingerprint and whatever a test watches (progress, signal, clock).
+ */
+export async function quadrantTrainContext(
+  tf: TrainContext['tf'],
+  model: TrainContext['model'],
+  dataset: ImageDataset,
+  fields: Pick<TrainContext, 'fingerprint'> & Partial<Pick<TrainContext, 'progress' | 'signal' | 'now'>>,
+): Promise<TrainContext> {
+  return {
+    tf,
+    model,
+    dataset,
+    transform: transformOf(dataset.metadata),
+    trainRows: rowsOfSplit(dataset, 'train'),
+    validationRows: rowsOfSplit(dataset, 'validation'),
+    seed: 5,
+    scratchDir: await mkdtemp(join(tmpdir(), 'pipe-train-scratch-')),
+    signal: new AbortController().signal,
+    log: pino({ level: 'silent' }),
+    progress: { update() {} },
+    ...fields,
+  };
+}

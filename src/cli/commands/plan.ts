@@ -1,8 +1,8 @@
 // `pipe plan`: what a run would do, stage by stage (cached where, or stale and why; what it waits on; which
 // machines may run it), as text or as the versioned JSON a CI job fans out (docs/plan-format.md).
-import { printable } from '../../printable.js';
 import { relative } from 'node:path';
 import { onePipeline, parseCommandArgs } from '../args.js';
+import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe plan <pipeline.yaml> [--set stage.param=value]... [--sweep path=[a,b]]... [--variant name] [--json]
 

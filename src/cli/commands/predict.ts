@@ -1,10 +1,10 @@
 // `pipe predict`: classify PNG or JPEG images with a trained model, preparing each exactly as the training
 // images were (decode with sharp, grey or RGB, fit to the input shape, the recorded normalisation).
-import { printable } from '../../printable.js';
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
 import { PipeError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
+import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe predict <pipeline.yaml | run-id | export-dir> <image or folder>... [options]
 
