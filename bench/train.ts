@@ -1,14 +1,16 @@
 // Training and inference speed of the FER2013 paper CNN (48x48x1, batch 64, Adam) on every tfjs
 // backend available here, side by side with Keras/TensorFlow CPU and PyTorch CPU in the same run.
 //
-//   npm run bench:train -- [--batch 64] [--steps 3] [--rounds 1] [--workers 2] [--include-cpu] [--no-torch] [--no-keras] [--no-xnnpack]
+//   npm run bench:train -- [--batch 64] [--steps 3] [--rounds 1] [--workers 2] [--include-cpu] [--no-torch] [--no-keras] [--no-openblas] [--no-xnnpack]
 //
 // --rounds R measures every row R times, interleaved (all rows, then all rows again...), and prints each
 // row's median: on a shared machine the speed drifts by tens of percent within minutes, and interleaving
 // keeps the ratios between rows honest.
 //
-// The wasm rows run with the kernels this machine has: convolutions on OpenBLAS when it loads, and then,
-// in a child process with PIPE_BLAS=off, once more on XNNPACK alone for comparison (--no-xnnpack skips it).
+// The wasm rows run with the kernels this machine has (src/tf/native-kernels.ts): convolutions on oneDNN
+// when it loads, else on OpenBLAS. Then, in child processes, once more with each library before it turned
+// off (PIPE_ONEDNN=off: OpenBLAS; PIPE_BLAS=off as well: XNNPACK alone) for comparison (--no-openblas,
+// --no-xnnpack skip those).
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
 // runs (src/model/trainer.ts: the in-process step for one replica, the data-parallel one for several);
@@ -21,7 +23,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
-import { loadBlas } from '../src/tf/blas.js';
+import { nativeKernels } from '../src/tf/native-kernels.js';
 import { buildPaperCnn } from '../src/tf/paper-cnn.js';
 import { createParallelStep, createStep } from '../src/model/trainer.js';
 import { createOptimizer } from '../src/model/optimizers.js';
@@ -62,7 +64,7 @@ function syntheticBatch(n: number): { x: Float32Array; labels: Uint8Array; size:
 /** 'wasm' rows say what runs their convolutions. */
 function backendLabel(backend: BackendName): string {
   if (backend !== 'wasm') return backend;
-  return 'blas' in loadBlas() ? 'wasm+OpenBLAS' : 'wasm (XNNPACK)';
+  return { onednn: 'wasm+oneDNN', openblas: 'wasm+OpenBLAS', xnnpack: 'wasm (XNNPACK)' }[nativeKernels().name];
 }
 
 async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row> {
@@ -169,13 +171,22 @@ async function measurePlan(plan: Array<[BackendName, number]>): Promise<Row[]> {
   return rows;
 }
 
-/** The wasm rows again in a child process without OpenBLAS. */
-function measureXnnpackRows(): Row[] {
+/** The wasm rows again in a child process with these native libraries turned off. */
+function measureChildRows(env: Record<string, string>, label: string): Row[] {
   const args = [fileURLToPath(import.meta.url), '--wasm-rows-json', '--batch', String(batch), '--steps', String(steps), '--workers', String(workers)];
-  const res = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, PIPE_BLAS: 'off' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const res = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const last = res.stdout.trim().split('\n').pop() ?? '';
-  if (res.status !== 0 || !last.startsWith('[')) return [{ name: 'wasm (XNNPACK)', trainImagesPerSec: null, inferMsPerImage: null, note: 'child run failed' }];
+  if (res.status !== 0 || !last.startsWith('[')) return [{ name: label, trainImagesPerSec: null, inferMsPerImage: null, note: 'child run failed' }];
   return JSON.parse(last) as Row[];
+}
+
+/** The wasm rows on the fallbacks of the kernels this process uses: OpenBLAS after oneDNN, XNNPACK last. */
+function measureFallbackRows(): Row[] {
+  const rows: Row[] = [];
+  const kernels = nativeKernels().name;
+  if (kernels === 'onednn' && !flag('no-openblas')) rows.push(...measureChildRows({ PIPE_ONEDNN: 'off' }, 'wasm+OpenBLAS'));
+  if (kernels !== 'xnnpack' && !flag('no-xnnpack')) rows.push(...measureChildRows({ PIPE_ONEDNN: 'off', PIPE_BLAS: 'off' }, 'wasm (XNNPACK)'));
+  return rows;
 }
 
 async function main(): Promise<void> {
@@ -196,7 +207,7 @@ async function main(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) process.stderr.write(`round ${round}/${rounds}\n`);
     const these = await measurePlan(plan);
-    if ('blas' in loadBlas() && !flag('no-xnnpack')) these.push(...measureXnnpackRows());
+    these.push(...measureFallbackRows());
     if (!flag('no-keras')) {
       process.stderr.write('measuring keras/tensorflow ...\n');
       these.push(measureKeras());

@@ -49,7 +49,7 @@ stages:
     assert.doesNotMatch(status.stdout, /never run/);
   });
 
-  it('the kernels a model stage runs on (OpenBLAS or XNNPACK, PIPE_BLAS) are part of its cache key', async () => {
+  it('the kernels a model stage runs on (oneDNN, OpenBLAS or XNNPACK: PIPE_ONEDNN, PIPE_BLAS) are part of its cache key', async () => {
     const project = await makeToyProject(`name: kernels
 backend: wasm
 stages:
@@ -62,12 +62,19 @@ stages:
         outputs: { out: { file: 'out.txt', description: 'x' } }, runtime: ['tensorflow'],
         async run(ctx) { await (await import('node:fs/promises')).writeFile(ctx.output('out'), ctx.backend); } };\n`,
     );
-    const off = runJson(project, [], { PIPE_BLAS: 'off' }).stages.model;
+    const off = runJson(project, [], { PIPE_ONEDNN: 'off', PIPE_BLAS: 'off' }).stages.model;
     assert.equal((off.keyParts?.runtime as Record<string, string>).kernels, 'xnnpack');
     const here = (await kernelsOf('wasm')).name; // what this machine loads by default
     const auto = runJson(project).stages.model;
     assert.equal((auto.keyParts?.runtime as Record<string, string>).kernels, here);
     assert.equal(auto.key === off.key, here === 'xnnpack', 'different kernels, different keys');
     assert.equal(auto.status, here === 'xnnpack' ? 'cached' : 'ran');
+    if (here === 'onednn') {
+      // Without oneDNN, OpenBLAS (where it loads) runs them: another key again.
+      const blas = runJson(project, [], { PIPE_ONEDNN: 'off' }).stages.model;
+      const blasKernels = (blas.keyParts?.runtime as Record<string, string>).kernels;
+      assert.notEqual(blasKernels, 'onednn');
+      assert.notEqual(blas.key, auto.key);
+    }
   });
 });

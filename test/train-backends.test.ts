@@ -1,6 +1,7 @@
-// The same seeded training on the reference `cpu` backend and on `wasm` (with its OpenBLAS, SIMD and
-// batch-norm kernels): a small CNN on a few hundred synthetic faces follows the same loss curve (every
-// epoch within 1%) and ends at the same test accuracy (within 2 points).
+// The same seeded training on the reference `cpu` backend and on `wasm` (with its native convolutions,
+// oneDNN where installed, as in CI, else OpenBLAS; and its SIMD and batch-norm kernels): a small CNN on a few
+// hundred synthetic faces follows the same loss curve (every epoch within 1%) and ends at the same test
+// accuracy (within 2 points).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -10,9 +11,10 @@ import buildModel from '../stages/build-model.js';
 import train from '../stages/train.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
+import { nativeKernels } from '../src/tf/native-kernels.js';
 
 // Channel counts that are multiples of 4, so wasm runs its SIMD kernels, and stride-1 convolutions, which
-// run on OpenBLAS where it is installed.
+// run on oneDNN or OpenBLAS where installed.
 const LAYERS = [
   { conv2d: { filters: 4, kernelSize: 3, activation: 'relu' } },
   { batchNormalization: { momentum: 0.8 } },
@@ -24,6 +26,9 @@ const LAYERS = [
 ];
 
 test('seeded training follows the same loss curve on cpu and wasm and ends at the same accuracy', async (t) => {
+  t.diagnostic(nativeKernels().description);
+  // CI installs oneDNN (.ci/run): there the wasm run must train on it.
+  if (process.env.CI) assert.equal(nativeKernels().name, 'onednn');
   const faces = await runStage(synthesize, { params: { count: 480, size: 24, imbalance: 'balanced', splits: { train: 0.6, test: 0.4 } }, seed: 5 });
   const data = (await runStage(normalise, { params: { mode: 'scale' }, inputs: { data: faces.outputs.data } })).outputs.data;
   const results: Record<string, { losses: number[]; accuracy: number }> = {};

@@ -38,15 +38,14 @@ export function tfjsVersion(): string {
 }
 
 /**
- * What a backend's convolutions and matrix products run on: on wasm OpenBLAS when it loads (PIPE_BLAS), else
- * XNNPACK. They round differently, so model stages hash `name` into their cache keys. Loads no tfjs.
+ * What a backend's convolutions and matrix products run on: on wasm oneDNN, OpenBLAS or XNNPACK, whichever
+ * loads first (native-kernels.ts). They round differently, so model stages hash `name` into their cache keys.
+ * Loads no tfjs.
  */
 export async function kernelsOf(backend: BackendName): Promise<{ name: string; description: string }> {
   if (backend !== 'wasm') return { name: backend, description: backend };
-  const blas = (await import('./blas.js')).loadBlas();
-  return 'blas' in blas
-    ? { name: 'openblas', description: `wasm, convolutions on OpenBLAS ${blas.blas.name}` }
-    : { name: 'xnnpack', description: 'wasm, convolutions on XNNPACK (OpenBLAS not loaded)' };
+  const { name, description } = (await import('./native-kernels.js')).nativeKernels();
+  return { name, description };
 }
 
 export type Tf = typeof import('@tensorflow/tfjs');
@@ -54,7 +53,7 @@ export type Tf = typeof import('@tensorflow/tfjs');
 export interface LoadedTf {
   tf: Tf;
   backend: BackendName;
-  /** What runs the heavy kernels, for run records: e.g. "wasm, convolutions on OpenBLAS (Cooperlake)". */
+  /** What runs the heavy kernels, for run records: e.g. "wasm, convolutions on oneDNN libdnnl.so.2 (oneDNN 2.6.3, avx512_core)". */
   kernels: string;
 }
 
@@ -79,7 +78,7 @@ export async function loadTf(backend: BackendName): Promise<LoadedTf> {
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();
-  // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (OpenBLAS or XNNPACK).
+  // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (oneDNN, OpenBLAS or XNNPACK).
   if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
   loaded = { tf, backend, kernels: (await kernelsOf(backend)).description };
   return loaded;

@@ -7,14 +7,13 @@
 // is missing, or PIPE_BLAS=off, loadBlas() says why and the wasm backend keeps its XNNPACK kernels.
 // PIPE_BLAS=<path> picks a library file.
 //
-// Pointers are plain addresses (koffi copies TypedArray arguments; addresses avoid the copy): blasAddress()
-// of a view into the wasm heap gives the address of its first element.
-import { createRequire } from 'node:module';
+// Pointers are plain addresses into the wasm heap (see ffi.ts, wasm-heap.ts).
+import { firstLine, loadKoffi } from './ffi.js';
 
 export interface Blas {
   /** The library loaded and the kernel family OpenBLAS picked for this CPU, e.g. "libopenblas.so.0 (SkylakeX)". */
   readonly name: string;
-  /** Row-major C = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ; A, B, C are addresses (see blasAddress). */
+  /** Row-major C = alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ; A, B, C are addresses (see nativeAddress). */
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, a: bigint, lda: number, b: bigint, ldb: number, beta: number, c: bigint, ldc: number): void;
   /** Threads OpenBLAS uses per call; process-wide. */
   setThreads(n: number): void;
@@ -33,12 +32,6 @@ const ROW_MAJOR = 101;
 const NO_TRANS = 111;
 const TRANS = 112;
 
-type Koffi = {
-  load(path: string): { func(name: string, result: string, args: string[]): (...args: unknown[]) => unknown };
-  address(value: unknown): bigint;
-};
-
-let koffi: Koffi | undefined;
 let loaded: BlasLoad | undefined;
 
 /** Loads OpenBLAS once per thread; later calls return the same result. */
@@ -60,20 +53,12 @@ export function limitBlasThreads(threads: number): () => void {
   return () => blas.setThreads(before);
 }
 
-/** The address of a TypedArray view's first element (for Blas.sgemm). Call loadBlas() first. */
-export function blasAddress(view: ArrayBufferView): bigint {
-  if (!koffi) throw new Error('blasAddress() before loadBlas()');
-  return koffi.address(view);
-}
-
 function tryLoad(): BlasLoad {
   const setting = process.env.PIPE_BLAS?.trim();
   if (setting === 'off' || setting === '0') return { unavailable: 'turned off by PIPE_BLAS' };
-  try {
-    koffi = createRequire(import.meta.url)('koffi') as Koffi;
-  } catch (err) {
-    return { unavailable: `the koffi FFI package does not load here (${firstLine(err)})` };
-  }
+  const ffi = loadKoffi();
+  if ('unavailable' in ffi) return ffi;
+  const { koffi } = ffi;
   const candidates = setting ? [setting] : (LIBRARY_NAMES[process.platform] ?? LIBRARY_NAMES.linux);
   const failures: string[] = [];
   for (const file of candidates) {
@@ -106,8 +91,4 @@ function tryLoad(): BlasLoad {
   const hint =
     process.platform === 'linux' ? 'apt-get install libopenblas0-pthread' : process.platform === 'darwin' ? 'brew install openblas' : 'install OpenBLAS';
   return { unavailable: `OpenBLAS not found (${failures.join('; ')}); ${hint}, or set PIPE_BLAS to the library's path` };
-}
-
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0];
 }

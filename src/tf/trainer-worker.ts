@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf, type BackendName, type Tf } from './backend.js';
+import { limitNativeThreads } from './native-kernels.js';
 import { assignWeights, batchTensors, computeShard, type LossName } from './replica.js';
 
 type InitMessage = { type: 'init'; backend: BackendName; topology: object; weights: Float32Array[] };
@@ -27,6 +28,8 @@ port.on('message', async (msg: InitMessage | StepMessage) => {
   try {
     if (msg.type === 'init') {
       tf = (await loadTf(msg.backend)).tf;
+      // One thread per replica: oneDNN's OpenMP count is per calling thread, so the parent's limit does not reach here.
+      limitNativeThreads(1);
       model = await tf.models.modelFromJSON({ modelTopology: msg.topology } as never);
       assignWeights(tf, model, msg.weights);
       port.postMessage({ type: 'ready' });

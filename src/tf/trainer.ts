@@ -34,7 +34,7 @@ import { Worker } from 'node:worker_threads';
 import type { LayersModel, Optimizer, Tensor, Variable, NamedTensorMap } from '@tensorflow/tfjs';
 import type { BackendName, Tf } from './backend.js';
 import { batchTensors, readWeights, type LossName, type ShardResult } from './replica.js';
-import { limitBlasThreads } from './blas.js';
+import { limitNativeThreads } from './native-kernels.js';
 
 export interface TrainerOptions {
   model: LayersModel;
@@ -93,17 +93,18 @@ export async function createTrainer(opts: TrainerOptions): Promise<Trainer> {
   const workers = Math.max(1, Math.floor(opts.workers ?? 1));
   const tf = (await import('@tensorflow/tfjs')) as Tf;
   if (workers === 1) return new LocalTrainer(tf, model, optimizer, loss);
-  // One OpenBLAS thread per replica: the workers are the parallelism (process-wide, restored on dispose).
-  const restoreBlasThreads = limitBlasThreads(1);
+  // One native-kernel thread per replica: the workers are the parallelism (restored on dispose; each
+  // worker holds its own thread to one as well, see trainer-worker.ts).
+  const restoreNativeThreads = limitNativeThreads(1);
   try {
     const pool = await Promise.all(
       Array.from({ length: workers }, () =>
         WorkerReplica.start(opts.backend ?? (tf.getBackend() as BackendName), model.toJSON(null, false) as object, readWeights(model)),
       ),
     );
-    return new ParallelTrainer(tf, model, optimizer, loss, pool, restoreBlasThreads);
+    return new ParallelTrainer(tf, model, optimizer, loss, pool, restoreNativeThreads);
   } catch (err) {
-    restoreBlasThreads();
+    restoreNativeThreads();
     throw err;
   }
 }
@@ -157,7 +158,7 @@ class ParallelTrainer implements Trainer {
     private optimizer: Optimizer,
     private loss: LossName,
     private pool: WorkerReplica[],
-    private restoreBlasThreads: () => void,
+    private restoreNativeThreads: () => void,
   ) {
     this.workers = pool.length;
   }
@@ -213,7 +214,7 @@ class ParallelTrainer implements Trainer {
     try {
       await Promise.all(this.pool.map((r) => r.terminate()));
     } finally {
-      this.restoreBlasThreads();
+      this.restoreNativeThreads();
     }
   }
 }

@@ -13,28 +13,10 @@
 //   dXp    = Σ_t unshift_t(dyGrid · W_tᵀ)      (GEMM into dXp at the tap's offset, accumulating)
 //   dW_t   = shift_t(Xp)ᵀ · dyGrid             (GEMM with the long dimension as the reduction)
 import type { Tf } from './backend.js';
-import { blasAddress, type Blas } from './blas.js';
+import type { Blas } from './blas.js';
+import { conv2dInfo, heapRef, size, type Conv2DInfo, type HeapRef, type TensorInfo } from './wasm-heap.js';
 import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
 import { wasmKernelRunner } from './wasm-conv-grads.js';
-
-type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-type Conv2DInfo = ReturnType<Tf['backend_util']['computeConv2DInfo']>;
-
-/** Where a tensor's floats start, as an element index into the whole wasm heap. */
-interface HeapRef {
-  heap: Float32Array;
-  at: (t: TensorInfo) => number;
-  addr: (t: TensorInfo, elementOffset?: number) => bigint;
-}
-
-/** Views of the heap as it is now: take them after the last allocation (growth detaches old ones). */
-function heapRef(backend: WasmBackend, any: TensorInfo): HeapRef {
-  const view = backend.typedArrayFromHeap(any) as Float32Array;
-  const heap = new Float32Array(view.buffer);
-  const base = blasAddress(heap);
-  const at = (t: TensorInfo) => (backend.typedArrayFromHeap(t) as Float32Array).byteOffset / 4;
-  return { heap, at, addr: (t, off = 0) => base + BigInt((at(t) + off) * 4) };
-}
 
 /** The padded grid a stride-1 convolution reads: Xp's size, where x sits in it, and the tap offsets. */
 interface Grid {
@@ -131,26 +113,6 @@ function gridTransfer(m: HeapRef, dense: TensorInfo, full: TensorInfo, g: Grid, 
       else m.heap.copyWithin(di, fi, fi + span);
     }
   }
-}
-
-function size(shape: number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function conv2dInfo(tf: Tf, xShape: number[], filterShape: number[], attrs: Record<string, unknown>): Conv2DInfo | undefined {
-  const format = attrs.dataFormat;
-  if (format !== undefined && format !== 'NHWC' && format !== 'channelsLast') return undefined;
-  if (xShape.length !== 4 || filterShape.length !== 4) return undefined;
-  return tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    attrs.strides as never,
-    (attrs.dilations ?? 1) as never,
-    attrs.pad as never,
-    attrs.dimRoundingMode as never,
-    false,
-    'channelsLast',
-  );
 }
 
 /** Calls `gemm` for every image and tap, image by image (see the header), with the image's first grid row. */

@@ -7,7 +7,8 @@ export const usage = `Usage: pipe doctor [--json]
 Shows which TensorFlow.js backends work here and why the others do not:
   tensorflow  native TensorFlow via @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (installed? loads?)
   wasm        WebAssembly backend: SIMD, threads, whether pipe's training kernels are registered, and
-              whether its convolutions run on OpenBLAS (native GEMM through koffi) or on XNNPACK
+              whether its convolutions run on oneDNN or OpenBLAS (native libraries through koffi)
+              or on XNNPACK; PIPE_ONEDNN=off and PIPE_BLAS=off turn the native libraries off
   cpu         pure JavaScript reference backend (always works; very slow for conv nets)
 and what 'backend: auto' in a pipeline resolves to.
 
@@ -70,14 +71,17 @@ async function checkWasm(): Promise<BackendReport> {
         ? `training kernels registered: ${Object.keys(kernels).join(', ')}`
         : `training kernels MISSING: ${missing.join(', ')} (conv nets will fail or crawl)`,
     );
-    const { loadBlas } = await import('../../tf/blas.js');
-    const blas = loadBlas();
-    if ('blas' in blas) {
-      const { wasmBlasKernelsRegistered } = await import('../../tf/wasm-kernels.js');
-      details.push(`native GEMM: OpenBLAS ${blas.blas.name} runs ${wasmBlasKernelsRegistered(tf).join(', ')} (stride-1 convolutions)`);
+    const { nativeKernels, nativeKernelsPassedOver } = await import('../../tf/native-kernels.js');
+    const { wasmNativeKernelsRegistered } = await import('../../tf/wasm-kernels.js');
+    const native = nativeKernels();
+    if (native.name === 'onednn') {
+      details.push(`native kernels: oneDNN ${native.onednn.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (all strides)`);
+    } else if (native.name === 'openblas') {
+      details.push(`native kernels: OpenBLAS ${native.blas.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (stride-1 convolutions)`);
     } else {
-      details.push(`native GEMM: not used: ${blas.unavailable}; convolutions run on XNNPACK, about 3x slower to train`);
+      details.push('native kernels: none; convolutions run on XNNPACK, about 3x slower to train');
     }
+    for (const why of nativeKernelsPassedOver()) details.push(`  not used: ${why}`);
     const { simdKernels } = await import('../../tf/wasm-simd.js');
     details.push(
       simdKernels(tf.backend() as never)

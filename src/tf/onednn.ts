@@ -1,0 +1,497 @@
+// oneDNN (the library TensorFlow's own CPU build runs its convolutions on), called through the koffi FFI
+// for the wasm backend's convolutions and matrix products (see wasm-onednn-kernels.ts). Its JIT kernels
+// use the CPU's widest vector units (AVX-512 where there is one) and layouts tuned per shape.
+//
+// Optional on both ends, like OpenBLAS (blas.ts): koffi must load, and so must the system library
+// (Debian/Ubuntu: apt-get install libdnnl2, the oneDNN 2.x runtime). When either is missing, or
+// PIPE_ONEDNN=off, loadOneDnn() says why and the kernels fall back to OpenBLAS, then XNNPACK.
+// PIPE_ONEDNN=<path> picks a library file.
+//
+// It runs in place on the wasm heap: every call passes addresses into it (the heap may move when it grows,
+// so callers take addresses after their last allocation). Primitives are created once per shape and kept,
+// with memory objects whose data handles are set on every call.
+import { firstLine, loadKoffi, type Koffi } from './ffi.js';
+
+/** A convolution over NHWC data with [kh,kw,Cin,Cout] (hwio) filters, as tfjs describes it. */
+export interface ConvShape {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  ho: number;
+  wo: number;
+  cout: number;
+  kh: number;
+  kw: number;
+  strides: [number, number];
+  /** tfjs dilations (1 = dense); oneDNN counts the gaps (0 = dense). */
+  dilations: [number, number];
+  /** Top, left. */
+  padBefore: [number, number];
+  /** Bottom, right. */
+  padAfter: [number, number];
+}
+
+/** A batch of matrix products dst[b] = op(a[b])·op(w[b]); a batch of 1 on either side is broadcast. */
+export interface MatMulShape {
+  batchA: number;
+  batchB: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+}
+
+export interface OneDnn {
+  /** The library, its version and the instruction set its kernels use, e.g. "libdnnl.so.2 (oneDNN 2.6.3, avx512_core_bf16)". */
+  readonly name: string;
+  /** y = conv(x, w) (+ bias) (then relu); addresses into the heap. */
+  convForward(shape: ConvShape, x: bigint, w: bigint, y: bigint, bias?: bigint, relu?: boolean): void;
+  /** dx from dy and w. */
+  convBackwardData(shape: ConvShape, dy: bigint, w: bigint, dx: bigint): void;
+  /** dw from x and dy. */
+  convBackwardWeights(shape: ConvShape, x: bigint, dy: bigint, dw: bigint): void;
+  matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint): void;
+  /** Threads the calling thread's oneDNN calls use (OpenMP: per calling thread). */
+  setThreads(n: number): void;
+  threads(): number;
+  /** Which implementation oneDNN picked for each primitive made so far, by shape (for benchmarks and diagnostics). */
+  implementations(): Map<string, string>;
+}
+
+export type OneDnnLoad = { onednn: OneDnn } | { unavailable: string };
+
+const LIBRARY_NAMES: Record<string, string[]> = {
+  linux: ['libdnnl.so.2', 'libdnnl.so.3', 'libdnnl.so'],
+  darwin: ['libdnnl.2.dylib', 'libdnnl.dylib', '/opt/homebrew/opt/onednn/lib/libdnnl.dylib', '/usr/local/opt/onednn/lib/libdnnl.dylib'],
+  win32: ['dnnl.dll'],
+};
+
+// From oneapi/dnnl/dnnl_types.h (oneDNN 2.x C API; checked against its headers).
+const F32 = 3;
+const TAG_ANY = 1;
+const TAG_X = 2;
+const TAG_ABC = 4;
+const TAG_ACB = 17;
+const TAG_NHWC = 20;
+const TAG_HWIO = 30;
+const FORWARD_TRAINING = 64;
+const FORWARD_INFERENCE = 96;
+const CONVOLUTION_DIRECT = 1;
+const ELTWISE_RELU = 31;
+const QUERY_IMPL_INFO_STR = 8;
+const QUERY_EXEC_ARG_MD = 255;
+/** DNNL_MEMORY_ALLOCATE: the library allocates the memory's buffer. */
+const MEMORY_ALLOCATE = 0xffffffffffffffffn;
+const ARG_FROM = 1;
+const ARG_TO = 17;
+const CPU_ENGINE = 1;
+const STREAM_DEFAULT = 1;
+const ARG_SRC = 1;
+const ARG_DST = 17;
+const ARG_WEIGHTS = 33;
+const ARG_BIAS = 41;
+const ARG_DIFF_SRC = 129;
+const ARG_DIFF_DST = 145;
+const ARG_DIFF_WEIGHTS = 161;
+/** Bytes of a dnnl_memory_desc_t, an op descriptor, a dims array; generous: oneDNN 2.6 needs 696, 5976 and 96. */
+const MEMORY_DESC_BYTES = 1024;
+const OP_DESC_BYTES = 8192;
+const DIMS = 12;
+const STATUS_NAMES = ['success', 'out_of_memory', 'invalid_arguments', 'unimplemented', 'iterator_ends', 'runtime_error', 'not_required'];
+const ISA_NAMES: Record<number, string> = {
+  0x1: 'sse41', 0x3: 'avx', 0x7: 'avx2', 0x27: 'avx512_core', 0x67: 'avx512_core_vnni', 0xe7: 'avx512_core_bf16', 0x3e7: 'avx512_core_amx', 0x407: 'avx2_vnni',
+};
+
+type Fn = (...args: unknown[]) => unknown;
+
+let loaded: OneDnnLoad | undefined;
+
+/**
+ * Which layouts oneDNN may pick for itself (reordered from and to ours): none, the filters', or all. Measured
+ * on the paper CNN's convolutions (AVX-512, one thread), all three directions together: plain nhwc/hwio runs
+ * its im2col GEMM (1957 ms), blocked filters its direct JIT kernels on nhwc data (1479 ms), all blocked the
+ * same kernels plus reorders of every activation (2081 ms, 826 of them reorders).
+ */
+const LAYOUTS: 'plain' | 'weights' | 'any' = 'weights';
+
+/** Loads oneDNN once per thread; later calls return the same result. */
+export function loadOneDnn(): OneDnnLoad {
+  loaded ??= tryLoad();
+  return loaded;
+}
+
+/**
+ * Limits the calling thread's oneDNN calls to `threads` until the returned function restores the count. A
+ * data-parallel worker calls it once: the workers are the parallelism. A no-op when oneDNN is not loaded.
+ */
+export function limitOneDnnThreads(threads: number): () => void {
+  if (!loaded || !('onednn' in loaded)) return () => undefined;
+  const { onednn } = loaded;
+  const before = onednn.threads();
+  onednn.setThreads(threads);
+  return () => onednn.setThreads(before);
+}
+
+function tryLoad(): OneDnnLoad {
+  const setting = process.env.PIPE_ONEDNN?.trim();
+  if (setting === 'off' || setting === '0') return { unavailable: 'turned off by PIPE_ONEDNN' };
+  const ffi = loadKoffi();
+  if ('unavailable' in ffi) return ffi;
+  const { koffi } = ffi;
+  const candidates = setting ? [setting] : (LIBRARY_NAMES[process.platform] ?? LIBRARY_NAMES.linux);
+  const failures: string[] = [];
+  // OpenMP reads its settings once, when it loads. Its threads sleep between calls instead of spinning: in
+  // between, the step's other kernels run on this thread, and spinning threads would take cores from it (and
+  // from the other replicas').
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  for (const file of candidates) {
+    let lib;
+    try {
+      lib = koffi.load(file);
+    } catch (err) {
+      failures.push(`${file}: ${firstLine(err)}`);
+      continue;
+    }
+    try {
+      return { onednn: bind(koffi, lib, file) };
+    } catch (err) {
+      failures.push(`${file}: loads but does not work as oneDNN 2.x (${firstLine(err)})`);
+    }
+  }
+  const hint = process.platform === 'linux' ? 'apt-get install libdnnl2' : process.platform === 'darwin' ? 'brew install onednn' : 'install oneDNN 2.x';
+  return { unavailable: `oneDNN not found (${failures.join('; ')}); ${hint}, or set PIPE_ONEDNN to the library's path` };
+}
+
+/** A primitive ready to execute: its dnnl_exec_arg_t[] ({int arg; dnnl_memory_t memory}, 16 bytes each). */
+interface Executable {
+  handle: bigint;
+  args: BigInt64Array;
+  argsAddress: bigint;
+  count: number;
+}
+
+interface Primitive extends Executable {
+  /** The memory object each call's address goes to, in the order of the arguments given to makePrimitive. */
+  memories: bigint[];
+  /** Reorders from our plain layouts into the ones the primitive picked (inputs), run before it. */
+  before: Executable[];
+  /** Reorders back into our plain layouts (outputs), run after it. */
+  after: Executable[];
+}
+
+/** One argument of a primitive: its DNNL_ARG_*, our plain layout's descriptor, and whether the primitive writes it. */
+type ArgSpec = [arg: number, plain: bigint, output: boolean];
+
+function bind(koffi: Koffi, lib: ReturnType<Koffi['load']>, file: string): OneDnn {
+  const P = 'intptr_t';
+  const f = (name: string, result: string, args: string[]) => lib.func(name, result, args);
+  const engineCreate = f('dnnl_engine_create', 'int', [P, 'int', 'size_t']);
+  const streamCreate = f('dnnl_stream_create', 'int', [P, P, 'unsigned int']);
+  const mdInitByTag = f('dnnl_memory_desc_init_by_tag', 'int', [P, 'int', P, 'int', 'int']);
+  const convForwardInit = f('dnnl_dilated_convolution_forward_desc_init', 'int', [P, 'int', 'int', P, P, P, P, P, P, P, P]);
+  const convBackwardDataInit = f('dnnl_dilated_convolution_backward_data_desc_init', 'int', [P, 'int', P, P, P, P, P, P, P]);
+  const convBackwardWeightsInit = f('dnnl_dilated_convolution_backward_weights_desc_init', 'int', [P, 'int', P, P, P, P, P, P, P, P]);
+  const matmulInit = f('dnnl_matmul_desc_init', 'int', [P, P, P, P, P]);
+  const pdCreate = f('dnnl_primitive_desc_create', 'int', [P, P, P, P, P]);
+  const pdQuery = f('dnnl_primitive_desc_query', 'int', [P, 'int', 'int', P]);
+  const pdDestroy = f('dnnl_primitive_desc_destroy', 'int', [P]);
+  const primitiveCreate = f('dnnl_primitive_create', 'int', [P, P]);
+  const memoryCreate = f('dnnl_memory_create', 'int', [P, P, P, P]);
+  const setHandle = f('dnnl_memory_set_data_handle', 'int', [P, P]);
+  const execute = f('dnnl_primitive_execute', 'int', [P, P, 'int', P]);
+  const queryMd = f('dnnl_primitive_desc_query_md', P, [P, 'int', 'int']);
+  const mdEqual = f('dnnl_memory_desc_equal', 'int', [P, P]);
+  const reorderPdCreate = f('dnnl_reorder_primitive_desc_create', 'int', [P, P, P, P, P, P]);
+  const streamWait = f('dnnl_stream_wait', 'int', [P]);
+  const attrCreate = f('dnnl_primitive_attr_create', 'int', [P]);
+  const attrDestroy = f('dnnl_primitive_attr_destroy', 'int', [P]);
+  const attrSetPostOps = f('dnnl_primitive_attr_set_post_ops', 'int', [P, P]);
+  const postOpsCreate = f('dnnl_post_ops_create', 'int', [P]);
+  const postOpsDestroy = f('dnnl_post_ops_destroy', 'int', [P]);
+  const postOpsAppendEltwise = f('dnnl_post_ops_append_eltwise', 'int', [P, 'float', 'int', 'float', 'float']);
+  const effectiveIsa = f('dnnl_get_effective_cpu_isa', 'int', []);
+  const version = f('dnnl_version', P, []);
+
+  // OpenMP builds (Debian's) take their thread count from the calling thread's OpenMP setting.
+  let ompSet: Fn | undefined;
+  let ompGet: Fn | undefined;
+  try {
+    const gomp = koffi.load(process.platform === 'darwin' ? 'libomp.dylib' : 'libgomp.so.1');
+    ompSet = gomp.func('omp_set_num_threads', 'void', ['int']);
+    ompGet = gomp.func('omp_get_max_threads', 'int', []);
+  } catch {
+    // Another threading runtime: oneDNN picks its own count.
+  }
+
+  const addressOf = (view: ArrayBufferView) => BigInt(koffi.address(view));
+  const check = (what: string, status: unknown) => {
+    if (status !== 0) throw new Error(`oneDNN ${what} failed: ${STATUS_NAMES[status as number] ?? `status ${String(status)}`}`);
+  };
+  /** A fresh pointer-sized output slot and its address. */
+  const slot = () => {
+    const out = new BigInt64Array(1);
+    return { out, at: addressOf(out) };
+  };
+  /** Arrays whose addresses oneDNN is given while a primitive is made (kept alive until it is). */
+  const keep: unknown[] = [];
+  const dims = (values: number[]) => {
+    const a = new BigInt64Array(DIMS);
+    values.forEach((v, i) => (a[i] = BigInt(v)));
+    keep.push(a);
+    return a;
+  };
+  /** A plain memory descriptor with these dims and layout tag; the buffer must outlive its use. */
+  const md = (shape: number[], tag: number) => {
+    const buffer = new Uint8Array(MEMORY_DESC_BYTES);
+    const d = dims(shape);
+    check('memory_desc_init_by_tag', mdInitByTag(addressOf(buffer), shape.length, addressOf(d), F32, tag));
+    keep.push(buffer);
+    return addressOf(buffer);
+  };
+
+  const engineSlot = slot();
+  check('engine_create', engineCreate(engineSlot.at, CPU_ENGINE, 0));
+  const engine = engineSlot.out[0];
+  const streamSlot = slot();
+  check('stream_create', streamCreate(streamSlot.at, engine, STREAM_DEFAULT));
+  const stream = streamSlot.out[0];
+  // dnnl_version_t starts with three ints: major, minor, patch.
+  const v = BigInt(version() as bigint);
+  const [major, minor, patch] = [0, 4, 8].map((offset) => readInt(koffi, v, offset));
+  if (major !== 2) throw new Error(`oneDNN ${major}.${minor} has another C API than the 2.x one this build speaks`);
+  const isa = ISA_NAMES[effectiveIsa() as number] ?? `isa 0x${(effectiveIsa() as number).toString(16)}`;
+
+  const cache = new Map<string, Primitive>();
+  const impls = new Map<string, string>();
+
+  const executable = (pd: bigint, args: Array<[number, bigint]>): Executable => {
+    const primSlot = slot();
+    check('primitive_create', primitiveCreate(primSlot.at, pd));
+    const execArgs = new BigInt64Array(args.length * 2);
+    args.forEach(([arg, memory], i) => {
+      execArgs[2 * i] = BigInt(arg);
+      execArgs[2 * i + 1] = memory;
+    });
+    return { handle: primSlot.out[0], args: execArgs, argsAddress: addressOf(execArgs), count: args.length };
+  };
+  const memory = (desc: bigint, handle: bigint) => {
+    const m = slot();
+    check('memory_create', memoryCreate(m.at, desc, engine, handle));
+    return m.out[0];
+  };
+  const reorder = (from: bigint, fromDesc: bigint, to: bigint, toDesc: bigint): Executable => {
+    const pdSlot = slot();
+    check('reorder_primitive_desc_create', reorderPdCreate(pdSlot.at, fromDesc, engine, toDesc, engine, 0n));
+    try {
+      return executable(pdSlot.out[0], [[ARG_FROM, from], [ARG_TO, to]]);
+    } finally {
+      pdDestroy(pdSlot.out[0]);
+    }
+  };
+
+  /**
+   * Primitive desc → primitive. Where it picked another layout for an argument than our plain one (the op
+   * desc said "any"), the argument gets a memory of its own and a reorder to or from ours.
+   */
+  const makePrimitive = (key: string, opDesc: bigint, attr: bigint, hint: bigint, args: ArgSpec[]): Primitive => {
+    const pdSlot = slot();
+    check(`primitive_desc_create (${key})`, pdCreate(pdSlot.at, opDesc, attr, engine, hint));
+    const pd = pdSlot.out[0];
+    try {
+      const infoSlot = slot();
+      if (pdQuery(pd, QUERY_IMPL_INFO_STR, 0, infoSlot.at) === 0) impls.set(key, readCString(koffi, infoSlot.at));
+      const before: Executable[] = [];
+      const after: Executable[] = [];
+      const memories: bigint[] = [];
+      const execArgs = args.map(([arg, plain, output]): [number, bigint] => {
+        const user = memory(plain, 0n);
+        memories.push(user);
+        const picked = BigInt(queryMd(pd, QUERY_EXEC_ARG_MD, arg) as bigint);
+        if (picked === 0n || mdEqual(picked, plain) === 1) return [arg, user];
+        const own = memory(picked, MEMORY_ALLOCATE);
+        if (output) after.push(reorder(own, picked, user, plain));
+        else before.push(reorder(user, plain, own, picked));
+        return [arg, own];
+      });
+      const layouts = before.length + after.length;
+      if (layouts) impls.set(key, `${impls.get(key) ?? ''} (+${layouts} reorder${layouts > 1 ? 's' : ''})`);
+      return { ...executable(pd, execArgs), memories, before, after };
+    } finally {
+      pdDestroy(pd);
+    }
+  };
+
+  const exec = (e: Executable) => check('primitive_execute', execute(e.handle, stream, e.count, e.argsAddress));
+  const run = (p: Primitive, addresses: bigint[]) => {
+    addresses.forEach((a, i) => check('memory_set_data_handle', setHandle(p.memories[i], a)));
+    p.before.forEach(exec);
+    exec(p);
+    p.after.forEach(exec);
+    check('stream_wait', streamWait(stream));
+  };
+
+  /**
+   * Descriptors shared by the three convolution directions: our plain layouts (nhwc data, hwio filters) and
+   * what the op desc is given, "any" where oneDNN may pick a layout of its own (see LAYOUTS).
+   */
+  const convDescs = (s: ConvShape) => {
+    const src = md([s.n, s.cin, s.h, s.w], TAG_NHWC);
+    const weights = md([s.cout, s.cin, s.kh, s.kw], TAG_HWIO);
+    const dst = md([s.n, s.cout, s.ho, s.wo], TAG_NHWC);
+    const anyData = LAYOUTS === 'any';
+    const anyWeights = LAYOUTS !== 'plain';
+    return {
+      src,
+      weights,
+      dst,
+      srcOp: anyData ? md([s.n, s.cin, s.h, s.w], TAG_ANY) : src,
+      weightsOp: anyWeights ? md([s.cout, s.cin, s.kh, s.kw], TAG_ANY) : weights,
+      dstOp: anyData ? md([s.n, s.cout, s.ho, s.wo], TAG_ANY) : dst,
+      strides: addressOf(dims(s.strides)),
+      dilates: addressOf(dims([s.dilations[0] - 1, s.dilations[1] - 1])),
+      padL: addressOf(dims(s.padBefore)),
+      padR: addressOf(dims(s.padAfter)),
+    };
+  };
+  const convKey = (s: ConvShape) =>
+    `${s.n}x${s.h}x${s.w}x${s.cin}>${s.ho}x${s.wo}x${s.cout} k${s.kh}x${s.kw} s${s.strides} d${s.dilations} p${s.padBefore},${s.padAfter}`;
+
+  /** The forward primitive desc that backward ones need as a hint (its op desc must outlive it). */
+  const forwardOpDesc = (s: ConvShape, d: ReturnType<typeof convDescs>, prop: number, bias: bigint) => {
+    const op = new Uint8Array(OP_DESC_BYTES);
+    keep.push(op);
+    check('convolution_forward_desc_init', convForwardInit(addressOf(op), prop, CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, bias, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
+    return addressOf(op);
+  };
+
+  const withScratch = <T>(build: () => T): T => {
+    try {
+      return build();
+    } finally {
+      keep.length = 0;
+    }
+  };
+
+  const forwardHint = (s: ConvShape, d: ReturnType<typeof convDescs>) => {
+    const op = forwardOpDesc(s, d, FORWARD_TRAINING, 0n);
+    const pdSlot = slot();
+    check('primitive_desc_create (forward hint)', pdCreate(pdSlot.at, op, 0n, engine, 0n));
+    return pdSlot.out[0];
+  };
+
+  const onednn: OneDnn = {
+    name: `${file} (oneDNN ${major}.${minor}.${patch}, ${isa})`,
+    convForward(s, x, w, y, bias, relu = false) {
+      const key = `fwd ${convKey(s)}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = withScratch(() => {
+          const d = convDescs(s);
+          const biasDesc = bias !== undefined ? md([s.cout], TAG_X) : 0n;
+          // Inference when fused (model.predict), training otherwise: the backward pass may want a workspace-free
+          // forward either way for convolutions, so the two differ only in the kernels oneDNN may pick.
+          const op = forwardOpDesc(s, d, bias !== undefined || relu ? FORWARD_INFERENCE : FORWARD_TRAINING, biasDesc);
+          let attr = 0n;
+          let postOps = 0n;
+          if (relu) {
+            const a = slot();
+            check('primitive_attr_create', attrCreate(a.at));
+            attr = a.out[0];
+            const po = slot();
+            check('post_ops_create', postOpsCreate(po.at));
+            postOps = po.out[0];
+            check('post_ops_append_eltwise', postOpsAppendEltwise(postOps, 1, ELTWISE_RELU, 0, 0));
+            check('primitive_attr_set_post_ops', attrSetPostOps(attr, postOps));
+          }
+          try {
+            const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
+            if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
+            return makePrimitive(key, op, attr, 0n, args);
+          } finally {
+            if (postOps) postOpsDestroy(postOps);
+            if (attr) attrDestroy(attr);
+          }
+        });
+        cache.set(key, p);
+      }
+      run(p, bias !== undefined ? [x, w, y, bias] : [x, w, y]);
+    },
+    convBackwardData(s, dy, w, dx) {
+      const key = `bwd-data ${convKey(s)}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = withScratch(() => {
+          const d = convDescs(s);
+          const hint = forwardHint(s, d);
+          try {
+            const op = new Uint8Array(OP_DESC_BYTES);
+            keep.push(op);
+            check('convolution_backward_data_desc_init', convBackwardDataInit(addressOf(op), CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
+            return makePrimitive(key, addressOf(op), 0n, hint, [[ARG_DIFF_DST, d.dst, false], [ARG_WEIGHTS, d.weights, false], [ARG_DIFF_SRC, d.src, true]]);
+          } finally {
+            pdDestroy(hint);
+          }
+        });
+        cache.set(key, p);
+      }
+      run(p, [dy, w, dx]);
+    },
+    convBackwardWeights(s, x, dy, dw) {
+      const key = `bwd-weights ${convKey(s)}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = withScratch(() => {
+          const d = convDescs(s);
+          const hint = forwardHint(s, d);
+          try {
+            const op = new Uint8Array(OP_DESC_BYTES);
+            keep.push(op);
+            check('convolution_backward_weights_desc_init', convBackwardWeightsInit(addressOf(op), CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, 0n, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
+            return makePrimitive(key, addressOf(op), 0n, hint, [[ARG_SRC, d.src, false], [ARG_DIFF_DST, d.dst, false], [ARG_DIFF_WEIGHTS, d.weights, true]]);
+          } finally {
+            pdDestroy(hint);
+          }
+        });
+        cache.set(key, p);
+      }
+      run(p, [x, dy, dw]);
+    },
+    matmul(s, a, b, out) {
+      const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
+      let p = cache.get(key);
+      if (!p) {
+        p = withScratch(() => {
+          const batch = Math.max(s.batchA, s.batchB);
+          // A transposed operand is the same logical [batch, rows, cols] matrix stored with its last two axes swapped.
+          const src = md([s.batchA, s.m, s.k], s.transA ? TAG_ACB : TAG_ABC);
+          const weights = md([s.batchB, s.k, s.n], s.transB ? TAG_ACB : TAG_ABC);
+          const dst = md([batch, s.m, s.n], TAG_ABC);
+          const op = new Uint8Array(OP_DESC_BYTES);
+          keep.push(op);
+          check('matmul_desc_init', matmulInit(addressOf(op), src, weights, 0n, dst));
+          return makePrimitive(key, addressOf(op), 0n, 0n, [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]]);
+        });
+        cache.set(key, p);
+      }
+      run(p, [a, b, out]);
+    },
+    setThreads(n) {
+      ompSet?.(Math.max(1, Math.floor(n)));
+    },
+    threads: () => (ompGet ? (ompGet() as number) : 1),
+    implementations: () => new Map(impls),
+  };
+  return onednn;
+}
+
+/** A 32-bit int at `address + offset` (native memory). */
+function readInt(koffi: Koffi, address: bigint, offset: number): number {
+  return koffi.decode(address, offset, 'int') as number;
+}
+
+/** The C string a `const char *` at `address` points to. */
+function readCString(koffi: Koffi, address: bigint): string {
+  return String(koffi.decode(address, 0, 'const char *'));
+}

@@ -1,0 +1,121 @@
+// Convolutions (forward, fused with bias and relu for model.predict, and both gradients, any stride and
+// dilation) and BatchMatMul for the wasm backend on oneDNN (onednn.ts), in place on the wasm heap: the
+// tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and hwio, so no copy
+// or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding) goes to
+// `fallback`, the kernel this one replaces.
+import type { Tf } from './backend.js';
+import type { ConvShape, OneDnn } from './onednn.js';
+import type { KernelFunc } from './wasm-fast-reductions.js';
+import { conv2dInfo, heapRef, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+
+function convShape(info: Conv2DInfo): ConvShape | undefined {
+  const { top, bottom, left, right } = info.padInfo;
+  if (top < 0 || left < 0 || bottom < 0 || right < 0) return undefined;
+  if (info.outHeight <= 0 || info.outWidth <= 0) return undefined;
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    cin: info.inChannels,
+    ho: info.outHeight,
+    wo: info.outWidth,
+    cout: info.outChannels,
+    kh: info.filterHeight,
+    kw: info.filterWidth,
+    strides: [info.strideHeight, info.strideWidth],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    padBefore: [top, left],
+    padAfter: [bottom, right],
+  };
+}
+
+function floats(...ts: Array<TensorInfo | undefined>): boolean {
+  return ts.every((t) => !t || t.dtype === 'float32');
+}
+
+export function onednnConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs;
+    const info = floats(x, filter) ? conv2dInfo(tf, x.shape, filter.shape, args.attrs) : undefined;
+    const s = info && convShape(info);
+    if (!s || size(x.shape) === 0 || size(filter.shape) === 0) return fallback(args);
+    const y = args.backend.makeOutput([s.n, s.ho, s.wo, s.cout], 'float32');
+    const m = heapRef(args.backend, y);
+    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y));
+    return y;
+  };
+}
+
+/** FusedConv2D (what model.predict runs) with a per-channel bias and a linear or relu activation, in one primitive. */
+export function onednnFusedConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const activation = (args.attrs.activation as string | undefined) ?? 'linear';
+    if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return fallback(args);
+    const info = floats(x, filter, bias) ? conv2dInfo(tf, x.shape, filter.shape, args.attrs) : undefined;
+    const s = info && convShape(info);
+    if (!s || (bias && size(bias.shape) !== s.cout) || size(x.shape) === 0 || size(filter.shape) === 0) return fallback(args);
+    const y = args.backend.makeOutput([s.n, s.ho, s.wo, s.cout], 'float32');
+    const m = heapRef(args.backend, y);
+    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y), bias && m.addr(bias), activation === 'relu');
+    return y;
+  };
+}
+
+export function onednnConv2DBackpropInput(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs;
+    const inputShape = args.attrs.inputShape as number[];
+    const info = floats(dy, filter) ? conv2dInfo(tf, inputShape, filter.shape, args.attrs) : undefined;
+    const s = info && convShape(info);
+    if (!s || dy.shape.join() !== [s.n, s.ho, s.wo, s.cout].join() || size(dy.shape) === 0 || size(filter.shape) === 0) return fallback(args);
+    const dx = args.backend.makeOutput(inputShape, 'float32');
+    const m = heapRef(args.backend, dx);
+    onednn.convBackwardData(s, m.addr(dy), m.addr(filter), m.addr(dx));
+    return dx;
+  };
+}
+
+export function onednnConv2DBackpropFilter(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs;
+    const filterShape = args.attrs.filterShape as number[];
+    const info = floats(x, dy) ? conv2dInfo(tf, x.shape, filterShape, args.attrs) : undefined;
+    const s = info && convShape(info);
+    if (!s || dy.shape.join() !== [s.n, s.ho, s.wo, s.cout].join() || size(dy.shape) === 0 || size(x.shape) === 0) return fallback(args);
+    const dw = args.backend.makeOutput(filterShape, 'float32');
+    const m = heapRef(args.backend, dw);
+    onednn.convBackwardWeights(s, m.addr(x), m.addr(dy), m.addr(dw));
+    return dw;
+  };
+}
+
+/**
+ * BatchMatMul on float32 inputs of rank ≥ 2 ([...batch, rows, cols]) whose batch dimensions are equal or
+ * one of which holds a single matrix (broadcast); anything else goes to `fallback`.
+ */
+export function onednnBatchMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs;
+    const transA = Boolean(args.attrs.transposeA);
+    const transB = Boolean(args.attrs.transposeB);
+    if (!floats(a, b) || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
+    const leadA = a.shape.slice(0, -2);
+    const leadB = b.shape.slice(0, -2);
+    const [a1, a2] = a.shape.slice(-2);
+    const [b1, b2] = b.shape.slice(-2);
+    const batchA = size(leadA);
+    const batchB = size(leadB);
+    const sameLead = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
+    if (!sameLead && batchA !== 1 && batchB !== 1) return fallback(args);
+    const [m, k] = transA ? [a2, a1] : [a1, a2];
+    const [kb, n] = transB ? [b2, b1] : [b1, b2];
+    if (k !== kb || k === 0) return fallback(args); // the stock kernel words the shape error, and sums nothing to 0
+    const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
+    const out = args.backend.makeOutput([...lead, m, n], 'float32');
+    if (Math.max(batchA, batchB) * m * n === 0) return out;
+    const h = heapRef(args.backend, out);
+    onednn.matmul({ batchA, batchB, m, n, k, transA, transB }, h.addr(a), h.addr(b), h.addr(out));
+    return out;
+  };
+}
