@@ -13,6 +13,8 @@ test('pipe doctor reports every backend, why the missing ones are missing, and w
   const byName = Object.fromEntries(report.backends.map((b) => [b.name, b]));
   assert.ok(byName.wasm.ok && byName.cpu.ok);
   assert.match(byName.wasm.details.join('\n'), /Conv2DBackpropFilter/);
+  // Which library the convolutions run on; CI installs oneDNN (.ci/run).
+  assert.match(byName.wasm.details.join('\n'), process.env.CI ? /native kernels: oneDNN .* runs Conv2D/ : /native kernels: (oneDNN|OpenBLAS|none)/);
   if (nativePackage()) {
     assert.equal(report.auto, 'tensorflow');
   } else {

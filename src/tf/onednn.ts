@@ -2,8 +2,8 @@
 // for the wasm backend's convolutions and matrix products (see wasm-onednn-kernels.ts). Its JIT kernels
 // use the CPU's widest vector units (AVX-512 where there is one) and layouts tuned per shape.
 //
-// Optional on both ends, like OpenBLAS (blas.ts): koffi must load, and so must the system library
-// (Debian/Ubuntu: apt-get install libdnnl2, the oneDNN 2.x runtime). When either is missing, or
+// Optional on both ends, like OpenBLAS (blas.ts): koffi must load, and so must the system library, the
+// oneDNN 2.x runtime (Debian/Ubuntu: apt-get install libdnnl2; 3.x has another C API). When either is missing, or
 // PIPE_ONEDNN=off, loadOneDnn() says why and the kernels fall back to OpenBLAS, then XNNPACK.
 // PIPE_ONEDNN=<path> picks a library file.
 //
@@ -64,7 +64,7 @@ export type OneDnnLoad = { onednn: OneDnn } | { unavailable: string };
 
 const LIBRARY_NAMES: Record<string, string[]> = {
   linux: ['libdnnl.so.2', 'libdnnl.so.3', 'libdnnl.so'],
-  darwin: ['libdnnl.2.dylib', 'libdnnl.dylib', '/opt/homebrew/opt/onednn/lib/libdnnl.dylib', '/usr/local/opt/onednn/lib/libdnnl.dylib'],
+  darwin: ['libdnnl.2.dylib', 'libdnnl.dylib'],
   win32: ['dnnl.dll'],
 };
 
@@ -160,7 +160,7 @@ function tryLoad(): OneDnnLoad {
       failures.push(`${file}: loads but does not work as oneDNN 2.x (${firstLine(err)})`);
     }
   }
-  const hint = process.platform === 'linux' ? 'apt-get install libdnnl2' : process.platform === 'darwin' ? 'brew install onednn' : 'install oneDNN 2.x';
+  const hint = process.platform === 'linux' ? 'apt-get install libdnnl2 (the oneDNN 2.x runtime)' : 'install the oneDNN 2.x runtime';
   return { unavailable: `oneDNN not found (${failures.join('; ')}); ${hint}, or set PIPE_ONEDNN to the library's path` };
 }
 
