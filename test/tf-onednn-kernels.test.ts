@@ -4,62 +4,29 @@
 // the wasm backend falls back to OpenBLAS or XNNPACK (tested in tf-wasm-kernels.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadTf, type Tf } from '../src/tf/backend.js';
+import { loadTf } from '../src/tf/backend.js';
 import { loadOneDnn } from '../src/tf/onednn.js';
 import { nativeKernels } from '../src/tf/native-kernels.js';
 import { WASM_NATIVE_KERNELS, wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
+import { checkBatchMatMul, kernelChecks, randomData, relError } from './support/kernel-values.js';
 
 const found = loadOneDnn();
 const missing = 'unavailable' in found ? found.unavailable : null;
 const skip = missing && !process.env.CI ? `oneDNN is not available here: ${missing}` : false;
 
-/** Deterministic pseudo-random values in [-1, 1). */
-function randomData(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
+const { tf } = await loadTf('wasm');
+const { runOn, assertSameAsCpu } = kernelChecks(tf);
 
-type Inputs = Record<string, { shape: number[]; data: Float32Array }>;
-
-async function runOn(tf: Tf, backend: 'wasm' | 'cpu', kernel: string, inputs: Inputs, attrs: Record<string, unknown>) {
-  await tf.setBackend(backend);
-  const ts: Record<string, ReturnType<Tf['tensor']>> = {};
-  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as ReturnType<Tf['tensor']>;
-  const result = { shape: out.shape, data: (await out.data()) as Float32Array };
-  out.dispose();
-  Object.values(ts).forEach((t) => t.dispose());
-  return result;
-}
-
-async function assertSameAsCpu(tf: Tf, kernel: string, inputs: Inputs, attrs: Record<string, unknown>, label: string) {
-  const ref = await runOn(tf, 'cpu', kernel, inputs, attrs);
-  const got = await runOn(tf, 'wasm', kernel, inputs, attrs);
-  assert.deepEqual(got.shape, ref.shape, `${label}: shape`);
-  assertClose(got.data, ref.data, label);
-}
-
-/** max |got − ref| / max |ref| within 1e-4: relative to the reference's scale. */
 function assertClose(got: Float32Array, ref: Float32Array, label: string) {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < ref.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i] - ref[i]));
-    scale = Math.max(scale, Math.abs(ref[i]));
-  }
-  assert.ok(diff / scale <= 1e-4, `${label}: relative error ${diff / scale}`);
+  const err = relError(got, ref);
+  assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
 }
 
 const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 test('oneDNN loads (CI installs libdnnl2) and runs every native kernel of the wasm backend', { skip }, async (t) => {
   assert.equal(missing, null, `oneDNN is expected in CI: ${missing}`);
-  const { tf, kernels } = await loadTf('wasm');
+  const { kernels } = await loadTf('wasm');
   t.diagnostic(kernels);
   assert.equal(nativeKernels().name, 'onednn');
   assert.match(kernels, /oneDNN/);
@@ -67,7 +34,6 @@ test('oneDNN loads (CI installs libdnnl2) and runs every native kernel of the wa
 });
 
 test('convolutions and both gradients on oneDNN match cpu: same/valid/explicit padding, strides 1 and 2, dilation, 1 to 32 channels', { skip }, async () => {
-  const { tf } = await loadTf('wasm');
   const onednn = 'onednn' in found ? found.onednn : undefined;
   const before = onednn?.implementations().size ?? 0;
   let seed = 1;
@@ -96,13 +62,13 @@ test('convolutions and both gradients on oneDNN match cpu: same/valid/explicit p
         const bias = { shape: [c.cout], data: randomData(c.cout, seed++) };
         const attrs = { strides: stride, pad, dataFormat: 'NHWC', dilations: c.d };
         const label = `${JSON.stringify(c)} stride ${stride} pad ${JSON.stringify(pad)}`;
-        await assertSameAsCpu(tf, 'Conv2D', { x, filter }, attrs, `Conv2D ${label}`);
-        await assertSameAsCpu(tf, 'FusedConv2D', { x, filter, bias }, { ...attrs, activation: 'relu' }, `FusedConv2D relu ${label}`);
-        await assertSameAsCpu(tf, 'FusedConv2D', { x, filter }, { ...attrs, activation: 'linear' }, `FusedConv2D linear ${label}`);
+        await assertSameAsCpu('Conv2D', { x, filter }, attrs, `Conv2D ${label}`);
+        await assertSameAsCpu('FusedConv2D', { x, filter, bias }, { ...attrs, activation: 'relu' }, `FusedConv2D relu ${label}`);
+        await assertSameAsCpu('FusedConv2D', { x, filter }, { ...attrs, activation: 'linear' }, `FusedConv2D linear ${label}`);
         // The cpu backend's gradients take no dilations: the next test checks dilated ones another way.
         if (c.d === 1) {
-          await assertSameAsCpu(tf, 'Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: xShape }, `input gradient ${label}`);
-          await assertSameAsCpu(tf, 'Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape }, `filter gradient ${label}`);
+          await assertSameAsCpu('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: xShape }, `input gradient ${label}`);
+          await assertSameAsCpu('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape }, `filter gradient ${label}`);
         }
         checked++;
       }
@@ -116,7 +82,6 @@ test('convolutions and both gradients on oneDNN match cpu: same/valid/explicit p
 test('dilated convolution gradients on oneDNN match cpu gradients of the equivalent zero-inserted filter', { skip }, async () => {
   // A k×k filter with dilation d is a ((k−1)d+1)² filter with zeros between taps, which the cpu backend can
   // differentiate; its filter gradient at the tap positions is the dilated one.
-  const { tf } = await loadTf('wasm');
   let seed = 700;
   for (const { n, size, cin, cout, k, d, pad } of [
     { n: 2, size: 10, cin: 4, cout: 8, k: 3, d: 2, pad: 'same' },
@@ -137,33 +102,17 @@ test('dilated convolution gradients on oneDNN match cpu gradients of the equival
     eachTap((i, j, ci, co) => (bigFilter.data[tap(i * d, j * d, ci, co, big)] = filter.data[tap(i, j, ci, co, k)]));
     const base = { strides: 1, pad, dataFormat: 'NHWC' };
     const label = `n${n} ${size}px k${k} d${d} pad ${pad}`;
-    const refDx = await runOn(tf, 'cpu', 'Conv2DBackpropInput', { dy, filter: bigFilter }, { ...base, inputShape: xShape });
-    const gotDx = await runOn(tf, 'wasm', 'Conv2DBackpropInput', { dy, filter }, { ...base, dilations: d, inputShape: xShape });
+    const refDx = await runOn('cpu', 'Conv2DBackpropInput', { dy, filter: bigFilter }, { ...base, inputShape: xShape });
+    const gotDx = await runOn('wasm', 'Conv2DBackpropInput', { dy, filter }, { ...base, dilations: d, inputShape: xShape });
     assertClose(gotDx.data, refDx.data, `dx ${label}`);
-    const refDwBig = await runOn(tf, 'cpu', 'Conv2DBackpropFilter', { x, dy }, { ...base, filterShape: bigFilter.shape });
+    const refDwBig = await runOn('cpu', 'Conv2DBackpropFilter', { x, dy }, { ...base, filterShape: bigFilter.shape });
     const refDw = new Float32Array(k * k * cin * cout);
     eachTap((i, j, ci, co) => (refDw[tap(i, j, ci, co, k)] = refDwBig.data[tap(i * d, j * d, ci, co, big)]));
-    const gotDw = await runOn(tf, 'wasm', 'Conv2DBackpropFilter', { x, dy }, { ...base, dilations: d, filterShape: filter.shape });
+    const gotDw = await runOn('wasm', 'Conv2DBackpropFilter', { x, dy }, { ...base, dilations: d, filterShape: filter.shape });
     assertClose(gotDw.data, refDw, `dW ${label}`);
   }
 });
 
 test('BatchMatMul on oneDNN matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', { skip }, async () => {
-  const { tf } = await loadTf('wasm');
-  let seed = 950;
-  for (const [aShape, bShape, transposeA, transposeB] of [
-    [[1, 5, 7], [1, 7, 3], false, false],
-    [[4, 5, 7], [4, 3, 7], false, true],
-    [[3, 7, 5], [1, 7, 6], true, false],
-    [[1, 6, 4], [2, 3, 6], true, true],
-    [[64, 2048], [2048, 200], false, false], // the paper CNN's first dense layer
-    [[64, 200], [2048, 200], false, true], // its input gradient
-    [[64, 2048], [64, 200], true, false], // its weight gradient
-    [[2, 3, 4, 5], [2, 3, 5, 2], false, false],
-    [[2, 3, 4, 5], [5, 2], false, false],
-  ] as const) {
-    const a = { shape: [...aShape], data: randomData(count([...aShape]), seed++) };
-    const b = { shape: [...bShape], data: randomData(count([...bShape]), seed++) };
-    await assertSameAsCpu(tf, 'BatchMatMul', { a, b }, { transposeA, transposeB }, `BatchMatMul ${JSON.stringify([aShape, bShape, transposeA, transposeB])}`);
-  }
+  await checkBatchMatMul(assertSameAsCpu);
 });

@@ -4,59 +4,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs';
-import { loadTf, type Tf } from '../src/tf/backend.js';
+import { loadTf } from '../src/tf/backend.js';
 import { loadBlas } from '../src/tf/blas.js';
 import { nativeKernels } from '../src/tf/native-kernels.js';
 import { WASM_NATIVE_KERNELS, wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
+import { checkBatchMatMul, kernelChecks, randomData, relError, type KernelInputs } from './support/kernel-values.js';
 
 // Read when the kernels are first resolved, which loadTf does.
 process.env.PIPE_ONEDNN = 'off';
 const { tf } = await loadTf('wasm');
 
 type Attrs = Record<string, unknown>;
-type Inputs = Record<string, { shape: number[]; data: Float32Array }>;
-
-/** Deterministic pseudo-random values in [-1, 1). */
-function randomData(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
-  return out;
-}
-
-/** Runs one kernel on the named backend with the same input values; returns its output values and shape. */
-async function runOn(backend: 'wasm' | 'cpu', kernel: string, inputs: Inputs, attrs: Attrs) {
-  await tf.setBackend(backend);
-  const ts: Record<string, ReturnType<Tf['tensor']>> = {};
-  for (const [k, v] of Object.entries(inputs)) ts[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, ts as never, attrs as never) as ReturnType<Tf['tensor']>;
-  const result = { shape: out.shape, data: (await out.data()) as Float32Array };
-  out.dispose();
-  Object.values(ts).forEach((t) => t.dispose());
-  return result;
-}
-
-/** max |a − b| / max |b|: relative to the reference's scale. */
-function relError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
-
-async function assertSameAsCpu(kernel: string, inputs: Inputs, attrs: Attrs, label: string) {
-  const ref = await runOn('cpu', kernel, inputs, attrs);
-  const got = await runOn('wasm', kernel, inputs, attrs);
-  assert.deepEqual(got.shape, ref.shape, `${label}: shape`);
-  const err = relError(got.data, ref.data);
-  assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
-}
+const { runOn, assertSameAsCpu } = kernelChecks(tf);
 
 function forwardOutSize(inSize: number, k: number, stride: number, pad: unknown, dim: 0 | 1, rounding?: string): number {
   const info = tf.backend_util.computeConv2DInfo([1, inSize, inSize, 1], [k, k, 1, 1], stride, 1, pad as never, rounding as never);
@@ -320,7 +279,7 @@ test('Conv2D and FusedConv2D on wasm match cpu over kernel sizes, dilations and 
         // model.predict runs FusedConv2D: with and without a bias, linear and relu.
         const bias = { shape: [c.cout], data: randomData(c.cout, seed++) };
         const activation = checked % 2 ? 'relu' : 'linear';
-        const inputs: Inputs = checked % 3 ? { x, filter, bias } : { x, filter };
+        const inputs: KernelInputs = checked % 3 ? { x, filter, bias } : { x, filter };
         await assertSameAsCpu('FusedConv2D', inputs, { ...attrs, activation }, `FusedConv2D ${activation} ${label}`);
         checked++;
       }
@@ -330,23 +289,7 @@ test('Conv2D and FusedConv2D on wasm match cpu over kernel sizes, dilations and 
 });
 
 test('BatchMatMul on wasm matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', async () => {
-  let seed = 950;
-  for (const [aShape, bShape, transposeA, transposeB] of [
-    [[1, 5, 7], [1, 7, 3], false, false],
-    [[4, 5, 7], [4, 3, 7], false, true],
-    [[3, 7, 5], [1, 7, 6], true, false],
-    [[1, 6, 4], [2, 3, 6], true, true],
-    [[2, 1, 9], [2, 9, 1], false, false],
-    [[64, 30], [30, 20], false, false], // rank 2, as dense layers call it
-    [[6, 20], [30, 20], false, true],
-    [[6, 30], [6, 20], true, false],
-    [[2, 3, 4, 5], [2, 3, 5, 2], false, false],
-    [[2, 3, 4, 5], [5, 2], false, false],
-  ] as const) {
-    const a = { shape: [...aShape], data: randomData(aShape.reduce((p: number, q: number) => p * q, 1), seed++) };
-    const b = { shape: [...bShape], data: randomData(bShape.reduce((p: number, q: number) => p * q, 1), seed++) };
-    await assertSameAsCpu('BatchMatMul', { a, b }, { transposeA, transposeB }, `BatchMatMul ${JSON.stringify([aShape, bShape, transposeA, transposeB])}`);
-  }
+  await checkBatchMatMul(assertSameAsCpu);
 });
 
 for (const ch of [3, 4]) test(`a BatchNormalization layer in training on wasm (one fused op) matches cpu: output, moving statistics and all gradients, ${ch} channels`, async () => {
@@ -393,7 +336,7 @@ test('FusedBatchNorm on wasm (inference) matches cpu with and without offset and
     const x = { shape, data: randomData(shape.reduce((a, b) => a * b), seed++).map((v) => 4 * v + 1) };
     const vec = (f: (v: number) => number = (v) => v) => ({ shape: [ch], data: randomData(ch, seed++).map(f) });
     const [mean, variance, offset, scale] = [vec(), vec((v) => v + 1.5), vec(), vec()];
-    for (const inputs of [{ x, mean, variance, offset, scale }, { x, mean, variance }, { x, mean, variance, scale }] as Inputs[]) {
+    for (const inputs of [{ x, mean, variance, offset, scale }, { x, mean, variance }, { x, mean, variance, scale }] as KernelInputs[]) {
       await assertSameAsCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }, `FusedBatchNorm ${ch} channels, inputs ${Object.keys(inputs)}`);
     }
   }

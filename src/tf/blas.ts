@@ -8,7 +8,7 @@
 // PIPE_BLAS=<path> picks a library file.
 //
 // Pointers are plain addresses into the wasm heap (see ffi.ts, wasm-heap.ts).
-import { firstLine, loadKoffi } from './ffi.js';
+import { limitThreads, loadLibrary } from './ffi.js';
 
 export interface Blas {
   /** The library loaded and the kernel family OpenBLAS picked for this CPU, e.g. "libopenblas.so.0 (SkylakeX)". */
@@ -46,49 +46,26 @@ export function loadBlas(): BlasLoad {
  * only compete with them (they also spin for a while after each call). A no-op when OpenBLAS is not loaded.
  */
 export function limitBlasThreads(threads: number): () => void {
-  if (!loaded || !('blas' in loaded)) return () => undefined;
-  const { blas } = loaded;
-  const before = blas.threads();
-  blas.setThreads(threads);
-  return () => blas.setThreads(before);
+  return limitThreads(loaded && 'blas' in loaded ? loaded.blas : undefined, threads);
 }
 
 function tryLoad(): BlasLoad {
-  const setting = process.env.PIPE_BLAS?.trim();
-  if (setting === 'off' || setting === '0') return { unavailable: 'turned off by PIPE_BLAS' };
-  const ffi = loadKoffi();
-  if ('unavailable' in ffi) return ffi;
-  const { koffi } = ffi;
-  const candidates = setting ? [setting] : (LIBRARY_NAMES[process.platform] ?? LIBRARY_NAMES.linux);
-  const failures: string[] = [];
-  for (const file of candidates) {
-    let lib;
-    try {
-      lib = koffi.load(file);
-    } catch (err) {
-      failures.push(`${file}: ${firstLine(err)}`);
-      continue;
-    }
-    try {
-      const gemm = lib.func('cblas_sgemm', 'void', ['int', 'int', 'int', 'int', 'int', 'int', 'float', 'intptr_t', 'int', 'intptr_t', 'int', 'float', 'intptr_t', 'int']);
-      const setThreads = lib.func('openblas_set_num_threads', 'void', ['int']);
-      const getThreads = lib.func('openblas_get_num_threads', 'int', []);
-      const coreName = lib.func('openblas_get_corename', 'const char *', []);
-      const blas: Blas = {
-        name: `${file} (${String(coreName())})`,
-        sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-          if (m === 0 || n === 0) return;
-          gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        },
-        setThreads: (t) => setThreads(Math.max(1, Math.floor(t))),
-        threads: () => getThreads() as number,
-      };
-      return { blas };
-    } catch (err) {
-      failures.push(`${file}: loads but is not OpenBLAS (${firstLine(err)})`);
-    }
-  }
   const hint =
     process.platform === 'linux' ? 'apt-get install libopenblas0-pthread' : process.platform === 'darwin' ? 'brew install openblas' : 'install OpenBLAS';
-  return { unavailable: `OpenBLAS not found (${failures.join('; ')}); ${hint}, or set PIPE_BLAS to the library's path` };
+  const found = loadLibrary({ label: 'OpenBLAS', variable: 'PIPE_BLAS', files: LIBRARY_NAMES, hint, notIt: 'is not OpenBLAS' }, (_koffi, lib, file): Blas => {
+    const gemm = lib.func('cblas_sgemm', 'void', ['int', 'int', 'int', 'int', 'int', 'int', 'float', 'intptr_t', 'int', 'intptr_t', 'int', 'float', 'intptr_t', 'int']);
+    const setThreads = lib.func('openblas_set_num_threads', 'void', ['int']);
+    const getThreads = lib.func('openblas_get_num_threads', 'int', []);
+    const coreName = lib.func('openblas_get_corename', 'const char *', []);
+    return {
+      name: `${file} (${String(coreName())})`,
+      sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+        if (m === 0 || n === 0) return;
+        gemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      },
+      setThreads: (t) => setThreads(Math.max(1, Math.floor(t))),
+      threads: () => getThreads() as number,
+    };
+  });
+  return 'library' in found ? { blas: found.library } : found;
 }

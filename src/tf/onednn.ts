@@ -10,7 +10,7 @@
 // It runs in place on the wasm heap: every call passes addresses into it (the heap may move when it grows,
 // so callers take addresses after their last allocation). Primitives are created once per shape and kept,
 // with memory objects whose data handles are set on every call.
-import { firstLine, loadKoffi, type Koffi } from './ffi.js';
+import { limitThreads, loadLibrary, type Koffi, type Library } from './ffi.js';
 
 /** A convolution over NHWC data with [kh,kw,Cin,Cout] (hwio) filters, as tfjs describes it. */
 export interface ConvShape {
@@ -127,41 +127,17 @@ export function loadOneDnn(): OneDnnLoad {
  * data-parallel worker calls it once: the workers are the parallelism. A no-op when oneDNN is not loaded.
  */
 export function limitOneDnnThreads(threads: number): () => void {
-  if (!loaded || !('onednn' in loaded)) return () => undefined;
-  const { onednn } = loaded;
-  const before = onednn.threads();
-  onednn.setThreads(threads);
-  return () => onednn.setThreads(before);
+  return limitThreads(loaded && 'onednn' in loaded ? loaded.onednn : undefined, threads);
 }
 
 function tryLoad(): OneDnnLoad {
-  const setting = process.env.PIPE_ONEDNN?.trim();
-  if (setting === 'off' || setting === '0') return { unavailable: 'turned off by PIPE_ONEDNN' };
-  const ffi = loadKoffi();
-  if ('unavailable' in ffi) return ffi;
-  const { koffi } = ffi;
-  const candidates = setting ? [setting] : (LIBRARY_NAMES[process.platform] ?? LIBRARY_NAMES.linux);
-  const failures: string[] = [];
   // OpenMP reads its settings once, when it loads. Its threads sleep between calls instead of spinning: in
   // between, the step's other kernels run on this thread, and spinning threads would take cores from it (and
   // from the other replicas').
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
-  for (const file of candidates) {
-    let lib;
-    try {
-      lib = koffi.load(file);
-    } catch (err) {
-      failures.push(`${file}: ${firstLine(err)}`);
-      continue;
-    }
-    try {
-      return { onednn: bind(koffi, lib, file) };
-    } catch (err) {
-      failures.push(`${file}: loads but does not work as oneDNN 2.x (${firstLine(err)})`);
-    }
-  }
   const hint = process.platform === 'linux' ? 'apt-get install libdnnl2 (the oneDNN 2.x runtime)' : 'install the oneDNN 2.x runtime';
-  return { unavailable: `oneDNN not found (${failures.join('; ')}); ${hint}, or set PIPE_ONEDNN to the library's path` };
+  const found = loadLibrary({ label: 'oneDNN', variable: 'PIPE_ONEDNN', files: LIBRARY_NAMES, hint, notIt: 'does not work as oneDNN 2.x' }, bind);
+  return 'library' in found ? { onednn: found.library } : found;
 }
 
 /** A primitive ready to execute: its dnnl_exec_arg_t[] ({int arg; dnnl_memory_t memory}, 16 bytes each). */
@@ -184,7 +160,7 @@ interface Primitive extends Executable {
 /** One argument of a primitive: its DNNL_ARG_*, our plain layout's descriptor, and whether the primitive writes it. */
 type ArgSpec = [arg: number, plain: bigint, output: boolean];
 
-function bind(koffi: Koffi, lib: ReturnType<Koffi['load']>, file: string): OneDnn {
+function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
   const P = 'intptr_t';
   const f = (name: string, result: string, args: string[]) => lib.func(name, result, args);
   const engineCreate = f('dnnl_engine_create', 'int', [P, 'int', 'size_t']);
@@ -359,42 +335,63 @@ function bind(koffi: Koffi, lib: ReturnType<Koffi['load']>, file: string): OneDn
     `${s.n}x${s.h}x${s.w}x${s.cin}>${s.ho}x${s.wo}x${s.cout} k${s.kh}x${s.kw} s${s.strides} d${s.dilations} p${s.padBefore},${s.padAfter}`;
 
   /** The forward primitive desc that backward ones need as a hint (its op desc must outlive it). */
-  const forwardOpDesc = (s: ConvShape, d: ReturnType<typeof convDescs>, prop: number, bias: bigint) => {
+  /** A fresh op descriptor's buffer (kept alive while the primitive is made) and its address. */
+  const opDesc = () => {
     const op = new Uint8Array(OP_DESC_BYTES);
     keep.push(op);
-    check('convolution_forward_desc_init', convForwardInit(addressOf(op), prop, CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, bias, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
     return addressOf(op);
   };
 
-  const withScratch = <T>(build: () => T): T => {
-    try {
-      return build();
-    } finally {
-      keep.length = 0;
-    }
+  const forwardOpDesc = (d: ReturnType<typeof convDescs>, prop: number, bias: bigint) => {
+    const op = opDesc();
+    check('convolution_forward_desc_init', convForwardInit(op, prop, CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, bias, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
+    return op;
   };
 
-  const forwardHint = (s: ConvShape, d: ReturnType<typeof convDescs>) => {
-    const op = forwardOpDesc(s, d, FORWARD_TRAINING, 0n);
-    const pdSlot = slot();
-    check('primitive_desc_create (forward hint)', pdCreate(pdSlot.at, op, 0n, engine, 0n));
-    return pdSlot.out[0];
+  /** The primitive made for `key` before, or made now by `build`. */
+  const primitive = (key: string, build: () => Primitive): Primitive => {
+    let p = cache.get(key);
+    if (!p) {
+      try {
+        p = build();
+      } finally {
+        keep.length = 0;
+      }
+      cache.set(key, p);
+    }
+    return p;
+  };
+
+  /** A backward convolution: its op desc (from `init`) and the forward primitive desc oneDNN wants as a hint. */
+  const convBackward = (kind: string, s: ConvShape, init: (op: bigint, d: ReturnType<typeof convDescs>) => unknown, args: (d: ReturnType<typeof convDescs>) => ArgSpec[]) => {
+    const key = `${kind} ${convKey(s)}`;
+    return primitive(key, () => {
+      const d = convDescs(s);
+      const pdSlot = slot();
+      check('primitive_desc_create (forward hint)', pdCreate(pdSlot.at, forwardOpDesc(d, FORWARD_TRAINING, 0n), 0n, engine, 0n));
+      const hint = pdSlot.out[0];
+      try {
+        const op = opDesc();
+        check(`convolution ${kind} desc init`, init(op, d));
+        return makePrimitive(key, op, 0n, hint, args(d));
+      } finally {
+        pdDestroy(hint);
+      }
+    });
   };
 
   const onednn: OneDnn = {
     name: `${file} (oneDNN ${major}.${minor}.${patch}, ${isa})`,
     convForward(s, x, w, y, bias, relu = false) {
-      const key = `fwd ${convKey(s)}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
-      let p = cache.get(key);
-      if (!p) {
-        p = withScratch(() => {
-          const d = convDescs(s);
-          const biasDesc = bias !== undefined ? md([s.cout], TAG_X) : 0n;
-          // Inference when fused (model.predict), training otherwise: the backward pass may want a workspace-free
-          // forward either way for convolutions, so the two differ only in the kernels oneDNN may pick.
-          const op = forwardOpDesc(s, d, bias !== undefined || relu ? FORWARD_INFERENCE : FORWARD_TRAINING, biasDesc);
-          let attr = 0n;
-          let postOps = 0n;
+      const key = `forward ${convKey(s)}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
+      const p = primitive(key, () => {
+        const d = convDescs(s);
+        const biasDesc = bias !== undefined ? md([s.cout], TAG_X) : 0n;
+        // Fused (model.predict) means inference; the training forward keeps what the backward pass may need.
+        const op = forwardOpDesc(d, bias !== undefined || relu ? FORWARD_INFERENCE : FORWARD_TRAINING, biasDesc);
+        let attr = 0n;
+        let postOps = 0n;
+        try {
           if (relu) {
             const a = slot();
             check('primitive_attr_create', attrCreate(a.at));
@@ -405,76 +402,46 @@ function bind(koffi: Koffi, lib: ReturnType<Koffi['load']>, file: string): OneDn
             check('post_ops_append_eltwise', postOpsAppendEltwise(postOps, 1, ELTWISE_RELU, 0, 0));
             check('primitive_attr_set_post_ops', attrSetPostOps(attr, postOps));
           }
-          try {
-            const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
-            if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
-            return makePrimitive(key, op, attr, 0n, args);
-          } finally {
-            if (postOps) postOpsDestroy(postOps);
-            if (attr) attrDestroy(attr);
-          }
-        });
-        cache.set(key, p);
-      }
+          const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
+          if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
+          return makePrimitive(key, op, attr, 0n, args);
+        } finally {
+          if (postOps) postOpsDestroy(postOps);
+          if (attr) attrDestroy(attr);
+        }
+      });
       run(p, bias !== undefined ? [x, w, y, bias] : [x, w, y]);
     },
     convBackwardData(s, dy, w, dx) {
-      const key = `bwd-data ${convKey(s)}`;
-      let p = cache.get(key);
-      if (!p) {
-        p = withScratch(() => {
-          const d = convDescs(s);
-          const hint = forwardHint(s, d);
-          try {
-            const op = new Uint8Array(OP_DESC_BYTES);
-            keep.push(op);
-            check('convolution_backward_data_desc_init', convBackwardDataInit(addressOf(op), CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
-            return makePrimitive(key, addressOf(op), 0n, hint, [[ARG_DIFF_DST, d.dst, false], [ARG_WEIGHTS, d.weights, false], [ARG_DIFF_SRC, d.src, true]]);
-          } finally {
-            pdDestroy(hint);
-          }
-        });
-        cache.set(key, p);
-      }
+      const p = convBackward(
+        'backward-data',
+        s,
+        (op, d) => convBackwardDataInit(op, CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, d.dstOp, d.strides, d.dilates, d.padL, d.padR),
+        (d) => [[ARG_DIFF_DST, d.dst, false], [ARG_WEIGHTS, d.weights, false], [ARG_DIFF_SRC, d.src, true]],
+      );
       run(p, [dy, w, dx]);
     },
     convBackwardWeights(s, x, dy, dw) {
-      const key = `bwd-weights ${convKey(s)}`;
-      let p = cache.get(key);
-      if (!p) {
-        p = withScratch(() => {
-          const d = convDescs(s);
-          const hint = forwardHint(s, d);
-          try {
-            const op = new Uint8Array(OP_DESC_BYTES);
-            keep.push(op);
-            check('convolution_backward_weights_desc_init', convBackwardWeightsInit(addressOf(op), CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, 0n, d.dstOp, d.strides, d.dilates, d.padL, d.padR));
-            return makePrimitive(key, addressOf(op), 0n, hint, [[ARG_SRC, d.src, false], [ARG_DIFF_DST, d.dst, false], [ARG_DIFF_WEIGHTS, d.weights, true]]);
-          } finally {
-            pdDestroy(hint);
-          }
-        });
-        cache.set(key, p);
-      }
+      const p = convBackward(
+        'backward-weights',
+        s,
+        (op, d) => convBackwardWeightsInit(op, CONVOLUTION_DIRECT, d.srcOp, d.weightsOp, 0n, d.dstOp, d.strides, d.dilates, d.padL, d.padR),
+        (d) => [[ARG_SRC, d.src, false], [ARG_DIFF_DST, d.dst, false], [ARG_DIFF_WEIGHTS, d.weights, true]],
+      );
       run(p, [x, dy, dw]);
     },
     matmul(s, a, b, out) {
       const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
-      let p = cache.get(key);
-      if (!p) {
-        p = withScratch(() => {
-          const batch = Math.max(s.batchA, s.batchB);
-          // A transposed operand is the same logical [batch, rows, cols] matrix stored with its last two axes swapped.
-          const src = md([s.batchA, s.m, s.k], s.transA ? TAG_ACB : TAG_ABC);
-          const weights = md([s.batchB, s.k, s.n], s.transB ? TAG_ACB : TAG_ABC);
-          const dst = md([batch, s.m, s.n], TAG_ABC);
-          const op = new Uint8Array(OP_DESC_BYTES);
-          keep.push(op);
-          check('matmul_desc_init', matmulInit(addressOf(op), src, weights, 0n, dst));
-          return makePrimitive(key, addressOf(op), 0n, 0n, [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]]);
-        });
-        cache.set(key, p);
-      }
+      const p = primitive(key, () => {
+        const batch = Math.max(s.batchA, s.batchB);
+        // A transposed operand is the same logical [batch, rows, cols] matrix stored with its last two axes swapped.
+        const src = md([s.batchA, s.m, s.k], s.transA ? TAG_ACB : TAG_ABC);
+        const weights = md([s.batchB, s.k, s.n], s.transB ? TAG_ACB : TAG_ABC);
+        const dst = md([batch, s.m, s.n], TAG_ABC);
+        const op = opDesc();
+        check('matmul_desc_init', matmulInit(op, src, weights, 0n, dst));
+        return makePrimitive(key, op, 0n, 0n, [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]]);
+      });
       run(p, [a, b, out]);
     },
     setThreads(n) {

@@ -14,7 +14,7 @@
 //   dW_t   = shift_t(Xp)ᵀ · dyGrid             (GEMM with the long dimension as the reduction)
 import type { Tf } from './backend.js';
 import type { Blas } from './blas.js';
-import { conv2dInfo, heapRef, size, type Conv2DInfo, type HeapRef, type TensorInfo } from './wasm-heap.js';
+import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type HeapRef, type TensorInfo } from './wasm-heap.js';
 import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
 import { wasmKernelRunner } from './wasm-conv-grads.js';
 
@@ -220,24 +220,12 @@ export function blasConv2DBackpropFilter(tf: Tf, blas: Blas, fallback: KernelFun
  */
 export function blasBatchMatMul(blas: Blas, fallback: KernelFunc): KernelFunc {
   return (args) => {
+    const plan = matMulPlan(args);
+    if (!plan) return fallback(args);
     const { a, b } = args.inputs;
-    const transA = Boolean(args.attrs.transposeA);
-    const transB = Boolean(args.attrs.transposeB);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
-    const leadA = a.shape.slice(0, -2);
-    const leadB = b.shape.slice(0, -2);
-    const [a1, a2] = a.shape.slice(-2);
-    const [b1, b2] = b.shape.slice(-2);
-    const batchA = size(leadA);
-    const batchB = size(leadB);
-    const sameLead = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
-    if (!sameLead && batchA !== 1 && batchB !== 1) return fallback(args);
-    const [m, k] = transA ? [a2, a1] : [a1, a2];
-    const [kb, n] = transB ? [b2, b1] : [b1, b2];
-    if (k !== kb) return fallback(args); // let the stock kernel word the shape error
-    const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
+    const { batchA, batchB, m, n, k, transA, transB, lda, ldb } = plan;
     const batch = Math.max(batchA, batchB);
-    const out = args.backend.makeOutput([...lead, m, n], 'float32');
+    const out = args.backend.makeOutput(plan.outShape, 'float32');
     if (batch * m * n === 0) return out;
     const h = heapRef(args.backend, out);
     if (k === 0) {
@@ -247,7 +235,7 @@ export function blasBatchMatMul(blas: Blas, fallback: KernelFunc): KernelFunc {
     for (let i = 0; i < batch; i++) {
       const aAt = h.addr(a, batchA === 1 ? 0 : i * m * k);
       const bAt = h.addr(b, batchB === 1 ? 0 : i * k * n);
-      blas.sgemm(transA, transB, m, n, k, 1, aAt, a2, bAt, b2, 0, h.addr(out, i * m * n), n);
+      blas.sgemm(transA, transB, m, n, k, 1, aAt, lda, bAt, ldb, 0, h.addr(out, i * m * n), n);
     }
     return out;
   };
@@ -259,12 +247,10 @@ export function blasBatchMatMul(blas: Blas, fallback: KernelFunc): KernelFunc {
  */
 export function blasFusedConv2D(tf: Tf, blas: Blas, fallback: KernelFunc): KernelFunc {
   return (args) => {
-    const { x, filter, bias, preluActivationWeights } = args.inputs;
-    const activation = (args.attrs.activation as string | undefined) ?? 'linear';
-    if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return fallback(args);
-    const info = x.dtype === 'float32' && filter.dtype === 'float32' ? conv2dInfo(tf, x.shape, filter.shape, args.attrs) : undefined;
-    const g = info && gridOf(info);
-    if (!g || (bias && (bias.dtype !== 'float32' || size(bias.shape) !== g.cout))) return fallback(args);
+    const { x, filter, bias } = args.inputs;
+    const plan = fusedConvPlan(tf, args);
+    const g = plan && gridOf(plan.info);
+    if (!plan || !g) return fallback(args);
     const y = convForward(blas, args.backend, x, filter, g);
     // Bias and relu as the backend's own compiled kernels: a JS loop over the activations costs more
     // than the convolution's GEMMs.
@@ -274,7 +260,7 @@ export function blasFusedConv2D(tf: Tf, blas: Blas, fallback: KernelFunc): Kerne
       out = run('Add', { a: y, b: bias });
       args.backend.disposeData(y.dataId);
     }
-    if (activation === 'relu') {
+    if (plan.relu) {
       const activated = run('Relu', { x: out });
       args.backend.disposeData(out.dataId);
       out = activated;

@@ -2,7 +2,8 @@
 // tensor's floats are, as an index and as a native address, and the convolution geometry tfjs computes.
 import type { Tf } from './backend.js';
 import { nativeAddress } from './ffi.js';
-import type { WasmBackend } from './wasm-fast-reductions.js';
+import type { MatMulShape } from './onednn.js';
+import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
 
 export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 export type Conv2DInfo = ReturnType<Tf['backend_util']['computeConv2DInfo']>;
@@ -42,4 +43,52 @@ export function conv2dInfo(tf: Tf, xShape: number[], filterShape: number[], attr
     false,
     'channelsLast',
   );
+}
+
+/**
+ * A FusedConv2D (what model.predict runs) a native kernel can take whole: float32 NHWC data, a linear or relu
+ * activation, no PReLU weights, a bias of one value per output channel or none. Else undefined.
+ */
+export function fusedConvPlan(tf: Tf, args: Parameters<KernelFunc>[0]): { info: Conv2DInfo; relu: boolean } | undefined {
+  const { x, filter, bias, preluActivationWeights } = args.inputs;
+  const activation = (args.attrs.activation as string | undefined) ?? 'linear';
+  if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  if (![x, filter, bias].every((t) => !t || t.dtype === 'float32')) return undefined;
+  const info = conv2dInfo(tf, x.shape, filter.shape, args.attrs);
+  if (!info || (bias && size(bias.shape) !== info.outChannels)) return undefined;
+  return { info, relu: activation === 'relu' };
+}
+
+/** A BatchMatMul as matrices: out[i] = op(a[i])·op(b[i]), a batch of one on either side broadcast. */
+export interface MatMulPlan extends MatMulShape {
+  /** Row lengths of a and b as stored. */
+  lda: number;
+  ldb: number;
+  /** The output's shape. */
+  outShape: number[];
+}
+
+/**
+ * A BatchMatMul a native kernel can take: float32 inputs of rank ≥ 2 ([...batch, rows, cols]) whose batch
+ * dimensions are equal or one of which holds a single matrix. Else undefined, also for mismatched inner
+ * dimensions (the stock kernel words that error).
+ */
+export function matMulPlan(args: Parameters<KernelFunc>[0]): MatMulPlan | undefined {
+  const { a, b } = args.inputs;
+  const transA = Boolean(args.attrs.transposeA);
+  const transB = Boolean(args.attrs.transposeB);
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const leadA = a.shape.slice(0, -2);
+  const leadB = b.shape.slice(0, -2);
+  const [a1, a2] = a.shape.slice(-2);
+  const [b1, b2] = b.shape.slice(-2);
+  const batchA = size(leadA);
+  const batchB = size(leadB);
+  const sameLead = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
+  if (!sameLead && batchA !== 1 && batchB !== 1) return undefined;
+  const [m, k] = transA ? [a2, a1] : [a1, a2];
+  const [kb, n] = transB ? [b2, b1] : [b1, b2];
+  if (k !== kb) return undefined;
+  const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
+  return { batchA, batchB, m, n, k, transA, transB, lda: a2, ldb: b2, outShape: [...lead, m, n] };
 }

@@ -6,7 +6,7 @@
 import type { Tf } from './backend.js';
 import type { ConvShape, OneDnn } from './onednn.js';
 import type { KernelFunc } from './wasm-fast-reductions.js';
-import { conv2dInfo, heapRef, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
 
 function convShape(info: Conv2DInfo): ConvShape | undefined {
   const { top, bottom, left, right } = info.padInfo;
@@ -49,15 +49,13 @@ export function onednnConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): Kern
 /** FusedConv2D (what model.predict runs) with a per-channel bias and a linear or relu activation, in one primitive. */
 export function onednnFusedConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
   return (args) => {
-    const { x, filter, bias, preluActivationWeights } = args.inputs;
-    const activation = (args.attrs.activation as string | undefined) ?? 'linear';
-    if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return fallback(args);
-    const info = floats(x, filter, bias) ? conv2dInfo(tf, x.shape, filter.shape, args.attrs) : undefined;
-    const s = info && convShape(info);
-    if (!s || (bias && size(bias.shape) !== s.cout) || size(x.shape) === 0 || size(filter.shape) === 0) return fallback(args);
+    const { x, filter, bias } = args.inputs;
+    const plan = fusedConvPlan(tf, args);
+    const s = plan && convShape(plan.info);
+    if (!plan || !s || size(x.shape) === 0 || size(filter.shape) === 0) return fallback(args);
     const y = args.backend.makeOutput([s.n, s.ho, s.wo, s.cout], 'float32');
     const m = heapRef(args.backend, y);
-    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y), bias && m.addr(bias), activation === 'relu');
+    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y), bias && m.addr(bias), plan.relu);
     return y;
   };
 }
@@ -90,32 +88,17 @@ export function onednnConv2DBackpropFilter(tf: Tf, onednn: OneDnn, fallback: Ker
   };
 }
 
-/**
- * BatchMatMul on float32 inputs of rank ≥ 2 ([...batch, rows, cols]) whose batch dimensions are equal or
- * one of which holds a single matrix (broadcast); anything else goes to `fallback`.
- */
+/** BatchMatMul where matMulPlan takes it (equal or broadcast batches), else `fallback`. */
 export function onednnBatchMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
   return (args) => {
+    const plan = matMulPlan(args);
+    // k = 0 sums nothing: the stock kernel writes the zeros.
+    if (!plan || plan.k === 0) return fallback(args);
     const { a, b } = args.inputs;
-    const transA = Boolean(args.attrs.transposeA);
-    const transB = Boolean(args.attrs.transposeB);
-    if (!floats(a, b) || a.shape.length < 2 || b.shape.length < 2) return fallback(args);
-    const leadA = a.shape.slice(0, -2);
-    const leadB = b.shape.slice(0, -2);
-    const [a1, a2] = a.shape.slice(-2);
-    const [b1, b2] = b.shape.slice(-2);
-    const batchA = size(leadA);
-    const batchB = size(leadB);
-    const sameLead = leadA.length === leadB.length && leadA.every((d, i) => d === leadB[i]);
-    if (!sameLead && batchA !== 1 && batchB !== 1) return fallback(args);
-    const [m, k] = transA ? [a2, a1] : [a1, a2];
-    const [kb, n] = transB ? [b2, b1] : [b1, b2];
-    if (k !== kb || k === 0) return fallback(args); // the stock kernel words the shape error, and sums nothing to 0
-    const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
-    const out = args.backend.makeOutput([...lead, m, n], 'float32');
-    if (Math.max(batchA, batchB) * m * n === 0) return out;
+    const out = args.backend.makeOutput(plan.outShape, 'float32');
+    if (Math.max(plan.batchA, plan.batchB) * plan.m * plan.n === 0) return out;
     const h = heapRef(args.backend, out);
-    onednn.matmul({ batchA, batchB, m, n, k, transA, transB }, h.addr(a), h.addr(b), h.addr(out));
+    onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out));
     return out;
   };
 }
