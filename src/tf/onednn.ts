@@ -131,12 +131,19 @@ export function limitOneDnnThreads(threads: number): () => void {
 }
 
 function tryLoad(): OneDnnLoad {
-  // OpenMP reads its settings once, when it loads. Its threads sleep between calls instead of spinning: in
-  // between, the step's other kernels run on this thread, and spinning threads would take cores from it (and
-  // from the other replicas').
+  // OpenMP reads its settings once, when it loads (with oneDNN, here). Its threads sleep between calls instead
+  // of spinning: in between, the step's other kernels run on this thread, and spinning threads would take
+  // cores from it (and from the other replicas'). Set for the load only: child processes (a benchmark's
+  // PyTorch) keep their own default.
+  const policy = process.env.OMP_WAIT_POLICY;
   process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   const hint = process.platform === 'linux' ? 'apt-get install libdnnl2 (the oneDNN 2.x runtime)' : 'install the oneDNN 2.x runtime';
-  const found = loadLibrary({ label: 'oneDNN', variable: 'PIPE_ONEDNN', files: LIBRARY_NAMES, hint, notIt: 'does not work as oneDNN 2.x' }, bind);
+  let found;
+  try {
+    found = loadLibrary({ label: 'oneDNN', variable: 'PIPE_ONEDNN', files: LIBRARY_NAMES, hint, notIt: 'does not work as oneDNN 2.x' }, bind);
+  } finally {
+    if (policy === undefined) delete process.env.OMP_WAIT_POLICY;
+  }
   return 'library' in found ? { onednn: found.library } : found;
 }
 
