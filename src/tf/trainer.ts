@@ -24,7 +24,8 @@
 // in the workers). Workers run the compiled sibling module trainer-worker.js. x and y are not kept
 // or modified. One trainBatch at a time; check an abort signal between batches. Speed: per CPU-second
 // two workers do nearly as much work as one in-process replica, so the gain is about the number of free
-// cores (see bench/train.ts). While workers run, OpenBLAS is held to one thread per call (blas.ts).
+// cores (see bench/train.ts). While workers run, the native kernels (oneDNN or OpenBLAS) are held to one
+// thread per replica (native-kernels.ts).
 //
 // Loss: 'categoricalCrossentropy' on softmax outputs (one-hot or label targets; labels are one-hot
 // encoded internally, so 'sparseCategoricalCrossentropy' is accepted as a synonym). Single-output
