@@ -121,7 +121,7 @@ export default defineStage<TrainParams>({
         anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 16 }],
         default: 'auto',
         description:
-          "Threads that share each batch (data-parallel: each computes gradients on a slice, averaged before one optimiser step). 'auto': 2 on wasm and cpu, which run one core each; 1 on native TensorFlow, which uses every core itself. Batch-norm statistics are then per slice, so the worker count is part of the result.",
+          "Threads that share each batch (data-parallel: each computes gradients on a slice, averaged before one optimiser step). 'auto': 1 on native TensorFlow and on wasm with oneDNN, which spread each step over every core themselves; 2 on wasm with OpenBLAS or XNNPACK and on cpu, which run one core each. Batch-norm statistics are then per slice, so the worker count is part of the result.",
       },
       augment: {
         type: 'object',
@@ -147,7 +147,7 @@ export default defineStage<TrainParams>({
   runtime: ['seed', 'tensorflow'],
   async run(ctx) {
     const p = ctx.params;
-    const { loadTf } = await import('../src/tf/backend.js');
+    const { loadTf, defaultWorkers } = await import('../src/tf/backend.js');
     const { readDataset, rowsOfSplit, classCounts } = await import('../src/data/image-dataset.js');
     const { transformOf } = await import('../src/data/normalisation.js');
     const { loadModel, saveModel } = await import('../src/model/model-io.js');
@@ -213,7 +213,7 @@ export default defineStage<TrainParams>({
           earlyStopping,
           augment: p.augment,
           timeBudgetSeconds,
-          workers: p.workers === 'auto' ? (backend === 'tensorflow' ? 1 : 2) : p.workers,
+          workers: p.workers === 'auto' ? await defaultWorkers(backend) : p.workers,
         },
       );
       await saveModel(tf, model, ctx.output('model'));

@@ -116,3 +116,13 @@ test('dilated convolution gradients on oneDNN match cpu gradients of the equival
 test('BatchMatMul on oneDNN matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', { skip }, async () => {
   await checkBatchMatMul(assertSameAsCpu);
 });
+
+test("workers: auto is one replica on oneDNN and two on OpenBLAS (PIPE_ONEDNN=off)", { skip }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const backendModule = new URL('../src/tf/backend.js', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(backendModule)}); console.log(await m.defaultWorkers('wasm'), await m.defaultWorkers('cpu'))`;
+  const answer = (env: NodeJS.ProcessEnv) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
+  assert.equal(answer({}), '1 2');
+  assert.equal(answer({ PIPE_ONEDNN: 'off' }), '2 2');
+});
