@@ -52,17 +52,12 @@ const P = {
   kernelInitializer: {
     enum: ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'torchUniform'],
     description:
-      "How the kernel's first values are drawn (Keras names). Default torchUniform, PyTorch's default, " +
-      'U(±1/√fan_in) (kaiming_uniform with a = √5): on the paper CNN it learns faster than Keras\'s glorotUniform ' +
-      '(docs/layers.md).',
-    default: 'torchUniform',
+      "How the kernel's first values are drawn (Keras names; default glorotUniform, as Keras). torchUniform is " +
+      "PyTorch's default, U(±1/√fan_in) (kaiming_uniform with a = √5).",
   },
   biasInitializer: {
     oneOf: [{ enum: ['zeros', 'torchUniform'] }, { type: 'number' }],
-    description:
-      "The bias's first values: 'torchUniform' (default, PyTorch's U(±1/√fan_in) with the kernel's fan-in), 'zeros' " +
-      '(Keras\'s default) or a constant.',
-    default: 'torchUniform',
+    description: "The bias's first values: 'zeros' (default, as Keras), 'torchUniform' (PyTorch's U(±1/√fan_in)) or a constant.",
   },
 } satisfies Record<string, JsonSchema>;
 
@@ -262,23 +257,7 @@ const BIAS_STREAM = 0x5bd1e995;
 
 /** Indices of the layers whose bias is drawn from U(±1/√fan_in) (biasInitializer: torchUniform). */
 export function fanInBiasLayers(layers: LayerSpecItem[]): number[] {
-  return layers.flatMap((item, index) => {
-    const [typeName, params] = Object.entries(item)[0] ?? [];
-    return typeName && initializersOf(typeName, params ?? {}).bias === 'torchUniform' ? [index] : [];
-  });
-}
-
-/**
- * A layer's kernel and bias initialisers, defaults filled in (the schema's defaults, for specs that did not go
- * through it): PyTorch's, because on the paper CNN they learn much faster in the first epochs than Keras's
- * glorotUniform and zeros (docs/results.md, the ablation). Layers without a kernel have neither.
- */
-export function initializersOf(typeName: string, params: Record<string, unknown>): { kernel?: string; bias?: string | number } {
-  if (!LAYER_TYPES[typeName]?.seededInitializers) return {};
-  return {
-    kernel: String(params.kernelInitializer ?? P.kernelInitializer.default),
-    bias: (params.biasInitializer as string | number | undefined) ?? P.biasInitializer.default,
-  };
+  return layers.flatMap((item, index) => (Object.values(item)[0]?.biasInitializer === 'torchUniform' ? [index] : []));
 }
 
 /**
@@ -334,16 +313,15 @@ export function specToTopology(layers: LayerSpecItem[], inputShape: number[], se
         config[snake(key)] = key === 'activation' ? snake(String(value)) : value;
       }
     }
-    const initializers = initializersOf(typeName, params);
-    const kernel = KERNEL_INITIALIZERS[initializers.kernel ?? ''];
+    const kernel = KERNEL_INITIALIZERS[String(params.kernelInitializer ?? '')];
     for (const [key, className] of Object.entries(type.seededInitializers ?? {})) {
       config[key] = kernel
         ? { class_name: kernel.className, config: { ...kernel.config, seed: derivedSeed(seed, seedIndex++) } }
         : { class_name: className, config: { seed: derivedSeed(seed, seedIndex++) } };
     }
-    if (typeof initializers.bias === 'number') {
-      config.bias_initializer = { class_name: 'Constant', config: { value: initializers.bias } };
-    } else if (initializers.bias === 'torchUniform') {
+    if (typeof params.biasInitializer === 'number') {
+      config.bias_initializer = { class_name: 'Constant', config: { value: params.biasInitializer } };
+    } else if (params.biasInitializer === 'torchUniform') {
       // The bounds need the layer's fan-in, known once the model is built: see withFanInBiases.
       config.bias_initializer = { class_name: 'RandomUniform', config: { minval: 0, maxval: 0, seed: derivedSeed(seed ^ BIAS_STREAM, index) } };
     }
