@@ -2,62 +2,28 @@
 // CLI on the toy pipeline: sharing between checkouts, partial pushes, corruption, a server killed mid-push,
 // read-only mode, signatures, and a server that never answers.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
+import { BUCKET, remoteEnv, startS3Server, type S3Server } from './support/s3-server-process.js';
 import { makeToyProject, spawnPipe, type ToyProject } from './support/toy-project.js';
-
-const SERVER_SCRIPT = fileURLToPath(new URL('./support/s3-server.js', import.meta.url));
-const BUCKET = 'pipe-cache';
-const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
-
-interface S3Server {
-  port: number;
-  child: ChildProcess;
-  dir: string;
-}
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
 
-/** Start s3rver on a free port over `dir` (a new temp folder by default). */
+/** Start s3rver on a free port over `dir` (a new temp folder by default); stopped after the tests. */
 async function startServer(dir?: string): Promise<S3Server> {
-  dir ??= await mkdtemp(join(tmpdir(), 'pipe-s3-'));
-  const child = spawn(process.execPath, [SERVER_SCRIPT, dir, BUCKET], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cleanup.push(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGKILL');
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let text = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const line = text.split('\n')[0];
-      if (text.includes('\n')) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  return { port, child, dir };
-}
-
-async function stopServer(server: S3Server): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.child.on('exit', resolve));
-  process.kill(server.child.pid!, 'SIGKILL');
-  await exited;
-}
-
-function remoteEnv(port: number, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { ...CREDENTIALS, PIPE_REMOTE_CACHE: `s3://${BUCKET}/${prefix}`, PIPE_REMOTE_CACHE_ENDPOINT: `http://127.0.0.1:${port}`, PIPE_REMOTE_CACHE_TIMEOUT: '10', ...extra };
+  const server = await startS3Server(dir);
+  cleanup.push(() => server.stop());
+  return server;
 }
 
 function s3(port: number): S3Client {
@@ -268,7 +234,7 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     assert.ok(uploads >= 2, 'the kill happened during the push');
 
     // Started again on the same data: every entry there has all of its files.
-    await stopServer(server);
+    await server.stop();
     server = await startServer(server.dir);
     const keys = await listKeys(server.port, 'killed/');
     for (const objectKey of keys.filter((k) => k.includes('/entries/'))) {
@@ -301,7 +267,7 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
 
   after(async () => {
     if (server) {
-      await stopServer(server);
+      await server.stop();
       await rm(server.dir, { recursive: true, force: true });
     }
   });

@@ -1,83 +1,224 @@
-// `pipe run --queue`: the executor's build step handed to `pipe worker` processes through BullMQ. The executor
-// still walks the graph (a stage is submitted once the stages it waits on are done), keeps the run record and
-// the live view; each job carries ids and keys only, and its outputs are taken from the artifact cache.
-import { Queue, QueueEvents, type Job } from 'bullmq';
+// `pipe run --queue`: the stale stages go to the queue as one BullMQ flow (src/queue/stage-flow.ts) that
+// `pipe worker` processes take jobs from; a stage's job is taken only once the stages it reads are done. The
+// executor still walks the graph here: it keeps the run record and the live view (with each stage's worker), and
+// takes a stage's outputs from the artifact cache (its remote tier between machines) once its job is done. Jobs
+// carry ids, the pipeline's content and keys, never artifacts or code.
+import { FlowProducer, Queue, type QueueEvents } from 'bullmq';
+import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
-import type { buildIntoCache } from '../exec/executor.js';
-import { queueFor, stageJob, type StageJobResult } from '../queue/stage-job.js';
-import { redisConnection } from './commands/worker.js';
+import type { buildIntoCache, ExecutionObserver, StageOutcome } from '../exec/executor.js';
+import type { Plan } from '../plan/plan.js';
+import type { ArtifactCache } from '../store/artifact-cache.js';
+import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from '../queue/redis.js';
+import { stageFlow, WAIT_QUEUE, type StageFlow } from '../queue/stage-flow.js';
+import { failureError, queueFor, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
+
+export interface QueueRun {
+  url: string;
+  /** The run's id: the flow's jobs are named after it. */
+  run: string;
+  pipeline: { file: string; content: string; sets: string[]; backend?: string };
+  runsOn: Record<string, string[] | undefined>;
+  cache: ArtifactCache;
+  log: Logger;
+  signal: AbortSignal;
+  observer?: ExecutionObserver;
+}
 
 export interface QueueSubmitter {
+  /** Put the stale stages among `selected` on the queue as one flow; call before execute(). */
+  submit(plan: Plan, selected: Set<string>, force: Set<string>): Promise<void>;
+  /** execute()'s build step: wait for the stage's job, then take its outputs from the artifact cache. */
   build: typeof buildIntoCache;
+  /** Set once the connection to Redis is lost for good: the run fails with it. */
+  readonly lost: PipeError | undefined;
   close(): Promise<void>;
 }
 
-export function queueSubmitter(url: string, pipeline: { file: string; content: string; sets: string[]; runsOn: Record<string, string[] | undefined> }): QueueSubmitter {
-  const connection = redisConnection(url);
-  const queues = new Map<string, { queue: Queue; events: QueueEvents }>();
-  const open = async (name: string) => {
+/** How long a run waits for a lost queue to come back before it fails. */
+const DEFAULT_RECONNECT_S = 20;
+
+function reconnectSeconds(): number {
+  const text = process.env.PIPE_QUEUE_RECONNECT_S?.trim();
+  if (!text) return DEFAULT_RECONNECT_S;
+  const seconds = Number(text);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new PipeError(`PIPE_QUEUE_RECONNECT_S '${text}' is not a positive number of seconds`, { hint: 'e.g. PIPE_QUEUE_RECONNECT_S=20' });
+  return seconds;
+}
+
+export function queueSubmitter(r: QueueRun): QueueSubmitter {
+  const connection = redisConnection(r.url);
+  const where = shownUrl(r.url);
+  const graceS = reconnectSeconds();
+  const { cache, log, observer } = r;
+
+  let lost: PipeError | undefined;
+  let onLost!: () => void;
+  const lostSignal = new Promise<'lost'>((resolve) => (onLost = () => resolve('lost')));
+  const watch = connectionWatch(graceS * 1000, (reason) => {
+    lost = new PipeError(`lost the queue ${where}: ${reason}, and it did not come back within ${graceS} s`, {
+      exitCode: 1,
+      hint:
+        `start Redis at ${where} again (or check the network and --queue), then run the same command: the stages the workers ` +
+        'finished are in the artifact cache and do not run again. Workers reconnect by themselves.',
+    });
+    log.error({ queue: where, reason }, 'lost the queue');
+    onLost();
+  });
+  /** `p`, unless the queue is lost first. */
+  const whileConnected = async <T>(p: Promise<T>): Promise<T> => {
+    const first = await Promise.race([p, lostSignal]);
+    if (first === 'lost') throw lost!;
+    return first as T;
+  };
+
+  const flowProducer = new FlowProducer({ connection });
+  const watching = [watch.add(flowProducer)];
+  const queues = new Map<string, Promise<{ queue: Queue; events: QueueEvents }>>();
+  let flow: StageFlow | undefined;
+  const stageOfJob = new Map<string, string>();
+  /** The worker a stage's job was last seen on. */
+  const workerOf = new Map<string, string>();
+
+  const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
+    const id = stageOfJob.get(jobId);
+    const p = data as Partial<StageJobProgress>;
+    if (!id || typeof p !== 'object' || p === null) return;
+    if (typeof p.worker === 'string' && p.worker !== workerOf.get(id)) {
+      workerOf.set(id, p.worker);
+      observer?.stageWorker?.(id, p.host ?? p.worker);
+      log.info({ stage: id, worker: p.worker }, 'taken by a worker');
+    }
+    if (typeof p.message === 'string') observer?.stageProgress?.(id, p.message);
+    if (typeof p.note === 'string') {
+      observer?.stageNote?.(id, p.note);
+      log.info({ stage: id, worker: p.worker }, p.note);
+    }
+    // Through the log, warnings also reach the live view (as a local stage's do).
+    if (typeof p.warning === 'string') log.warn({ stage: id, worker: p.worker }, p.warning);
+  };
+  const onStalled = ({ jobId }: { jobId: string }) => {
+    const id = stageOfJob.get(jobId);
+    if (!id) return;
+    const note = `the worker building it (${workerOf.get(id) ?? 'unknown'}) stopped answering: the job goes back to the queue for another worker`;
+    observer?.stageNote?.(id, note);
+    log.warn({ stage: id, worker: workerOf.get(id) }, note);
+  };
+
+  const open = (name: string) => {
     let q = queues.get(name);
     if (!q) {
-      q = { queue: new Queue(name, { connection }), events: new QueueEvents(name, { connection }) };
+      q = (async () => {
+        const queue = new Queue(name, { connection });
+        await watch.add(queue);
+        const events = await openQueueEvents(queue, connection);
+        await watch.add(events);
+        events.on('progress', onProgress);
+        events.on('stalled', onStalled);
+        return { queue, events };
+      })();
       queues.set(name, q);
-      await q.events.waitUntilReady();
     }
-    return q;
+    return whileConnected(q);
   };
+
+  // Ctrl-C removes the jobs no worker has taken, parents first so that no child's removal releases its parent;
+  // a taken job is locked and stays: its worker finishes it into the cache.
+  let removing: Promise<void> | undefined;
+  const removeUnstarted = () => {
+    removing ??= (async () => {
+      for (const { queue, jobId } of flow?.topDown ?? []) {
+        const job = await (await open(queue)).queue.getJob(jobId).catch(() => undefined);
+        await job?.remove({ removeChildren: false }).catch(() => undefined);
+      }
+    })().catch(() => undefined);
+  };
+  r.signal.addEventListener('abort', removeUnstarted, { once: true });
+
+  const submit = async (plan: Plan, selected: Set<string>, force: Set<string>) => {
+    // Stale: selected, forced or in neither cache tier, with every input in a cache or built by the flow. A stage
+    // whose input is in neither is left to the executor, which skips it and says why.
+    const located = new Map(await Promise.all(plan.order.map(async (id) => [id, await cache.locate(plan.stages[id].key)] as const)));
+    const stale = new Set<string>();
+    for (const id of plan.order) {
+      const inputsReady = plan.stages[id].upstream.every((u) => stale.has(u) || located.get(u) !== undefined);
+      if (selected.has(id) && (force.has(id) || located.get(id) === undefined) && inputsReady) stale.add(id);
+    }
+    if (stale.size === 0) return;
+    const runsOn = (id: string) => r.runsOn[id] ?? [];
+    flow = stageFlow(r.run, plan.order, stale, (id) => plan.stages[id].upstream, (id) => ({
+      queue: queueFor(runsOn(id)),
+      data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id) }),
+    }));
+    for (const [id, { jobId }] of flow.jobs) stageOfJob.set(jobId, id);
+    // Listen before adding, so that no event of the flow is missed.
+    await Promise.all([...new Set([WAIT_QUEUE, ...[...flow.jobs.values()].map((j) => j.queue)])].map(open));
+    await whileConnected(Promise.all(watching));
+    await whileConnected(flowProducer.add(flow.root));
+    log.info({ queue: where, stages: [...stale], jobs: flow.topDown.length }, 'flow submitted');
+  };
+
+  const fromCache = (key: string) => cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, recheck: true }));
 
   const build: typeof buildIntoCache = async (plan, id, _upstreamDirs, env) => {
     const s = plan.stages[id];
-    const { cache, observer, signal } = env;
-    const fromCache = () => cache.withLock(s.key, () => undefined, () => cache.lookup(s.key, { remote: true }));
-    if (!env.force) {
-      const found = await fromCache();
-      if (found.status === 'hit') return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
-    }
-    const runsOn = pipeline.runsOn[id] ?? [];
-    const name = queueFor(runsOn);
-    const { queue, events } = await open(name);
     const started = performance.now();
-    const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-      const p = data as { message?: string; worker?: string };
-      if (jobId === job.id && p?.message) observer?.stageProgress?.(id, `${p.message}${p.worker ? ` · ${p.worker}` : ''}`);
-    };
-    const job: Job = await queue.add(id, stageJob(pipeline.file, pipeline.content, pipeline.sets, plan, id, runsOn));
-    events.on('progress', onProgress);
-    // Ctrl-C removes the job if no worker has taken it yet (a taken job is locked and stays).
-    const onAbort = () => void job.remove().catch(() => undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    if ((await queue.getWorkers()).length === 0) {
-      observer?.stageWaiting?.(id, `waiting: no worker reads queue ${name}${runsOn.length ? ` (runs-on: ${runsOn.join(', ')})` : ''}`);
+    const seconds = () => (performance.now() - started) / 1000;
+    const job = flow?.jobs.get(id);
+    if (!job) {
+      // In a cache tier when the flow was made.
+      const found = await fromCache(s.key);
+      if (found.status === 'hit') return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
+      return { status: 'failed', seconds: 0, error: new PipeError(`stage '${id}' was in the artifact cache when the run began, and is not now`, { exitCode: 1, hint: 'run the same command again' }) };
     }
     try {
-      const result = (await Promise.race([
-        job.waitUntilFinished(events),
-        new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('interrupted')), { once: true })),
-      ])) as StageJobResult;
-      const found = await fromCache();
+      const { queue, events } = await open(job.queue);
+      const runsOn = r.runsOn[id] ?? [];
+      if ((await whileConnected(queue.getWorkers())).length === 0) {
+        observer?.stageWaiting?.(id, `waiting: no worker reads queue ${job.queue}${runsOn.length ? ` (runs-on: ${runsOn.join(', ')})` : ''}`);
+      }
+      const interrupted = new Promise<'interrupted'>((resolve) => (env.signal.aborted ? resolve('interrupted') : env.signal.addEventListener('abort', () => resolve('interrupted'), { once: true })));
+      const end = await Promise.race([jobEnd(queue, events, job.jobId), interrupted, lostSignal]);
+      if (end === 'interrupted') return { status: 'interrupted', seconds: seconds() };
+      if (end === 'lost') return { status: 'failed', error: lost!, seconds: seconds() };
+      if (end.state === 'failed') return { status: 'failed', error: failureError(end.reason), seconds: seconds() };
+      if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
+      const result = end.value as StageJobResult;
+      const found = await fromCache(s.key);
       if (found.status !== 'hit') {
         throw new PipeError(`stage '${id}' was built by worker ${result.worker}, but its outputs are not in the artifact cache here`, {
+          exitCode: 1,
           hint: 'workers on other machines pass artifacts through the remote cache: set PIPE_REMOTE_CACHE on both sides (and PIPE_REMOTE_CACHE_WRITE=1 on the workers)',
         });
       }
-      observer?.stageProgress?.(id, `${result.status} on ${result.worker}`);
-      const seconds = (performance.now() - started) / 1000;
+      const worker = result.host ?? result.worker;
       return result.status === 'ran'
-        ? { status: 'ran', dir: found.dir, seconds, summary: found.manifest.summary }
-        : { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
+        ? { status: 'ran', dir: found.dir, seconds: result.seconds, summary: found.manifest.summary, worker }
+        : { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier, worker };
     } catch (error) {
-      if (signal.aborted) return { status: 'interrupted', seconds: (performance.now() - started) / 1000 };
-      return { status: 'failed', error: error instanceof Error ? error : new Error(String(error)), seconds: (performance.now() - started) / 1000 };
-    } finally {
-      events.off('progress', onProgress);
-      signal.removeEventListener('abort', onAbort);
+      if (env.signal.aborted) return { status: 'interrupted', seconds: seconds() };
+      return { status: 'failed', error, seconds: seconds() } satisfies StageOutcome;
     }
   };
 
   return {
+    submit,
     build,
+    get lost() {
+      return lost;
+    },
     close: async () => {
-      await Promise.all([...queues.values()].flatMap((q) => [q.queue.close(), q.events.close()]));
+      watch.stop();
+      r.signal.removeEventListener('abort', removeUnstarted);
+      const all = await Promise.all([...queues.values()].map((q) => q.catch(() => undefined)));
+      const parts = [flowProducer, ...all.flatMap((q) => (q ? [q.queue, q.events] : []))];
+      if (lost) {
+        // Nothing to say to a Redis that is gone: drop the connections (they would retry for ever).
+        await Promise.all(parts.map((p) => p.disconnect().catch(() => undefined)));
+        return;
+      }
+      await removing;
+      await Promise.all(parts.map((p) => p.close().catch(() => undefined)));
     },
   };
 }

@@ -15,9 +15,10 @@ import { buildStageContext, inputArtifact } from './stage-context.js';
 /** What the executor needs of the artifact cache (src/store/artifact-cache.ts). */
 export type CacheForExecution = Pick<ArtifactCache, 'root' | 'lookup' | 'prefetch' | 'discard' | 'begin' | 'scratchDir' | 'clearScratch' | 'withLock' | 'touch'>;
 
+// `worker`: the host of the queue worker that built or found it (runs with --queue).
 export type StageOutcome =
-  | { status: 'cached'; dir: string; seconds: number; summary?: Record<string, unknown>; tier: CacheTier }
-  | { status: 'ran'; dir: string; seconds: number; summary?: Record<string, unknown> }
+  | { status: 'cached'; dir: string; seconds: number; summary?: Record<string, unknown>; tier: CacheTier; worker?: string }
+  | { status: 'ran'; dir: string; seconds: number; summary?: Record<string, unknown>; worker?: string }
   | { status: 'failed'; error: unknown; seconds: number }
   | { status: 'skipped'; reason: string }
   | { status: 'interrupted'; seconds: number };
@@ -28,6 +29,8 @@ export interface ExecutionObserver {
   stageProgress?(id: string, message: string): void;
   stageNote?(id: string, message: string): void;
   stageWaiting?(id: string, message: string): void;
+  /** A queue worker (its host) took the stage. */
+  stageWorker?(id: string, host: string): void;
   stageFinished?(id: string, outcome: StageOutcome): void;
   warn?(id: string, message: string): void;
 }
@@ -183,6 +186,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
       filePaths: s.filePaths,
     };
     if (outcome.status === 'cached' && outcome.tier === 'remote') rec.cachedFrom = 'remote';
+    if ((outcome.status === 'cached' || outcome.status === 'ran') && outcome.worker) rec.worker = outcome.worker;
     if ('summary' in outcome && outcome.summary) rec.summary = outcome.summary;
     if (outcome.status === 'failed') rec.error = messageOf(outcome.error);
     if (outcome.status === 'skipped') rec.error = outcome.reason;

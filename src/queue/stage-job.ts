@@ -18,6 +18,8 @@ export interface StageJob {
     key: string;
     /** --set texts (the run's, then a sweep variant's). */
     sets: string[];
+    /** --backend, when the submitter gave one (it is part of the keys). */
+    backend?: string;
   };
   stage: {
     id: string;
@@ -27,7 +29,21 @@ export interface StageJob {
     code: string;
     /** Labels a worker needs to take the job. */
     runsOn: string[];
+    /** Build it even when cached (--force): from scratch, its checkpoints cleared. */
+    force?: boolean;
   };
+}
+
+/** What a worker tells the submitter while it builds a stage (BullMQ job progress). */
+export interface StageJobProgress {
+  /** host:pid of the worker. */
+  worker: string;
+  host: string;
+  /** The stage's progress line. */
+  message?: string;
+  /** A line worth keeping (an epoch's results, a resumed checkpoint, a restart). */
+  note?: string;
+  warning?: string;
 }
 
 /** What a worker answers for a job it built (or found in the cache). */
@@ -39,12 +55,18 @@ export interface StageJobResult {
   worker: string;
 }
 
-export function stageJob(file: string, content: string, sets: string[], plan: Plan, id: string, runsOn: string[]): StageJob {
+export function stageJob(
+  pipeline: { file: string; content: string; sets: string[]; backend?: string },
+  plan: Plan,
+  id: string,
+  options: { runsOn: string[]; force?: boolean },
+): StageJob {
   const s = plan.stages[id];
+  const { file, content, sets, backend } = pipeline;
   return {
     format: JOB_FORMAT,
-    pipeline: { file, content, key: pipelineKey(content), sets },
-    stage: { id, key: s.key, code: s.keyParts.code, runsOn: [...runsOn].sort() },
+    pipeline: { file, content, key: pipelineKey(content), sets, ...(backend ? { backend } : {}) },
+    stage: { id, key: s.key, code: s.keyParts.code, runsOn: [...options.runsOn].sort(), ...(options.force ? { force: true } : {}) },
   };
 }
 
@@ -105,4 +127,18 @@ export function checkJobStage(job: StageJob, plan: Plan): void {
       hint: 'the worker plans with its own stage code, backend and kernels: they must match the submitter',
     });
   }
+}
+
+const HINT = '\nhint: ';
+
+/** A stage's error as a job's failure reason (BullMQ keeps a message): its text, then its hint if it has one. */
+export function failureReason(error: unknown): string {
+  if (error instanceof PipeError) return error.hint ? `${error.message}${HINT}${error.hint}` : error.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The error a job's failure reason stands for, as the stage raised it (a run's failure, exit code 1). */
+export function failureError(reason: string): PipeError {
+  const at = reason.indexOf(HINT);
+  return at < 0 ? new PipeError(reason, { exitCode: 1 }) : new PipeError(reason.slice(0, at), { exitCode: 1, hint: reason.slice(at + HINT.length) });
 }

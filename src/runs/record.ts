@@ -18,6 +18,8 @@ export interface StageRecord {
   outputs: Record<string, string>;
   /** 'remote' when a cached stage came from the remote cache into the local store during this run. */
   cachedFrom?: 'remote';
+  /** The host of the queue worker that built the stage (or found it cached), in runs with --queue. */
+  worker?: string;
   /** What run() returned (or the cached entry's stored summary). */
   summary?: Record<string, unknown>;
   /** Failure message when status is failed, or why it was skipped. */

@@ -74,12 +74,14 @@ export class ArtifactCache {
 
   /**
    * The entry of `key`: local, else with `remote` from the remote tier (moved into the local store first).
-   * Call with `remote` only under the key's lock, so that one process fetches it.
+   * Call with `remote` only under the key's lock, so that one process fetches it. The remote is asked once per
+   * key and process, unless `recheck` (another machine has just pushed the entry).
    */
-  async lookup(key: string, options: { remote?: boolean; rehash?: boolean } = {}): Promise<CacheLookup> {
+  async lookup(key: string, options: { remote?: boolean; rehash?: boolean; recheck?: boolean } = {}): Promise<CacheLookup> {
     const found: Lookup = await this.local.lookup(key, { rehash: options.rehash });
     if (found.status === 'hit') return { ...found, tier: this.fetched.has(key) ? 'remote' : 'local' };
     const remote = this.activeRemote;
+    if (options.recheck && !this.rejected.has(key)) this.notRemote.delete(key);
     if (!options.remote || !remote || found.status === 'damaged' || this.notRemote.has(key)) return found;
     const fetched = await this.remoteCall(() => remote.fetchInto(key, this.local));
     if (fetched?.status === 'rejected') {

@@ -340,6 +340,12 @@ export class LocalStore {
     return dir;
   }
 
+  /** Whether a stage left something in its scratch space (a checkpoint to resume from). */
+  async hasScratch(key: string): Promise<boolean> {
+    checkKey(key);
+    return (await readdir(join(this.scratchRoot, key)).catch(() => [])).length > 0;
+  }
+
   async clearScratch(key: string): Promise<void> {
     checkKey(key);
     await moveAsideAndRemove(join(this.scratchRoot, key), this.tmpDir, `scratch-${key}`);

@@ -34,9 +34,9 @@ function outcomeLine(stage: ViewStage, result: StageOutcome): { ok: boolean; tex
   const name = `${stage.id} (${stage.uses})`;
   switch (result.status) {
     case 'cached':
-      return { ok: true, text: `${name} · ${result.tier === 'remote' ? 'cached (remote)' : 'cached'}` };
+      return { ok: true, text: `${name} · ${result.tier === 'remote' ? 'cached (remote)' : 'cached'}${onWorker(result.worker)}` };
     case 'ran':
-      return { ok: true, text: `${name} · done in ${formatDuration(result.seconds)}` };
+      return { ok: true, text: `${name} · done in ${formatDuration(result.seconds)}${onWorker(result.worker)}` };
     case 'skipped':
       return { ok: false, text: `${name} · skipped: ${result.reason}` };
     case 'interrupted':
@@ -44,6 +44,10 @@ function outcomeLine(stage: ViewStage, result: StageOutcome): { ok: boolean; tex
     case 'failed':
       return { ok: false, text: `${name} · failed: ${printable(messageOf(result.error))}` };
   }
+}
+
+function onWorker(host: string | undefined): string {
+  return host ? ` on ${printable(host, { singleLine: true })}` : '';
 }
 
 export function createRunView(written: ViewStage[], options: { plain?: boolean; write?: (line: string) => void } = {}): RunView {
@@ -77,6 +81,9 @@ function plainView(stages: ViewStage[], write: (line: string) => void): RunView 
     stageWaiting(id, message) {
       write(`  ${id}: ${message}`);
     },
+    stageWorker(id, host) {
+      write(`  ${id}: on ${host}`);
+    },
     warn(id, message) {
       write(`  ${id}: warning: ${message}`);
     },
@@ -95,6 +102,7 @@ function terminalView(stages: ViewStage[]): RunView {
   const finished = new Set<string>();
   const started = new Set<string>();
   const notes = new Map<string, string>();
+  const workers = new Map<string, string>();
   const outcome = new Map<string, { promise: Promise<StageOutcome>; resolve(o: StageOutcome): void }>();
   for (const s of stages) {
     let resolve!: (o: StageOutcome) => void;
@@ -105,7 +113,7 @@ function terminalView(stages: ViewStage[]): RunView {
   // at once): each task reads the current title and output when it starts, and later events update it live.
   const tasks = new Map<string, { title: string; output: string }>();
   const titleOf = (s: ViewStage): string => {
-    const base = `${s.id} (${s.uses})`;
+    const base = `${s.id} (${s.uses})${onWorker(workers.get(s.id))}`;
     if (started.has(s.id)) return notes.has(s.id) ? `${base} · ${notes.get(s.id)}` : base;
     const waiting = s.upstream.filter((u) => !finished.has(u));
     return waiting.length ? `${base} · waiting for ${waiting.join(', ')}` : base;
@@ -166,6 +174,10 @@ function terminalView(stages: ViewStage[]): RunView {
     stageWaiting(id, message) {
       const task = tasks.get(id);
       if (task) task.output = printable(message);
+    },
+    stageWorker(id, host) {
+      workers.set(id, host);
+      refresh();
     },
     warn(id, message) {
       const task = tasks.get(id);

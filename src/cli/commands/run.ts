@@ -265,14 +265,23 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   let saving = Promise.resolve();
   const started = performance.now();
   const { queueSubmitter } = o.queue ? await import('../queue-submit.js') : { queueSubmitter: undefined };
-  const submitter = queueSubmitter?.(o.queue!, {
-    file: relative(process.cwd(), loaded.file),
-    content: loaded.source.text,
-    sets: [...o.sets, ...variantSets],
+  const submitter = queueSubmitter?.({
+    url: o.queue!,
+    run: runId,
+    pipeline: { file: relative(process.cwd(), loaded.file), content: loaded.source.text, sets: [...o.sets, ...variantSets], backend: o.backend },
     runsOn: Object.fromEntries(Object.entries(loaded.spec.stages).map(([id, s]) => [id, s['runs-on']])),
+    cache: store.cache,
+    log,
+    signal: abort.signal,
+    observer: view?.observer,
   });
+  // A queue that cannot take the flow fails the run before any stage starts.
+  const submitted = await submitter?.submit(plan, selected, force).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   const result = await execute({
-    build: submitter?.build,
+    build: submitted === undefined ? submitter?.build : async () => ({ status: 'failed', error: submitted, seconds: 0 }),
     plan,
     cache: store.cache,
     selected,
@@ -311,10 +320,16 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   } else {
     printRunSummary(plan, result.outcomes, (performance.now() - started) / 1000, record, published);
   }
+  // One error that failed several stages (a queue lost mid-run) is said once, naming them all.
+  const byError = new Map<unknown, string[]>();
   for (const [id, r] of failed) {
     const error = (r as { error: unknown }).error;
-    if (error instanceof PipeError) process.stderr.write(`\nstage '${id}' failed:\n${error.format()}\n`);
-    else process.stderr.write(`\nstage '${id}' failed: ${printable(messageOf(error))}\n`);
+    byError.set(error, [...(byError.get(error) ?? []), id]);
+  }
+  for (const [error, ids] of byError) {
+    const which = ids.length === 1 ? `stage '${ids[0]}'` : `stages ${ids.map((id) => `'${id}'`).join(', ')}`;
+    if (error instanceof PipeError) process.stderr.write(`\n${which} failed:\n${error.format()}\n`);
+    else process.stderr.write(`\n${which} failed: ${printable(messageOf(error))}\n`);
     if (options.debug) process.stderr.write(`${stackOf(error)}\n`);
     else if (!(error instanceof PipeError)) process.stderr.write('(run again with --debug for the stack trace)\n');
   }
