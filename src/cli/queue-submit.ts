@@ -55,6 +55,8 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
   let lost: PipeError | undefined;
   let onLost!: () => void;
   const lostSignal = new Promise<'lost'>((resolve) => (onLost = () => resolve('lost')));
+  /** Ends every wait for a job: the queue is lost, or the submitter closes. */
+  const stopWaiting = new AbortController();
   const watch = connectionWatch(graceS * 1000, (reason) => {
     lost = new PipeError(`lost the queue ${where}: ${reason}, and it did not come back within ${graceS} s`, {
       exitCode: 1,
@@ -64,6 +66,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     });
     log.error({ queue: where, reason }, 'lost the queue');
     onLost();
+    stopWaiting.abort();
   });
   /** `p`, unless the queue is lost first. */
   const whileConnected = async <T>(p: Promise<T>): Promise<T> => {
@@ -177,10 +180,8 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       if ((await whileConnected(queue.getWorkers())).length === 0) {
         observer?.stageWaiting?.(id, `waiting: no worker reads queue ${job.queue}${runsOn.length ? ` (runs-on: ${runsOn.join(', ')})` : ''}`);
       }
-      const interrupted = new Promise<'interrupted'>((resolve) => (env.signal.aborted ? resolve('interrupted') : env.signal.addEventListener('abort', () => resolve('interrupted'), { once: true })));
-      const end = await Promise.race([jobEnd(queue, events, job.jobId), interrupted, lostSignal]);
-      if (end === 'interrupted') return { status: 'interrupted', seconds: seconds() };
-      if (end === 'lost') return { status: 'failed', error: lost!, seconds: seconds() };
+      const end = await jobEnd(queue, events, job.jobId, AbortSignal.any([env.signal, stopWaiting.signal]));
+      if (end.state === 'stopped') return lost ? { status: 'failed', error: lost, seconds: seconds() } : { status: 'interrupted', seconds: seconds() };
       if (end.state === 'failed') return { status: 'failed', error: failureError(end.reason), seconds: seconds() };
       if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
       const result = end.value as StageJobResult;
@@ -209,16 +210,13 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     },
     close: async () => {
       watch.stop();
+      stopWaiting.abort();
       r.signal.removeEventListener('abort', removeUnstarted);
-      const all = await Promise.all([...queues.values()].map((q) => q.catch(() => undefined)));
-      const parts = [flowProducer, ...all.flatMap((q) => (q ? [q.queue, q.events] : []))];
-      if (lost) {
-        // Nothing to say to a Redis that is gone: drop the connections (they would retry for ever).
-        await Promise.all(parts.map((p) => p.disconnect().catch(() => undefined)));
-        return;
-      }
+      // Nothing to say to a Redis that is gone.
+      if (lost) return watch.drop();
       await removing;
-      await Promise.all(parts.map((p) => p.close().catch(() => undefined)));
+      const all = await Promise.all([...queues.values()].map((q) => q.catch(() => undefined)));
+      await Promise.all([flowProducer, ...all.flatMap((q) => (q ? [q.queue, q.events] : []))].map((p) => p.close().catch(() => undefined)));
     },
   };
 }

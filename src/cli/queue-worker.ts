@@ -125,11 +125,10 @@ export async function processWaitJob(
   signal: AbortSignal,
 ): Promise<{ waited: string[] }> {
   const wait = checkWaitJob(data);
-  const stopped = new Promise<'stopped'>((resolve) => (signal.aborted ? resolve('stopped') : signal.addEventListener('abort', () => resolve('stopped'), { once: true })));
   for (const target of wait.waitsFor) {
     const { queue, events } = await queueNamed(target.queue);
-    const end = await Promise.race([jobEnd(queue, events, target.jobId), stopped]);
-    if (end === 'stopped') throw new HandedBack(`${wait.stage} waits`);
+    const end = await jobEnd(queue, events, target.jobId, signal);
+    if (end.state === 'stopped') throw new HandedBack(`${wait.stage} waits`);
     if (end.state === 'failed') throw new Error(`stage '${target.stage}' failed`);
     if (end.state === 'gone') throw new Error(`the job of stage '${target.stage}' was removed (its run was interrupted)`);
   }

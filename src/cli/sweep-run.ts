@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipeError } from '../errors.js';
 import { printable } from '../printable.js';
+import { shownUrl } from '../queue/redis-url.js';
 import { listRuns } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';
@@ -113,7 +114,9 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
   }
   const sweepId = newRunId();
   const out = o.json ? process.stderr : process.stdout;
-  out.write(`sweep ${sweepId}: ${variants.length} variants (${names.join(', ')}), ${o.jobs} at a time\n`);
+  // On the queue a variant's process only submits and waits: the workers set the pace.
+  const jobs = o.jobs ?? (o.queue ? variants.length : 1);
+  out.write(`sweep ${sweepId}: ${variants.length} variants (${names.join(', ')}), ${jobs} at a time${o.queue ? ` on the queue ${shownUrl(o.queue)}` : ''}\n`);
 
   const children = new Set<ReturnType<typeof spawn>>();
   let stopping = false;
@@ -137,7 +140,7 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
       const worker = async () => {
         for (let step = queue.shift(); step && !stopping; step = queue.shift()) codes.push(await runStep(o, step, sweepId, step.variant, children));
       };
-      await Promise.all(Array.from({ length: Math.min(o.jobs, queue.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
     }
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,36 +1,9 @@
-// The queue's Redis as both sides use it: BullMQ connection options from a redis:// URL, the URL as messages show
-// it, event listeners that miss nothing, waiting for one job's end, and noticing that Redis has gone away.
-import { Job, Queue, QueueEvents, type ConnectionOptions } from 'bullmq';
-import { PipeError } from '../errors.js';
+// The queue's Redis as both sides use it: event listeners that miss nothing, waiting for one job's end, and
+// noticing that Redis has gone away.
+import { Job, Queue, QueueEvents } from 'bullmq';
+import type { RedisConnection } from './redis-url.js';
 
-export type RedisConnection = ConnectionOptions & { host: string; port: number; maxRetriesPerRequest: null };
-
-/** BullMQ connection options from a redis:// URL. */
-export function redisConnection(url: string): RedisConnection {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new PipeError(`--queue ${url}: not a URL`, { hint: 'e.g. --queue redis://localhost:6379' });
-  }
-  if (parsed.protocol !== 'redis:') throw new PipeError(`--queue ${url}: expected a redis:// URL`, { hint: 'e.g. --queue redis://localhost:6379' });
-  const db = parsed.pathname.replace(/^\//, '');
-  return {
-    host: parsed.hostname || 'localhost',
-    port: parsed.port ? Number(parsed.port) : 6379,
-    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
-    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
-    ...(db ? { db: Number(db) } : {}),
-    // Workers block on Redis; BullMQ needs ioredis to retry forever instead of failing commands. Whether a lost
-    // connection ends a run is decided by connectionWatch below.
-    maxRetriesPerRequest: null,
-  };
-}
-
-/** The URL without its password, for messages. */
-export function shownUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//');
-}
+export { redisConnection, shownUrl, type RedisConnection } from './redis-url.js';
 
 /**
  * QueueEvents that hears every event of the queue from now on. BullMQ's default starts at its first blocking
@@ -45,13 +18,16 @@ export async function openQueueEvents(queue: Queue, connection: RedisConnection)
   return events;
 }
 
-export type JobEnd = { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'gone' };
+export type JobEnd = { state: 'completed'; value: unknown } | { state: 'failed'; reason: string } | { state: 'gone' } | { state: 'stopped' };
 
 /** Events can be lost while a connection is re-established: look at the job itself this often too. */
 const RECHECK_MS = 5_000;
 
-/** Resolves when the job has completed, failed or was removed (Ctrl-C on the submitter removes unstarted jobs). */
-export function jobEnd(queue: Queue, queueEvents: QueueEvents, jobId: string): Promise<JobEnd> {
+/**
+ * Resolves when the job has completed, failed or was removed (Ctrl-C on the submitter removes unstarted jobs),
+ * or with 'stopped' once `signal` aborts.
+ */
+export function jobEnd(queue: Queue, queueEvents: QueueEvents, jobId: string, signal?: AbortSignal): Promise<JobEnd> {
   // Per-job events ("completed:<id>") are not in QueueEvents' typed list.
   const events = queueEvents as unknown as NodeJS.EventEmitter;
   return new Promise((resolve) => {
@@ -63,14 +39,17 @@ export function jobEnd(queue: Queue, queueEvents: QueueEvents, jobId: string): P
       events.off(`completed:${jobId}`, onCompleted);
       events.off(`failed:${jobId}`, onFailed);
       events.off(`removed:${jobId}`, onRemoved);
+      signal?.removeEventListener('abort', onStop);
       resolve(end);
     };
     const onCompleted = ({ returnvalue }: { returnvalue: unknown }) => finish({ state: 'completed', value: returnvalue });
     const onFailed = ({ failedReason }: { failedReason: string }) => finish({ state: 'failed', reason: failedReason });
     const onRemoved = () => finish({ state: 'gone' });
+    const onStop = () => finish({ state: 'stopped' });
     events.on(`completed:${jobId}`, onCompleted);
     events.on(`failed:${jobId}`, onFailed);
     events.on(`removed:${jobId}`, onRemoved);
+    signal?.addEventListener('abort', onStop, { once: true });
     const check = async () => {
       try {
         const job = await Job.fromId(queue, jobId);
@@ -83,29 +62,38 @@ export function jobEnd(queue: Queue, queueEvents: QueueEvents, jobId: string): P
       }
     };
     const timer = setInterval(() => void check(), RECHECK_MS);
-    void check();
+    if (signal?.aborted) onStop();
+    else void check();
   });
 }
 
-/** A Redis client as BullMQ holds it (ioredis): what the watch needs of it. */
-interface WatchedClient {
+/** What the watch needs of a Queue, QueueEvents, FlowProducer or Worker. */
+interface RedisUser {
+  client: Promise<unknown>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  close(): Promise<void>;
+}
+
+/** A Redis client as BullMQ holds it (ioredis). */
+interface RawClient {
   status: string;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  disconnect(): void;
 }
 
 /**
- * Watches the connections to Redis: once one has been down for `graceMs` (reconnecting all along), `onLost` is
- * called once with the last error. A Redis that comes back within the grace goes unnoticed.
+ * Watches connections to Redis: once one has been down (or not yet up) for `graceMs`, reconnecting all along,
+ * `onLost` is called once with the last error. A Redis that comes back within the grace goes unnoticed.
  */
 export function connectionWatch(graceMs: number, onLost: (reason: string) => void) {
-  const clients = new Set<WatchedClient>();
+  const users = new Map<RedisUser, RawClient | undefined>();
   let lastError = 'connection closed';
   let timer: NodeJS.Timeout | undefined;
   let lost = false;
   const check = () => {
     timer = undefined;
     if (lost) return;
-    if ([...clients].some((c) => c.status !== 'ready')) {
+    if ([...users.values()].some((c) => c?.status !== 'ready')) {
       lost = true;
       onLost(lastError);
     }
@@ -115,11 +103,12 @@ export function connectionWatch(graceMs: number, onLost: (reason: string) => voi
     timer ??= setTimeout(check, graceMs);
   };
   return {
-    /** Watch the client of a Queue, QueueEvents, FlowProducer or Worker. */
-    async add(owner: { client: Promise<unknown>; on(event: 'error', listener: (err: Error) => void): unknown }): Promise<void> {
-      owner.on('error', onError);
-      const client = (await owner.client) as WatchedClient;
-      clients.add(client);
+    /** Watch the connection of `user`; resolves once it is connected. */
+    async add(user: RedisUser): Promise<void> {
+      users.set(user, undefined);
+      user.on('error', onError);
+      const client = (await user.client) as RawClient;
+      users.set(user, client);
       client.on('error', onError);
     },
     get lost(): boolean {
@@ -128,6 +117,16 @@ export function connectionWatch(graceMs: number, onLost: (reason: string) => voi
     stop(): void {
       if (timer) clearTimeout(timer);
       timer = undefined;
+    },
+    /**
+     * Let go of a Redis that is gone: BullMQ's close() would wait for it to answer. A connected client is
+     * dropped (no more retries), one that never connected is closed.
+     */
+    drop(): void {
+      for (const [user, client] of users) {
+        if (client) client.disconnect();
+        else void user.close().catch(() => undefined);
+      }
     },
   };
 }

@@ -7,7 +7,10 @@ export interface RedisServer {
   url: string;
   port: number;
   process: ChildProcess;
+  /** SIGTERM by PID; resolves once it has exited. */
   stop(): Promise<void>;
+  /** SIGKILL by PID (Redis gone at once, as on a crash); resolves once it has exited. */
+  kill(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -33,14 +36,16 @@ export async function startRedis(): Promise<RedisServer> {
     });
   });
   child.removeAllListeners('exit');
+  const exited = once(child, 'exit');
+  const end = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, signal);
+    await exited;
+  };
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
     process: child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      process.kill(child.pid!, 'SIGTERM');
-      await once(child, 'exit');
-    },
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
   };
 }

@@ -30,10 +30,13 @@ Options:
   --backend <name>           auto | tensorflow | wasm | cpu (overrides the pipeline's backend)
   --sweep <path=[a,b,...]>   run a variant per value (repeatable: the cross product), like a sweep: block
   --variant <name>           run only this variant of the sweep (names: pipe plan)
-  --jobs <n>                 variants of a sweep that run at once, each in its own process (default 1)
+  --jobs <n>                 variants of a sweep that run at once, each in its own process (default 1; with
+                             --queue, all of them: the workers decide how many stages build at once)
   --sort <metric>            order the sweep's closing comparison best first, e.g. test.accuracy
-  --queue <redis://host:port> build the stale stages on 'pipe worker' processes (also $PIPE_QUEUE); run from
-                             the checkout's root, with workers on the same commit (docs/scale.md)
+  --queue <redis://host:port> build the stale stages on 'pipe worker' processes (also $PIPE_QUEUE), as one
+                             flow of jobs that follows the graph; run from the checkout's root, with workers on
+                             the same commit and the remote cache between machines (docs/scale.md). A queue
+                             gone for PIPE_QUEUE_RECONNECT_S seconds (default 20) fails the run
   --dry-run                  show what would run and why, run nothing
   --fail-if <condition>      fail the run (exit code 3) when a metric meets the condition, e.g.
                              --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf)
@@ -80,7 +83,8 @@ export interface RunOptions {
   sets: string[];
   sweeps: string[];
   variant?: string;
-  jobs: number;
+  /** Absent: 1, or every variant at once with --queue. */
+  jobs?: number;
   sort?: string;
   force: 'all' | string[];
   only: string[];
@@ -100,7 +104,7 @@ function parse(argv: string[]): RunOptions {
     sweep: { type: 'string', multiple: true, default: [] },
     variant: { type: 'string' },
     queue: { type: 'string' },
-    jobs: { type: 'string', default: '1' },
+    jobs: { type: 'string' },
     sort: { type: 'string' },
     force: { type: 'string', multiple: true, default: [] },
     only: { type: 'string', multiple: true, default: [] },
@@ -121,8 +125,8 @@ function parse(argv: string[]): RunOptions {
     throw new PipeError(`unknown log level '${values['log-level']}'`, { hint: `use one of ${levels.join(', ')}` });
   }
   const force = values.force as string[];
-  const jobs = Number(values.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) throw new PipeError(`--jobs ${values.jobs}: expected a whole number of at least 1`, { hint: 'e.g. --jobs 2' });
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 1)) throw new PipeError(`--jobs ${values.jobs}: expected a whole number of at least 1`, { hint: 'e.g. --jobs 2' });
   const failIf = (values['fail-if'] as string[]).map((text) => {
     const gate = parseGate(text, '--fail-if');
     if (typeof gate === 'string') throw new PipeError(`--fail-if: ${gate}`, { hint: GATE_SYNTAX_HINT });

@@ -175,9 +175,9 @@ export async function run(argv: string[]): Promise<number> {
       await Promise.allSettled(inFlight);
       // Handing back needs Redis: without it, exit once the stages have cleaned up after themselves.
       const closed = Promise.all(workers.map((w) => w.close()));
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS, 'timeout').unref());
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, down ? 0 : STOP_TIMEOUT_MS, 'timeout').unref());
       if ((await Promise.race([closed, timeout])) === 'timeout') {
-        process.stderr.write(`pipe worker: the queue ${where} did not answer within ${STOP_TIMEOUT_MS / 1000} s; exiting without handing back (the stalled-job check hands the job to another worker)\n`);
+        process.stderr.write(`pipe worker: the queue ${where} does not answer; exiting without handing back (once it is back, its stalled-job check hands the job to another worker)\n`);
         process.exit(1);
       }
     })();
