@@ -2,12 +2,13 @@
 // from the remote cache into an empty local store (an S3-protocol server, s3rver, on 127.0.0.1), then the
 // FER2013 ingest benchmark when the dataset is present. Figures are measured in one run; compare ratios, not
 // absolute numbers.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { remoteEnv, startS3Server } from '../test/support/s3-server-process.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const bin = join(root, 'bin', 'pipe.js');
@@ -23,30 +24,10 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** An S3-protocol server on a free port (the tests' s3rver script), stopped by PID by the caller. */
-async function startS3(bucket: string): Promise<{ port: number; pid: number; dir: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'pipe-bench-s3-'));
-  const child = spawn(process.execPath, [join(root, 'dist', 'test', 'support', 's3-server.js'), dir, bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      if (text.includes('\n')) resolvePort((JSON.parse(text.split('\n')[0]) as { port: number }).port);
-    });
-    child.on('exit', (code) => reject(new Error(`s3 server exited with ${code}`)));
-  });
-  return { port, pid: child.pid!, dir };
-}
-
 async function cachedRun(pipeline: string, repeats: number): Promise<void> {
   const store = await mkdtemp(join(tmpdir(), 'pipe-bench-store-'));
-  const s3 = await startS3('bench');
-  const remote = {
-    PIPE_REMOTE_CACHE: 's3://bench/pipe',
-    PIPE_REMOTE_CACHE_ENDPOINT: `http://127.0.0.1:${s3.port}`,
-    AWS_ACCESS_KEY_ID: 'S3RVER',
-    AWS_SECRET_ACCESS_KEY: 'S3RVER',
-  };
+  const s3 = await startS3Server();
+  const remote = remoteEnv(s3.port, 'pipe');
   try {
     process.stdout.write(`populating the local and the remote cache for ${pipeline} (first run, not timed)...\n`);
     const first = pipe(['run', pipeline], { PIPE_ARTIFACTS: store, ...remote, PIPE_REMOTE_CACHE_WRITE: '1' });
@@ -72,10 +53,10 @@ async function cachedRun(pipeline: string, repeats: number): Promise<void> {
         `remote-cached run into an empty local store (whole process, ${repeats} runs): median ${median(remoteTimes).toFixed(3)} s, min ${Math.min(...remoteTimes).toFixed(3)} s\n` +
         `pipe --help: median ${median(help).toFixed(3)} s\n` +
         `commands: PIPE_ARTIFACTS=<populated store> node bin/pipe.js run ${pipeline}\n` +
-        `          PIPE_ARTIFACTS=<empty> PIPE_REMOTE_CACHE=s3://bench/pipe PIPE_REMOTE_CACHE_ENDPOINT=<s3rver on 127.0.0.1> node bin/pipe.js run ${pipeline}\n\n`,
+        `          PIPE_ARTIFACTS=<empty> PIPE_REMOTE_CACHE=s3://pipe-cache/pipe PIPE_REMOTE_CACHE_ENDPOINT=<s3rver on 127.0.0.1> node bin/pipe.js run ${pipeline}\n\n`,
     );
   } finally {
-    process.kill(s3.pid, 'SIGTERM');
+    await s3.stop();
     await rm(store, { recursive: true, force: true });
     await rm(s3.dir, { recursive: true, force: true });
   }

@@ -83,7 +83,7 @@ export async function processStageJob(data: unknown, w: WorkerContext): Promise<
         : `taken over by ${host} after the earlier attempt stopped: starting over, since that attempt's checkpoints stayed in its own store`,
     });
   } else {
-    w.progress({ message: `started on ${host}` });
+    w.progress({}); // says which worker has the stage
   }
   const upstreamDirs: Record<string, string> = {};
   for (const u of s.upstream) {
