@@ -182,7 +182,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       }
       const end = await jobEnd(queue, events, job.jobId, AbortSignal.any([env.signal, stopWaiting.signal]));
       if (end.state === 'stopped') return lost ? { status: 'failed', error: lost, seconds: seconds() } : { status: 'interrupted', seconds: seconds() };
-      if (end.state === 'failed') return { status: 'failed', error: failureError(end.reason), seconds: seconds() };
+      if (end.state === 'failed') return { status: 'failed', error: jobFailure(end.reason), seconds: seconds() };
       if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
       const result = end.value as StageJobResult;
       const found = await fromCache(s.key);
@@ -219,4 +219,15 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       await Promise.all([flowProducer, ...all.flatMap((q) => (q ? [q.queue, q.events] : []))].map((p) => p.close().catch(() => undefined)));
     },
   };
+}
+
+/** The stage's own error; BullMQ's words when the job's workers died twice (its stalled-job limit). */
+function jobFailure(reason: string): PipeError {
+  if (/stalled more than allowable limit/.test(reason)) {
+    return new PipeError('the workers building this stage stopped answering twice (killed, or out of memory?)', {
+      exitCode: 1,
+      hint: "look at the workers' output, then run the same command again",
+    });
+  }
+  return failureError(reason);
 }
