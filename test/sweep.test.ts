@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { listRuns } from '../src/runs/read.js';
+import { assertSharedStagesOnce } from './support/sweep-checks.js';
 import { makeToyProject, PIPE_BIN, REPO_ROOT, TOY_PIPELINE } from './support/toy-project.js';
 
 function pipe(args: string[], store: string) {
@@ -37,20 +38,7 @@ describe('sweeps', () => {
       'learningRate=0.002,epochs=1',
       'learningRate=0.002,epochs=2',
     ]);
-    assert.ok(variants.every((r) => r.status === 'ok'));
-    // Each key ran in exactly one run of the sweep; the data and model-building stages are one key for all four
-    // variants and ran in the shared run, so every variant took them from the cache.
-    const ran = records.flatMap((r) => Object.values(r.stages).filter((s) => s.status === 'ran').map((s) => s.key));
-    assert.equal(new Set(ran).size, ran.length, 'a key ran twice');
-    for (const id of ['faces', 'leakage', 'oversample', 'normalise', 'build']) {
-      assert.equal(new Set(variants.map((r) => r.stages[id].key)).size, 1, id);
-      assert.ok(variants.every((r) => r.stages[id].status === 'cached'), id);
-      assert.equal(ran.filter((k) => k === variants[0].stages[id].key).length, 1, id);
-    }
-    for (const id of ['train', 'evaluate', 'report']) {
-      assert.equal(new Set(variants.map((r) => r.stages[id].key)).size, 4, id);
-      assert.ok(variants.every((r) => r.stages[id].status === 'ran'), id);
-    }
+    assertSharedStagesOnce(records);
 
     // The comparison: the two swept params, the variants' metrics, best test accuracy first.
     const table = result.stdout.slice(result.stdout.indexOf('quickstart: sweep of 4 variants, best first on test.accuracy'));
