@@ -86,8 +86,9 @@ describe('the quickstart through the queue', { concurrency: false }, () => {
   });
 
   it('a worker killed during training: the other takes the job over after the stalled-job check, and the run says the stage started over', async () => {
+    const building = Promise.race(workers.map((w) => w.next(/^building train /).then(() => w)));
     const run = startPipe(REPO_ROOT, ['run', QUICKSTART, ...SMALL, '--set', 'train.epochs=6', '--queue', redis.url], submitterEnv);
-    const training = await Promise.race(workers.map((w) => w.waitFor(/^building train /).then(() => w)));
+    const training = await building;
     // A checkpoint exists once the first epoch is done; it is in the killed worker's store only.
     await run.waitFor(/^ {2}train: epoch 1\/6 /);
     await training.stop('SIGKILL');
@@ -122,7 +123,7 @@ describe('the quickstart through the queue', { concurrency: false }, () => {
 describe('Redis gone in the middle of a queued run', () => {
   it('fails the run naming the queue and what to do, without a stack trace, and leaves every store whole', async () => {
     const [redis, s3] = await Promise.all([startRedis(), startS3Server()]);
-    const stores = await Promise.all([tempDir('pipe-submitter-store-'), tempDir('pipe-worker-store-'), tempDir('pipe-worker-store-')]);
+    const stores = await Promise.all([tempDir('pipe-submitter-store-'), tempDir('pipe-worker-store-')]);
     const remote = (extra: Record<string, string> = {}) => remoteEnv(s3.port, 'redis-gone', extra);
     const workers = await Promise.all(stores.slice(1).map((store) => startWorker(REPO_ROOT, redis.url, { PIPE_ARTIFACTS: store, ...remote({ PIPE_REMOTE_CACHE_WRITE: '1' }) })));
     try {

@@ -4,8 +4,10 @@
 // code is refused with the reason, `pipe run --queue` submits one flow, and a stage failing on a worker fails
 // the run with the stage's own words. Waits are on events (process output, queue events), never on time.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -142,6 +144,18 @@ describe('pipe worker', () => {
     const [failed] = (await listRuns(store)).filter((r) => r.pipeline.file === 'explode.yaml');
     assert.equal(failed.status, 'failed');
     assert.equal(failed.stages.scale.error, 'the numbers do not add up (3 is odd)');
+  });
+
+  it('fails a run whose queue cannot be reached, saying where it looked and what to check', async () => {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((resolve) => closed.close(resolve));
+    const fresh = await mkdtemp(join(tmpdir(), 'pipe-queue-unreachable-'));
+    const result = toy.pipe(['run', 'pipeline.yaml', '--queue', `redis://127.0.0.1:${port}`], { PIPE_ARTIFACTS: fresh, PIPE_QUEUE_RECONNECT_S: '1' });
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(result.stderr, new RegExp(`^error: cannot reach the queue redis://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\(tried for 1 s\\)\nhint: is Redis running there\\?`, 'm'));
+    assert.doesNotMatch(result.stderr, /^\s+at /m, 'no stack trace');
   });
 
   it('says when no worker has the labels a stage needs, and Ctrl-C removes the jobs nobody took', async () => {

@@ -26,7 +26,10 @@ export interface QueueRun {
 }
 
 export interface QueueSubmitter {
-  /** Put the stale stages among `selected` on the queue as one flow; call before execute(). */
+  /**
+   * Put the stale stages among `selected` on the queue as one flow; call before execute(). When Redis cannot
+   * take it, those stages fail with the reason (build says so).
+   */
   submit(plan: Plan, selected: Set<string>, force: Set<string>): Promise<void>;
   /** execute()'s build step: wait for the stage's job, then take its outputs from the artifact cache. */
   build: typeof buildIntoCache;
@@ -57,14 +60,19 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
   const lostSignal = new Promise<'lost'>((resolve) => (onLost = () => resolve('lost')));
   /** Ends every wait for a job: the queue is lost, or the submitter closes. */
   const stopWaiting = new AbortController();
-  const watch = connectionWatch(graceS * 1000, (reason) => {
-    lost = new PipeError(`lost the queue ${where}: ${reason}, and it did not come back within ${graceS} s`, {
-      exitCode: 1,
-      hint:
-        `start Redis at ${where} again (or check the network and --queue), then run the same command: the stages the workers ` +
-        'finished are in the artifact cache and do not run again. Workers reconnect by themselves.',
-    });
-    log.error({ queue: where, reason }, 'lost the queue');
+  const watch = connectionWatch(graceS * 1000, (reason, neverConnected) => {
+    lost = neverConnected
+      ? new PipeError(`cannot reach the queue ${where}: ${reason} (tried for ${graceS} s)`, {
+          exitCode: 1,
+          hint: `is Redis running there? start it, or give --queue (or PIPE_QUEUE) the right address`,
+        })
+      : new PipeError(`lost the queue ${where}: ${reason}, and it did not come back within ${graceS} s`, {
+          exitCode: 1,
+          hint:
+            `start Redis at ${where} again (or check the network and --queue), then run the same command: the stages the workers ` +
+            'finished are in the artifact cache and do not run again. Workers reconnect by themselves.',
+        });
+    log.error({ queue: where, reason }, neverConnected ? 'cannot reach the queue' : 'lost the queue');
     onLost();
     stopWaiting.abort();
   });
@@ -138,6 +146,8 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
   };
   r.signal.addEventListener('abort', removeUnstarted, { once: true });
 
+  /** Why the flow could not be added. */
+  let notSubmitted: unknown;
   const submit = async (plan: Plan, selected: Set<string>, force: Set<string>) => {
     // Stale: selected, forced or in neither cache tier, with every input in a cache or built by the flow. A stage
     // whose input is in neither is left to the executor, which skips it and says why.
@@ -154,11 +164,16 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id) }),
     }));
     for (const [id, { jobId }] of flow.jobs) stageOfJob.set(jobId, id);
-    // Listen before adding, so that no event of the flow is missed.
-    await Promise.all([...new Set([WAIT_QUEUE, ...[...flow.jobs.values()].map((j) => j.queue)])].map(open));
-    await whileConnected(Promise.all(watching));
-    await whileConnected(flowProducer.add(flow.root));
-    log.info({ queue: where, stages: [...stale], jobs: flow.topDown.length }, 'flow submitted');
+    try {
+      // Listen before adding, so that no event of the flow is missed.
+      await Promise.all([...new Set([WAIT_QUEUE, ...[...flow.jobs.values()].map((j) => j.queue)])].map(open));
+      await whileConnected(Promise.all(watching));
+      await whileConnected(flowProducer.add(flow.root));
+      log.info({ queue: where, stages: [...stale], jobs: flow.topDown.length }, 'flow submitted');
+    } catch (error) {
+      // The stages of the flow fail with it; cached ones are still taken from the cache.
+      notSubmitted = error;
+    }
   };
 
   const fromCache = (key: string) => cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, recheck: true }));
@@ -174,6 +189,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       if (found.status === 'hit') return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
       return { status: 'failed', seconds: 0, error: new PipeError(`stage '${id}' was in the artifact cache when the run began, and is not now`, { exitCode: 1, hint: 'run the same command again' }) };
     }
+    if (notSubmitted !== undefined) return { status: 'failed', error: notSubmitted, seconds: 0 };
     try {
       const { queue, events } = await open(job.queue);
       const runsOn = r.runsOn[id] ?? [];

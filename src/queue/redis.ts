@@ -83,9 +83,10 @@ interface RawClient {
 
 /**
  * Watches connections to Redis: once one has been down (or not yet up) for `graceMs`, reconnecting all along,
- * `onLost` is called once with the last error. A Redis that comes back within the grace goes unnoticed.
+ * `onLost` is called once with the last error, and whether none ever connected. A Redis that comes back within the
+ * grace goes unnoticed.
  */
-export function connectionWatch(graceMs: number, onLost: (reason: string) => void) {
+export function connectionWatch(graceMs: number, onLost: (reason: string, neverConnected: boolean) => void) {
   const users = new Map<RedisUser, RawClient | undefined>();
   let lastError = 'connection closed';
   let timer: NodeJS.Timeout | undefined;
@@ -93,9 +94,10 @@ export function connectionWatch(graceMs: number, onLost: (reason: string) => voi
   const check = () => {
     timer = undefined;
     if (lost) return;
-    if ([...users.values()].some((c) => c?.status !== 'ready')) {
+    const clients = [...users.values()];
+    if (clients.some((c) => c?.status !== 'ready')) {
       lost = true;
-      onLost(lastError);
+      onLost(lastError, clients.every((c) => c === undefined));
     }
   };
   const onError = (err: Error) => {

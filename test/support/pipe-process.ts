@@ -10,6 +10,8 @@ export interface PipeProcess {
   readonly output: string;
   /** The first line of stdout or stderr matching `pattern` (now or when it comes); rejects if the process exits first. */
   waitFor(pattern: RegExp): Promise<string>;
+  /** As waitFor, for lines printed from now on only. */
+  next(pattern: RegExp): Promise<string>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Send `signal` (SIGTERM by default) by PID unless it has exited; resolves once it has. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -51,6 +53,13 @@ export function startPipe(dir: string, args: string[], env: Record<string, strin
       resolve({ code, signal });
     }),
   );
+  const waitFor = (pattern: RegExp, from: number) =>
+    new Promise<string>((resolve, reject) => {
+      const seen = lines.slice(from).find((l) => pattern.test(l));
+      if (seen !== undefined) return resolve(seen);
+      if (done) return reject(new Error(`pipe ${args.join(' ')} exited before printing ${pattern}:\n${output}`));
+      waiters.add({ pattern, resolve, reject });
+    });
   return {
     child,
     get stdout() {
@@ -59,13 +68,8 @@ export function startPipe(dir: string, args: string[], env: Record<string, strin
     get output() {
       return output;
     },
-    waitFor: (pattern) =>
-      new Promise((resolve, reject) => {
-        const seen = lines.find((l) => pattern.test(l));
-        if (seen !== undefined) return resolve(seen);
-        if (done) return reject(new Error(`pipe ${args.join(' ')} exited before printing ${pattern}:\n${output}`));
-        waiters.add({ pattern, resolve, reject });
-      }),
+    waitFor: (pattern) => waitFor(pattern, 0),
+    next: (pattern) => waitFor(pattern, lines.length),
     exited,
     stop: (signal = 'SIGTERM') => {
       if (!done) process.kill(child.pid!, signal);

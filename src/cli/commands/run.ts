@@ -279,13 +279,9 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
     signal: abort.signal,
     observer: view?.observer,
   });
-  // A queue that cannot take the flow fails the run before any stage starts.
-  const submitted = await submitter?.submit(plan, selected, force).then(
-    () => undefined,
-    (error: unknown) => error,
-  );
+  await submitter?.submit(plan, selected, force);
   const result = await execute({
-    build: submitted === undefined ? submitter?.build : async () => ({ status: 'failed', error: submitted, seconds: 0 }),
+    build: submitter?.build,
     plan,
     cache: store.cache,
     selected,
