@@ -34,6 +34,8 @@ Examples:
 
 /** How long a worker's hold on a job lasts without renewal, and how often it looks for stalled jobs (BullMQ's default). */
 const DEFAULT_LOCK_S = 30;
+/** Errors that mean Redis cannot be reached (ioredis and Node socket errors). */
+const CONNECTION_FAULT = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EPIPE|Connection is closed/;
 /** How long a stopping worker waits for Redis to take its jobs back. */
 const STOP_TIMEOUT_MS = 10_000;
 
@@ -150,10 +152,14 @@ export async function run(argv: string[]): Promise<number> {
   let everReady = false;
   for (const w of workers) {
     w.on('error', (err) => {
+      if (!CONNECTION_FAULT.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`)) {
+        process.stderr.write(`pipe worker: ${err.message}\n`);
+        return;
+      }
       if (down) return;
       down = true;
       process.stderr.write(
-        `pipe worker: lost the queue ${where} (${err.message}); reconnecting, and the stage being built goes on` +
+        `pipe worker: lost the queue ${where} (${err.message}); reconnecting, and a stage being built goes on` +
           `${everReady ? '' : ` (is Redis running there? start it, or give --queue the right address)`}\n`,
       );
     });
