@@ -200,17 +200,17 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       if (end.state === 'stopped') return lost ? { status: 'failed', error: lost, seconds: seconds() } : { status: 'interrupted', seconds: seconds() };
       if (end.state === 'failed') return { status: 'failed', error: jobFailure(end.reason), seconds: seconds() };
       if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
-      const result = end.value as StageJobResult;
+      const result = (end.value ?? {}) as Partial<StageJobResult>;
       const found = await fromCache(s.key);
       if (found.status !== 'hit') {
-        throw new PipeError(`stage '${id}' was built by worker ${result.worker}, but its outputs are not in the artifact cache here`, {
+        throw new PipeError(`stage '${id}' was built by worker ${result.worker ?? '?'}, but its outputs are not in the artifact cache here`, {
           exitCode: 1,
           hint: 'workers on other machines pass artifacts through the remote cache: set PIPE_REMOTE_CACHE on both sides (and PIPE_REMOTE_CACHE_WRITE=1 on the workers)',
         });
       }
       const worker = result.host ?? result.worker;
       return result.status === 'ran'
-        ? { status: 'ran', dir: found.dir, seconds: result.seconds, summary: found.manifest.summary, worker }
+        ? { status: 'ran', dir: found.dir, seconds: result.seconds ?? seconds(), summary: found.manifest.summary, worker }
         : { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier, worker };
     } catch (error) {
       if (env.signal.aborted) return { status: 'interrupted', seconds: seconds() };

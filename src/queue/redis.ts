@@ -52,11 +52,14 @@ export function jobEnd(queue: Queue, queueEvents: QueueEvents, jobId: string, si
     signal?.addEventListener('abort', onStop, { once: true });
     const check = async () => {
       try {
+        // The state first, then the job: a job read before it finished would hold no result.
+        const state = await queue.getJobState(jobId);
+        if (state === 'unknown') return finish({ state: 'gone' });
+        if (state !== 'completed' && state !== 'failed') return;
         const job = await Job.fromId(queue, jobId);
-        if (!job) return finish({ state: 'gone' });
-        const state = await job.getState();
-        if (state === 'completed') finish({ state, value: job.returnvalue });
-        else if (state === 'failed') finish({ state, reason: job.failedReason });
+        if (!job) finish({ state: 'gone' });
+        else if (state === 'completed') finish({ state, value: job.returnvalue });
+        else finish({ state, reason: job.failedReason });
       } catch {
         // Redis is away: the watch of the connection decides; look again later.
       }
