@@ -90,7 +90,7 @@ describe('the quickstart through the queue', { concurrency: false }, () => {
     const run = startPipe(REPO_ROOT, ['run', QUICKSTART, ...SMALL, '--set', 'train.epochs=6', '--queue', redis.url], submitterEnv);
     const training = await building;
     // A checkpoint exists once the first epoch is done; it is in the killed worker's store only.
-    await run.waitFor(/^ {2}train: epoch 1\/6 /);
+    await run.waitFor(/^ {2}train: epoch 1\/6 · loss /);
     await training.stop('SIGKILL');
     const { code } = await run.exited;
     assert.equal(code, 0, run.output);

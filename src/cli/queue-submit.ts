@@ -113,7 +113,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     if (!id) return;
     const note = `the worker building it (${workerOf.get(id) ?? 'unknown'}) stopped answering: the job goes back to the queue for another worker`;
     observer?.stageNote?.(id, note);
-    log.warn({ stage: id, worker: workerOf.get(id) }, note);
+    log.info({ stage: id, worker: workerOf.get(id) }, note);
   };
 
   const open = (name: string) => {

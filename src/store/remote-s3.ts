@@ -45,6 +45,8 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } | st
   return { bucket: match[1], prefix };
 }
 
+/** What a request sent on a connection the server had closed fails with. */
+const STALE_CONNECTION = /ECONNRESET|EPIPE|socket hang up/;
 const LAYOUT = 'pipe-cache-v1';
 type CommandName = 'HeadObjectCommand' | 'GetObjectCommand' | 'PutObjectCommand' | 'DeleteObjectCommand' | 'ListObjectsV2Command';
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
@@ -112,8 +114,23 @@ export class S3RemoteTier implements RemoteTier {
     return `${this.prefix}/entries/${key}.json`;
   }
 
-  /** One request under the deadline. */
-  private async send<T>(name: CommandName, input: Record<string, unknown>): Promise<T> {
+  /**
+   * One request under the deadline. A connection the server closed while it sat idle in the pool fails the next
+   * request sent on it at once ("socket hang up"): that request is sent again, once, on a new connection. A
+   * request with a stream body is given as a function that makes it, so that the second one has a fresh stream.
+   */
+  private async send<T>(name: CommandName, input: Record<string, unknown> | (() => Record<string, unknown>)): Promise<T> {
+    const make = typeof input === 'function' ? input : () => input;
+    try {
+      return await this.sendOnce<T>(name, make());
+    } catch (err) {
+      const stale = STALE_CONNECTION.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
+      if (!stale || (typeof input !== 'function' && input.Body instanceof Readable)) throw err;
+      return this.sendOnce<T>(name, make());
+    }
+  }
+
+  private async sendOnce<T>(name: CommandName, input: Record<string, unknown>): Promise<T> {
     const { s3, client } = await this.loadSdk();
     const command = new (s3[name] as unknown as new (input: Record<string, unknown>) => object)(input);
     const abort = new AbortController();
@@ -248,15 +265,13 @@ export class S3RemoteTier implements RemoteTier {
     }
     for (const file of found.manifest.files) {
       if (!options.replace && (await this.exists(this.blobKey(file.sha256)))) continue;
-      await this.send(
-        'PutObjectCommand', {
-          Bucket: this.bucket,
-          Key: this.blobKey(file.sha256),
-          Body: createReadStream(join(found.dir, ...file.path.split('/'))),
-          ContentLength: file.size,
-          ContentType: 'application/octet-stream',
-        },
-      );
+      await this.send('PutObjectCommand', () => ({
+        Bucket: this.bucket,
+        Key: this.blobKey(file.sha256),
+        Body: createReadStream(join(found.dir, ...file.path.split('/'))),
+        ContentLength: file.size,
+        ContentType: 'application/octet-stream',
+      }));
     }
     // Last: the entry object that makes the blobs above an entry.
     const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
