@@ -203,10 +203,12 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       const result = (end.value ?? {}) as Partial<StageJobResult>;
       const found = await fromCache(s.key);
       if (found.status !== 'hit') {
-        throw new PipeError(`stage '${id}' was built by worker ${result.worker ?? '?'}, but its outputs are not in the artifact cache here`, {
-          exitCode: 1,
-          hint: 'workers on other machines pass artifacts through the remote cache: set PIPE_REMOTE_CACHE on both sides (and PIPE_REMOTE_CACHE_WRITE=1 on the workers)',
-        });
+        const hint = !cache.remote
+          ? 'workers on other machines pass artifacts through the remote cache: set PIPE_REMOTE_CACHE on both sides (and PIPE_REMOTE_CACHE_WRITE=1 on the workers)'
+          : !cache.activeRemote
+            ? `the remote cache ${cache.remote.location} stopped answering during this run (see the warning above); run the same command again once it answers`
+            : `the workers push what they build only with PIPE_REMOTE_CACHE_WRITE=1, to the remote cache this run reads (${cache.remote.location})`;
+        throw new PipeError(`stage '${id}' was built by worker ${result.worker ?? '?'}, but its outputs are not in the artifact cache here`, { exitCode: 1, hint });
       }
       const worker = result.host ?? result.worker;
       return result.status === 'ran'
