@@ -111,7 +111,8 @@ export default defineStage<TrainParams>({
         description:
           'Wall-clock limit on training, e.g. "1h50m", "90m", "45s", or a number of minutes. When it is spent the epoch in ' +
           'progress ends at the next batch and is validated, and training stops. Unless earlyStopping says otherwise, ' +
-          'the weights of the epoch with the best val_accuracy are kept (the validation split, never the test split).',
+          'the weights of the epoch with the best val_accuracy are kept (the validation split, never the test split). A cosine ' +
+          'schedule is fitted to the epochs the budget allows when they are fewer than `epochs`.',
         oneOf: [
           { type: 'number', exclusiveMinimum: 0 },
           { type: 'string', pattern: DURATION_PATTERN, minLength: 2 },

@@ -60,6 +60,36 @@ test('the time budget stops training mid-epoch and keeps the epoch with the best
   model.dispose();
 });
 
+test('with a time budget shorter than its epochs, the cosine schedule is fitted to the epochs the clock allows', async () => {
+  const { tf } = await loadTf('cpu');
+  const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers: TINY_LAYERS }, backend: 'cpu', seed: 3 });
+  const model = await loadModel(tf, built.outputs.model);
+  const ds = quadrantDataset({ perClass: { train: 24, validation: 8, test: 8 } });
+  let clock = 0;
+  const context = await quadrantTrainContext(tf, model, ds, { fingerprint: 'budget-cosine-test', now: () => (clock += 1000) });
+  const result = await trainLoop(context, {
+    optimizer: { name: 'adam', learningRate: 0.01 },
+    schedule: { type: 'cosine', minLr: 0.0001 },
+    labelSmoothing: 0,
+    batchSize: 16,
+    epochs: 50,
+    classWeights: null,
+    earlyStopping: { monitor: 'val_accuracy', patience: 0, restoreBest: true },
+    workers: 1,
+    timeBudgetSeconds: 60,
+  });
+  assert.equal(result.stoppedOnTime, true);
+  const rates = result.history.map((e) => e.lr);
+  assert.ok(rates.length >= 4 && rates.length < 50, `${rates.length} epochs`);
+  assert.equal(rates[0], 0.01);
+  rates.slice(1).forEach((r, k) => assert.ok(r < rates[k], `the rate falls every epoch: ${rates.join(', ')}`));
+  // Over 50 epochs the cosine would still be above 0.0097 at this epoch; fitted to the budget, the
+  // last whole epoch trains near the low end.
+  const lastWhole = result.history.filter((e) => !e.partial).at(-1)!;
+  assert.ok(lastWhole.lr < 0.002, `the last whole epoch's rate is ${lastWhole.lr}: ${rates.join(', ')}`);
+  model.dispose();
+});
+
 test('timeBudget takes "1h50m", "90m", "45s" or minutes, and refuses anything else at validation', () => {
   assert.equal(durationSeconds('1h50m'), 6600);
   assert.equal(durationSeconds('90m'), 5400);

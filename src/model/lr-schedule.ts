@@ -19,7 +19,7 @@ export function initialScheduleState(initialLr: number): ScheduleState {
   return { lr: initialLr, best: null, wait: 0 };
 }
 
-/** The rate to train epoch `epoch` (0-based) of `epochs` with. */
+/** The rate to train epoch `epoch` (0-based) of `epochs` with; `epochs` may be fractional (a time budget's estimate). */
 export function learningRateFor(spec: ScheduleSpec, initialLr: number, epoch: number, epochs: number, state: ScheduleState): number {
   switch (spec.type) {
     case 'none':
@@ -28,7 +28,7 @@ export function learningRateFor(spec: ScheduleSpec, initialLr: number, epoch: nu
       return state.lr;
     case 'cosine': {
       // Half a cosine from initialLr at epoch 0 down towards minLr at the end.
-      const t = epochs <= 1 ? 0 : epoch / (epochs - 1);
+      const t = epochs <= 1 ? 0 : Math.min(1, epoch / (epochs - 1));
       return spec.minLr + 0.5 * (initialLr - spec.minLr) * (1 + Math.cos(Math.PI * t));
     }
     case 'step':

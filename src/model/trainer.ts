@@ -295,13 +295,23 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   /** Training seconds so far, this run and the runs before it. */
   const spent = () => secondsBefore + (now() - runStarted) / 1000;
   let batchesThisRun = 0;
+  /**
+   * The epochs the schedule spreads over. With a time budget that cannot fit `epochs`, it is the number the clock
+   * allows at the mean epoch time so far, so a cosine schedule reaches its low rate by the deadline on any machine
+   * instead of being cut off half-way down.
+   */
+  const scheduleLength = (epoch: number): number => {
+    if (budget === undefined || epoch === 0) return options.epochs;
+    const meanEpochSeconds = spent() / epoch;
+    return Math.min(options.epochs, epoch + Math.max(1, (budget - spent()) / meanEpochSeconds));
+  };
   const order = new Uint32Array(ctx.trainRows.length);
   const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
 
   try {
     for (let epoch = state.epoch; epoch < options.epochs && !state.stoppedEarly && !state.stoppedOnTime; epoch++) {
       const epochStarted = performance.now();
-      const lr = learningRateFor(options.schedule, options.optimizer.learningRate, epoch, options.epochs, state.schedule);
+      const lr = learningRateFor(options.schedule, options.optimizer.learningRate, epoch, scheduleLength(epoch), state.schedule);
       setLearningRate(optimizer, lr);
       order.set(ctx.trainRows);
       createRandom(ctx.seed, SHUFFLE, epoch).shuffle(order);
