@@ -17,17 +17,19 @@ import { inferRows } from '../src/model/inference.js';
 import { train as trainLoop } from '../src/model/trainer.js';
 import { durationSeconds } from '../src/model/duration.js';
 
-test('the time budget stops training mid-epoch and keeps the epoch with the best validation accuracy', async () => {
+/** A tiny model and the quadrant task, with a clock that every reading moves on by a second. */
+async function clockedTraining(fingerprint: string) {
   const { tf } = await loadTf('cpu');
   const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers: TINY_LAYERS }, backend: 'cpu', seed: 3 });
   const model = await loadModel(tf, built.outputs.model);
   const ds = quadrantDataset({ perClass: { train: 24, validation: 8, test: 8 } });
   let clock = 0;
-  const context = await quadrantTrainContext(tf, model, ds, {
-    fingerprint: 'budget-test',
-    // Every reading of the clock moves it on by a second.
-    now: () => (clock += 1000),
-  });
+  const context = await quadrantTrainContext(tf, model, ds, { fingerprint, now: () => (clock += 1000) });
+  return { tf, model, ds, context };
+}
+
+test('the time budget stops training mid-epoch and keeps the epoch with the best validation accuracy', async () => {
+  const { tf, model, ds, context } = await clockedTraining('budget-test');
   const budgetSeconds = 40;
   const result = await trainLoop(context, {
     // A rate too high for the task, so validation accuracy goes up and down and the last epoch is not the best.
@@ -61,12 +63,7 @@ test('the time budget stops training mid-epoch and keeps the epoch with the best
 });
 
 test('with a time budget shorter than its epochs, the cosine schedule is fitted to the epochs the clock allows', async () => {
-  const { tf } = await loadTf('cpu');
-  const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers: TINY_LAYERS }, backend: 'cpu', seed: 3 });
-  const model = await loadModel(tf, built.outputs.model);
-  const ds = quadrantDataset({ perClass: { train: 24, validation: 8, test: 8 } });
-  let clock = 0;
-  const context = await quadrantTrainContext(tf, model, ds, { fingerprint: 'budget-cosine-test', now: () => (clock += 1000) });
+  const { model, context } = await clockedTraining('budget-cosine-test');
   const result = await trainLoop(context, {
     optimizer: { name: 'adam', learningRate: 0.01 },
     schedule: { type: 'cosine', minLr: 0.0001 },
