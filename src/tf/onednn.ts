@@ -1,6 +1,7 @@
 // oneDNN (the library TensorFlow's own CPU build runs its convolutions on), called through the koffi FFI
-// for the wasm backend's convolutions and matrix products (see wasm-onednn-kernels.ts). Its JIT kernels
-// use the CPU's widest vector units (AVX-512 where there is one) and layouts tuned per shape.
+// for the wasm backend's convolutions, matrix products, pooling and batch normalisation (see
+// wasm-onednn-kernels.ts). Its JIT kernels use the CPU's widest vector units (AVX-512 where there is one)
+// and layouts tuned per shape.
 //
 // Optional on both ends, like OpenBLAS (blas.ts): koffi must load, and so must the system library, the
 // oneDNN 2.x runtime (Debian/Ubuntu: apt-get install libdnnl2; 3.x has another C API). When either is missing, or
@@ -43,6 +44,35 @@ export interface MatMulShape {
   transB: boolean;
 }
 
+/** Batch normalisation over NHWC data: one mean and variance per channel, over n·h·w values each. */
+export interface BatchNormShape {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  epsilon: number;
+}
+
+/** A 2-D pooling window over NHWC data (no dilation), as tfjs describes it. */
+export interface PoolShape {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  ho: number;
+  wo: number;
+  kh: number;
+  kw: number;
+  strides: [number, number];
+  /** Top, left. */
+  padBefore: [number, number];
+  /** Bottom, right. */
+  padAfter: [number, number];
+}
+
+/** Max pooling, or the mean over each window counting only the cells inside the input, or all of them. */
+export type PoolAlgorithm = 'max' | 'avg-exclude-padding' | 'avg-include-padding';
+
 export interface OneDnn {
   /** The library, its version and the instruction set its kernels use, e.g. "libdnnl.so.2 (oneDNN 2.6.3, avx512_core_bf16)". */
   readonly name: string;
@@ -53,6 +83,15 @@ export interface OneDnn {
   /** dw from x and dy. */
   convBackwardWeights(shape: ConvShape, x: bigint, dy: bigint, dw: bigint): void;
   matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint): void;
+  /** y = γ·(x − μ)/√(σ² + ε) + β with the batch's own statistics, which it writes to mean and variance (biased). */
+  batchNormTraining(shape: BatchNormShape, x: bigint, gamma: bigint, beta: bigint, y: bigint, mean: bigint, variance: bigint): void;
+  /** The same with given statistics; γ and β are optional (1 and 0 when absent). */
+  batchNormInference(shape: BatchNormShape, x: bigint, mean: bigint, variance: bigint, gamma: bigint | undefined, beta: bigint | undefined, y: bigint): void;
+  /** dx, dγ, dβ of batchNormTraining from dy, its x, the batch statistics it wrote and γ. */
+  batchNormBackward(shape: BatchNormShape, x: bigint, dy: bigint, mean: bigint, variance: bigint, gamma: bigint, dx: bigint, dGamma: bigint, dBeta: bigint): void;
+  poolForward(shape: PoolShape, algorithm: PoolAlgorithm, x: bigint, y: bigint): void;
+  /** dx from dy; max pooling also needs the forward's x (the windows' maxima are found again). */
+  poolBackward(shape: PoolShape, algorithm: PoolAlgorithm, x: bigint, dy: bigint, dx: bigint): void;
   /** Threads the calling thread's oneDNN calls use (OpenMP: per calling thread). */
   setThreads(n: number): void;
   threads(): number;
@@ -78,8 +117,14 @@ const TAG_NHWC = 20;
 const TAG_HWIO = 30;
 const FORWARD_TRAINING = 64;
 const FORWARD_INFERENCE = 96;
+const BACKWARD = 128;
 const CONVOLUTION_DIRECT = 1;
 const ELTWISE_RELU = 31;
+const POOLING: Record<PoolAlgorithm, number> = { max: 0x1ff, 'avg-include-padding': 0x2ff, 'avg-exclude-padding': 0x3ff };
+/** dnnl_normalization_flags_t. */
+const USE_GLOBAL_STATS = 0x1;
+const USE_SCALE = 0x8;
+const USE_SHIFT = 0x10;
 const QUERY_IMPL_INFO_STR = 8;
 const QUERY_EXEC_ARG_MD = 255;
 /** DNNL_MEMORY_ALLOCATE: the library allocates the memory's buffer. */
@@ -92,9 +137,16 @@ const ARG_SRC = 1;
 const ARG_DST = 17;
 const ARG_WEIGHTS = 33;
 const ARG_BIAS = 41;
+const ARG_MEAN = 49;
+const ARG_VARIANCE = 50;
+const ARG_SCALE = 51;
+const ARG_SHIFT = 52;
+const ARG_WORKSPACE = 64;
 const ARG_DIFF_SRC = 129;
 const ARG_DIFF_DST = 145;
 const ARG_DIFF_WEIGHTS = 161;
+const ARG_DIFF_SCALE = 255;
+const ARG_DIFF_SHIFT = 256;
 /** Bytes of a dnnl_memory_desc_t, an op descriptor, a dims array; generous: oneDNN 2.6 needs 696, 5976 and 96. */
 const MEMORY_DESC_BYTES = 1024;
 const OP_DESC_BYTES = 8192;
@@ -162,10 +214,17 @@ interface Primitive extends Executable {
   before: Executable[];
   /** Reorders back into our plain layouts (outputs), run after it. */
   after: Executable[];
+  /** The memory of each argument that no call passes (see HeldArg), by DNNL_ARG_*. */
+  held: Map<number, bigint>;
 }
 
 /** One argument of a primitive: its DNNL_ARG_*, our plain layout's descriptor, and whether the primitive writes it. */
 type ArgSpec = [arg: number, plain: bigint, output: boolean];
+/**
+ * An argument that stays with the primitive instead of coming from the heap on each call (a workspace, an
+ * output nobody reads): the memory given, or one the library allocates in the layout the primitive picked.
+ */
+type HeldArg = [arg: number, memory?: bigint];
 
 function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
   const P = 'intptr_t';
@@ -177,6 +236,10 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
   const convBackwardDataInit = f('dnnl_dilated_convolution_backward_data_desc_init', 'int', [P, 'int', P, P, P, P, P, P, P]);
   const convBackwardWeightsInit = f('dnnl_dilated_convolution_backward_weights_desc_init', 'int', [P, 'int', P, P, P, P, P, P, P, P]);
   const matmulInit = f('dnnl_matmul_desc_init', 'int', [P, P, P, P, P]);
+  const batchNormForwardInit = f('dnnl_batch_normalization_forward_desc_init', 'int', [P, 'int', P, 'float', 'unsigned int']);
+  const batchNormBackwardInit = f('dnnl_batch_normalization_backward_desc_init', 'int', [P, 'int', P, P, 'float', 'unsigned int']);
+  const poolForwardInit = f('dnnl_pooling_forward_desc_init', 'int', [P, 'int', 'int', P, P, P, P, P, P]);
+  const poolBackwardInit = f('dnnl_pooling_backward_desc_init', 'int', [P, 'int', P, P, P, P, P, P]);
   const pdCreate = f('dnnl_primitive_desc_create', 'int', [P, P, P, P, P]);
   const pdQuery = f('dnnl_primitive_desc_query', 'int', [P, 'int', 'int', P]);
   const pdDestroy = f('dnnl_primitive_desc_destroy', 'int', [P]);
@@ -278,7 +341,7 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
    * Primitive desc → primitive. Where it picked another layout for an argument than our plain one (the op
    * desc said "any"), the argument gets a memory of its own and a reorder to or from ours.
    */
-  const makePrimitive = (key: string, opDesc: bigint, attr: bigint, hint: bigint, args: ArgSpec[]): Primitive => {
+  const makePrimitive = (key: string, opDesc: bigint, attr: bigint, hint: bigint, args: ArgSpec[], heldArgs: HeldArg[] = []): Primitive => {
     const pdSlot = slot();
     check(`primitive_desc_create (${key})`, pdCreate(pdSlot.at, opDesc, attr, engine, hint));
     const pd = pdSlot.out[0];
@@ -298,9 +361,15 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
         else before.push(reorder(user, plain, own, picked));
         return [arg, own];
       });
+      const held = new Map<number, bigint>();
+      for (const [arg, given] of heldArgs) {
+        const m = given ?? memory(BigInt(queryMd(pd, QUERY_EXEC_ARG_MD, arg) as bigint), MEMORY_ALLOCATE);
+        held.set(arg, m);
+        execArgs.push([arg, m]);
+      }
       const layouts = before.length + after.length;
       if (layouts) impls.set(key, `${impls.get(key) ?? ''} (+${layouts} reorder${layouts > 1 ? 's' : ''})`);
-      return { ...executable(pd, execArgs), memories, before, after };
+      return { ...executable(pd, execArgs), memories, before, after, held };
     } finally {
       pdDestroy(pd);
     }
@@ -341,7 +410,6 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
   const convKey = (s: ConvShape) =>
     `${s.n}x${s.h}x${s.w}x${s.cin}>${s.ho}x${s.wo}x${s.cout} k${s.kh}x${s.kw} s${s.strides} d${s.dilations} p${s.padBefore},${s.padAfter}`;
 
-  /** The forward primitive desc that backward ones need as a hint (its op desc must outlive it). */
   /** A fresh op descriptor's buffer (kept alive while the primitive is made) and its address. */
   const opDesc = () => {
     const op = new Uint8Array(OP_DESC_BYTES);
@@ -369,22 +437,53 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
     return p;
   };
 
+  /** A backward primitive, made with the primitive desc of the forward op `forwardOp` as the hint oneDNN wants. */
+  const withForwardHint = (forwardOp: bigint, make: (hint: bigint) => Primitive): Primitive => {
+    const pdSlot = slot();
+    check('primitive_desc_create (forward hint)', pdCreate(pdSlot.at, forwardOp, 0n, engine, 0n));
+    try {
+      return make(pdSlot.out[0]);
+    } finally {
+      pdDestroy(pdSlot.out[0]);
+    }
+  };
+
   /** A backward convolution: its op desc (from `init`) and the forward primitive desc oneDNN wants as a hint. */
   const convBackward = (kind: string, s: ConvShape, init: (op: bigint, d: ReturnType<typeof convDescs>) => unknown, args: (d: ReturnType<typeof convDescs>) => ArgSpec[]) => {
     const key = `${kind} ${convKey(s)}`;
     return primitive(key, () => {
       const d = convDescs(s);
-      const pdSlot = slot();
-      check('primitive_desc_create (forward hint)', pdCreate(pdSlot.at, forwardOpDesc(d, FORWARD_TRAINING, 0n), 0n, engine, 0n));
-      const hint = pdSlot.out[0];
-      try {
+      return withForwardHint(forwardOpDesc(d, FORWARD_TRAINING, 0n), (hint) => {
         const op = opDesc();
         check(`convolution ${kind} desc init`, init(op, d));
         return makePrimitive(key, op, 0n, hint, args(d));
-      } finally {
-        pdDestroy(hint);
-      }
+      });
     });
+  };
+
+  /** Batch normalisation's data (nhwc) and per-channel (mean, variance, γ, β) descriptors. */
+  const batchNormDescs = (s: BatchNormShape) => ({ data: md([s.n, s.c, s.h, s.w], TAG_NHWC), channel: md([s.c], TAG_X) });
+  const batchNormKey = (s: BatchNormShape) => `${s.n}x${s.h}x${s.w}x${s.c} eps${s.epsilon}`;
+  const batchNormForwardOp = (data: bigint, prop: number, flags: number, epsilon: number) => {
+    const op = opDesc();
+    check('batch_normalization_forward_desc_init', batchNormForwardInit(op, prop, data, epsilon, flags));
+    return op;
+  };
+
+  const poolDescs = (s: PoolShape) => ({
+    src: md([s.n, s.c, s.h, s.w], TAG_NHWC),
+    dst: md([s.n, s.c, s.ho, s.wo], TAG_NHWC),
+    strides: addressOf(dims(s.strides)),
+    kernel: addressOf(dims([s.kh, s.kw])),
+    padL: addressOf(dims(s.padBefore)),
+    padR: addressOf(dims(s.padAfter)),
+  });
+  const poolKey = (s: PoolShape, algorithm: PoolAlgorithm) =>
+    `${algorithm} pool ${s.n}x${s.h}x${s.w}x${s.c}>${s.ho}x${s.wo} k${s.kh}x${s.kw} s${s.strides} p${s.padBefore},${s.padAfter}`;
+  const poolForwardOp = (d: ReturnType<typeof poolDescs>, prop: number, algorithm: PoolAlgorithm) => {
+    const op = opDesc();
+    check('pooling_forward_desc_init', poolForwardInit(op, prop, POOLING[algorithm], d.src, d.dst, d.strides, d.kernel, d.padL, d.padR));
+    return op;
   };
 
   const onednn: OneDnn = {
@@ -450,6 +549,93 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
         return makePrimitive(key, op, 0n, 0n, [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]]);
       });
       run(p, [a, b, out]);
+    },
+    batchNormTraining(s, x, gamma, beta, y, mean, variance) {
+      const key = `batch-norm training ${batchNormKey(s)}`;
+      const p = primitive(key, () => {
+        const d = batchNormDescs(s);
+        const op = batchNormForwardOp(d.data, FORWARD_TRAINING, USE_SCALE | USE_SHIFT, s.epsilon);
+        return makePrimitive(key, op, 0n, 0n, [
+          [ARG_SRC, d.data, false],
+          [ARG_SCALE, d.channel, false],
+          [ARG_SHIFT, d.channel, false],
+          [ARG_DST, d.data, true],
+          [ARG_MEAN, d.channel, true],
+          [ARG_VARIANCE, d.channel, true],
+        ]);
+      });
+      run(p, [x, gamma, beta, y, mean, variance]);
+    },
+    batchNormInference(s, x, mean, variance, gamma, beta, y) {
+      const flags = USE_GLOBAL_STATS | (gamma !== undefined ? USE_SCALE : 0) | (beta !== undefined ? USE_SHIFT : 0);
+      const key = `batch-norm inference ${batchNormKey(s)} flags ${flags}`;
+      const p = primitive(key, () => {
+        const d = batchNormDescs(s);
+        const args: ArgSpec[] = [[ARG_SRC, d.data, false], [ARG_MEAN, d.channel, false], [ARG_VARIANCE, d.channel, false]];
+        if (gamma !== undefined) args.push([ARG_SCALE, d.channel, false]);
+        if (beta !== undefined) args.push([ARG_SHIFT, d.channel, false]);
+        args.push([ARG_DST, d.data, true]);
+        return makePrimitive(key, batchNormForwardOp(d.data, FORWARD_INFERENCE, flags, s.epsilon), 0n, 0n, args);
+      });
+      run(p, [x, mean, variance, ...(gamma !== undefined ? [gamma] : []), ...(beta !== undefined ? [beta] : []), y]);
+    },
+    batchNormBackward(s, x, dy, mean, variance, gamma, dx, dGamma, dBeta) {
+      const key = `batch-norm backward ${batchNormKey(s)}`;
+      const flags = USE_SCALE | USE_SHIFT;
+      const p = primitive(key, () => {
+        const d = batchNormDescs(s);
+        return withForwardHint(batchNormForwardOp(d.data, FORWARD_TRAINING, flags, s.epsilon), (hint) => {
+          const op = opDesc();
+          check('batch_normalization_backward_desc_init', batchNormBackwardInit(op, BACKWARD, d.data, d.data, s.epsilon, flags));
+          return makePrimitive(key, op, 0n, hint, [
+            [ARG_SRC, d.data, false],
+            [ARG_MEAN, d.channel, false],
+            [ARG_VARIANCE, d.channel, false],
+            [ARG_DIFF_DST, d.data, false],
+            [ARG_SCALE, d.channel, false],
+            [ARG_SHIFT, d.channel, false],
+            [ARG_DIFF_SRC, d.data, true],
+            [ARG_DIFF_SCALE, d.channel, true],
+            [ARG_DIFF_SHIFT, d.channel, true],
+          ]);
+        });
+      });
+      // oneDNN 2.x counts β among the backward's inputs, though no gradient depends on it: any [C] will do.
+      run(p, [x, mean, variance, dy, gamma, gamma, dx, dGamma, dBeta]);
+    },
+    poolForward(s, algorithm, x, y) {
+      const key = `forward ${poolKey(s, algorithm)}`;
+      const p = primitive(key, () => {
+        const d = poolDescs(s);
+        return makePrimitive(key, poolForwardOp(d, FORWARD_INFERENCE, algorithm), 0n, 0n, [[ARG_SRC, d.src, false], [ARG_DST, d.dst, true]]);
+      });
+      run(p, [x, y]);
+    },
+    poolBackward(s, algorithm, x, dy, dx) {
+      const held: HeldArg[] = [];
+      if (algorithm === 'max') {
+        // Max pooling's backward routes dy through the workspace its training forward wrote (where each window's
+        // maximum is). tfjs gives MaxPoolGrad x, dy and y but no workspace, and a forward cannot know whether a
+        // gradient will follow; so the training forward runs again here, into a y and a workspace kept with the
+        // primitive. That is one more pass over x, little next to the convolutions, and no state per tensor.
+        const forwardKey = `forward-training ${poolKey(s, algorithm)}`;
+        const forward = primitive(forwardKey, () => {
+          const d = poolDescs(s);
+          return makePrimitive(forwardKey, poolForwardOp(d, FORWARD_TRAINING, algorithm), 0n, 0n, [[ARG_SRC, d.src, false]], [[ARG_DST], [ARG_WORKSPACE]]);
+        });
+        run(forward, [x]);
+        held.push([ARG_WORKSPACE, forward.held.get(ARG_WORKSPACE)]);
+      }
+      const key = `backward ${poolKey(s, algorithm)}`;
+      const p = primitive(key, () => {
+        const d = poolDescs(s);
+        return withForwardHint(poolForwardOp(d, FORWARD_TRAINING, algorithm), (hint) => {
+          const op = opDesc();
+          check('pooling_backward_desc_init', poolBackwardInit(op, POOLING[algorithm], d.src, d.dst, d.strides, d.kernel, d.padL, d.padR));
+          return makePrimitive(key, op, 0n, hint, [[ARG_DIFF_DST, d.dst, false], [ARG_DIFF_SRC, d.src, true]], held);
+        });
+      });
+      run(p, [dy, dx]);
     },
     setThreads(n) {
       ompSet?.(Math.max(1, Math.floor(n)));
