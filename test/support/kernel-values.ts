@@ -78,3 +78,74 @@ export async function checkBatchMatMul(assertSameAsCpu: ReturnType<typeof kernel
     await assertSameAsCpu('BatchMatMul', { a, b }, { transposeA, transposeB }, `BatchMatMul ${JSON.stringify([aShape, bShape, transposeA, transposeB])}`);
   }
 }
+
+/** NHWC inputs for the pooling checks: odd and multiple-of-4 channel counts, batch 1, non-square images. */
+const POOL_SHAPES: Array<[number, number, number, number]> = [[2, 8, 8, 3], [3, 7, 9, 5], [1, 5, 5, 1], [2, 9, 7, 4], [3, 6, 6, 8], [1, 11, 11, 16]];
+/** [window, stride, padding]: tiling, windows that do not divide the input, overlapping and padded ones. */
+const POOL_WINDOWS = [[2, 2, 'valid'], [3, 3, 'valid'], [2, 1, 'valid'], [3, 2, 'same'], [2, 2, 'same'], [3, 2, 'valid'], [3, 1, 'same']] as const;
+
+/**
+ * MaxPool, AvgPool and both gradients on wasm against cpu over POOL_SHAPES × POOL_WINDOWS, on coarse values so
+ * that windows hold ties (the first maximum must receive the gradient) and on relu-like ones (zeros). Returns
+ * how many cases ran.
+ */
+export async function checkPooling(tf: Tf, assertSameAsCpu: ReturnType<typeof kernelChecks>['assertSameAsCpu']): Promise<number> {
+  let seed = 300;
+  let checked = 0;
+  for (const shape of POOL_SHAPES) {
+    for (const [filterSize, strides, pad] of POOL_WINDOWS) {
+      const info = tf.backend_util.computePool2DInfo([...shape], filterSize, strides, 1, pad);
+      const count = shape.reduce((a, b) => a * b, 1);
+      const raw = randomData(count, seed++);
+      const label = `${JSON.stringify(shape)} window ${filterSize} stride ${strides} ${pad}`;
+      const dy = { shape: info.outShape, data: randomData(info.outShape.reduce((a, b) => a * b), seed++) };
+      const attrs = { filterSize, strides, pad };
+      for (const [values, data] of [['ties', raw.map((v) => Math.round(v * 2) / 2)], ['relu', raw.map((v) => Math.max(0, v))]] as const) {
+        const input = { shape: [...shape], data };
+        await assertSameAsCpu('MaxPool', { x: input }, attrs, `MaxPool ${label} ${values}`);
+        await assertSameAsCpu('MaxPoolGrad', { dy, input }, attrs, `MaxPoolGrad ${label} ${values}`);
+      }
+      const input = { shape: [...shape], data: raw };
+      await assertSameAsCpu('AvgPool', { x: input }, attrs, `AvgPool ${label}`);
+      await assertSameAsCpu('AvgPoolGrad', { dy, input }, attrs, `AvgPoolGrad ${label}`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
+/**
+ * A BatchNormalization layer in training (one fused op on wasm) against cpu: output, all gradients (dx, dγ, dβ)
+ * and the moving statistics it leaves, each within 1e-4 relative error.
+ */
+export async function checkTrainingBatchNorm(tf: Tf, shape: number[]): Promise<void> {
+  type Tensor = ReturnType<Tf['tensor']>;
+  const ch = shape[shape.length - 1];
+  const count = shape.reduce((a, b) => a * b, 1);
+  // An offset and spread per channel like real activations, so the statistics are not trivially 0 and 1.
+  const xData = randomData(count, 601).map((v, i) => 3 * v + (i % ch) * 2);
+  const wData = randomData(count, 602);
+  const weights = [randomData(ch, 603).map((v) => 1 + v), randomData(ch, 604), randomData(ch, 605), randomData(ch, 606).map((v) => 1.5 + v)];
+  const results: Record<string, Float32Array[]> = {};
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await tf.setBackend(backend);
+    const layer = tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 });
+    layer.build(shape);
+    layer.setWeights(weights.map((v) => tf.tensor1d(v)));
+    const x = tf.tensor(xData, shape);
+    const w = tf.tensor(wData, shape);
+    const [gamma, beta] = layer.trainableWeights.map((v) => v.read() as Tensor & { name: string });
+    const f = (a: Tensor) => tf.sum(tf.mul(tf.square(layer.apply(a, { training: true }) as Tensor), w)) as ReturnType<Tf['scalar']>;
+    const y = tf.tidy(() => layer.apply(x, { training: true }) as Tensor);
+    const { grads } = tf.variableGrads(() => f(x), [gamma, beta] as never);
+    const dx = tf.grad(f)(x);
+    const moving = layer.getWeights().slice(2);
+    results[backend] = await Promise.all([y, dx, grads[gamma.name], grads[beta.name], ...moving].map(async (t) => (await t.data()) as Float32Array));
+    tf.dispose([x, w, y, dx, ...Object.values(grads)]);
+    tf.dispose(moving);
+  }
+  ['y', 'dx', 'dgamma', 'dbeta', 'moving mean', 'moving variance'].forEach((name, i) => {
+    const err = relError(results.wasm[i], results.cpu[i]);
+    assert.ok(err <= 1e-4, `${JSON.stringify(shape)} ${name}: relative error ${err}`);
+  });
+}
