@@ -1,10 +1,12 @@
 // Convolutions (forward, fused with bias and relu for model.predict, and both gradients, any stride and
-// dilation) and BatchMatMul for the wasm backend on oneDNN (onednn.ts), in place on the wasm heap: the
-// tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and hwio, so no copy
-// or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding) goes to
-// `fallback`, the kernel this one replaces.
+// dilation), BatchMatMul, pooling (max and average, both directions) and batch normalisation (training with
+// the batch's statistics and its gradient, inference) for the wasm backend on oneDNN (onednn.ts), in place on
+// the wasm heap: the tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and
+// hwio, so no copy or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding)
+// goes to `fallback`, the kernel this one replaces. wasm-kernels.ts picks which of these run.
 import type { Tf } from './backend.js';
-import type { ConvShape, OneDnn } from './onednn.js';
+import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
+import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';
 import type { KernelFunc } from './wasm-fast-reductions.js';
 import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
 
@@ -100,5 +102,147 @@ export function onednnBatchMatMul(onednn: OneDnn, fallback: KernelFunc): KernelF
     const h = heapRef(args.backend, out);
     onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out));
     return out;
+  };
+}
+
+/** tfjs's attributes of a 2-D pooling op and its gradient. */
+interface PoolAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/**
+ * The pooling oneDNN runs for float32 NHWC input of this shape, else undefined. oneDNN wants the padding
+ * after the input that its output size formula needs; cells of it past what tfjs pads are never read by a
+ * window that tfjs does not also clip, so max and the exclusive mean are the same (and the inclusive mean
+ * divides by the window's size either way). Padding a whole window wide, which only tfjs takes, falls back.
+ */
+function poolShape(tf: Tf, x: TensorInfo, attrs: Record<string, unknown>): PoolShape | undefined {
+  if (x.dtype !== 'float32' || x.shape.length !== 4 || size(x.shape) === 0) return undefined;
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as PoolAttrs;
+  const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+  const { filterHeight: kh, filterWidth: kw, strideHeight: sh, strideWidth: sw, outHeight: ho, outWidth: wo } = info;
+  const { top, left } = info.padInfo;
+  const bottom = Math.max(0, (ho - 1) * sh + kh - info.inHeight - top);
+  const right = Math.max(0, (wo - 1) * sw + kw - info.inWidth - left);
+  if (ho <= 0 || wo <= 0 || info.dilationHeight !== 1 || info.dilationWidth !== 1) return undefined;
+  if (top < 0 || left < 0 || Math.max(top, bottom) >= kh || Math.max(left, right) >= kw) return undefined;
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    c: info.inChannels,
+    ho,
+    wo,
+    kh,
+    kw,
+    strides: [sh, sw],
+    padBefore: [top, left],
+    padAfter: [bottom, right],
+  };
+}
+
+export function onednnMaxPool(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return poolForward(tf, onednn, 'max', fallback);
+}
+
+/** AvgPool: the mean over the cells of each window inside the input, as tfjs (and TensorFlow) take it. */
+export function onednnAvgPool(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return poolForward(tf, onednn, 'avg-exclude-padding', fallback);
+}
+
+function poolForward(tf: Tf, onednn: OneDnn, algorithm: PoolAlgorithm, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs;
+    const s = poolShape(tf, x, args.attrs);
+    if (!s) return fallback(args);
+    const y = args.backend.makeOutput([s.n, s.ho, s.wo, s.c], 'float32');
+    const m = heapRef(args.backend, y);
+    onednn.poolForward(s, algorithm, m.addr(x), m.addr(y));
+    return y;
+  };
+}
+
+/** MaxPoolGrad: each dy to the first maximum of its window (rows, then columns), as the cpu backend does. */
+export function onednnMaxPoolGrad(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return poolBackward(tf, onednn, 'max', fallback);
+}
+
+/**
+ * AvgPoolGrad: dy / window size to every cell of the window inside the input. That is the gradient of the
+ * inclusive mean, not of AvgPool's exclusive one where a window is padded; tfjs's kernels (cpu and wasm) take
+ * it so, and models must train the same whichever kernels run.
+ */
+export function onednnAvgPoolGrad(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return poolBackward(tf, onednn, 'avg-include-padding', fallback);
+}
+
+function poolBackward(tf: Tf, onednn: OneDnn, algorithm: PoolAlgorithm, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs;
+    const s = poolShape(tf, input, args.attrs);
+    if (!s || dy.dtype !== 'float32' || dy.shape.join() !== [s.n, s.ho, s.wo, s.c].join()) return fallback(args);
+    const dx = args.backend.makeOutput(input.shape, 'float32');
+    const m = heapRef(args.backend, dx);
+    onednn.poolBackward(s, algorithm, m.addr(input), m.addr(dy), m.addr(dx));
+    return dx;
+  };
+}
+
+/**
+ * Float32 channels-last x (rank ≥ 2) and per-channel vectors of its channel count, as oneDNN's NHWC batch
+ * normalisation takes them, else undefined. Rank 4 keeps its geometry; any other rank is rows of channels.
+ */
+function batchNormShape(x: TensorInfo, perChannel: Array<TensorInfo | undefined>, epsilon: number): BatchNormShape | undefined {
+  if (x.dtype !== 'float32' || x.shape.length < 2) return undefined;
+  const c = x.shape[x.shape.length - 1];
+  const rows = c === 0 ? 0 : size(x.shape) / c;
+  if (rows === 0 || !perChannel.every((t) => !t || (t.dtype === 'float32' && t.shape.length === 1 && t.shape[0] === c))) return undefined;
+  const [n, h, w] = x.shape.length === 4 ? x.shape : [rows, 1, 1];
+  return { n, h, w, c, epsilon };
+}
+
+/** FusedBatchNorm (inference: given statistics), offset and scale optional. */
+export function onednnFusedBatchNorm(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, mean, variance, offset, scale } = args.inputs;
+    const s = mean && variance ? batchNormShape(x, [mean, variance, offset, scale], args.attrs.varianceEpsilon as number) : undefined;
+    if (!s) return fallback(args);
+    const y = args.backend.makeOutput(x.shape, 'float32');
+    const m = heapRef(args.backend, y);
+    onednn.batchNormInference(s, m.addr(x), m.addr(mean), m.addr(variance), scale && m.addr(scale), offset && m.addr(offset), m.addr(y));
+    return y;
+  };
+}
+
+/** BATCHNORM_TRAINING_KERNEL (see wasm-channel-kernels.ts) in one primitive. */
+export function onednnBatchNormTraining(onednn: OneDnn, fallback: MultiOutputKernelFunc): MultiOutputKernelFunc {
+  return (args) => {
+    const { x, gamma, beta } = args.inputs;
+    const s = batchNormShape(x, [gamma, beta], args.attrs.epsilon as number);
+    if (!s || !gamma || !beta) return fallback(args);
+    const y = args.backend.makeOutput(x.shape, 'float32');
+    const stats = args.backend.makeOutput([2, s.c], 'float32');
+    const m = heapRef(args.backend, y);
+    onednn.batchNormTraining(s, m.addr(x), m.addr(gamma), m.addr(beta), m.addr(y), m.addr(stats), m.addr(stats, s.c));
+    return [y, stats];
+  };
+}
+
+/** BATCHNORM_TRAINING_GRAD_KERNEL (see wasm-channel-kernels.ts) in one primitive. */
+export function onednnBatchNormTrainingGrad(onednn: OneDnn, fallback: MultiOutputKernelFunc): MultiOutputKernelFunc {
+  return (args) => {
+    const { dy, x, stats, gamma } = args.inputs;
+    const s = batchNormShape(x, [gamma], args.attrs.epsilon as number);
+    const fits = s && dy.dtype === 'float32' && dy.shape.join() === x.shape.join() && stats.dtype === 'float32' && stats.shape.join() === [2, s.c].join();
+    if (!s || !fits) return fallback(args);
+    const dx = args.backend.makeOutput(x.shape, 'float32');
+    const dGamma = args.backend.makeOutput([s.c], 'float32');
+    const dBeta = args.backend.makeOutput([s.c], 'float32');
+    const m = heapRef(args.backend, dx);
+    onednn.batchNormBackward(s, m.addr(x), m.addr(dy), m.addr(stats), m.addr(stats, s.c), m.addr(gamma), m.addr(dx), m.addr(dGamma), m.addr(dBeta));
+    return [dx, dGamma, dBeta];
   };
 }

@@ -1,0 +1,193 @@
+// Pooling and batch normalisation on the wasm backend, its own kernels against oneDNN's primitives, side
+// by side in one process on the same tensors: batch 64 (--batch) on the paper CNN's shapes and a VGG-style
+// net's. The figures decide which of these ops run on oneDNN (NATIVE_KERNELS in src/tf/native-kernels.ts).
+//
+//   npm run bench:ops -- [--batch 64] [--reps 10] [--rounds 3] [--threads N]
+//
+// Each row times one op on one shape: the kernel wasm runs without oneDNN (our SIMD kernels, one thread;
+// XNNPACK's stock MaxPool, AvgPool and AvgPoolGrad), then oneDNN's primitive; ms per call, and how many
+// times faster oneDNN is. oneDNN runs on its default threads, one per core, as training does with one
+// replica; --threads sets another count (a primitive keeps the count it was made with, so one count per
+// run). Rounds interleave the rows and each figure is the median over them (see bench/train.ts). The oneDNN
+// rows call the kernels of src/tf/wasm-onednn-kernels.ts with a fallback that throws, so a figure is
+// oneDNN's.
+import { availableParallelism, loadavg } from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { loadTf } from '../src/tf/backend.js';
+import { loadOneDnn, type OneDnn } from '../src/tf/onednn.js';
+import { batchNormTraining, batchNormTrainingGrad, fastFusedBatchNorm, type MultiOutputKernelFunc } from '../src/tf/wasm-channel-kernels.js';
+import { fastMaxPoolGrad, type KernelFunc } from '../src/tf/wasm-fast-reductions.js';
+import {
+  onednnAvgPool,
+  onednnAvgPoolGrad,
+  onednnBatchNormTraining,
+  onednnBatchNormTrainingGrad,
+  onednnFusedBatchNorm,
+  onednnMaxPool,
+  onednnMaxPoolGrad,
+} from '../src/tf/wasm-onednn-kernels.js';
+
+function option(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+const batch = option('batch', 64);
+const reps = option('reps', 10);
+const rounds = Math.max(1, option('rounds', 3));
+const threadCount = option('threads', 0);
+
+/** [height, width, channels] of the activations each net normalises and pools (2×2, stride 2). */
+const NETS: Record<string, Array<[number, number, number]>> = {
+  paper: [[46, 46, 64], [21, 21, 128], [8, 8, 128]],
+  vgg: [[48, 48, 32], [24, 24, 64], [12, 12, 128], [6, 6, 256]],
+};
+
+type AnyKernel = KernelFunc | MultiOutputKernelFunc;
+type Tensor = ReturnType<typeof tf.tensor>;
+
+interface Op {
+  name: string;
+  wasm: AnyKernel;
+  onednn: AnyKernel;
+  /** The inputs and attributes for activations of this shape. */
+  args(shape: number[]): { inputs: Record<string, Tensor>; attrs: Record<string, unknown> };
+}
+
+// The stock wasm kernels, before loadTf puts ours (and perhaps oneDNN's) over them.
+await tf.setBackend('wasm');
+await tf.ready();
+const stock = (name: string) => tf.getKernel(name, 'wasm')!.kernelFunc as unknown as KernelFunc;
+const [stockMaxPool, stockAvgPool, stockAvgPoolGrad, stockMaxPoolGrad, stockFusedBatchNorm] = ['MaxPool', 'AvgPool', 'AvgPoolGrad', 'MaxPoolGrad', 'FusedBatchNorm'].map(stock);
+await loadTf('wasm');
+
+const found = loadOneDnn();
+if (!('onednn' in found)) {
+  console.log(`oneDNN is not available here: ${found.unavailable}`);
+  process.exit(1);
+}
+const onednn: OneDnn = found.onednn;
+if (threadCount > 0) onednn.setThreads(threadCount);
+const noFallback = (() => {
+  throw new Error('oneDNN did not take this shape');
+}) as unknown as KernelFunc & MultiOutputKernelFunc;
+
+let seed = 1;
+const random = (shape: number[]) => tf.randomNormal(shape, 0, 1, 'float32', seed++);
+const pool = { filterSize: 2, strides: 2, pad: 'valid' };
+const pooled = ([n, h, w, c]: number[]) => [n, Math.floor(h / 2), Math.floor(w / 2), c];
+const channels = (shape: number[]) => [shape[shape.length - 1]];
+
+const OPS: Op[] = [
+  { name: 'MaxPool', wasm: stockMaxPool, onednn: onednnMaxPool(tf, onednn, noFallback), args: (s) => ({ inputs: { x: random(s) }, attrs: pool }) },
+  {
+    name: 'MaxPoolGrad',
+    wasm: fastMaxPoolGrad(tf)(stockMaxPoolGrad),
+    onednn: onednnMaxPoolGrad(tf, onednn, noFallback),
+    args: (s) => ({ inputs: { input: random(s), dy: random(pooled(s)) }, attrs: pool }),
+  },
+  { name: 'AvgPool', wasm: stockAvgPool, onednn: onednnAvgPool(tf, onednn, noFallback), args: (s) => ({ inputs: { x: random(s) }, attrs: pool }) },
+  {
+    name: 'AvgPoolGrad',
+    wasm: stockAvgPoolGrad,
+    onednn: onednnAvgPoolGrad(tf, onednn, noFallback),
+    args: (s) => ({ inputs: { input: random(s), dy: random(pooled(s)) }, attrs: pool }),
+  },
+  {
+    name: 'batch norm, training',
+    wasm: batchNormTraining,
+    onednn: onednnBatchNormTraining(onednn, noFallback),
+    args: (s) => ({ inputs: { x: random(s), gamma: random(channels(s)), beta: random(channels(s)) }, attrs: { epsilon: 1e-3 } }),
+  },
+  {
+    name: 'batch norm, gradient',
+    wasm: batchNormTrainingGrad,
+    onednn: onednnBatchNormTrainingGrad(onednn, noFallback),
+    args: (s) => {
+      const x = random(s);
+      const stats = tf.stack([tf.mean(x, [0, 1, 2]), tf.moments(x, [0, 1, 2]).variance]);
+      return { inputs: { dy: random(s), x, stats, gamma: random(channels(s)) }, attrs: { epsilon: 1e-3 } };
+    },
+  },
+  {
+    name: 'FusedBatchNorm (inference)',
+    wasm: fastFusedBatchNorm(stockFusedBatchNorm),
+    onednn: onednnFusedBatchNorm(onednn, noFallback),
+    args: (s) => {
+      const c = channels(s);
+      return { inputs: { x: random(s), mean: random(c), variance: tf.add(tf.abs(random(c)), 0.5), offset: random(c), scale: random(c) }, attrs: { varianceEpsilon: 1e-3 } };
+    },
+  },
+];
+
+/** Median ms per call of `kernel` on these arguments, over `reps` calls after two to warm up. */
+function time(kernel: AnyKernel, args: ReturnType<Op['args']>): number {
+  const backend = tf.backend() as unknown as Parameters<KernelFunc>[0]['backend'];
+  const call = () => {
+    const out = kernel({ inputs: args.inputs, attrs: args.attrs, backend });
+    for (const t of Array.isArray(out) ? out : [out]) backend.disposeData(t.dataId);
+  };
+  call();
+  call();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const start = performance.now();
+    call();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+interface Row {
+  op: string;
+  net: string;
+  shape: number[];
+  wasm: number[];
+  onednn: number[];
+}
+
+const load0 = loadavg()[0];
+const rows: Row[] = [];
+for (const op of OPS) for (const [net, shapes] of Object.entries(NETS)) for (const [h, w, c] of shapes) rows.push({ op: op.name, net, shape: [batch, h, w, c], wasm: [], onednn: [] });
+for (let round = 1; round <= rounds; round++) {
+  process.stderr.write(`round ${round}/${rounds}\n`);
+  for (const row of rows) {
+    const op = OPS.find((o) => o.name === row.op)!;
+    const args = tf.tidy(() => op.args(row.shape) as never) as ReturnType<Op['args']>;
+    row.wasm.push(time(op.wasm, args));
+    row.onednn.push(time(op.onednn, args));
+    tf.dispose(Object.values(args.inputs));
+  }
+}
+
+const header = ['op', 'net', 'shape', 'wasm ms', 'oneDNN ms', 'faster'];
+const line = (op: string, net: string, shape: string, wasm: number, dnnl: number) => [op, net, shape, wasm.toFixed(2), dnnl.toFixed(2), `${(wasm / dnnl).toFixed(2)}×`];
+const lines = rows.map((r) => line(r.op, r.net, r.shape.join('×'), median(r.wasm), median(r.onednn)));
+// Per op and net, all its shapes together: what one step of that net spends on the op.
+for (const op of OPS) {
+  for (const net of Object.keys(NETS)) {
+    const these = rows.filter((r) => r.op === op.name && r.net === net);
+    const [wasm, dnnl] = (['wasm', 'onednn'] as const).map((k) => these.reduce((sum, r) => sum + median(r[k]), 0));
+    lines.push(line(op.name, net, 'all shapes', wasm, dnnl));
+  }
+}
+const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+const show = (cols: string[]) => cols.map((col, i) => col.padEnd(widths[i])).join('  ').trimEnd();
+console.log(`${onednn.name}, ${onednn.threads()} threads (${availableParallelism()} cores); batch ${batch}, ${reps} calls per figure, median of ${rounds} interleaved rounds; load average ${load0.toFixed(1)} → ${loadavg()[0].toFixed(1)}`);
+console.log(show(header));
+console.log(show(widths.map((w) => '-'.repeat(w))));
+for (const l of lines) console.log(show(l));
+console.log('faster: wasm ms / oneDNN ms (>1×: oneDNN is faster).');
+const impls = [...onednn.implementations()].filter(([key]) => /pool|batch-norm/.test(key) && key.includes(`${batch}x`));
+const kinds = new Map<string, Set<string>>();
+for (const [key, impl] of impls) {
+  const kind = key.split(` ${batch}x`)[0];
+  kinds.set(kind, (kinds.get(kind) ?? new Set()).add(impl));
+}
+console.log(`oneDNN implementations: ${[...kinds].map(([kind, set]) => `${kind}: ${[...set].join(', ')}`).join('; ')}`);
