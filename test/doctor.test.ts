@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { nativePackage } from '../src/tf/backend.js';
+import { NATIVE_KERNELS } from '../src/tf/native-kernels.js';
 import { PIPE_BIN, REPO_ROOT } from './support/toy-project.js';
 
 test('pipe doctor reports every backend, why the missing ones are missing, and what auto resolves to', () => {
@@ -13,8 +14,9 @@ test('pipe doctor reports every backend, why the missing ones are missing, and w
   const byName = Object.fromEntries(report.backends.map((b) => [b.name, b]));
   assert.ok(byName.wasm.ok && byName.cpu.ok);
   assert.match(byName.wasm.details.join('\n'), /Conv2DBackpropFilter/);
-  // Which library the convolutions run on; CI installs oneDNN (.ci/run).
-  assert.match(byName.wasm.details.join('\n'), process.env.CI ? /native kernels: oneDNN .* runs Conv2D/ : /native kernels: (oneDNN|OpenBLAS|none)/);
+  // Which library the convolutions (and on oneDNN pooling and batch norm) run on; CI installs oneDNN (.ci/run).
+  const onednnRuns = `native kernels: oneDNN .* runs ${NATIVE_KERNELS.onednn.kernels.join(', ')} `;
+  assert.match(byName.wasm.details.join('\n'), process.env.CI ? new RegExp(onednnRuns) : /native kernels: (oneDNN|OpenBLAS|none)/);
   if (nativePackage()) {
     assert.equal(report.auto, 'tensorflow');
   } else {

@@ -1,14 +1,19 @@
-// The wasm kernels that run on oneDNN (convolution forward, fused with bias and relu, both gradients, and
-// BatchMatMul) agree with the reference `cpu` backend over paddings, strides, dilations and channel counts,
-// and really run on oneDNN. CI installs oneDNN (.ci/run), so there its absence fails this file; elsewhere
+// The wasm kernels that run on oneDNN (convolution forward, fused with bias and relu, both gradients,
+// BatchMatMul, pooling) agree with the reference `cpu` backend over paddings, strides, dilations and channel
+// counts, and really run on oneDNN; a small net with batch norm and pooling trains to the same weights with
+// and without it. So do its batch-norm kernels, which are not installed (slower than the SIMD ones). CI installs oneDNN (.ci/run), so there its absence fails this file; elsewhere
 // the wasm backend falls back to OpenBLAS or XNNPACK (tested in tf-wasm-kernels.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTf } from '../src/tf/backend.js';
 import { loadOneDnn } from '../src/tf/onednn.js';
-import { nativeKernels } from '../src/tf/native-kernels.js';
-import { WASM_NATIVE_KERNELS, wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
-import { checkBatchMatMul, kernelChecks, randomData, relError } from './support/kernel-values.js';
+import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native-kernels.js';
+import { wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
+import { onednnBatchNormTraining, onednnBatchNormTrainingGrad, onednnFusedBatchNorm } from '../src/tf/wasm-onednn-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from '../src/tf/wasm-channel-kernels.js';
+import type { KernelFunc } from '../src/tf/wasm-fast-reductions.js';
+import { checkBatchMatMul, checkPooling, checkTrainingBatchNorm, kernelChecks, randomData, relError, withWasmKernels, type KernelInputs } from './support/kernel-values.js';
+import type { TrainedBnPoolModel } from './support/bn-pool-model.js';
 
 const found = loadOneDnn();
 const missing = 'unavailable' in found ? found.unavailable : null;
@@ -30,7 +35,7 @@ test('oneDNN loads (CI installs libdnnl2) and runs every native kernel of the wa
   t.diagnostic(kernels);
   assert.equal(nativeKernels().name, 'onednn');
   assert.match(kernels, /oneDNN/);
-  assert.deepEqual(wasmNativeKernelsRegistered(tf), [...WASM_NATIVE_KERNELS]);
+  assert.deepEqual(wasmNativeKernelsRegistered(tf), [...NATIVE_KERNELS.onednn.kernels]);
 });
 
 test('convolutions and both gradients on oneDNN match cpu: same/valid/explicit padding, strides 1 and 2, dilation, 1 to 32 channels', { skip }, async () => {
@@ -115,6 +120,75 @@ test('dilated convolution gradients on oneDNN match cpu gradients of the equival
 
 test('BatchMatMul on oneDNN matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', { skip }, async () => {
   await checkBatchMatMul(assertSameAsCpu);
+});
+
+/** The oneDNN primitives made so far whose key starts with `kind` (e.g. 'backward max pool'). */
+function primitivesMade(kind: string): number {
+  const onednn = 'onednn' in found ? found.onednn : undefined;
+  return [...(onednn?.implementations().keys() ?? [])].filter((key) => key.startsWith(kind)).length;
+}
+
+test('pooling on oneDNN (max and average, both directions) matches cpu, ties included, for overlapping, padded and ragged windows', { skip }, async () => {
+  assert.ok((await checkPooling(tf, assertSameAsCpu)) >= 40);
+  for (const kind of ['forward max pool', 'forward-training max pool', 'backward max pool', 'forward avg-exclude-padding pool', 'backward avg-include-padding pool']) {
+    assert.ok(primitivesMade(kind) >= 40, `only ${primitivesMade(kind)} '${kind}' primitives made`);
+  }
+});
+
+/** A fallback that fails: a kernel made with it ran on oneDNN or threw. */
+const refuse = (() => {
+  throw new Error('oneDNN did not take this shape');
+}) as unknown as KernelFunc & Parameters<typeof onednnBatchNormTraining>[1];
+
+test('batch normalisation on oneDNN in training (output, batch statistics, dx, dγ, dβ) matches cpu: odd channels, batch 1, ranks 2 to 4', { skip }, async () => {
+  const onednn = 'onednn' in found ? found.onednn : assert.fail(missing ?? '');
+  const restore = withWasmKernels(tf, {
+    [BATCHNORM_TRAINING_KERNEL]: onednnBatchNormTraining(onednn, refuse),
+    [BATCHNORM_TRAINING_GRAD_KERNEL]: onednnBatchNormTrainingGrad(onednn, refuse),
+  });
+  try {
+    for (const shape of [[9, 7, 10, 3], [4, 5, 6, 16], [1, 5, 3, 5], [1, 1, 2, 7], [6, 5], [3, 4, 6]]) await checkTrainingBatchNorm(tf, shape);
+  } finally {
+    restore();
+  }
+});
+
+test('FusedBatchNorm on oneDNN (inference) matches cpu with and without offset and scale, odd channels, rank 2 and 4', { skip }, async () => {
+  const onednn = 'onednn' in found ? found.onednn : assert.fail(missing ?? '');
+  const restore = withWasmKernels(tf, { FusedBatchNorm: onednnFusedBatchNorm(onednn, refuse) });
+  let seed = 820;
+  try {
+    for (const shape of [[3, 4, 5, 3], [2, 3, 3, 16], [1, 2, 2, 5], [7, 6]]) {
+      const ch = shape[shape.length - 1];
+      const x = { shape, data: randomData(count(shape), seed++) };
+      const [mean, offset, scale] = [0, 1, 2].map(() => ({ shape: [ch], data: randomData(ch, seed++) }));
+      const variance = { shape: [ch], data: randomData(ch, seed++).map((v) => v + 1.5) };
+      for (const inputs of [{ x, mean, variance, offset, scale }, { x, mean, variance, scale }, { x, mean, variance, offset }, { x, mean, variance }] as KernelInputs[]) {
+        await assertSameAsCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }, `FusedBatchNorm ${JSON.stringify(shape)}, inputs ${Object.keys(inputs)}`);
+      }
+    }
+  } finally {
+    restore();
+  }
+});
+
+test('a small net with batch norm, max and average pooling trains to the same weights on wasm with and without oneDNN', { skip }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const support = new URL('./support/bn-pool-model.js', import.meta.url).href;
+  const script = `const m = await import(${JSON.stringify(support)}); await m.printTrainedBnPoolModel()`;
+  const train = (env: NodeJS.ProcessEnv): TrainedBnPoolModel =>
+    JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }));
+  const onednn = train({});
+  const without = train({ PIPE_ONEDNN: 'off' });
+  for (const kind of ['forward max pool', 'backward max pool', 'forward avg-exclude-padding pool', 'backward avg-include-padding pool']) {
+    assert.ok(onednn.primitives.some((key) => key.startsWith(kind)), `no '${kind}' primitive ran: ${onednn.primitives.join('; ')}`);
+  }
+  assert.deepEqual(without.primitives, []);
+  onednn.weights.forEach((w, i) => {
+    const err = relError(Float32Array.from(w), Float32Array.from(without.weights[i]));
+    assert.ok(err <= 1e-4, `weight ${i}: relative error ${err}`);
+  });
+  assert.ok(relError(Float32Array.from(onednn.predictions), Float32Array.from(without.predictions)) <= 1e-4);
 });
 
 test("workers: auto is one replica on oneDNN and two on OpenBLAS (PIPE_ONEDNN=off)", { skip }, async () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { loadTf } from '../src/tf/backend.js';
 import { loadBlas } from '../src/tf/blas.js';
-import { nativeKernels } from '../src/tf/native-kernels.js';
-import { WASM_NATIVE_KERNELS, wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
+import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native-kernels.js';
+import { wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
 import { checkBatchMatMul, checkPooling, checkTrainingBatchNorm, kernelChecks, randomData, relError, type KernelInputs } from './support/kernel-values.js';
 
 // Read when the kernels are first resolved, which loadTf does.
@@ -242,7 +242,7 @@ test('with OpenBLAS present, convolutions, their gradients and BatchMatMul run o
   }
   t.diagnostic(`BLAS: ${found.blas.name}`);
   assert.equal(nativeKernels().name, 'openblas');
-  assert.deepEqual(wasmNativeKernelsRegistered(tf), [...WASM_NATIVE_KERNELS]);
+  assert.deepEqual(wasmNativeKernelsRegistered(tf), [...NATIVE_KERNELS.openblas.kernels]);
 });
 
 test('Conv2D and FusedConv2D on wasm match cpu over kernel sizes, dilations and paddings (stride 1 on BLAS, stride 2 stock)', async () => {

@@ -1,72 +1,108 @@
 // Registers the training kernels the stock wasm backend lacks (or runs slowly) so that a conv net
 // trains on it: Conv2DBackpropFilter (missing) and Conv2DBackpropInput (a naive loop upstream), both
-// rewritten as XNNPACK convolutions (see wasm-conv-grads.ts). Where oneDNN loads, every convolution, its
-// gradients and BatchMatMul run on it (wasm-onednn-kernels.ts); else where OpenBLAS loads, stride-1
-// convolutions, their gradients and BatchMatMul run as its GEMMs (wasm-blas-kernels.ts), the rest still as
-// above (native-kernels.ts decides). Idempotent; call after the wasm backend is registered. loadTf('wasm')
-// does this.
+// rewritten as XNNPACK convolutions (see wasm-conv-grads.ts), and SIMD kernels for the reductions, pooling's
+// gradient, batch normalisation, Adam and the elementwise ops around them. Then, where a native library
+// loads (native-kernels.ts decides which), the kernels it runs faster replace those, each keeping the one it
+// replaces as its fallback (NATIVE_KERNELS lists which): on oneDNN every convolution, its gradients,
+// BatchMatMul and pooling (wasm-onednn-kernels.ts); on OpenBLAS stride-1 convolutions, their gradients and
+// BatchMatMul as its GEMMs (wasm-blas-kernels.ts). Idempotent; call after the wasm backend is registered.
+// loadTf('wasm') does this.
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
 import { installTrainingBatchNorm } from './wasm-batchnorm-training.js';
-import { fastFusedBatchNorm, registerChannelKernels } from './wasm-channel-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, fastFusedBatchNorm, registerChannelKernels, type MultiOutputKernelFunc } from './wasm-channel-kernels.js';
 import { fastAdd, fastRelu, registerReluGrad } from './wasm-elementwise.js';
 import { installFusedAdam } from './wasm-adam.js';
 import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
-import { nativeKernels } from './native-kernels.js';
+import { NATIVE_KERNELS, nativeKernels, type NativeKernels } from './native-kernels.js';
 import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
-import { onednnBatchMatMul, onednnConv2D, onednnConv2DBackpropFilter, onednnConv2DBackpropInput, onednnFusedConv2D } from './wasm-onednn-kernels.js';
+import {
+  onednnAvgPool,
+  onednnAvgPoolGrad,
+  onednnBatchMatMul,
+  onednnBatchNormTraining,
+  onednnBatchNormTrainingGrad,
+  onednnConv2D,
+  onednnConv2DBackpropFilter,
+  onednnConv2DBackpropInput,
+  onednnFusedBatchNorm,
+  onednnFusedConv2D,
+  onednnMaxPool,
+  onednnMaxPoolGrad,
+} from './wasm-onednn-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
 export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'Add', 'Relu'] as const;
-/** The kernels that run on the native library (oneDNN or OpenBLAS) when one loads. */
-export const WASM_NATIVE_KERNELS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 
 /** Marks our kernel functions so we can tell whether they (and not the stock ones) are registered. */
 const MARK = Symbol.for('pipe.wasmTrainingKernel');
 /** Marks the ones that run on a native library. */
 const NATIVE_MARK = Symbol.for('pipe.wasmNativeKernel');
 
-/** Replaces (or adds) a wasm kernel; `make` gets the stock kernel to fall back on, if there is one. */
-function install(tf: Tf, kernelName: string, make: (stock: KernelFunc) => KernelFunc, native = false): void {
+type Marked = Record<symbol, boolean>;
+
+/**
+ * Replaces (or adds) a wasm kernel; `make` gets the kernel registered now (the stock one, or ours that a
+ * native one goes over) to fall back on.
+ */
+function install(tf: Tf, kernelName: string, make: (current: KernelFunc) => KernelFunc, native = false): void {
   const existing = tf.getKernel(kernelName, 'wasm');
-  if (existing && (existing.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return;
-  const stock = (existing?.kernelFunc ??
+  const marked = existing?.kernelFunc as unknown as Marked | undefined;
+  if (marked?.[native ? NATIVE_MARK : MARK]) return;
+  const current = (existing?.kernelFunc ??
     (() => {
       throw new Error(`wasm backend has no stock '${kernelName}' kernel`);
     })) as unknown as KernelFunc;
   if (existing) tf.unregisterKernel(kernelName, 'wasm');
-  const kernelFunc = make(stock);
-  (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-  if (native) (kernelFunc as unknown as Record<symbol, boolean>)[NATIVE_MARK] = true;
+  const kernelFunc = make(current);
+  (kernelFunc as unknown as Marked)[MARK] = true;
+  if (native) (kernelFunc as unknown as Marked)[NATIVE_MARK] = true;
   tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });
+}
+
+type Maker = (current: KernelFunc) => KernelFunc;
+/** A kernel with several outputs, installed as tfjs takes any kernel. */
+const multi = (make: (current: MultiOutputKernelFunc) => MultiOutputKernelFunc): Maker => make as unknown as Maker;
+
+/** How each native library's kernels are made, by name (NATIVE_KERNELS says which are installed). */
+function nativeMakers(tf: Tf, found: NativeKernels): Record<string, Maker> {
+  if (found.name === 'onednn') {
+    const { onednn } = found;
+    return {
+      Conv2D: (current) => onednnConv2D(tf, onednn, current),
+      FusedConv2D: (current) => onednnFusedConv2D(tf, onednn, current),
+      BatchMatMul: (current) => onednnBatchMatMul(onednn, current),
+      Conv2DBackpropFilter: (current) => onednnConv2DBackpropFilter(tf, onednn, current),
+      Conv2DBackpropInput: (current) => onednnConv2DBackpropInput(tf, onednn, current),
+      MaxPool: (current) => onednnMaxPool(tf, onednn, current),
+      MaxPoolGrad: (current) => onednnMaxPoolGrad(tf, onednn, current),
+      AvgPool: (current) => onednnAvgPool(tf, onednn, current),
+      AvgPoolGrad: (current) => onednnAvgPoolGrad(tf, onednn, current),
+      FusedBatchNorm: (current) => onednnFusedBatchNorm(onednn, current),
+      [BATCHNORM_TRAINING_KERNEL]: multi((current) => onednnBatchNormTraining(onednn, current)),
+      [BATCHNORM_TRAINING_GRAD_KERNEL]: multi((current) => onednnBatchNormTrainingGrad(onednn, current)),
+    };
+  }
+  if (found.name === 'openblas') {
+    const { blas } = found;
+    return {
+      Conv2D: (current) => blasConv2D(tf, blas, current),
+      FusedConv2D: (current) => blasFusedConv2D(tf, blas, current),
+      BatchMatMul: (current) => blasBatchMatMul(blas, current),
+      Conv2DBackpropFilter: (current) => blasConv2DBackpropFilter(tf, blas, current),
+      Conv2DBackpropInput: (current) => blasConv2DBackpropInput(tf, blas, current),
+    };
+  }
+  return {};
 }
 
 /** Installs the wasm training kernels. Safe to call more than once. */
 export function registerWasmTrainingKernels(tf: Tf): void {
-  const xnnpackFilterGrad: KernelFunc = ({ inputs, attrs, backend }) =>
-    conv2dBackpropFilter(tf, backend, inputs.x, inputs.dy, attrs.filterShape as number[], attrs as unknown as ConvGradAttrs);
-  const xnnpackInputGrad: KernelFunc = ({ inputs, attrs, backend }) =>
-    conv2dBackpropInput(tf, backend, inputs.dy, inputs.filter, attrs.inputShape as number[], attrs as unknown as ConvGradAttrs);
-  const found = nativeKernels();
-  if (found.name === 'onednn') {
-    const { onednn } = found;
-    install(tf, 'Conv2D', (stock) => onednnConv2D(tf, onednn, stock), true);
-    install(tf, 'FusedConv2D', (stock) => onednnFusedConv2D(tf, onednn, stock), true);
-    install(tf, 'BatchMatMul', (stock) => onednnBatchMatMul(onednn, stock), true);
-    install(tf, 'Conv2DBackpropFilter', () => onednnConv2DBackpropFilter(tf, onednn, xnnpackFilterGrad), true);
-    install(tf, 'Conv2DBackpropInput', () => onednnConv2DBackpropInput(tf, onednn, xnnpackInputGrad), true);
-  } else if (found.name === 'openblas') {
-    const { blas } = found;
-    install(tf, 'Conv2D', (stock) => blasConv2D(tf, blas, stock), true);
-    install(tf, 'FusedConv2D', (stock) => blasFusedConv2D(tf, blas, stock), true);
-    install(tf, 'BatchMatMul', (stock) => blasBatchMatMul(blas, stock), true);
-    install(tf, 'Conv2DBackpropFilter', () => blasConv2DBackpropFilter(tf, blas, xnnpackFilterGrad), true);
-    install(tf, 'Conv2DBackpropInput', () => blasConv2DBackpropInput(tf, blas, xnnpackInputGrad), true);
-  } else {
-    install(tf, 'Conv2DBackpropFilter', () => xnnpackFilterGrad);
-    install(tf, 'Conv2DBackpropInput', () => xnnpackInputGrad);
-  }
+  install(tf, 'Conv2DBackpropFilter', () => ({ inputs, attrs, backend }) =>
+    conv2dBackpropFilter(tf, backend, inputs.x, inputs.dy, attrs.filterShape as number[], attrs as unknown as ConvGradAttrs));
+  install(tf, 'Conv2DBackpropInput', () => ({ inputs, attrs, backend }) =>
+    conv2dBackpropInput(tf, backend, inputs.dy, inputs.filter, attrs.inputShape as number[], attrs as unknown as ConvGradAttrs));
   install(tf, 'Sum', fastSum);
   install(tf, 'Mean', fastMean);
   install(tf, 'Tile', fastTile);
@@ -87,6 +123,10 @@ export function registerWasmTrainingKernels(tf: Tf): void {
     args.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
+  const found = nativeKernels();
+  if (found.name === 'xnnpack') return;
+  const makers = nativeMakers(tf, found);
+  for (const name of NATIVE_KERNELS[found.name].kernels) install(tf, name, makers[name], true);
 }
 
 /** Which of our training kernels are currently registered on 'wasm' (for `pipe doctor`). */
@@ -101,7 +141,9 @@ export function wasmTrainingKernelsRegistered(tf: Tf): Record<string, boolean> {
 
 /** Which kernels currently run on the native library (for `pipe doctor`, run records and tests). */
 export function wasmNativeKernelsRegistered(tf: Tf): string[] {
-  return WASM_NATIVE_KERNELS.filter((name) => {
+  const found = nativeKernels().name;
+  const names: readonly string[] = found === 'xnnpack' ? [] : NATIVE_KERNELS[found].kernels;
+  return names.filter((name) => {
     const k = tf.getKernel(name, 'wasm');
     return Boolean(k && (k.kernelFunc as unknown as Record<symbol, boolean>)[NATIVE_MARK]);
   });

@@ -3,7 +3,8 @@
 // the batch's statistics and its gradient, inference) for the wasm backend on oneDNN (onednn.ts), in place on
 // the wasm heap: the tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and
 // hwio, so no copy or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding)
-// goes to `fallback`, the kernel this one replaces. wasm-kernels.ts picks which of these run.
+// goes to `fallback`, the kernel this one replaces. NATIVE_KERNELS (native-kernels.ts) says which of these
+// are installed.
 import type { Tf } from './backend.js';
 import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
 import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';

@@ -149,3 +149,22 @@ export async function checkTrainingBatchNorm(tf: Tf, shape: number[]): Promise<v
     assert.ok(err <= 1e-4, `${JSON.stringify(shape)} ${name}: relative error ${err}`);
   });
 }
+
+/**
+ * Registers `kernels` on wasm in place of those registered now, until the returned function puts those back:
+ * to check kernels that are not installed (wasm-onednn-kernels.ts has some) through the same ops and layers.
+ */
+export function withWasmKernels(tf: Tf, kernels: Record<string, unknown>): () => void {
+  const previous = Object.keys(kernels).map((name) => [name, tf.getKernel(name, 'wasm')] as const);
+  const register = (kernelName: string, kernelFunc: unknown) => {
+    if (tf.getKernel(kernelName, 'wasm')) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc: kernelFunc as never });
+  };
+  for (const [name, kernelFunc] of Object.entries(kernels)) register(name, kernelFunc);
+  return () => {
+    for (const [name, config] of previous) {
+      if (config) register(name, config.kernelFunc);
+      else tf.unregisterKernel(name, 'wasm');
+    }
+  };
+}

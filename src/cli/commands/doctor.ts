@@ -75,7 +75,7 @@ async function checkWasm(): Promise<BackendReport> {
     const { wasmNativeKernelsRegistered } = await import('../../tf/wasm-kernels.js');
     const native = nativeKernels();
     if (native.name === 'onednn') {
-      details.push(`native kernels: oneDNN ${native.onednn.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (all strides)`);
+      details.push(`native kernels: oneDNN ${native.onednn.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (convolutions at all strides)`);
     } else if (native.name === 'openblas') {
       details.push(`native kernels: OpenBLAS ${native.blas.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (stride-1 convolutions)`);
     } else {
