@@ -1,7 +1,8 @@
 // The wasm kernels that run on oneDNN (convolution forward, fused with bias and relu, both gradients,
-// BatchMatMul, pooling) agree with the reference `cpu` backend over paddings, strides, dilations and channel
-// counts, and really run on oneDNN; a small net with batch norm and pooling trains to the same weights with
-// and without it. So do its batch-norm kernels, which are not installed (slower than the SIMD ones). CI installs oneDNN (.ci/run), so there its absence fails this file; elsewhere
+// BatchMatMul, pooling, batch norm in training) agree with the reference `cpu` backend over paddings,
+// strides, dilations and channel counts, and really run on oneDNN; a small net with batch norm and pooling
+// trains to the same weights with and without it. So does its FusedBatchNorm, which is not installed (no
+// faster than the SIMD one). CI installs oneDNN (.ci/run), so there its absence fails this file; elsewhere
 // the wasm backend falls back to OpenBLAS or XNNPACK (tested in tf-wasm-kernels.test.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -180,7 +181,7 @@ test('a small net with batch norm, max and average pooling trains to the same we
     JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }));
   const onednn = train({});
   const without = train({ PIPE_ONEDNN: 'off' });
-  for (const kind of ['forward max pool', 'backward max pool', 'forward avg-exclude-padding pool', 'backward avg-include-padding pool']) {
+  for (const kind of ['forward max pool', 'backward max pool', 'forward avg-exclude-padding pool', 'backward avg-include-padding pool', 'batch-norm training', 'batch-norm backward']) {
     assert.ok(onednn.primitives.some((key) => key.startsWith(kind)), `no '${kind}' primitive ran: ${onednn.primitives.join('; ')}`);
   }
   assert.deepEqual(without.primitives, []);

@@ -4,22 +4,25 @@
 // (backend.ts kernelsOf) and `description` run records and `pipe doctor`.
 import { limitBlasThreads, loadBlas, type Blas } from './blas.js';
 import { limitOneDnnThreads, loadOneDnn, type OneDnn } from './onednn.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from './wasm-channel-kernels.js';
 
 const CONVOLUTIONS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 /**
  * The wasm kernels each native library runs (wasm-kernels.ts installs them over XNNPACK's and our SIMD
  * ones), and in words for run records. Measured per op by bench/ops.ts (batch 64, the paper CNN's and a
- * VGG-style net's shapes, oneDNN on both cores of a 2-core AVX-512 machine), oneDNN pools 1.5–1.7× (MaxPool),
- * 4× (MaxPoolGrad), 2.5–3× (AvgPool) and 32× (AvgPoolGrad) as fast as the kernels it replaces, so it takes
- * them. Its batch normalisation (wasm-onednn-kernels.ts has the kernels) took 4–8× as long as the SIMD ones in
- * training and 2× for inference: its threads meet at barriers, which cost whole time slices on a busy
- * machine, and on one thread it is about even. The paper CNN's training step agrees (bench:train):
- * 116 images/s with convolutions alone on oneDNN, 136 with pooling, 104 with batch norm as well.
+ * VGG-style net's shapes, oneDNN on both cores of an otherwise idle 2-core AVX-512 machine), oneDNN runs
+ * MaxPool 3.5–4×, MaxPoolGrad 7.5×, AvgPool 4×, AvgPoolGrad 50×, batch norm in training 2.2–2.8× and its
+ * gradient 1.7–2.1× as fast as the kernels it replaces, so it takes them; FusedBatchNorm (inference) only
+ * ties (1.00–1.11×), so the SIMD kernel keeps it. The paper CNN's training step agrees (bench:train, medians):
+ * 256 images/s with convolutions alone on oneDNN, 284 with pooling as well, 313 with batch norm too.
+ * On a busy machine batch norm is the exception: its threads meet at barriers that cost a time slice each
+ * when other processes hold the cores (4–8× slower than SIMD per op, and that step at 104 images/s against
+ * 136 without it, at load 7).
  */
 export const NATIVE_KERNELS = {
   onednn: {
-    kernels: [...CONVOLUTIONS, 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad'],
-    runs: 'convolutions, matrix products and pooling',
+    kernels: [...CONVOLUTIONS, 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', BATCHNORM_TRAINING_KERNEL, BATCHNORM_TRAINING_GRAD_KERNEL],
+    runs: 'convolutions, matrix products, pooling and batch normalisation in training',
   },
   openblas: { kernels: CONVOLUTIONS, runs: 'stride-1 convolutions and matrix products' },
 } as const;

@@ -4,8 +4,8 @@
 // each a full pass over the activations, several with copies) and lets the tape differentiate through
 // all of them: about twenty full-size passes per layer and step, a fifth of the paper CNN's step. Here the
 // forward is one kernel (the batch statistics and y) and the gradient another (dx, dγ, dβ in closed form):
-// wasm-channel-kernels.ts has both, in a few SIMD passes (oneDNN's primitives, which could take their
-// place, measured slower: native-kernels.ts).
+// wasm-channel-kernels.ts has both, in a few SIMD passes; where oneDNN loads they run as its primitives
+// (native-kernels.ts).
 // installTrainingBatchNorm() makes BatchNormalization layers take this path when training on wasm with
 // channels last, both γ and β, and float32 input; everything else, inference included, runs the layer's
 // own code. The moving mean and variance are updated exactly as the layer does.

@@ -2,8 +2,8 @@
 // paths (wasm-batchnorm-training.ts for layers in training, wasm-batchnorm-grad.ts for tf.batchNorm's own
 // gradient) and inference: batch statistics, the two gradient sums, an affine map per channel, and from them
 // batch normalisation in training and its gradient. Each runs the SIMD module (wasm-simd.ts) when C is a
-// multiple of 4, else a JavaScript loop. oneDNN's primitives can take the training pair's place by name
-// (wasm-onednn-kernels.ts); measured slower, they do not (native-kernels.ts).
+// multiple of 4, else a JavaScript loop. Where oneDNN loads, its primitives take the training pair's place
+// by name (wasm-onednn-kernels.ts, native-kernels.ts), with these as their fallback.
 import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
 import type { Tf } from './backend.js';
 import { simdKernels } from './wasm-simd.js';
