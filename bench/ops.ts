@@ -27,11 +27,7 @@ import {
   onednnMaxPool,
   onednnMaxPoolGrad,
 } from '../src/tf/wasm-onednn-kernels.js';
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
+import { option } from './args.js';
 
 const batch = option('batch', 64);
 const reps = option('reps', 10);

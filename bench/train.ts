@@ -28,6 +28,7 @@ import { buildPaperCnn } from '../src/tf/paper-cnn.js';
 import { createParallelStep, createStep } from '../src/model/trainer.js';
 import { createOptimizer } from '../src/model/optimizers.js';
 import { smoothedTargets } from '../src/model/loss.js';
+import { flag, option } from './args.js';
 
 interface Row {
   name: string;
@@ -38,14 +39,6 @@ interface Row {
   /** Process RSS after training (worker threads included), MB. */
   rssMb?: number;
   note?: string;
-}
-
-function flag(name: string): boolean {
-  return process.argv.includes(`--${name}`);
-}
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 }
 
 const batch = option('batch', 64);
