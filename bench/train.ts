@@ -14,7 +14,8 @@
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
 // runs (src/model/trainer.ts: the in-process step for one replica, the data-parallel one for several);
-// inference is ms/image for model.predict on one batch (after a warm-up). Keras runs bench/keras_cnn.py and
+// inference is ms/image for one batch in one pass, as evaluate runs it (batchProbabilities in
+// src/model/inference.ts, like Keras's predict_on_batch; after a warm-up). Keras runs bench/keras_cnn.py and
 // PyTorch bench/torch_cnn.py (same layers, 2 threads) when some python3 can import them (PIPE_BENCH_PYTHON
 // picks the interpreter); a row says so when it cannot. Load average, and whether OPENBLAS_CORETYPE holds
 // OpenBLAS to one kernel family, are printed because every figure moves with them.
@@ -28,6 +29,7 @@ import { buildPaperCnn } from '../src/tf/paper-cnn.js';
 import { createParallelStep, createStep } from '../src/model/trainer.js';
 import { createOptimizer } from '../src/model/optimizers.js';
 import { smoothedTargets } from '../src/model/loss.js';
+import { batchProbabilities } from '../src/model/inference.js';
 import { flag, option } from './args.js';
 
 interface Row {
@@ -83,7 +85,7 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
     let inferMsPerImage: number | null = null;
     if (nWorkers === 1) {
       const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
-      const predictOnce = () => tf.tidy(() => (model.predict(xs) as ReturnType<typeof tf.tensor>).dataSync());
+      const predictOnce = () => tf.tidy(() => batchProbabilities(tf, model, xs).dataSync());
       predictOnce();
       const t1 = performance.now();
       for (let i = 0; i < steps; i++) predictOnce();

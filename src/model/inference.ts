@@ -17,6 +17,20 @@ export interface InferenceResult {
   truth: Uint8Array;
 }
 
+/**
+ * Class probabilities for one batch, as validation, evaluate and `pipe predict` compute them: the whole batch in
+ * one pass with the layers in inference mode (model.predict would slice it into batches of 32 and concatenate
+ * the results), optionally averaged with the left-right mirror (test-time augmentation).
+ */
+export function batchProbabilities(tf: Tf, model: LayersModel, x: Tensor, flip = false): Tensor {
+  return tf.tidy(() => {
+    const probabilities = model.apply(x, { training: false }) as Tensor;
+    if (!flip) return probabilities;
+    const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
+    return tf.div(tf.add(probabilities, mirrored), 2);
+  });
+}
+
 export async function inferRows(
   tf: Tf,
   model: LayersModel,
@@ -42,12 +56,7 @@ export async function inferRows(
     const batch = builder.build(rows, b);
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);
     const [lossT, predT] = tf.tidy(() => {
-      const x = tf.tensor4d(batch.x, [batch.size, ...shape]);
-      let probabilities = model.apply(x, { training: false }) as Tensor;
-      if (options.flip) {
-        const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
-        probabilities = tf.div(tf.add(probabilities, mirrored), 2);
-      }
+      const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), options.flip);
       const loss = tf.sum(rowCrossEntropy(tf, probabilities, tf.tensor2d(targets, [batch.size, classCount])));
       return [loss, tf.argMax(probabilities, -1)];
     });

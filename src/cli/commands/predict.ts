@@ -81,6 +81,7 @@ export async function run(argv: string[]): Promise<number> {
   const { normaliseBatch } = await import('../../data/normalisation.js');
   const { loadTf, resolveBackend } = await import('../../tf/backend.js');
   const { loadModel } = await import('../../model/model-io.js');
+  const { batchProbabilities } = await import('../../model/inference.js');
   const [model, ...inputs] = positionals;
   const { modelDir, info } = await findModel(model, values.cache);
   for (const input of inputs) {
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   const flush = () => {
     if (!batch.length) return;
     const x = normaliseBatch(new Uint8Array(Buffer.concat(batch.map((b) => b.pixels))), transform);
-    const output = tf.tidy(() => net.predict(tf.tensor4d(x, [batch.length, h, w, c])) as import('@tensorflow/tfjs').Tensor);
+    const output = tf.tidy(() => batchProbabilities(tf, net, tf.tensor4d(x, [batch.length, h, w, c])));
     const probabilities = output.dataSync();
     output.dispose();
     const n = info.classes.length;
