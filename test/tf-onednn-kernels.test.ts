@@ -1,5 +1,5 @@
 // The wasm kernels that run on oneDNN (convolution forward, fused with bias and relu, both gradients,
-// BatchMatMul, pooling, batch norm in training) agree with the reference `cpu` backend over paddings,
+// BatchMatMul and dense layers' _FusedMatMul, pooling, batch norm in training) agree with the reference `cpu` backend over paddings,
 // strides, dilations and channel counts, and really run on oneDNN; a small net with batch norm and pooling
 // trains to the same weights with and without it. So does its FusedBatchNorm, which is not installed (no
 // faster than the SIMD one). CI installs oneDNN (.ci/run), so there its absence fails this file; elsewhere
@@ -121,6 +121,39 @@ test('dilated convolution gradients on oneDNN match cpu gradients of the equival
 
 test('BatchMatMul on oneDNN matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', { skip }, async () => {
   await checkBatchMatMul(assertSameAsCpu);
+});
+
+test('_FusedMatMul (dense layers) on oneDNN matches cpu with and without bias, linear and relu, either operand transposed', { skip }, async () => {
+  const fusedMade = () => [...('onednn' in found ? found.onednn.implementations().keys() : [])].filter((key) => key.startsWith('matmul') && key.endsWith(' bias relu')).length;
+  const before = fusedMade();
+  let seed = 1200;
+  // [a, b, transposeA, transposeB], rank 3 as tf.fused.matMul hands them over: the paper CNN's dense layers,
+  // each transpose, a batch, a broadcast batch, small products. The stock kernel gets the bias wrong in all
+  // but the two with a batch of 1 and no transpose.
+  const cases: Array<[number[], number[], boolean, boolean]> = [
+    [[1, 64, 2048], [1, 2048, 200], false, false],
+    [[1, 64, 2048], [1, 200, 2048], false, true],
+    [[1, 2048, 64], [1, 2048, 200], true, false],
+    [[1, 200, 64], [1, 300, 200], true, true],
+    [[4, 64, 96], [4, 96, 64], false, false],
+    [[3, 64, 128], [1, 128, 48], false, false],
+    [[1, 64, 200], [1, 200, 7], false, false],
+    [[2, 7, 5], [2, 7, 3], true, false],
+  ];
+  for (const [aShape, bShape, transposeA, transposeB] of cases) {
+    const n = transposeB ? bShape[1] : bShape[2];
+    const a = { shape: aShape, data: randomData(count(aShape), seed++) };
+    const b = { shape: bShape, data: randomData(count(bShape), seed++) };
+    const bias = { shape: [n], data: randomData(n, seed++) };
+    const label = JSON.stringify([aShape, bShape, transposeA, transposeB]);
+    await assertSameAsCpu('_FusedMatMul', { a, b, bias }, { transposeA, transposeB, activation: 'relu' }, `_FusedMatMul relu + bias ${label}`);
+    await assertSameAsCpu('_FusedMatMul', { a, b }, { transposeA, transposeB, activation: 'linear' }, `_FusedMatMul linear ${label}`);
+  }
+  // Each case made a fused primitive of its own: none fell back.
+  assert.equal(fusedMade() - before, cases.length, 'fused matmul primitives made');
+  // An activation oneDNN is not given falls back to XNNPACK's kernel.
+  const [a, b] = [{ shape: [1, 64, 128], data: randomData(64 * 128, seed++) }, { shape: [1, 128, 160], data: randomData(128 * 160, seed++) }];
+  await assertSameAsCpu('_FusedMatMul', { a, b, bias: { shape: [160], data: randomData(160, seed++) } }, { transposeA: false, transposeB: false, activation: 'elu' }, '_FusedMatMul elu');
 });
 
 /** The oneDNN primitives made so far whose key starts with `kind` (e.g. 'backward max pool'). */

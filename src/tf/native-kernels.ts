@@ -21,7 +21,7 @@ const CONVOLUTIONS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBa
  */
 export const NATIVE_KERNELS = {
   onednn: {
-    kernels: [...CONVOLUTIONS, 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', BATCHNORM_TRAINING_KERNEL, BATCHNORM_TRAINING_GRAD_KERNEL],
+    kernels: [...CONVOLUTIONS, '_FusedMatMul', 'MaxPool', 'MaxPoolGrad', 'AvgPool', 'AvgPoolGrad', BATCHNORM_TRAINING_KERNEL, BATCHNORM_TRAINING_GRAD_KERNEL],
     runs: 'convolutions, matrix products, pooling and batch normalisation in training',
   },
   openblas: { kernels: CONVOLUTIONS, runs: 'stride-1 convolutions and matrix products' },

@@ -82,7 +82,8 @@ export interface OneDnn {
   convBackwardData(shape: ConvShape, dy: bigint, w: bigint, dx: bigint): void;
   /** dw from x and dy. */
   convBackwardWeights(shape: ConvShape, x: bigint, dy: bigint, dw: bigint): void;
-  matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint): void;
+  /** out = op(a)·op(b) (+ bias, one value per output column) (then relu); addresses into the heap. */
+  matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint, bias?: bigint, relu?: boolean): void;
   /** y = γ·(x − μ)/√(σ² + ε) + β with the batch's own statistics, which it writes to mean and variance (biased). */
   batchNormTraining(shape: BatchNormShape, x: bigint, gamma: bigint, beta: bigint, y: bigint, mean: bigint, variance: bigint): void;
   /** The same with given statistics; γ and β are optional (1 and 0 when absent). */
@@ -341,6 +342,26 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
    * Primitive desc → primitive. Where it picked another layout for an argument than our plain one (the op
    * desc said "any"), the argument gets a memory of its own and a reorder to or from ours.
    */
+  /** Calls make with primitive attributes that apply relu to the result (none when relu is false), freed after. */
+  const withReluAttr = <T>(relu: boolean, make: (attr: bigint) => T): T => {
+    if (!relu) return make(0n);
+    let attr = 0n;
+    let postOps = 0n;
+    try {
+      const a = slot();
+      check('primitive_attr_create', attrCreate(a.at));
+      attr = a.out[0];
+      const po = slot();
+      check('post_ops_create', postOpsCreate(po.at));
+      postOps = po.out[0];
+      check('post_ops_append_eltwise', postOpsAppendEltwise(postOps, 1, ELTWISE_RELU, 0, 0));
+      check('primitive_attr_set_post_ops', attrSetPostOps(attr, postOps));
+      return make(attr);
+    } finally {
+      if (postOps) postOpsDestroy(postOps);
+      if (attr) attrDestroy(attr);
+    }
+  };
   const makePrimitive = (key: string, opDesc: bigint, attr: bigint, hint: bigint, args: ArgSpec[], heldArgs: HeldArg[] = []): Primitive => {
     const pdSlot = slot();
     check(`primitive_desc_create (${key})`, pdCreate(pdSlot.at, opDesc, attr, engine, hint));
@@ -495,26 +516,9 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
         const biasDesc = bias !== undefined ? md([s.cout], TAG_X) : 0n;
         // Fused (model.predict) means inference; the training forward keeps what the backward pass may need.
         const op = forwardOpDesc(d, bias !== undefined || relu ? FORWARD_INFERENCE : FORWARD_TRAINING, biasDesc);
-        let attr = 0n;
-        let postOps = 0n;
-        try {
-          if (relu) {
-            const a = slot();
-            check('primitive_attr_create', attrCreate(a.at));
-            attr = a.out[0];
-            const po = slot();
-            check('post_ops_create', postOpsCreate(po.at));
-            postOps = po.out[0];
-            check('post_ops_append_eltwise', postOpsAppendEltwise(postOps, 1, ELTWISE_RELU, 0, 0));
-            check('primitive_attr_set_post_ops', attrSetPostOps(attr, postOps));
-          }
-          const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
-          if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
-          return makePrimitive(key, op, attr, 0n, args);
-        } finally {
-          if (postOps) postOpsDestroy(postOps);
-          if (attr) attrDestroy(attr);
-        }
+        const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
+        if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
+        return withReluAttr(relu, (attr) => makePrimitive(key, op, attr, 0n, args));
       });
       run(p, bias !== undefined ? [x, w, y, bias] : [x, w, y]);
     },
@@ -536,19 +540,23 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
       );
       run(p, [x, dy, dw]);
     },
-    matmul(s, a, b, out) {
-      const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}`;
+    matmul(s, a, b, out, bias, relu = false) {
+      const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
       const p = primitive(key, () => {
         const batch = Math.max(s.batchA, s.batchB);
         // A transposed operand is the same logical [batch, rows, cols] matrix stored with its last two axes swapped.
         const src = md([s.batchA, s.m, s.k], s.transA ? TAG_ACB : TAG_ABC);
         const weights = md([s.batchB, s.k, s.n], s.transB ? TAG_ACB : TAG_ABC);
         const dst = md([batch, s.m, s.n], TAG_ABC);
+        // One bias per column, broadcast over the batch and the rows.
+        const biasDesc = bias !== undefined ? md([1, 1, s.n], TAG_ABC) : 0n;
         const op = opDesc();
-        check('matmul_desc_init', matmulInit(op, src, weights, 0n, dst));
-        return makePrimitive(key, op, 0n, 0n, [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]]);
+        check('matmul_desc_init', matmulInit(op, src, weights, biasDesc, dst));
+        const args: ArgSpec[] = [[ARG_SRC, src, false], [ARG_WEIGHTS, weights, false], [ARG_DST, dst, true]];
+        if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
+        return withReluAttr(relu, (attr) => makePrimitive(key, op, attr, 0n, args));
       });
-      run(p, [a, b, out]);
+      run(p, bias !== undefined ? [a, b, out, bias] : [a, b, out]);
     },
     batchNormTraining(s, x, gamma, beta, y, mean, variance) {
       const key = `batch-norm training ${batchNormKey(s)}`;

@@ -92,3 +92,16 @@ export function matMulPlan(args: Parameters<KernelFunc>[0]): MatMulPlan | undefi
   const lead = batchA >= batchB && leadA.length >= leadB.length ? leadA : leadB;
   return { batchA, batchB, m, n, k, transA, transB, lda: a2, ldb: b2, outShape: [...lead, m, n] };
 }
+
+/**
+ * A _FusedMatMul (what dense layers run) a native kernel can take: a matMulPlan, a linear or relu activation,
+ * and a bias with one value per output column (or none). Else undefined.
+ */
+export function fusedMatMulPlan(args: Parameters<KernelFunc>[0]): { plan: MatMulPlan; relu: boolean } | undefined {
+  const { bias, preluActivationWeights } = args.inputs;
+  const activation = (args.attrs.activation as string | undefined) ?? 'linear';
+  if (preluActivationWeights || (activation !== 'linear' && activation !== 'relu')) return undefined;
+  const plan = matMulPlan(args);
+  if (!plan || (bias && (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== plan.n))) return undefined;
+  return { plan, relu: activation === 'relu' };
+}

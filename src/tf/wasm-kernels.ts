@@ -4,7 +4,7 @@
 // gradient, batch normalisation, Adam and the elementwise ops around them. Then, where a native library
 // loads (native-kernels.ts decides which), the kernels it runs faster replace those, each keeping the one it
 // replaces as its fallback (NATIVE_KERNELS lists which): on oneDNN every convolution, its gradients,
-// BatchMatMul, pooling and batch norm in training (wasm-onednn-kernels.ts); on OpenBLAS stride-1
+// BatchMatMul, dense layers' _FusedMatMul, pooling and batch norm in training (wasm-onednn-kernels.ts); on OpenBLAS stride-1
 // convolutions, their gradients and BatchMatMul as its GEMMs (wasm-blas-kernels.ts). Idempotent; call after
 // the wasm backend is registered. loadTf('wasm') does this.
 import type { Tf } from './backend.js';
@@ -21,6 +21,7 @@ import {
   onednnAvgPool,
   onednnAvgPoolGrad,
   onednnBatchMatMul,
+  onednnFusedMatMul,
   onednnBatchNormTraining,
   onednnBatchNormTrainingGrad,
   onednnConv2D,
@@ -73,6 +74,7 @@ function nativeMakers(tf: Tf, found: NativeKernels): Record<string, Maker> {
       Conv2D: (current) => onednnConv2D(tf, onednn, current),
       FusedConv2D: (current) => onednnFusedConv2D(tf, onednn, current),
       BatchMatMul: (current) => onednnBatchMatMul(onednn, current),
+      _FusedMatMul: (current) => onednnFusedMatMul(onednn, current),
       Conv2DBackpropFilter: (current) => onednnConv2DBackpropFilter(tf, onednn, current),
       Conv2DBackpropInput: (current) => onednnConv2DBackpropInput(tf, onednn, current),
       MaxPool: (current) => onednnMaxPool(tf, onednn, current),

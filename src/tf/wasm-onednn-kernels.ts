@@ -1,5 +1,5 @@
-// Convolutions (forward, fused with bias and relu for model.predict, and both gradients, any stride and
-// dilation), BatchMatMul, pooling (max and average, both directions) and batch normalisation (training with
+// Convolutions (forward, fused with bias and relu for inference, and both gradients, any stride and
+// dilation), BatchMatMul and _FusedMatMul (dense layers, with bias and relu), pooling (max and average, both directions) and batch normalisation (training with
 // the batch's statistics and its gradient, inference) for the wasm backend on oneDNN (onednn.ts), in place on
 // the wasm heap: the tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and
 // hwio, so no copy or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding)
@@ -9,7 +9,7 @@ import type { Tf } from './backend.js';
 import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
 import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';
 import type { KernelFunc } from './wasm-fast-reductions.js';
-import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
 
 function convShape(info: Conv2DInfo): ConvShape | undefined {
   const { top, bottom, left, right } = info.padInfo;
@@ -49,7 +49,7 @@ export function onednnConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): Kern
   };
 }
 
-/** FusedConv2D (what model.predict runs) with a per-channel bias and a linear or relu activation, in one primitive. */
+/** FusedConv2D (what inference runs) with a per-channel bias and a linear or relu activation, in one primitive. */
 export function onednnFusedConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { x, filter, bias } = args.inputs;
@@ -102,6 +102,25 @@ export function onednnBatchMatMul(onednn: OneDnn, fallback: KernelFunc): KernelF
     if (Math.max(plan.batchA, plan.batchB) * plan.m * plan.n === 0) return out;
     const h = heapRef(args.backend, out);
     onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out));
+    return out;
+  };
+}
+
+/**
+ * _FusedMatMul (dense layers) with a per-column bias and a linear or relu activation, in one primitive. It takes
+ * every product, small ones too: the stock kernel adds the bias wrongly unless the batch is 1 and neither
+ * operand is transposed (tfjs 4.22), which dense layers never leave but other callers may.
+ */
+export function onednnFusedMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const fused = fusedMatMulPlan(args);
+    if (!fused || fused.plan.k === 0) return fallback(args);
+    const { plan, relu } = fused;
+    const { a, b, bias } = args.inputs;
+    const out = args.backend.makeOutput(plan.outShape, 'float32');
+    if (Math.max(plan.batchA, plan.batchB) * plan.m * plan.n === 0) return out;
+    const h = heapRef(args.backend, out);
+    onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out), bias && h.addr(bias), relu);
     return out;
   };
 }
