@@ -338,10 +338,6 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
     }
   };
 
-  /**
-   * Primitive desc → primitive. Where it picked another layout for an argument than our plain one (the op
-   * desc said "any"), the argument gets a memory of its own and a reorder to or from ours.
-   */
   /** Calls make with primitive attributes that apply relu to the result (none when relu is false), freed after. */
   const withReluAttr = <T>(relu: boolean, make: (attr: bigint) => T): T => {
     if (!relu) return make(0n);
@@ -362,6 +358,10 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
       if (attr) attrDestroy(attr);
     }
   };
+  /**
+   * Primitive desc → primitive. Where it picked another layout for an argument than our plain one (the op
+   * desc said "any"), the argument gets a memory of its own and a reorder to or from ours.
+   */
   const makePrimitive = (key: string, opDesc: bigint, attr: bigint, hint: bigint, args: ArgSpec[], heldArgs: HeldArg[] = []): Primitive => {
     const pdSlot = slot();
     check(`primitive_desc_create (${key})`, pdCreate(pdSlot.at, opDesc, attr, engine, hint));
