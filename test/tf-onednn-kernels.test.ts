@@ -119,6 +119,32 @@ test('dilated convolution gradients on oneDNN match cpu gradients of the equival
   }
 });
 
+test('a fused convolution whose filter changes in place between calls uses the new values (its reorder is skipped only for equal bytes)', { skip }, async () => {
+  await tf.setBackend('wasm');
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation: 'relu' };
+  const xShape = [2, 9, 9, 16];
+  const filterShape = [3, 3, 16, 32];
+  const x = { shape: xShape, data: randomData(count(xShape), 1301) };
+  const bias = { shape: [32], data: randomData(32, 1302) };
+  const filters = [randomData(count(filterShape), 1303), randomData(count(filterShape), 1304)];
+  const wasm = { x: tf.tensor(x.data, xShape), filter: tf.tensor(filters[0], filterShape), bias: tf.tensor(bias.data, [32]) };
+  try {
+    // One filter tensor, rewritten on the heap as an optimiser would, then rewritten back: A, A, B, B, A.
+    for (const which of [0, 0, 1, 1, 0]) {
+      const backend = tf.backend() as unknown as { typedArrayFromHeap(t: unknown): Float32Array };
+      backend.typedArrayFromHeap({ dataId: wasm.filter.dataId, shape: filterShape, dtype: 'float32' }).set(filters[which]);
+      const y = tf.engine().runKernel('FusedConv2D', wasm as never, attrs as never) as ReturnType<typeof tf.tensor>;
+      const got = (await y.data()) as Float32Array;
+      y.dispose();
+      const ref = await runOn('cpu', 'FusedConv2D', { x, filter: { shape: filterShape, data: filters[which] }, bias }, attrs);
+      await tf.setBackend('wasm');
+      assertClose(got, ref.data, `filter ${'AB'[which]}`);
+    }
+  } finally {
+    Object.values(wasm).forEach((t) => t.dispose());
+  }
+});
+
 test('BatchMatMul on oneDNN matches cpu for rank 2 to 4, either operand transposed, and a broadcast batch', { skip }, async () => {
   await checkBatchMatMul(assertSameAsCpu);
 });

@@ -76,8 +76,12 @@ export type PoolAlgorithm = 'max' | 'avg-exclude-padding' | 'avg-include-padding
 export interface OneDnn {
   /** The library, its version and the instruction set its kernels use, e.g. "libdnnl.so.2 (oneDNN 2.6.3, avx512_core_bf16)". */
   readonly name: string;
-  /** y = conv(x, w) (+ bias) (then relu); addresses into the heap. */
-  convForward(shape: ConvShape, x: bigint, w: bigint, y: bigint, bias?: bigint, relu?: boolean): void;
+  /**
+   * y = conv(x, w) (+ bias) (then relu); addresses into the heap. Given the filter's bytes too (inference, where
+   * they repeat from call to call), the filter is not reordered into the primitive's layout again while they
+   * are the same as last time.
+   */
+  convForward(shape: ConvShape, x: bigint, w: bigint, y: bigint, fused?: { bias?: bigint; relu?: boolean; filterBytes?: Uint8Array }): void;
   /** dx from dy and w. */
   convBackwardData(shape: ConvShape, dy: bigint, w: bigint, dx: bigint): void;
   /** dw from x and dy. */
@@ -212,7 +216,9 @@ interface Primitive extends Executable {
   /** The memory object each call's address goes to, in the order of the arguments given to makePrimitive. */
   memories: bigint[];
   /** Reorders from our plain layouts into the ones the primitive picked (inputs), run before it. */
-  before: Executable[];
+  before: Array<{ reorder: Executable; input: number }>;
+  /** A copy of the last bytes reordered for an input whose bytes a call hands over (see run), by input. */
+  reordered: Map<number, Buffer>;
   /** Reorders back into our plain layouts (outputs), run after it. */
   after: Executable[];
   /** The memory of each argument that no call passes (see HeldArg), by DNNL_ARG_*. */
@@ -369,17 +375,17 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
     try {
       const infoSlot = slot();
       if (pdQuery(pd, QUERY_IMPL_INFO_STR, 0, infoSlot.at) === 0) impls.set(key, readCString(koffi, infoSlot.at));
-      const before: Executable[] = [];
+      const before: Primitive['before'] = [];
       const after: Executable[] = [];
       const memories: bigint[] = [];
-      const execArgs = args.map(([arg, plain, output]): [number, bigint] => {
+      const execArgs = args.map(([arg, plain, output], input): [number, bigint] => {
         const user = memory(plain, 0n);
         memories.push(user);
         const picked = BigInt(queryMd(pd, QUERY_EXEC_ARG_MD, arg) as bigint);
         if (picked === 0n || mdEqual(picked, plain) === 1) return [arg, user];
         const own = memory(picked, MEMORY_ALLOCATE);
         if (output) after.push(reorder(own, picked, user, plain));
-        else before.push(reorder(user, plain, own, picked));
+        else before.push({ reorder: reorder(user, plain, own, picked), input });
         return [arg, own];
       });
       const held = new Map<number, bigint>();
@@ -390,16 +396,27 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
       }
       const layouts = before.length + after.length;
       if (layouts) impls.set(key, `${impls.get(key) ?? ''} (+${layouts} reorder${layouts > 1 ? 's' : ''})`);
-      return { ...executable(pd, execArgs), memories, before, after, held };
+      return { ...executable(pd, execArgs), memories, before, reordered: new Map(), after, held };
     } finally {
       pdDestroy(pd);
     }
   };
 
   const exec = (e: Executable) => check('primitive_execute', execute(e.handle, stream, e.count, e.argsAddress));
-  const run = (p: Primitive, addresses: bigint[]) => {
+  /**
+   * Runs a primitive on these addresses (in the order of its arguments), with its reorders. `steady` hands over
+   * the bytes of an input that usually repeats (inference weights): its reorder is skipped while they do.
+   */
+  const run = (p: Primitive, addresses: bigint[], steady?: { input: number; bytes: Uint8Array }) => {
     addresses.forEach((a, i) => check('memory_set_data_handle', setHandle(p.memories[i], a)));
-    p.before.forEach(exec);
+    for (const { reorder: r, input } of p.before) {
+      if (steady?.input === input) {
+        const last = p.reordered.get(input);
+        if (last?.equals(steady.bytes)) continue;
+        p.reordered.set(input, Buffer.from(steady.bytes));
+      }
+      exec(r);
+    }
     exec(p);
     p.after.forEach(exec);
     check('stream_wait', streamWait(stream));
@@ -509,7 +526,7 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
 
   const onednn: OneDnn = {
     name: `${file} (oneDNN ${major}.${minor}.${patch}, ${isa})`,
-    convForward(s, x, w, y, bias, relu = false) {
+    convForward(s, x, w, y, { bias, relu = false, filterBytes } = {}) {
       const key = `forward ${convKey(s)}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
       const p = primitive(key, () => {
         const d = convDescs(s);
@@ -520,7 +537,7 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
         if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
         return withReluAttr(relu, (attr) => makePrimitive(key, op, attr, 0n, args));
       });
-      run(p, bias !== undefined ? [x, w, y, bias] : [x, w, y]);
+      run(p, bias !== undefined ? [x, w, y, bias] : [x, w, y], filterBytes && { input: 1, bytes: filterBytes });
     },
     convBackwardData(s, dy, w, dx) {
       const p = convBackward(

@@ -24,6 +24,12 @@ export function heapRef(backend: WasmBackend, any: TensorInfo): HeapRef {
   return { heap, at, addr: (t, off = 0) => base + BigInt((at(t) + off) * 4) };
 }
 
+/** A tensor's bytes on the wasm heap, as a view (valid until the heap next grows). */
+export function heapBytes(backend: WasmBackend, t: TensorInfo): Uint8Array {
+  const view = backend.typedArrayFromHeap(t);
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
 export function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }

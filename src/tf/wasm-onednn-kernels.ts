@@ -9,7 +9,7 @@ import type { Tf } from './backend.js';
 import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
 import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';
 import type { KernelFunc } from './wasm-fast-reductions.js';
-import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapBytes, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
 
 function convShape(info: Conv2DInfo): ConvShape | undefined {
   const { top, bottom, left, right } = info.padInfo;
@@ -58,7 +58,8 @@ export function onednnFusedConv2D(tf: Tf, onednn: OneDnn, fallback: KernelFunc):
     if (!plan || !s || size(x.shape) === 0 || size(filter.shape) === 0) return fallback(args);
     const y = args.backend.makeOutput([s.n, s.ho, s.wo, s.cout], 'float32');
     const m = heapRef(args.backend, y);
-    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y), bias && m.addr(bias), plan.relu);
+    // A fused convolution is inference (or a linear layer): its filter repeats from call to call.
+    onednn.convForward(s, m.addr(x), m.addr(filter), m.addr(y), { bias: bias && m.addr(bias), relu: plan.relu, filterBytes: heapBytes(args.backend, filter) });
     return y;
   };
 }
