@@ -100,8 +100,8 @@ export function matMulPlan(args: Parameters<KernelFunc>[0]): MatMulPlan | undefi
 }
 
 /**
- * A _FusedMatMul (what dense layers run) a native kernel can take: a matMulPlan, a linear or relu activation,
- * and a bias with one value per output column (or none). Else undefined.
+ * A BatchMatMul or _FusedMatMul (what dense layers run) a native kernel can take: a matMulPlan, a linear or relu
+ * activation (BatchMatMul has none: linear), and a bias with one value per output column (or none). Else undefined.
  */
 export function fusedMatMulPlan(args: Parameters<KernelFunc>[0]): { plan: MatMulPlan; relu: boolean } | undefined {
   const { bias, preluActivationWeights } = args.inputs;

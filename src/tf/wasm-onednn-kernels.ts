@@ -1,15 +1,15 @@
 // Convolutions (forward, fused with bias and relu for inference, and both gradients, any stride and
-// dilation), BatchMatMul and _FusedMatMul (dense layers, with bias and relu), pooling (max and average, both directions) and batch normalisation (training with
-// the batch's statistics and its gradient, inference) for the wasm backend on oneDNN (onednn.ts), in place on
-// the wasm heap: the tensors stay NHWC and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and
-// hwio, so no copy or reorder is made on our side. What oneDNN cannot take (other layouts, negative padding)
-// goes to `fallback`, the kernel this one replaces. NATIVE_KERNELS (native-kernels.ts) says which of these
-// are installed.
+// dilation), matrix products (BatchMatMul, and dense layers' _FusedMatMul with bias and relu), pooling (max and
+// average, both directions) and batch normalisation (training with the batch's statistics and its gradient,
+// inference) for the wasm backend on oneDNN (onednn.ts), in place on the wasm heap: the tensors stay NHWC
+// and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and hwio, so no copy or reorder is made on
+// our side. What oneDNN cannot take (other layouts, negative padding) goes to `fallback`, the kernel this one
+// replaces. NATIVE_KERNELS (native-kernels.ts) says which of these are installed.
 import type { Tf } from './backend.js';
 import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
 import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';
 import type { KernelFunc } from './wasm-fast-reductions.js';
-import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapBytes, heapRef, matMulPlan, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapBytes, heapRef, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
 
 function convShape(info: Conv2DInfo): ConvShape | undefined {
   const { top, bottom, left, right } = info.padInfo;
@@ -92,29 +92,16 @@ export function onednnConv2DBackpropFilter(tf: Tf, onednn: OneDnn, fallback: Ker
   };
 }
 
-/** BatchMatMul where matMulPlan takes it (equal or broadcast batches), else `fallback`. */
-export function onednnBatchMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
-  return (args) => {
-    const plan = matMulPlan(args);
-    // k = 0 sums nothing: the stock kernel writes the zeros.
-    if (!plan || plan.k === 0) return fallback(args);
-    const { a, b } = args.inputs;
-    const out = args.backend.makeOutput(plan.outShape, 'float32');
-    if (Math.max(plan.batchA, plan.batchB) * plan.m * plan.n === 0) return out;
-    const h = heapRef(args.backend, out);
-    onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out));
-    return out;
-  };
-}
-
 /**
- * _FusedMatMul (dense layers) with a per-column bias and a linear or relu activation, in one primitive. It takes
- * every product, small ones too: the stock kernel adds the bias wrongly unless the batch is 1 and neither
+ * BatchMatMul, and _FusedMatMul (dense layers) with a per-column bias and a linear or relu activation in the
+ * same primitive, where fusedMatMulPlan takes them (equal or broadcast batches), else `fallback`. It takes
+ * fused products of every size: the stock _FusedMatMul adds the bias wrongly unless the batch is 1 and neither
  * operand is transposed (tfjs 4.22), which dense layers never leave but other callers may.
  */
-export function onednnFusedMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
+export function onednnMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const fused = fusedMatMulPlan(args);
+    // k = 0 sums nothing: the stock kernel writes the zeros (and the bias).
     if (!fused || fused.plan.k === 0) return fallback(args);
     const { plan, relu } = fused;
     const { a, b, bias } = args.inputs;
