@@ -87,7 +87,7 @@ export interface OneDnn {
   /** dw from x and dy. */
   convBackwardWeights(shape: ConvShape, x: bigint, dy: bigint, dw: bigint): void;
   /** out = op(a)·op(b) (+ bias, one value per output column) (then relu); addresses into the heap. */
-  matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint, bias?: bigint, relu?: boolean): void;
+  matmul(shape: MatMulShape, a: bigint, b: bigint, out: bigint, fused?: { bias?: bigint; relu?: boolean }): void;
   /** y = γ·(x − μ)/√(σ² + ε) + β with the batch's own statistics, which it writes to mean and variance (biased). */
   batchNormTraining(shape: BatchNormShape, x: bigint, gamma: bigint, beta: bigint, y: bigint, mean: bigint, variance: bigint): void;
   /** The same with given statistics; γ and β are optional (1 and 0 when absent). */
@@ -344,6 +344,8 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
     }
   };
 
+  /** What a fused bias and relu add to a primitive's cache key. */
+  const fusedKey = (bias: bigint | undefined, relu: boolean) => `${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
   /** Calls make with primitive attributes that apply relu to the result (none when relu is false), freed after. */
   const withReluAttr = <T>(relu: boolean, make: (attr: bigint) => T): T => {
     if (!relu) return make(0n);
@@ -527,11 +529,11 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
   const onednn: OneDnn = {
     name: `${file} (oneDNN ${major}.${minor}.${patch}, ${isa})`,
     convForward(s, x, w, y, { bias, relu = false, filterBytes } = {}) {
-      const key = `forward ${convKey(s)}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
+      const key = `forward ${convKey(s)}${fusedKey(bias, relu)}`;
       const p = primitive(key, () => {
         const d = convDescs(s);
         const biasDesc = bias !== undefined ? md([s.cout], TAG_X) : 0n;
-        // Fused (model.predict) means inference; the training forward keeps what the backward pass may need.
+        // Fused means inference; the training forward keeps what the backward pass may need.
         const op = forwardOpDesc(d, bias !== undefined || relu ? FORWARD_INFERENCE : FORWARD_TRAINING, biasDesc);
         const args: ArgSpec[] = [[ARG_SRC, d.src, false], [ARG_WEIGHTS, d.weights, false], [ARG_DST, d.dst, true]];
         if (bias !== undefined) args.push([ARG_BIAS, biasDesc, false]);
@@ -557,8 +559,8 @@ function bind(koffi: Koffi, lib: Library, file: string): OneDnn {
       );
       run(p, [x, dy, dw]);
     },
-    matmul(s, a, b, out, bias, relu = false) {
-      const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${bias !== undefined ? ' bias' : ''}${relu ? ' relu' : ''}`;
+    matmul(s, a, b, out, { bias, relu = false } = {}) {
+      const key = `matmul ${s.batchA}/${s.batchB}x${s.m}x${s.n}x${s.k} ${s.transA ? 'T' : 'N'}${s.transB ? 'T' : 'N'}${fusedKey(bias, relu)}`;
       const p = primitive(key, () => {
         const batch = Math.max(s.batchA, s.batchB);
         // A transposed operand is the same logical [batch, rows, cols] matrix stored with its last two axes swapped.

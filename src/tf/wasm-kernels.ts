@@ -4,9 +4,9 @@
 // gradient, batch normalisation, Adam and the elementwise ops around them. Then, where a native library
 // loads (native-kernels.ts decides which), the kernels it runs faster replace those, each keeping the one it
 // replaces as its fallback (NATIVE_KERNELS lists which): on oneDNN every convolution, its gradients,
-// BatchMatMul, dense layers' _FusedMatMul, pooling and batch norm in training (wasm-onednn-kernels.ts); on OpenBLAS stride-1
-// convolutions, their gradients and BatchMatMul as its GEMMs (wasm-blas-kernels.ts). Idempotent; call after
-// the wasm backend is registered. loadTf('wasm') does this.
+// BatchMatMul, dense layers' _FusedMatMul, pooling and batch norm in training (wasm-onednn-kernels.ts); on
+// OpenBLAS stride-1 convolutions, their gradients and BatchMatMul as its GEMMs (wasm-blas-kernels.ts).
+// Idempotent; call after the wasm backend is registered. loadTf('wasm') does this.
 import type { Tf } from './backend.js';
 import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
 import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';

@@ -108,7 +108,7 @@ export function onednnMatMul(onednn: OneDnn, fallback: KernelFunc): KernelFunc {
     const out = args.backend.makeOutput(plan.outShape, 'float32');
     if (Math.max(plan.batchA, plan.batchB) * plan.m * plan.n === 0) return out;
     const h = heapRef(args.backend, out);
-    onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out), bias && h.addr(bias), relu);
+    onednn.matmul(plan, h.addr(a), h.addr(b), h.addr(out), { bias: bias && h.addr(bias), relu });
     return out;
   };
 }
