@@ -134,6 +134,12 @@ export interface Stage<P = any> {
    * before anything runs. Must be quick and free of I/O; return no problems when the params are fine.
    */
   check?(params: P): ParamProblem[];
+  /**
+   * Optional: the numbers a run of this stage reports, so that a CI gate naming a misspelt metric is refused
+   * before anything runs (src/config/gates.ts). `splits`: the splits its metrics.json holds; `summary`: the
+   * numeric fields `run` returns. A stage without it leaves the names of its metrics unchecked until the run ends.
+   */
+  gateMetrics?(params: P): { splits?: string[]; summary?: string[] };
   run(ctx: StageContext<P>): Promise<StageSummary>;
 }
 

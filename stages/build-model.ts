@@ -39,6 +39,7 @@ export default defineStage<BuildModelParams>({
   },
   runtime: ['seed', 'tensorflow'],
   check: (params) => checkLayerShapes(params.layers, params.inputShape),
+  gateMetrics: () => ({ summary: ['layers', 'totalParams', 'trainableParams'] }),
   async run(ctx) {
     // Params reach run() checked, but a stage can also be run on its own (tests, other runners).
     const [problem] = checkLayerShapes(ctx.params.layers, ctx.params.inputShape);

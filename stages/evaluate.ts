@@ -51,6 +51,7 @@ export default defineStage<EvaluateParams>({
     metrics: { file: 'metrics.json', kind: 'metrics', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
   },
   runtime: ['tensorflow'],
+  gateMetrics: (params) => ({ splits: params.splits, summary: params.splits.flatMap((s) => [`${s}Accuracy`, `${s}BalancedAccuracy`]) }),
   async run(ctx) {
     const { loadTf } = await import('../src/tf/backend.js');
     const { readDataset, rowsOfSplit } = await import('../src/data/image-dataset.js');

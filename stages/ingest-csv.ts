@@ -95,6 +95,7 @@ export default defineStage<IngestCsvParams>({
   outputs: {
     data: { file: 'data.arrow', kind: 'dataset', description: 'Image dataset (Arrow IPC file): label, pixels, split, source = CSV line number.' },
   },
+  gateMetrics: () => ({ summary: ['rows', 'csvMegabytes', 'parseSeconds', 'seconds'] }),
   async run(ctx) {
     // apache-arrow takes ~0.3 s to load: let it load while the CSV streams in, and wait for it only to write.
     const datasetModule = import('../src/data/image-dataset.js');

@@ -65,6 +65,7 @@ export default defineStage<IngestImagesParams>({
       description: `Image dataset (Arrow IPC file); source = line number in ${FILE_LIST} (next to it), which lists the image files.`,
     },
   },
+  gateMetrics: () => ({ summary: ['rows', 'ignored', 'seconds'] }),
   async run(ctx) {
     const p = ctx.params;
     const [h, w, c] = p.shape;

@@ -73,6 +73,7 @@ export default defineStage<LeakageParams>({
       description: 'Duplicate groups per split pair, label conflicts, examples with thumbnails; near-duplicates under nearDuplicates.',
     },
   },
+  gateMetrics: () => ({ summary: ['rows', 'duplicateGroups', 'rowsInDuplicateGroups', 'crossSplitGroups', 'labelConflictGroups'] }),
   async run(ctx) {
     const { writeFile } = await import('node:fs/promises');
     const { readDataset } = await import('../src/data/image-dataset.js');

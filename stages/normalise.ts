@@ -42,6 +42,7 @@ export default defineStage<NormaliseParams>({
   },
   inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows, with the transform in pipe.normalise metadata.' } },
+  gateMetrics: () => ({ summary: ['scale', 'fitRows', 'rows'] }),
   async run(ctx) {
     const { readDataset, writeDataset, rowsOfSplit, imageAt } = await import('../src/data/image-dataset.js');
     const { NORMALISE_KEY, PixelStatistics, SCALE_TRANSFORM } = await import('../src/data/normalisation.js');

@@ -60,6 +60,7 @@ export default defineStage<ReportParams>({
     markdown: { file: 'summary.md', kind: 'text', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
     charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss and confusion charts as .svg and .png (those with data).' },
   },
+  gateMetrics: () => ({ summary: ['notes', 'accuracy'] }),
   async run(ctx) {
     const { loadInputs } = await import('../src/report/load-inputs.js');
     const charts = await import('../src/report/charts.js');

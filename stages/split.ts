@@ -58,6 +58,7 @@ export default defineStage<SplitParams>({
   inputs: { data: { description: 'Image dataset (Arrow).', accepts: ['dataset'] } },
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows in the same order with new split values.' } },
   runtime: ['seed'],
+  gateMetrics: () => ({ summary: ['rows', 'sourcesInSeveralSplits'] }),
   async run(ctx) {
     const { readDataset, writeDataset, classCounts } = await import('../src/data/image-dataset.js');
     const { mapSplits, fractionSplits, sourcesInSeveralSplits } = await import('../src/data/split-plan.js');

@@ -45,6 +45,7 @@ export default defineStage<SyntheticFacesParams>({
   inputs: {},
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The generated image dataset with a split column.' } },
   runtime: ['seed'],
+  gateMetrics: () => ({ summary: ['rows', 'seed'] }),
   async run(ctx) {
     const { generateSyntheticFaces } = await import('../src/data/synthetic-faces.js');
     const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');

@@ -146,6 +146,9 @@ export default defineStage<TrainParams>({
     history: { file: 'history.json', kind: 'history', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
   },
   runtime: ['seed', 'tensorflow'],
+  gateMetrics: () => ({
+    summary: ['epochs', 'bestEpoch', 'finalValAccuracy', 'bestValAccuracy', 'finalAccuracy', 'imagesPerSecond', 'resumedFromEpoch'],
+  }),
   async run(ctx) {
     const p = ctx.params;
     const { loadTf, defaultWorkers } = await import('../src/tf/backend.js');

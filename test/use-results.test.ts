@@ -3,7 +3,7 @@
 // from the pipeline, `pipe status --exit-code`, and plain-mode epoch lines. Real CLI, real tiny pipeline.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { lstat, mkdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunRecord } from '../src/runs/record.js';
@@ -157,13 +157,79 @@ describe('finding results and CI gates (tiny pipeline)', () => {
     } finally {
       await import('node:fs/promises').then((fs) => fs.rm(gated, { force: true }));
     }
-    const unknown = runner.pipe(['run', TINY_PIPELINE, '--fail-if', 'test.acuracy < 0.5']);
-    assert.equal(unknown.status, 2);
-    assert.match(unknown.stderr, /gate 'test\.acuracy < 0\.5' \(--fail-if\): no metric 'test\.acuracy' in this run/);
-    assert.match(unknown.stderr, /hint: this run has: .*test\.accuracy/);
     const syntax = runner.pipe(['run', TINY_PIPELINE, '--fail-if', 'accuracy']);
     assert.equal(syntax.status, 2);
     assert.match(syntax.stderr, /--fail-if: 'accuracy' is not a gate condition/);
+  });
+
+  it('a gate naming a metric no stage reports is refused before anything runs, with the closest name', async () => {
+    const runsBefore = (await readdir(join(runner.store, 'runs'))).length;
+    // train.epochs=6 makes train stale: a run that got as far as training would print its epochs.
+    const unknown = runner.pipe(['run', TINY_PIPELINE, '--set', 'train.epochs=6', '--fail-if', 'test.acuracy < 0.5']);
+    assert.equal(unknown.status, 2, unknown.stderr);
+    assert.match(unknown.stderr, /--fail-if 'test\.acuracy < 0\.5': no stage of this pipeline reports a metric 'test\.acuracy'/);
+    assert.match(unknown.stderr, /hint: did you mean 'test\.accuracy'\?/);
+    assert.doesNotMatch(unknown.stdout, /epoch/);
+    assert.equal((await readdir(join(runner.store, 'runs'))).length, runsBefore, 'no run was started');
+    const field = runner.pipe(['run', TINY_PIPELINE, '--dry-run', '--fail-if', 'train.bestValAcuracy < 0.1']);
+    assert.equal(field.status, 2, field.stderr);
+    assert.match(field.stderr, /did you mean 'train\.bestValAccuracy'\?/);
+    const split = runner.pipe(['run', TINY_PIPELINE, '--dry-run', '--fail-if', 'validation.accuracy < 0.1']);
+    assert.equal(split.status, 2, split.stderr);
+    assert.match(split.stderr, /no stage of this pipeline reports a metric 'validation\.accuracy'/);
+    // The names the stages declare are the names the run reports.
+    for (const ok of ['test.macroF1 < 0', 'evaluate.test.loss > 100', 'train.bestValAccuracy < 0', 'leakage.leaky == 1', 'faces.rows < 1']) {
+      const dry = runner.pipe(['run', TINY_PIPELINE, '--dry-run', '--fail-if', ok]);
+      assert.equal(dry.status, 0, `${ok}: ${dry.stderr}`);
+    }
+
+    const text = await readFile(TINY_PIPELINE, 'utf8');
+    const gated = join(REPO_ROOT, 'test', 'fixtures', 'use', `.gated-name-${process.pid}.yaml`);
+    try {
+      await writeFile(gated, text.replace('stages:', 'gates:\n  failIf:\n    - test.acuracy < 0.5\nstages:'));
+      for (const command of ['validate', 'run']) {
+        const bad = runner.pipe([command, gated]);
+        assert.equal(bad.status, 2, bad.stderr);
+        assert.match(bad.stderr, /\.gated-name-\d+\.yaml:7:7: error: gate 'test\.acuracy < 0\.5': no stage of this pipeline reports a metric 'test\.acuracy'/);
+        assert.match(bad.stderr, /did you mean 'test\.accuracy'\?/);
+      }
+    } finally {
+      await rm(gated, { force: true });
+    }
+  });
+
+  it("gates against a baseline run compare with the baseline's value: a run id, a pipeline file or a run.json", async () => {
+    const base = runner.pipe(['run', TINY_PIPELINE, '--json']);
+    assert.equal(base.status, 0, base.stderr);
+    const baseline = JSON.parse(base.stdout) as JsonRun;
+    const accuracy = baseline.metrics!.values['test.accuracy'];
+
+    const within = runner.pipe(['run', TINY_PIPELINE, '--fail-if', 'test.accuracy < baseline - 0.01', '--baseline', baseline.id]);
+    assert.equal(within.status, 0, within.stderr);
+    assert.match(within.stdout, new RegExp(`gate passed: test\\.accuracy < baseline - 0\\.01 \\(test\\.accuracy = [\\d.]+, the baseline's [\\d.]+ \\(run ${baseline.id}\\)\\)`));
+
+    // No run can beat its own accuracy by 50 points: the gate fails, naming both values.
+    const runJson = join(runner.store, 'latest', 'tiny', 'run.json');
+    for (const target of [baseline.id.slice(0, -2), TINY_PIPELINE, runJson]) {
+      const behind = runner.pipe(['run', TINY_PIPELINE, '--json', '--fail-if', 'test.accuracy < baseline + 50%', '--baseline', target]);
+      assert.equal(behind.status, 3, `${target}: ${behind.stderr}`);
+      assert.match(behind.stderr, /gate failed: test\.accuracy < baseline \+ 50% \(--fail-if\): the value is [\d.]+, the baseline's [\d.]+ \(run /);
+      const gate = (JSON.parse(behind.stdout) as RunRecord).gates![0];
+      assert.equal(gate.baseline?.value, accuracy);
+      assert.equal(gate.failed, true);
+    }
+
+    const none = runner.pipe(['run', TINY_PIPELINE, '--fail-if', 'test.accuracy < baseline']);
+    assert.equal(none.status, 2, none.stderr);
+    assert.match(none.stderr, /compares with a baseline, and no --baseline was given/);
+
+    // A baseline that lacks the metric (it stopped before evaluate) is refused before the run.
+    const early = runner.pipe(['run', TINY_PIPELINE, '--json', '--until', 'train']);
+    assert.equal(early.status, 0, early.stderr);
+    const earlyId = (JSON.parse(early.stdout) as JsonRun).id;
+    const lacking = runner.pipe(['run', TINY_PIPELINE, '--fail-if', 'test.accuracy < baseline', '--baseline', earlyId]);
+    assert.equal(lacking.status, 2, lacking.stderr);
+    assert.match(lacking.stderr, new RegExp(`run ${earlyId} has no metric 'test\\.accuracy'`));
   });
 
   it('a run that stops early (--until) updates the links it produced and keeps the newest of the others', async () => {

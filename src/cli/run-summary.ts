@@ -12,6 +12,7 @@ import { readRunMetrics } from '../report/run-metrics.js';
 import { publishLatest, type LatestName } from '../runs/latest.js';
 import type { RunRecord } from '../runs/record.js';
 import { runDir } from '../runs/write.js';
+import type { Baseline } from './run-gates.js';
 
 export interface PublishedRun {
   /** Paths relative to the working directory, for people and for `--json`. */
@@ -30,15 +31,16 @@ const fromCwd = (path: string): string => relative(process.cwd(), path) || '.';
  * Record the run's metrics and gate results in `record`, and publish its outputs under latest/ unless the store
  * is read-only (`writable: false`), where the run keeps nothing.
  */
-export async function publishRun(storeRoot: string, record: RunRecord, gates: Gate[], writable = true): Promise<PublishedRun> {
+export async function publishRun(storeRoot: string, record: RunRecord, gates: Gate[], baseline: Baseline | undefined, writable = true): Promise<PublishedRun> {
   const metrics = await readRunMetrics(storeRoot, record);
   record.metrics = metrics;
   if (gates.length) {
     record.gates = gates.map((gate) => {
       const value = metrics.values[gate.metric];
-      const base = { text: gate.text, metric: gate.metric, from: gate.from };
+      const against = gate.baseline && baseline ? { baseline: { run: baseline.run, value: baseline.values[gate.metric] } } : {};
+      const base = { text: gate.text, metric: gate.metric, from: gate.from, ...against };
       if (value === undefined) return { ...base, failed: true, error: `no metric '${gate.metric}' in this run` };
-      return { ...base, value, failed: gateTrips(gate, value) };
+      return { ...base, value, failed: gateTrips(gate, value, against.baseline?.value) };
     });
   }
   const latest = writable ? await publishLatest(storeRoot, record) : {};
@@ -67,8 +69,12 @@ export function checkGates(record: RunRecord): number {
     return 2;
   }
   const failed = results.filter((g) => g.failed);
-  for (const g of failed) process.stderr.write(`gate failed: ${g.text} (${g.from}): the value is ${formatGateValue(g.value)}\n`);
+  for (const g of failed) process.stderr.write(`gate failed: ${g.text} (${g.from}): the value is ${formatGateValue(g.value)}${baselineNote(g)}\n`);
   return failed.length ? GATE_FAILED_EXIT_CODE : 0;
+}
+
+function baselineNote(g: NonNullable<RunRecord['gates']>[number]): string {
+  return g.baseline ? `, the baseline's ${formatGateValue(g.baseline.value)} (run ${g.baseline.run})` : '';
 }
 
 function formatGateValue(value: number | undefined): string {
@@ -109,7 +115,7 @@ export function printRunSummary(plan: Plan, outcomes: Record<string, StageOutcom
     for (const [name, path] of links) out.push(`  ${LABELS[name].padEnd(width)}  ${path}`);
   }
   for (const g of record.gates ?? []) {
-    if (!g.error) out.push(`  gate ${g.failed ? 'FAILED' : 'passed'}: ${g.text} (${g.metric ?? 'value'} = ${formatGateValue(g.value)})`);
+    if (!g.error) out.push(`  gate ${g.failed ? 'FAILED' : 'passed'}: ${g.text} (${g.metric ?? 'value'} = ${formatGateValue(g.value)}${baselineNote(g)})`);
   }
   // The pipeline's name and class-derived text come from the user's files: escape control characters.
   process.stdout.write(printable(`${out.join('\n')}\n`));

@@ -104,7 +104,7 @@ export const coreSchema: JsonSchema = {
           type: 'array',
           items: { type: 'string', minLength: 1 },
           description:
-            "Each '<metric> <op> <number>' fails the run when it holds, e.g. 'test.accuracy < 0.6'. Metrics: <split>.accuracy, .balancedAccuracy, .macroF1, .loss; <stage>.<split>.<metric>; <stage>.<summary field>; leakage.leaky (0 or 1).",
+            "Each '<metric> <op> <number>' fails the run when it holds, e.g. 'test.accuracy < 0.6'; '<metric> <op> baseline - <number>' compares with the run given by `pipe run --baseline`. Metrics: <split>.accuracy, .balancedAccuracy, .macroF1, .loss; <stage>.<split>.<metric>; <stage>.<summary field>; leakage.leaky (0 or 1). A metric that no stage reports is refused before the run.",
         },
       },
     },

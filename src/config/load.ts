@@ -9,7 +9,7 @@ import type { Stage } from '../stage.js';
 import { validatorFor, validateWithPaths, type PathParam } from './ajv.js';
 import { problemsFromAjv } from './ajv-errors.js';
 import { coreSchema } from './core-schema.js';
-import { GATE_SYNTAX_HINT, parseGate } from './gates.js';
+import { gateCatalogue, GATE_SYNTAX_HINT, parseGate, unknownGateMetric, type GateCatalogue } from './gates.js';
 import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './graph.js';
 import { applyOverride, defineOwn, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
 import type { Problem } from './problem.js';
@@ -179,6 +179,11 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     problems.push(...checked.problems);
     pathParams[id] = checked.paths;
   }
+  // Which metrics the stages report is only known once every stage loaded with params its schema passed.
+  if (problems.length === 0 && errors.length === 0 && loaded.size === entries.length) {
+    const catalogue = gateCatalogue(entries.map(([id, entry]) => ({ id, stage: loaded.get(id)!.stage, params: entry.with as Json })));
+    problems.push(...gateMetricProblems(root, catalogue));
+  }
 
   const graph: Record<string, GraphStage> = {};
   const edges: Record<string, string[]> = {};
@@ -247,6 +252,18 @@ function gateProblems(root: Json): Problem[] {
     if (typeof text !== 'string') return [];
     const gate = parseGate(text, '');
     return typeof gate === 'string' ? [{ message: gate, hint: GATE_SYNTAX_HINT, path: ['gates', 'failIf', i], anchor: 'value' }] : [];
+  });
+}
+
+/** Gates whose metric no stage reports: a misspelt name fails here, not after the training it gates. */
+function gateMetricProblems(root: Json, catalogue: GateCatalogue): Problem[] {
+  const failIf = isMapping(root.gates) ? root.gates.failIf : undefined;
+  if (!Array.isArray(failIf)) return [];
+  return failIf.flatMap((text, i): Problem[] => {
+    if (typeof text !== 'string') return [];
+    const gate = parseGate(text, '');
+    const unknown = typeof gate === 'string' ? undefined : unknownGateMetric(gate.metric, catalogue);
+    return unknown ? [{ message: `gate '${text.trim()}': ${unknown.message}`, hint: unknown.hint, path: ['gates', 'failIf', i], anchor: 'value' }] : [];
   });
 }
 

@@ -8,12 +8,11 @@
 //   leakage.leaky             1 when images are shared between splits, else 0
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { HEADLINE_METRICS, LEAKAGE_GATE, type HeadlineMetric } from '../config/gates.js';
 import type { RunRecord } from '../runs/record.js';
 import { leakageVerdict, parseLeakage } from './leakage.js';
 import { headlineSplit, parseMetrics, type SplitMetrics } from './metrics.js';
 
-export const HEADLINE_METRICS = ['accuracy', 'balancedAccuracy', 'macroF1', 'loss'] as const;
-export type HeadlineMetric = (typeof HEADLINE_METRICS)[number];
 
 export interface RunMetrics {
   /** The headline split of the last metrics.json in pipeline order. */
@@ -67,7 +66,7 @@ export async function readRunMetrics(storeRoot: string, record: RunRecord): Prom
       if (view) {
         const verdict = leakageVerdict(view);
         result.leakage = { leaky: verdict.leaky, headline: verdict.headline };
-        values['leakage.leaky'] = verdict.leaky ? 1 : 0;
+        values[LEAKAGE_GATE] = verdict.leaky ? 1 : 0;
       }
     }
   }

@@ -33,6 +33,26 @@ async function readRecordFile(storeRoot: string, id: string): Promise<RunRecord 
   }
 }
 
+/**
+ * A run record read from a file of its own (a CI job's saved run.json, e.g. main's latest run as a baseline).
+ * Throws PipeError when the file cannot be read or is not a run record.
+ */
+export async function readRunRecordFile(path: string): Promise<RunRecord> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PipeError(code === 'ENOENT' ? `run record ${path} not found` : `run record ${path} cannot be read: ${(err as Error).message}`, {
+      hint: "give a run.json that 'pipe run' wrote (<artifacts>/runs/<id>/run.json or <artifacts>/latest/<pipeline>/run.json)",
+    });
+  }
+  if (!looksLikeRecord(parsed)) {
+    throw new PipeError(`${path} is not a run record`, { hint: "give a run.json that 'pipe run' wrote, or a run id from 'pipe runs'" });
+  }
+  return parsed;
+}
+
 async function runIds(storeRoot: string): Promise<string[]> {
   try {
     const entries = await readdir(runsDir(storeRoot), { withFileTypes: true });

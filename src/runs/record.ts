@@ -76,5 +76,14 @@ export interface RunRecord {
     values: Record<string, number>;
   };
   /** CI gates checked after the run, each with the value it saw; `failed` when its condition held. */
-  gates?: Array<{ text: string; metric?: string; from: string; value?: number; failed: boolean; error?: string }>;
+  gates?: Array<{
+    text: string;
+    metric?: string;
+    from: string;
+    value?: number;
+    /** For a gate against a baseline: the baseline run and its value of the metric. */
+    baseline?: { run: string; value: number };
+    failed: boolean;
+    error?: string;
+  }>;
 }

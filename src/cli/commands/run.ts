@@ -12,6 +12,7 @@ import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
 import { hostTag } from '../../store/owner.js';
 import { createRunView } from '../../ui/run-view.js';
+import { settleGates } from '../run-gates.js';
 import { checkGates, printRunSummary, publishRun } from '../run-summary.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import type { CommandOptions } from '../command.js';
@@ -39,7 +40,11 @@ Options:
                              gone for PIPE_QUEUE_RECONNECT_S seconds (default 20) fails the run
   --dry-run                  show what would run and why, run nothing
   --fail-if <condition>      fail the run (exit code 3) when a metric meets the condition, e.g.
-                             --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf)
+                             --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf);
+                             against a baseline run: --fail-if 'test.accuracy < baseline - 0.01'
+  --baseline <run>           the run that 'baseline' in a gate stands for: a run id (or its start) from
+                             'pipe runs', a pipeline file (its latest run), or a run.json file (e.g. main's,
+                             saved by CI as <artifacts>/latest/<pipeline>/run.json)
   --json                     print the run record as JSON on stdout (no live view); paths under "paths" are
                              relative to the working directory
   --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
@@ -55,6 +60,7 @@ accuracy, macro F1, leakage verdict).
 
 Gate metrics: <split>.accuracy | .balancedAccuracy | .macroF1 | .loss (e.g. test.macroF1), <stage>.<split>.<metric>,
 <stage>.<summary field> (e.g. train.bestValAccuracy), leakage.leaky (1 when images are shared between splits).
+A gate naming a metric that no stage reports is refused before anything runs, with the closest name.
 
 Exit codes: 0 ok · 1 a stage failed or was skipped · 2 bad input (pipeline, flags, unknown gate metric) ·
 3 a gate failed · 130 interrupted.
@@ -73,6 +79,7 @@ Examples:
   pipe run pipelines/quickstart.yaml --force=train --until evaluate
   pipe run pipelines/quickstart.yaml --sweep 'train.optimizer.learningRate=[0.002,0.0005]' --jobs 2 --sort test.accuracy
   pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < 0.6' --fail-if 'leakage.leaky == 1'
+  pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < baseline - 0.01' --baseline main-run.json
 `;
 
 export interface RunOptions {
@@ -92,6 +99,7 @@ export interface RunOptions {
   json: boolean;
   logLevel: string;
   failIf: Gate[];
+  baseline?: string;
 }
 
 function parse(argv: string[]): RunOptions {
@@ -112,6 +120,7 @@ function parse(argv: string[]): RunOptions {
     json: { type: 'boolean', default: false },
     'log-level': { type: 'string', default: 'info' },
     'fail-if': { type: 'string', multiple: true, default: [] },
+    baseline: { type: 'string' },
   });
   const file = onePipeline('run', positionals);
   const backend = values.backend;
@@ -132,6 +141,7 @@ function parse(argv: string[]): RunOptions {
   });
   return {
     failIf,
+    baseline: values.baseline,
     file,
     sets: values.set as string[],
     sweeps: values.sweep as string[],
@@ -192,6 +202,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   const selected = selection(plan, o);
   const force = new Set(o.force === 'all' ? plan.order : o.force);
   const backend = plan.pipeline.backend;
+  const { gates, baseline } = await settleGates(loaded, relative(process.cwd(), loaded.file), o.failIf, o.baseline, store.root);
 
   if (o.dryRun) {
     const local = store.cache.local;
@@ -309,8 +320,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
-  const gates = [...pipelineGates(loaded.spec.gates?.failIf ?? [], record.pipeline.file), ...o.failIf];
-  const published = record.status === 'ok' ? await publishRun(store.root, record, gates, !readOnly) : undefined;
+  const published = record.status === 'ok' ? await publishRun(store.root, record, gates, baseline, !readOnly) : undefined;
   if (published) await saveRecord();
 
   if (o.json) {
@@ -353,7 +363,3 @@ async function waitForPushes(cache: ArtifactCache, json: boolean): Promise<void>
   if (report.pushed.length + report.present.length + report.failed.length > 0) say(`remote cache ${remote.location}: ${parts.join(', ')}`);
 }
 
-function pipelineGates(failIf: string[], file: string): Gate[] {
-  // The loader checked their syntax.
-  return failIf.map((text, i) => parseGate(text, `${file} gates.failIf[${i}]`) as Gate);
-}
