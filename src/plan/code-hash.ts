@@ -1,5 +1,8 @@
 // The code identity of a stage: a hash over its module and every local module it imports, transitively, so an
-// edit to a shared library (e.g. the training loop) re-runs the stages that use it. Files a module loads by
+// edit to a shared library (e.g. the training loop) re-runs the stages that use it. A script counts by what
+// runs: its code with comments, formatting and TypeScript types taken out (esbuild's whitespace minifier, which
+// keeps every name and token), so rewording a comment re-runs nothing, and a module imported only for its
+// types does not count. Files a module loads by
 // `new URL('./file', import.meta.url)` count too (a worker script, an assembled WebAssembly module; from
 // sources, a .wasm is found as the .wat it is assembled from). Packages under
 // node_modules are not followed: their versions change rarely and the ones that matter numerically
@@ -7,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
+import { transform } from 'esbuild';
 
 // Static `import … from '…'`, `export … from '…'`, side-effect `import '…'` and dynamic `import('…')`.
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
@@ -21,6 +25,22 @@ function resolveLocal(from: string, specifier: string): string | undefined {
   // TypeScript sources import './x.js' that exists only as './x.ts' until compiled.
   const candidates = [path, path.replace(/\.js$/, '.ts'), path.replace(/\.mjs$/, '.mts'), path.replace(/\.wasm$/, '.wat'), `${path}.ts`, `${path}.js`];
   return candidates.find((c) => existsSync(c) && !c.endsWith('/'));
+}
+
+/** A script's code as it runs (see the top), by the hash of its bytes: stages share most of their modules. */
+const strippedCode = new Map<string, Promise<string>>();
+
+function codeOf(file: string, bytes: Buffer): Promise<string> {
+  const raw = createHash('sha256').update(bytes).digest('hex');
+  let code = strippedCode.get(raw);
+  if (!code) {
+    const text = bytes.toString('utf8');
+    const loader = /^\.[cm]?ts$/.test(extname(file)) ? 'ts' : 'js';
+    // A file esbuild cannot parse counts by its whole text: it fails when imported, and its key still moves with it.
+    code = transform(text, { loader, minifyWhitespace: true, legalComments: 'none' }).then((r) => r.code, () => text);
+    strippedCode.set(raw, code);
+  }
+  return code;
 }
 
 const treeHashes = new Map<string, Promise<string>>();
@@ -42,9 +62,12 @@ async function computeTreeHash(entry: string): Promise<string> {
     const file = queue.pop()!;
     if (seen.has(file)) continue;
     const bytes = await readFile(file);
-    seen.set(file, createHash('sha256').update(bytes).digest('hex'));
-    if (!SCRIPT.test(file)) continue;
-    const text = bytes.toString('utf8');
+    if (!SCRIPT.test(file)) {
+      seen.set(file, createHash('sha256').update(bytes).digest('hex'));
+      continue;
+    }
+    const text = await codeOf(file, bytes);
+    seen.set(file, createHash('sha256').update(text).digest('hex'));
     for (const match of [...text.matchAll(SPECIFIER), ...text.matchAll(ASSET)]) {
       const dep = resolveLocal(file, match[2]);
       if (dep && !dep.includes('/node_modules/')) queue.push(dep);

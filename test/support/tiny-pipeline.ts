@@ -10,7 +10,8 @@ export const TINY_PIPELINE = join(REPO_ROOT, 'test', 'fixtures', 'use', 'tiny.ya
 
 export interface PipeRunner {
   store: string;
-  pipe(args: string[], options?: { cwd?: string; env?: Record<string, string> }): SpawnSyncReturns<string>;
+  /** `bin`: another build's CLI (default: this checkout's). */
+  pipe(args: string[], options?: { cwd?: string; env?: Record<string, string>; bin?: string }): SpawnSyncReturns<string>;
 }
 
 /** A CLI runner with a fresh store in a temp folder (PIPE_ARTIFACTS), plain output, cwd = the repository. */
@@ -19,7 +20,7 @@ export async function pipeWithStore(prefix = 'pipe-use-'): Promise<PipeRunner> {
   return {
     store,
     pipe: (args, options = {}) =>
-      spawnSync(process.execPath, [PIPE_BIN, ...args], {
+      spawnSync(process.execPath, [options.bin ?? PIPE_BIN, ...args], {
         cwd: options.cwd ?? REPO_ROOT,
         encoding: 'utf8',
         env: { ...process.env, CI: 'true', NO_COLOR: '1', PIPE_ARTIFACTS: store, ...options.env },
