@@ -57,26 +57,33 @@ export function moduleTreeHash(entry: string): Promise<string> {
 
 async function computeTreeHash(entry: string): Promise<string> {
   const seen = new Map<string, string>();
-  const queue = [entry];
-  while (queue.length) {
-    const file = queue.pop()!;
-    if (seen.has(file)) continue;
-    const bytes = await readFile(file);
-    if (!SCRIPT.test(file)) {
-      seen.set(file, createHash('sha256').update(bytes).digest('hex'));
-      continue;
-    }
-    const text = await codeOf(file, bytes);
-    seen.set(file, createHash('sha256').update(text).digest('hex'));
-    for (const match of [...text.matchAll(SPECIFIER), ...text.matchAll(ASSET)]) {
-      const dep = resolveLocal(file, match[2]);
-      if (dep && !dep.includes('/node_modules/')) queue.push(dep);
-    }
+  // Breadth first, a level's files at once: the code of each is stripped in esbuild's own process.
+  let level = [entry];
+  while (level.length) {
+    const next = await Promise.all(level.map((file) => hashFile(file, seen)));
+    level = [...new Set(next.flat())].filter((file) => !seen.has(file));
   }
   // Relative to the entry's folder, so the hash is the same in every checkout.
   const base = dirname(entry);
   const lines = [...seen].map(([file, digest]) => `${relativeTo(base, file)} ${digest}`).sort();
   return createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/** Puts the file's digest in `seen`; returns the local files it imports or loads. */
+async function hashFile(file: string, seen: Map<string, string>): Promise<string[]> {
+  const bytes = await readFile(file);
+  if (!SCRIPT.test(file)) {
+    seen.set(file, createHash('sha256').update(bytes).digest('hex'));
+    return [];
+  }
+  const text = await codeOf(file, bytes);
+  seen.set(file, createHash('sha256').update(text).digest('hex'));
+  const deps: string[] = [];
+  for (const match of [...text.matchAll(SPECIFIER), ...text.matchAll(ASSET)]) {
+    const dep = resolveLocal(file, match[2]);
+    if (dep && !dep.includes('/node_modules/')) deps.push(dep);
+  }
+  return deps;
 }
 
 function relativeTo(base: string, file: string): string {
