@@ -106,6 +106,12 @@ describe('a sweep: block', () => {
     assert.deepEqual(out.comparison.params, [{ path: 'scale.factor', values: [2, 3] }]);
     assert.match(result.stderr, /^\[factor=3\] /m);
 
+    // --fail-if judges every variant: each fails its gate, so the sweep does.
+    const gated = toy.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum > 1']);
+    assert.equal(gated.status, 3, gated.stderr);
+    assert.match(gated.stderr, /^\[factor=2\] gate failed: sum\.sum > 1 \(--fail-if\): the value is 30$/m);
+    assert.match(gated.stderr, /^\[factor=3\] gate failed: sum\.sum > 1 \(--fail-if\): the value is 45$/m);
+
     const again = toy.pipe(['run', 'pipeline.yaml', '--sweep', 'scale.factor=[2, lots]']);
     assert.equal(again.status, 2, again.stdout);
     assert.match(again.stderr, /in --set scale\.factor="lots": .*number/);

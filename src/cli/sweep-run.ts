@@ -56,6 +56,11 @@ function childArgs(o: RunOptions, step: SweepStep): string[] {
   for (const id of step.force) args.push(`--force=${id}`);
   if (o.backend) args.push('--backend', o.backend);
   if (o.queue) args.push('--queue', o.queue);
+  // Gates judge a variant's metrics; the shared steps stop before them.
+  if (!step.shared) {
+    for (const gate of o.failIf) args.push('--fail-if', gate.text);
+    if (o.baseline) args.push('--baseline', o.baseline);
+  }
   args.push('--log-level', o.logLevel);
   return args;
 }

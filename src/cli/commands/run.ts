@@ -193,6 +193,8 @@ function selection(plan: Plan, o: RunOptions): Set<string> {
 export async function run(argv: string[], options: CommandOptions = {}): Promise<number> {
   const o = parse(argv);
   const { store, variants } = await openVariants(o.file, { sets: o.sets, sweeps: o.sweeps, variant: o.variant, backend: o.backend });
+  // Before anything runs, a sweep's variants included: the variants differ only in params.
+  const { gates, baseline } = await settleGates(variants[0].loaded, relative(process.cwd(), variants[0].loaded.file), o.failIf, o.baseline, store.root);
   if (variants[0].name !== undefined && o.variant === undefined) {
     const { runSweep } = await import('../sweep-run.js');
     return runSweep(o, variants, store);
@@ -202,7 +204,6 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   const selected = selection(plan, o);
   const force = new Set(o.force === 'all' ? plan.order : o.force);
   const backend = plan.pipeline.backend;
-  const { gates, baseline } = await settleGates(loaded, relative(process.cwd(), loaded.file), o.failIf, o.baseline, store.root);
 
   if (o.dryRun) {
     const local = store.cache.local;
