@@ -4,11 +4,11 @@
 // pipeline).
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
-import { MAX_HASH_DISTANCE, NEAR_DUPLICATE_DEFAULTS } from '../src/data/near-duplicates.js';
+import { NEAR_DUPLICATES_PARAMS, type NearDuplicatesParams } from '../src/data/near-duplicates.js';
 
 interface LeakageParams {
   failOn: 'none' | 'cross-split' | 'any';
-  nearDuplicates: { enabled: boolean; maxDistance: number; minCorrelation: number; maxShift: number };
+  nearDuplicates: NearDuplicatesParams;
 }
 
 export default defineStage<LeakageParams>({
@@ -29,40 +29,7 @@ export default defineStage<LeakageParams>({
         enum: ['none', 'cross-split', 'any'],
         default: 'none',
       },
-      nearDuplicates: {
-        type: 'object',
-        description:
-          'Near copies: a 63-bit DCT hash of each image proposes pairs within maxDistance bits; a pair counts when the ' +
-          'images correlate at least minCorrelation at some shift of up to maxShift pixels (which ignores brightness and contrast).',
-        additionalProperties: false,
-        properties: {
-          enabled: { type: 'boolean', default: true, description: 'Look for near-duplicates too (exact ones are always found).' },
-          maxDistance: {
-            type: 'integer',
-            minimum: 0,
-            maximum: MAX_HASH_DISTANCE,
-            default: NEAR_DUPLICATE_DEFAULTS.maxDistance,
-            description: 'Largest Hamming distance between two hashes for a candidate pair; larger finds more, slower.',
-          },
-          minCorrelation: {
-            type: 'number',
-            minimum: -1,
-            maximum: 1,
-            default: NEAR_DUPLICATE_DEFAULTS.minCorrelation,
-            description:
-              'Smallest pixel correlation for a candidate to count as a copy. On FER2013 sampled pairs at 0.9–0.97 were all copies and ' +
-              'about half below 0.9 were look-alikes, but faces drawn from one template (synthetic-faces) reach 0.968 without being copies.',
-          },
-          maxShift: {
-            type: 'integer',
-            minimum: 0,
-            maximum: 8,
-            default: NEAR_DUPLICATE_DEFAULTS.maxShift,
-            description: 'Largest shift in pixels tried on each axis when comparing two images (at most 1/8 of the image side is used).',
-          },
-        },
-        default: {},
-      },
+      nearDuplicates: NEAR_DUPLICATES_PARAMS,
     },
   },
   inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },

@@ -48,6 +48,7 @@ export default defineStage<ReportParams>({
   inputs: {
     resampled: { description: 'A dataset whose pipe.resample metadata holds class counts before and after resampling.', optional: true, accepts: ['dataset'] },
     leakage: { description: 'leakage.json of a leakage-check stage.', optional: true, accepts: ['leakage'] },
+    deduplication: { description: 'deduplication.json of a deduplicate stage (what it removed, with thumbnails).', optional: true, accepts: ['deduplication'] },
     summary: { description: 'summary.json of a build-model stage (layers and parameter counts).', optional: true, accepts: ['model-summary'] },
     history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true, accepts: ['history'] },
     metrics: { description: 'metrics.json of an evaluate stage.', optional: true, accepts: ['metrics'] },
@@ -83,6 +84,7 @@ export default defineStage<ReportParams>({
     const sections = await loadInputs(data, {
       resampled: path('resampled'),
       leakage: path('leakage'),
+      deduplication: path('deduplication'),
       summary: path('summary'),
       history: path('history'),
       metrics: path('metrics'),

@@ -33,6 +33,22 @@ test('a bare stage id means the output named like the input, else the only outpu
     norm: stage({ data: 'split.train' }, ['data'], ['data']),
     evaluate: stage({ test: 'split', model: 'norm' }, ['test', 'model', 'extra'], ['metrics'], ['extra']),
   });
+
+test('a bare stage id with several outputs means the only one of a kind the input accepts', () => {
+  const dedup: GraphStage = {
+    uses: 'deduplicate',
+    outputs: { data: { file: 'data.arrow', description: '', kind: 'dataset' }, report: { file: 'deduplication.json', description: '', kind: 'deduplication' } },
+  };
+  const reader = (accepts?: string[]): GraphStage => ({ uses: 'report', refs: { removed: 'dedup' }, inputs: { removed: { description: '', accepts } }, outputs: {} });
+  const picked = resolveInputs({ dedup, report: reader(['deduplication']) });
+  assert.deepEqual(picked.problems, []);
+  assert.deepEqual(picked.inputs.report, { removed: { stage: 'dedup', output: 'report' } });
+  // An input that accepts any kind, or two outputs of its kinds, leaves the choice to the pipeline.
+  for (const accepts of [undefined, ['dataset', 'deduplication']]) {
+    const { problems } = resolveInputs({ dedup, report: reader(accepts) });
+    assert.match(problems[0]?.message ?? '', /several outputs and none is named 'removed'/);
+  }
+});
   assert.deepEqual(problems, []);
   assert.deepEqual(inputs.evaluate, { test: { stage: 'split', output: 'test' }, model: { stage: 'norm', output: 'data' } });
   assert.deepEqual(inputs.norm, { data: { stage: 'split', output: 'train' } });

@@ -18,8 +18,15 @@ export interface GraphStage {
 
 /**
  * Check every stage's inputs and resolve references: "stageId.output" names an output; "stageId" alone means
- * the output named like the input if there is one, else the upstream stage's only output.
+ * the output named like the input if there is one, else the upstream stage's only output, else its only output
+ * of a kind the input accepts.
  */
+/** The outputs of a kind the input accepts (none when it accepts any kind: that choice is the user's). */
+function kindMatches(input: InputSpec, outputs: Record<string, OutputSpec>): string[] {
+  if (!input.accepts) return [];
+  return Object.entries(outputs).filter(([, o]) => o.kind !== undefined && input.accepts!.includes(o.kind)).map(([name]) => name);
+}
+
 export function resolveInputs(stages: Record<string, GraphStage>): { inputs: Record<string, Record<string, InputRef>>; problems: Problem[] } {
   const problems: Problem[] = [];
   const resolved: Record<string, Record<string, InputRef>> = {};
@@ -71,6 +78,8 @@ export function resolveInputs(stages: Record<string, GraphStage>): { inputs: Rec
         output = name;
       } else if (outputs.length === 1) {
         output = outputs[0];
+      } else if (kindMatches(stage.inputs[name], upstream.outputs).length === 1) {
+        [output] = kindMatches(stage.inputs[name], upstream.outputs);
       } else {
         problems.push({
           message: `input '${name}' of stage '${id}': stage '${upstreamId}' (${upstream.uses}) has ${outputs.length === 0 ? 'no outputs' : `several outputs and none is named '${name}'`}`,

@@ -125,6 +125,45 @@ export function hashDataset(
 /** Largest `maxDistance` accepted: beyond it the chunks of the index below become single bits and find everything. */
 export const MAX_HASH_DISTANCE = 20;
 
+/** Near-duplicate search as a stage's params say it (NEAR_DUPLICATES_PARAMS). */
+export type NearDuplicatesParams = { enabled: boolean } & NearDuplicateOptions;
+
+/** The `nearDuplicates` params of the stages that find copies (leakage-check, deduplicate): one meaning of a copy. */
+export const NEAR_DUPLICATES_PARAMS = {
+  type: 'object',
+  description:
+    'Near copies: a 63-bit DCT hash of each image proposes pairs within maxDistance bits; a pair counts when the ' +
+    'images correlate at least minCorrelation at some shift of up to maxShift pixels (which ignores brightness and contrast).',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean', default: true, description: 'Look for near-duplicates too (exact ones are always found).' },
+    maxDistance: {
+      type: 'integer',
+      minimum: 0,
+      maximum: MAX_HASH_DISTANCE,
+      default: NEAR_DUPLICATE_DEFAULTS.maxDistance,
+      description: 'Largest Hamming distance between two hashes for a candidate pair; larger finds more, slower.',
+    },
+    minCorrelation: {
+      type: 'number',
+      minimum: -1,
+      maximum: 1,
+      default: NEAR_DUPLICATE_DEFAULTS.minCorrelation,
+      description:
+        'Smallest pixel correlation for a candidate to count as a copy. On FER2013 sampled pairs at 0.9–0.97 were all copies and ' +
+        'about half below 0.9 were look-alikes, but faces drawn from one template (synthetic-faces) reach 0.968 without being copies.',
+    },
+    maxShift: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 8,
+      default: NEAR_DUPLICATE_DEFAULTS.maxShift,
+      description: 'Largest shift in pixels tried on each axis when comparing two images (at most 1/8 of the image side is used).',
+    },
+  },
+  default: {},
+};
+
 /**
  * Every pair of rows (i < j) whose hashes differ in at most `maxDistance` bits, by multi-index hashing: the 63 bits
  * are cut into maxDistance + 1 chunks, and two hashes within maxDistance bits agree exactly on at least one chunk

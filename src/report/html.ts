@@ -199,6 +199,40 @@ function leakageSection(data: ReportData): Section | undefined {
   return { id: 'leakage', title: 'Leakage check', body };
 }
 
+function deduplicationSection(data: ReportData): Section | undefined {
+  const d = data.deduplication;
+  if (!d) return undefined;
+  const removed = Object.values(d.removedBySplit).reduce((a, b) => a + b, 0);
+  const merged = Object.values(d.mergedBySplit).reduce((a, b) => a + b, 0);
+  const copy = d.match === 'near' ? 'exact or near copy (the leakage check\'s meaning)' : 'byte-identical copy';
+  const body: Content[] = [
+    h(
+      'p',
+      {},
+      `${formatCount(removed)} of ${formatCount(d.rowsBefore)} rows removed from ${d.from.join(', ')}: each was a ${copy} of an image in a split it must not see. `,
+      merged ? `${formatCount(merged)} more were merged into an earlier copy in their own split. ` : '',
+      `${formatCount(d.rowsAfter)} rows remain.`,
+    ),
+  ];
+  const pairs = Object.entries(d.removedByPair);
+  if (pairs.length) body.push(table(['removed from × copy kept in', { title: 'rows removed', numeric: true }], pairs.map(([pair, n]) => [pair, formatCount(n)])));
+  const examples = Object.values(d.examples).flat();
+  if (examples.length) {
+    body.push(
+      h('h3', {}, 'Examples (removed, kept)'),
+      table(
+        ['images', 'removed (split · row · label)', 'kept (split · row · label)'],
+        examples.map((e) => [
+          e.thumbnail ? h('img', { src: e.thumbnail, alt: `row ${e.removed.row} of ${e.removed.split} and its copy`, class: 'thumb' }) : '',
+          h('code', {}, `${e.removed.split} · ${e.removed.row} · ${e.removed.label}`),
+          h('code', {}, `${e.kept.split} · ${e.kept.row} · ${e.kept.label}`),
+        ]),
+      ),
+    );
+  }
+  return { id: 'deduplication', title: 'Deduplication', body };
+}
+
 function modelSection(data: ReportData): Section | undefined {
   const model = data.model;
   if (!model) return undefined;
@@ -357,6 +391,7 @@ export function renderHtml(data: ReportData, charts: ChartSvgs): string {
     pipelineSection(data),
     classCountsSection(data),
     leakageSection(data),
+    deduplicationSection(data),
     modelSection(data),
     trainingSection(data, charts),
     evaluationSection(data, charts),

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import type { ClassCountsView } from './class-counts.js';
 import { currentCounts, parseResampleMetadata } from './class-counts.js';
 import { parseHistory, parseTrainingFacts } from './history.js';
+import { parseDeduplication } from '../data/deduplication.js';
 import { parseLeakage } from './leakage.js';
 import { parseMetrics } from './metrics.js';
 import { protocolFindings } from './protocol.js';
@@ -13,6 +14,7 @@ import type { ReportData } from './report-data.js';
 export interface ReportInputPaths {
   resampled?: string;
   leakage?: string;
+  deduplication?: string;
   summary?: string;
   history?: string;
   metrics?: string;
@@ -55,11 +57,12 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-type Section = 'classCounts' | 'leakage' | 'model' | 'history' | 'metrics' | 'reference';
+type Section = 'classCounts' | 'leakage' | 'deduplication' | 'model' | 'history' | 'metrics' | 'reference';
 
 const MISSING: Record<Section, string> = {
   classCounts: 'Class counts are not shown: no `resampled` dataset was connected to the report.',
   leakage: 'Leakage findings are not shown: no `leakage` input (a leakage-check stage) was connected.',
+  deduplication: '',
   model: 'The model table is not shown: no model `summary` input was connected.',
   history: 'Training curves are not shown: no training `history` input was connected.',
   metrics: 'Evaluation metrics are not shown: no `metrics` input was connected.',
@@ -89,6 +92,10 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
     data.leakage = parseLeakage(await readJson(p));
     return !!data.leakage;
   });
+  await load('deduplication', paths.deduplication, 'deduplication report', async (p) => {
+    data.deduplication = parseDeduplication(await readJson(p));
+    return !!data.deduplication;
+  });
   await load('model', paths.summary, 'model summary', async (p) => {
     data.model = parseModelSummary(await readJson(p));
     return !!data.model && data.model.layers.length > 0;
@@ -108,7 +115,7 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
     return data.reference.splits.length > 0;
   });
   // Sections whose input held nothing usable are dropped, not shown empty.
-  for (const section of ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference'] as const) {
+  for (const section of ['classCounts', 'leakage', 'deduplication', 'model', 'history', 'metrics', 'reference'] as const) {
     if (!filled.includes(section)) delete data[section];
   }
   data.protocol = protocolFindings(data.training, data.metrics);

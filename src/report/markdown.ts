@@ -25,6 +25,11 @@ export function renderMarkdown(data: ReportData): string {
     const v = leakageVerdict(data.leakage, data.protocol);
     out.push(`> ${v.leaky ? '⚠️' : '✅'} **${escapeMarkdown(v.headline)}.** ${escapeMarkdown(v.detail)}`, '');
   }
+  const d = data.deduplication;
+  if (d) {
+    const removed = Object.values(d.removedBySplit).reduce((a, b) => a + b, 0);
+    out.push(`Deduplicated: ${formatCount(removed)} copies of images in other splits removed from ${escapeMarkdown(d.from.join(', '))} (${formatCount(d.rowsAfter)} of ${formatCount(d.rowsBefore)} rows kept).`, '');
+  }
   for (const step of data.classCounts?.steps ?? []) {
     if (step.splits === 'all') {
       out.push('> ⚠️ **Resampled before splitting:** copies of one image can be in both train and test, so test accuracy is inflated.', '');

@@ -1,5 +1,6 @@
 // Everything a report shows, gathered from the report stage's optional inputs and the pipeline's facts (only
 // those in the report's cache key: a cached report is shown by later runs and other machines).
+import type { DeduplicationReport } from '../data/deduplication.js';
 import type { PipelineInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
 import type { EpochRow, TrainingFacts } from './history.js';
@@ -18,6 +19,8 @@ export interface ReportData {
   paperFigures?: boolean;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
+  /** What a deduplicate stage removed (src/data/deduplication.ts). */
+  deduplication?: DeduplicationReport;
   /** Leaks in how train and evaluate used the splits (src/report/protocol.ts). */
   protocol?: ProtocolFinding[];
   model?: ModelSummaryView;
