@@ -1,9 +1,11 @@
 // Reads an image folder tree <root>/<split>/<class>/*.jpg|jpeg|png (e.g. FER2013's train/ and test/ image
-// distribution) into the Arrow image dataset, decoding and resizing with sharp (libvips).
+// distribution), or <root>/<class>/*.jpg (Keras's image_dataset_from_directory layout, one split 'all' for a
+// split stage to divide), into the Arrow image dataset, decoding and resizing with sharp (libvips).
 import { basename } from 'node:path';
 import { PipeError } from '../src/errors.js';
 import { imageShapeSchema } from '../src/data/image-shape-schema.js';
 import { defineStage } from '../src/stage.js';
+import type { FolderLayout } from '../src/data/image-folder.js';
 
 export interface IngestImagesParams {
   root: string;
@@ -11,6 +13,7 @@ export interface IngestImagesParams {
   grayscale: boolean;
   classes?: string[];
   fit: 'cover' | 'contain' | 'fill';
+  layout: FolderLayout;
 }
 
 /** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
@@ -22,7 +25,7 @@ export default defineStage<IngestImagesParams>({
   name: 'ingest-images',
   version: '1',
   description:
-    'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png into an Arrow image dataset, resized to one shape; split and class come from the folder names.',
+    'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png, or <root>/<class>/*.jpg|jpeg|png, into an Arrow image dataset, resized to one shape; split and class come from the folder names.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -32,7 +35,13 @@ export default defineStage<IngestImagesParams>({
         type: 'string',
         minLength: 1,
         'x-pipe-path': 'dir',
-        description: 'Folder holding one folder per split (e.g. train/, test/), each holding one folder per class.',
+        description: 'Folder holding one folder per split (e.g. train/, test/), each holding one folder per class; or one folder per class.',
+      },
+      layout: {
+        enum: ['auto', 'splits', 'classes'],
+        default: 'auto',
+        description:
+          "'splits': <root>/<split>/<class>/<image>. 'classes': <root>/<class>/<image>, every row in split 'all' (divide it with a split stage's fractions). 'auto': classes when the root's folders hold images, else splits.",
       },
       shape: imageShapeSchema('Target [height, width, channels]; channels must be 1 when grayscale is true, else 3.'),
       grayscale: {
@@ -75,14 +84,17 @@ export default defineStage<IngestImagesParams>({
       });
     }
     const { decodeImage, IMAGE_PREPARATION_KEY } = await import('../src/data/decode-image.js');
-    const { listImageFolder } = await import('../src/data/image-folder.js');
+    const { listImageFolder, UNSPLIT } = await import('../src/data/image-folder.js');
     const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
     const { writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const started = performance.now();
 
     ctx.progress.update(`listing ${p.root}`);
-    const listing = await listImageFolder(ctx.resolvePath(p.root), p.classes, p.root);
+    const listing = await listImageFolder(ctx.resolvePath(p.root), p.classes, p.root, p.layout);
+    if (listing.splits.length === 1 && listing.splits[0] === UNSPLIT) {
+      ctx.log.info(`${p.root} has one folder per class and no split folders: every row is in split '${UNSPLIT}'; a split stage with fractions divides it`);
+    }
     if (listing.ignored.length > 0) {
       ctx.log.info(`ignored ${listing.ignored.length} entries that are not .jpg/.jpeg/.png images, e.g. ${listing.ignored.slice(0, 3).join(', ')}`);
     }

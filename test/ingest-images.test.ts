@@ -99,9 +99,37 @@ test('errors: missing root, no images, images at the wrong depth', async () => {
   const none = await ingestError(empty);
   assert.match(none.message, /no images \(\.jpg, \.jpeg, \.png\) found under/);
   assert.match(none.hint ?? '', /<root>\/<split>\/<class>\/<image>/);
+  const stray = await tree({ 'a.png': greyPng(1), 'happy/b.png': greyPng(2) });
+  assert.match((await ingestError(stray)).message, /holds images directly \(a\.png…\); images must sit in a folder per class/);
+  const mixed = await tree({ 'happy/a.png': greyPng(1), 'test/sad/b.png': greyPng(2) });
+  const both = await ingestError(mixed);
+  assert.match(both.message, /mixes the two layouts: happy\/ holds images \(a class folder\) but test\/ holds folders \(a split folder\)/);
   const flat = await tree({ 'happy/a.png': greyPng(1) });
-  const wrong = await ingestError(flat);
-  assert.match(wrong.message, /happy holds images directly \(a\.png…\), so 'happy' looks like a class folder/);
+  const wrong = await ingestError(flat, { layout: 'splits' });
+  assert.match(wrong.message, /happy holds images directly \(a\.png…\), so 'happy' is a class folder, not a split folder/);
+  assert.match(wrong.hint ?? '', /layout: classes/);
+});
+
+test("<root>/<class>/<image> (Keras's layout): every row in split 'all', which the split stage divides, stratified", async () => {
+  const files: Record<string, (path: string) => Promise<void>> = {};
+  for (let i = 0; i < 10; i++) files[`happy/h${i}.png`] = greyPng(i);
+  for (let i = 0; i < 20; i++) files[`sad/s${i}.png`] = greyPng(100 + i);
+  files['sad/notes.txt'] = (p) => writeFile(p, 'not an image');
+  const root = await tree(files);
+  const result = await ingest({ root, shape: [4, 4, 1] });
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds.classes, ['happy', 'sad']);
+  assert.deepEqual(ds.splitNames, ['all']);
+  assert.equal(ds.labels.length, 30);
+  assert.deepEqual(imageAt(ds, 0), grey(0));
+  assert.equal((result.summary as { ignored: number }).ignored, 1);
+  assert.equal((await readFile(join(result.outDir, 'files.txt'), 'utf8')).split('\n')[0], 'happy/h0.png');
+
+  const { default: split } = await import('../stages/split.js');
+  const divided = await runStage(split, { params: { fractions: { train: 0.8, test: 0.2 } }, inputs: { data: result.outputs.data } });
+  temporary.push(join(divided.outDir, '..'));
+  const summary = divided.summary as { classCounts: Record<string, Record<string, number>> };
+  assert.deepEqual(summary.classCounts, { train: { happy: 8, sad: 16 }, test: { happy: 2, sad: 4 } });
 });
 
 test('errors: an undecodable file is named; a class folder not in classes; shape and grayscale disagree', async () => {
