@@ -122,7 +122,7 @@ export interface Stage<P = any> {
   version: string;
   description: string;
   /**
-   * JSON Schema of `with:`. Properties marked `"x-pipe-path": "file"` or `"x-pipe-path": "dir"` are paths the stage
+   * JSON Schema of `with:`. Properties marked `"x-pipe-path": "file"`, `"dir"` or `"listing"` (a file naming files in its folder) are paths the stage
    * reads; the core hashes their content into the cache key.
    */
   params: JsonSchema;

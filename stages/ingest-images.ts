@@ -6,9 +6,12 @@ import { PipeError } from '../src/errors.js';
 import { imageShapeSchema } from '../src/data/image-shape-schema.js';
 import { defineStage } from '../src/stage.js';
 import type { FolderLayout } from '../src/data/image-folder.js';
+import { DEFAULT_LIST_COLUMNS, type ImageListColumns } from '../src/data/image-list.js';
 
 export interface IngestImagesParams {
-  root: string;
+  root?: string;
+  list?: string;
+  columns: ImageListColumns;
   shape: [number, number, number];
   grayscale: boolean;
   classes?: string[];
@@ -25,17 +28,36 @@ export default defineStage<IngestImagesParams>({
   name: 'ingest-images',
   version: '1',
   description:
-    'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png, or <root>/<class>/*.jpg|jpeg|png, into an Arrow image dataset, resized to one shape; split and class come from the folder names.',
+    'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png or <root>/<class>/*.jpg|jpeg|png (split and class from the folder names), ' +
+    'or a CSV list of image paths with labels and optional splits, into an Arrow image dataset resized to one shape.',
   params: {
     type: 'object',
     additionalProperties: false,
-    required: ['root'],
     properties: {
       root: {
         type: 'string',
         minLength: 1,
         'x-pipe-path': 'dir',
         description: 'Folder holding one folder per split (e.g. train/, test/), each holding one folder per class; or one folder per class.',
+      },
+      list: {
+        type: 'string',
+        minLength: 1,
+        'x-pipe-path': 'listing',
+        description:
+          'Instead of root: a CSV with a header and one row per image: its path relative to the CSV\'s folder (which must hold every image), ' +
+          'its label (a class name) and optionally its split (without one, every row is in split \'all\' for a split stage to divide).',
+      },
+      columns: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'With list: the names of its path, label and split columns.',
+        properties: {
+          path: { type: 'string', minLength: 1, default: DEFAULT_LIST_COLUMNS.path, description: 'Column of image paths.' },
+          label: { type: 'string', minLength: 1, default: DEFAULT_LIST_COLUMNS.label, description: 'Column of class names.' },
+          split: { type: 'string', minLength: 1, default: DEFAULT_LIST_COLUMNS.split, description: "Column of split names; may be absent from the file when left at 'split'." },
+        },
+        default: {},
       },
       layout: {
         enum: ['auto', 'splits', 'classes'],
@@ -74,6 +96,10 @@ export default defineStage<IngestImagesParams>({
       description: `Image dataset (Arrow IPC file); source = line number in ${FILE_LIST} (next to it), which lists the image files.`,
     },
   },
+  check: (params) =>
+    (params.root === undefined) === (params.list === undefined)
+      ? [{ at: [], message: params.root === undefined ? 'give root (an image folder) or list (a CSV of image paths)' : 'give root or list, not both', hint: 'root: <folder> reads a folder tree; list: <file.csv> reads the images a CSV names' }]
+      : [],
   gateMetrics: () => ({ summary: ['rows', 'ignored', 'seconds'] }),
   async run(ctx) {
     const p = ctx.params;
@@ -90,10 +116,13 @@ export default defineStage<IngestImagesParams>({
     const { join } = await import('node:path');
     const started = performance.now();
 
-    ctx.progress.update(`listing ${p.root}`);
-    const listing = await listImageFolder(ctx.resolvePath(p.root), p.classes, p.root, p.layout);
+    const from = (p.root ?? p.list)!;
+    ctx.progress.update(`listing ${from}`);
+    const listing = p.root
+      ? await listImageFolder(ctx.resolvePath(p.root), p.classes, p.root, p.layout)
+      : await (await import('../src/data/image-list.js')).listImageList(ctx.resolvePath(p.list!), p.classes, p.columns, p.list);
     if (listing.splits.length === 1 && listing.splits[0] === UNSPLIT) {
-      ctx.log.info(`${p.root} has one folder per class and no split folders: every row is in split '${UNSPLIT}'; a split stage with fractions divides it`);
+      ctx.log.info(`${from} names no splits: every row is in split '${UNSPLIT}'; a split stage with fractions divides it`);
     }
     if (listing.ignored.length > 0) {
       ctx.log.info(`ignored ${listing.ignored.length} entries that are not .jpg/.jpeg/.png images, e.g. ${listing.ignored.slice(0, 3).join(', ')}`);
@@ -113,7 +142,7 @@ export default defineStage<IngestImagesParams>({
     const suspects = new Set<number>();
     const decodeFile = (i: number, onWarning: (warning: string) => void) =>
       decodeImage(listing.files[i].absolute, { shape: p.shape, fit: p.fit }, onWarning);
-    const shownName = (i: number) => `${p.root}/${listing.files[i].relative}`;
+    const shownName = (i: number) => (p.root ? `${p.root}/${listing.files[i].relative}` : `${listing.files[i].relative} (from ${p.list})`);
 
     const decode = async (i: number): Promise<void> => {
       const file = listing.files[i];
@@ -172,7 +201,7 @@ export default defineStage<IngestImagesParams>({
       splitCodes,
       source,
       metadata: {
-        'pipe.source': JSON.stringify({ kind: 'images', root: basename(p.root), sourceColumn: `line number in ${FILE_LIST}` }),
+        'pipe.source': JSON.stringify({ kind: 'images', ...(p.root ? { root: basename(p.root) } : { list: basename(p.list!) }), sourceColumn: `line number in ${FILE_LIST}` }),
         [IMAGE_PREPARATION_KEY]: JSON.stringify({ fit: p.fit }),
       },
     };

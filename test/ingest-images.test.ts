@@ -141,3 +141,37 @@ test('errors: an undecodable file is named; a class folder not in classes; shape
   const mismatch = await ingestError(extra, { shape: [4, 4, 3] });
   assert.match(mismatch.message, /has 3 channel\(s\) but grayscale is true/);
 });
+
+test('a CSV list of image paths, labels and splits, columns by name, paths relative to the list and kept inside its folder', async () => {
+  const root = await tree({ 'img/a.png': greyPng(1), 'img/b.png': greyPng(2), 'img/sub/c.png': greyPng(3) });
+  await writeFile(join(root, 'labels.csv'), 'file,emotion,fold\nimg/b.png,sad,train\n"img/sub/c.png",happy,test\nimg/a.png,happy,train\n');
+  const result = await ingest({ list: join(root, 'labels.csv'), shape: [4, 4, 1], columns: { path: 'file', label: 'emotion', split: 'fold' } });
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds.classes, ['happy', 'sad']);
+  assert.deepEqual(ds.splitNames, ['train', 'test']);
+  assert.deepEqual([...ds.labels], [1, 0, 0]);
+  assert.deepEqual(imageAt(ds, 1), grey(3));
+  assert.equal(await readFile(join(result.outDir, 'files.txt'), 'utf8'), 'img/b.png\nimg/sub/c.png\nimg/a.png\n');
+
+  // Without a split column every row is in 'all'.
+  await writeFile(join(root, 'plain.csv'), 'path,label\nimg/a.png,happy\n');
+  assert.deepEqual((await readDataset((await ingest({ list: join(root, 'plain.csv'), shape: [4, 4, 1] })).outputs.data)).splitNames, ['all']);
+
+  const outside = await tree({ 'secret.png': greyPng(9) });
+  await writeFile(join(root, 'escape.csv'), `path,label\n../${outside.split('/').pop()}/secret.png,happy\n`);
+  const escape = await ingestError(root, { root: undefined, list: join(root, 'escape.csv') });
+  assert.match(escape.message, /escape\.csv:2: image '\.\.\/.*secret\.png' is outside the list's folder/);
+  await writeFile(join(root, 'nolabel.csv'), 'path,kind\nimg/a.png,happy\n');
+  const nolabel = await ingestError(root, { root: undefined, list: join(root, 'nolabel.csv') });
+  assert.match(nolabel.message, /nolabel\.csv:1: no column 'label' in the image list/);
+  assert.match(nolabel.hint ?? '', /its columns are: path, kind/);
+  await writeFile(join(root, 'missing.csv'), 'path,label\nimg/zzz.png,happy\n');
+  assert.match((await ingestError(root, { root: undefined, list: join(root, 'missing.csv') })).message, /missing\.csv:2: image 'img\/zzz\.png' not found/);
+
+  // One source: pipe validate says so at the stage's params.
+  const columns = { path: 'path', label: 'label', split: 'split' };
+  const base = { shape: [4, 4, 1] as [number, number, number], grayscale: true, fit: 'cover' as const, layout: 'auto' as const, columns };
+  assert.match(ingestImages.check!({ ...base })[0]?.message ?? '', /give root \(an image folder\) or list/);
+  assert.match(ingestImages.check!({ ...base, root: 'a', list: 'b.csv' })[0]?.message ?? '', /not both/);
+  assert.deepEqual(ingestImages.check!({ ...base, list: 'b.csv' }), []);
+});

@@ -7,10 +7,13 @@ import type { JsonSchema } from '../stage.js';
  * A param the stage reads from disk, found while validating (the one place path params are collected; the
  * planner hashes their content into the cache key instead of the path string).
  */
+export type PathKind = 'file' | 'dir' | 'listing';
+
 export interface PathParam {
   /** Location inside the params object, e.g. ["path"] or ["sources", 0, "file"]. */
   at: (string | number)[];
-  kind: 'file' | 'dir';
+  /** 'listing': a file that names other files by paths relative to its own folder (a CSV of image paths). */
+  kind: PathKind;
   value: string;
 }
 
@@ -27,9 +30,9 @@ export function pipeAjv(): Ajv {
   shared.addKeyword({
     keyword: 'x-pipe-path',
     schemaType: 'string',
-    metaSchema: { enum: ['file', 'dir'] },
+    metaSchema: { enum: ['file', 'dir', 'listing'] },
     errors: false,
-    validate(kind: 'file' | 'dir', data: unknown, _parentSchema?: unknown, ctx?: { instancePath: string; rootData: unknown }) {
+    validate(kind: PathKind, data: unknown, _parentSchema?: unknown, ctx?: { instancePath: string; rootData: unknown }) {
       if (!collector || typeof data !== 'string') return true;
       const at = locationOf(ctx?.instancePath ?? '', ctx?.rootData);
       // The same value can be reached through several subschemas (anyOf, allOf): keep it once.

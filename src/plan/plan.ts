@@ -3,7 +3,7 @@
 // stage type, declared version and source hash, params, upstream keys, content of files it reads, runtime facts.
 // No absolute path or time enters a key, so a cache copied to another checkout or CI machine still hits.
 import { createHash } from 'node:crypto';
-import { relative, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
 import type { PathParam } from '../config/ajv.js';
 import { topologicalOrder } from '../config/graph.js';
@@ -117,7 +117,9 @@ export async function planPipeline(pipeline: PipelineForPlan, hasher: ContentHas
       const absolute = resolve(pipeline.dir, p.value);
       filePaths[location] = relative(process.cwd(), absolute) || '.';
       try {
-        files[location] = p.kind === 'dir' ? await hasher.hashDir(absolute) : await hasher.hashFile(absolute);
+        // A listing names files inside its own folder (the stage refuses any other), so that folder covers them.
+        files[location] =
+          p.kind === 'dir' ? await hasher.hashDir(absolute) : p.kind === 'listing' ? `${await hasher.hashFile(absolute)}:${await hasher.hashDir(dirname(absolute))}` : await hasher.hashFile(absolute);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         const message =
