@@ -11,7 +11,7 @@ import type { Plan } from '../plan/plan.js';
 import type { ArtifactCache } from '../store/artifact-cache.js';
 import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from '../queue/redis.js';
 import { stageFlow, WAIT_QUEUE, type StageFlow } from '../queue/stage-flow.js';
-import { failureError, queueFor, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
+import { failureError, queueFor, queueKey, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
 
 export interface QueueRun {
   url: string;
@@ -159,9 +159,10 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     }
     if (stale.size === 0) return;
     const runsOn = (id: string) => r.runsOn[id] ?? [];
+    const key = queueKey();
     flow = stageFlow(r.run, plan.order, stale, (id) => plan.stages[id].upstream, (id) => ({
       queue: queueFor(runsOn(id)),
-      data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id) }),
+      data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id), key }),
     }));
     for (const [id, { jobId }] of flow.jobs) stageOfJob.set(jobId, id);
     try {
