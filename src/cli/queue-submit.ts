@@ -177,6 +177,20 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     }
   };
 
+  /**
+   * Why a stage's job is gone. A Redis that restarted empty (no persistence) or was flushed has lost the whole
+   * flow, its root too; a job removed by someone else leaves the root waiting.
+   */
+  const goneError = async (id: string): Promise<PipeError> => {
+    const { queue } = await open(WAIT_QUEUE);
+    const root = await queue.getJobState(r.run).catch(() => undefined);
+    if (root !== 'unknown') return new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 });
+    return new PipeError(`the queue ${where} lost this run's jobs: Redis restarted empty, or was flushed`, {
+      exitCode: 1,
+      hint: 'run the same pipe run again: the stages that finished come from the artifact cache and do not run again. A Redis with persistence (appendonly yes) keeps its jobs over a restart',
+    });
+  };
+
   const fromCache = (key: string) => cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, recheck: true }));
 
   const build: typeof buildIntoCache = async (plan, id, _upstreamDirs, env) => {
@@ -200,7 +214,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       const end = await jobEnd(queue, events, job.jobId, AbortSignal.any([env.signal, stopWaiting.signal]));
       if (end.state === 'stopped') return lost ? { status: 'failed', error: lost, seconds: seconds() } : { status: 'interrupted', seconds: seconds() };
       if (end.state === 'failed') return { status: 'failed', error: jobFailure(end.reason), seconds: seconds() };
-      if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
+      if (end.state === 'gone') return { status: 'failed', error: await goneError(id), seconds: seconds() };
       const result = (end.value ?? {}) as Partial<StageJobResult>;
       const found = await fromCache(s.key);
       if (found.status !== 'hit') {
