@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import { BACKENDS } from '../config/core-schema.js';
 import { setsStore } from '../config/overrides.js';
 import { BUILTIN_STAGES_DIR } from '../config/stage-loader.js';
 import type { StageModule } from '../config/types.js';
@@ -132,7 +133,7 @@ export function checkJob(data: unknown, key: string | undefined): StageJob {
     typeof j.pipeline?.file === 'string' &&
     typeof j.pipeline.key === 'string' &&
     strings(j.pipeline.sets) &&
-    (j.pipeline.backend === undefined || typeof j.pipeline.backend === 'string') &&
+    (j.pipeline.backend === undefined || (BACKENDS as readonly unknown[]).includes(j.pipeline.backend)) &&
     typeof j.stage?.id === 'string' &&
     typeof j.stage.key === 'string' &&
     typeof j.stage.code === 'string' &&
