@@ -98,9 +98,13 @@ describe('pipe worker and jobs it must not trust', () => {
 
   it('refuses a job that says where to keep artifacts, and writes nothing there', async () => {
     const elsewhere = await mkdtemp(join(tmpdir(), 'pipe-job-cache-'));
+    const { plan } = await openPipeline(toy.pipeline, { store: { flag: join(toy.dir, 'artifacts') } });
     for (const set of [`cache=${elsewhere}`, `cache.dir=${elsewhere}`, 'cache.remote=s3://someone-elses-bucket/pipe']) {
+      // A job the worker would build but for the set, which does not change the stage's key.
+      const job = stageJob({ file: 'pipeline.yaml', content, sets: [] }, plan, 'source', { runsOn: OPEN, force: true });
+      job.pipeline.sets = [set];
       await assert.rejects(
-        client.submit(crafted('source', [set])),
+        client.submit(job),
         (err: Error) => err.message.startsWith(`refused: the job's --set ${set} says where to keep artifacts, which a worker takes only from its own settings`),
       );
     }
