@@ -11,48 +11,30 @@ import { createServer, type AddressInfo } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Queue, type QueueEvents } from 'bullmq';
 import { openPipeline } from '../src/cli/open-pipeline.js';
-import { jobEnd, openQueueEvents, redisConnection } from '../src/queue/redis.js';
 import { stageFlow, WAIT_QUEUE, type WaitJob } from '../src/queue/stage-flow.js';
 import { queueFor, stageJob, type StageJob } from '../src/queue/stage-job.js';
 import { listRuns } from '../src/runs/read.js';
 import type { RunRecord } from '../src/runs/record.js';
 import { startPipe, startWorker, type PipeProcess } from './support/pipe-process.js';
+import { queueClient, type QueueClient } from './support/queue-client.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';
 import { makeToyProject, TOY_PIPELINE, type ToyProject } from './support/toy-project.js';
 
 let redis: RedisServer;
 let toy: ToyProject;
 let store: string;
+let client: QueueClient;
 const workers: PipeProcess[] = [];
-const opened = new Map<string, Promise<{ queue: Queue; events: QueueEvents }>>();
-
-/** The queue and its events, listening from before anything is added (so no job's end can pass unheard). */
-function queueNamed(name: string): Promise<{ queue: Queue; events: QueueEvents }> {
-  let q = opened.get(name);
-  if (!q) {
-    const queue = new Queue(name, { connection: redisConnection(redis.url) });
-    q = openQueueEvents(queue, redisConnection(redis.url)).then((events) => ({ queue, events }));
-    opened.set(name, q);
-  }
-  return q;
-}
-
-/** Add a stage job as a submitter would; resolves to the worker's answer, rejects with the failure reason. */
-async function submit(job: StageJob): Promise<{ status: string; key: string; labels: string[] }> {
-  const { queue, events } = await queueNamed(queueFor(job.stage.runsOn));
-  const added = await queue.add(job.stage.id, job, { attempts: 1 });
-  const end = await jobEnd(queue, events, added.id!);
-  if (end.state === 'completed') return end.value as { status: string; key: string; labels: string[] };
-  throw new Error(end.state === 'failed' ? end.reason : 'job removed');
-}
+const queueNamed = (name: string) => client.queueNamed(name);
+const submit = (job: StageJob) => client.submit(job);
 
 const toyPipeline = { file: 'pipeline.yaml', sets: [] as string[] };
 
 describe('pipe worker', () => {
   before(async () => {
     redis = await startRedis();
+    client = queueClient(redis.url);
     toy = await makeToyProject();
     store = await mkdtemp(join(tmpdir(), 'pipe-queue-store-'));
     workers.push(await startWorker(toy.dir, redis.url, { PIPE_ARTIFACTS: store }));
@@ -60,7 +42,7 @@ describe('pipe worker', () => {
   });
 
   after(async () => {
-    await Promise.all([...opened.values()].map(async (q) => Promise.all([(await q).queue.close(), (await q).events.close()])));
+    await client?.close();
     await Promise.all(workers.map((w) => w.stop()));
     await redis?.stop();
   });

@@ -2,7 +2,7 @@
 // (once: keys, records and stages all take this answer), plan it.
 import { PipeError } from '../errors.js';
 import { loadPipeline } from '../config/load.js';
-import type { LoadedPipeline } from '../config/types.js';
+import type { LoadedPipeline, LoadOptions } from '../config/types.js';
 import { planPipeline, type Plan, type PipelineForPlan } from '../plan/plan.js';
 import { runtimeFactsFor } from '../plan/runtime-facts.js';
 import { openStore, type Store, type StoreOptions } from '../store/open-store.js';
@@ -34,9 +34,9 @@ export interface OpenedPipeline {
 
 export async function openPipeline(
   file: string,
-  options: { sets?: string[]; backend?: string; store?: Omit<StoreOptions, 'pipeline'> } = {},
+  options: { sets?: string[]; backend?: string; store?: Omit<StoreOptions, 'pipeline'>; beforeImport?: LoadOptions['beforeImport'] } = {},
 ): Promise<OpenedPipeline> {
-  const loaded = await loadPipeline(file, { sets: options.sets });
+  const loaded = await loadPipeline(file, { sets: options.sets, beforeImport: options.beforeImport });
   const store = await openStore({ ...options.store, pipeline: loaded.cacheSettings });
   return { loaded, store, plan: await planLoaded(loaded, store, options.backend) };
 }

@@ -11,7 +11,7 @@ import type { Plan } from '../plan/plan.js';
 import type { ArtifactCache } from '../store/artifact-cache.js';
 import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from '../queue/redis.js';
 import { stageFlow, WAIT_QUEUE, type StageFlow } from '../queue/stage-flow.js';
-import { failureError, queueFor, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
+import { failureError, queueFor, queueKey, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
 
 export interface QueueRun {
   url: string;
@@ -159,9 +159,10 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     }
     if (stale.size === 0) return;
     const runsOn = (id: string) => r.runsOn[id] ?? [];
+    const key = queueKey();
     flow = stageFlow(r.run, plan.order, stale, (id) => plan.stages[id].upstream, (id) => ({
       queue: queueFor(runsOn(id)),
-      data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id) }),
+      data: stageJob(r.pipeline, plan, id, { runsOn: runsOn(id), force: force.has(id), key }),
     }));
     for (const [id, { jobId }] of flow.jobs) stageOfJob.set(jobId, id);
     try {
@@ -174,6 +175,20 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       // The stages of the flow fail with it; cached ones are still taken from the cache.
       notSubmitted = error;
     }
+  };
+
+  /**
+   * Why a stage's job is gone. A Redis that restarted empty (no persistence) or was flushed has lost the whole
+   * flow, its root too; a job removed by someone else leaves the root waiting.
+   */
+  const goneError = async (id: string): Promise<PipeError> => {
+    const { queue } = await open(WAIT_QUEUE);
+    const root = await queue.getJobState(r.run).catch(() => undefined);
+    if (root !== 'unknown') return new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 });
+    return new PipeError(`the queue ${where} lost this run's jobs: Redis restarted empty, or was flushed`, {
+      exitCode: 1,
+      hint: 'run the same pipe run again: the stages that finished come from the artifact cache and do not run again. A Redis with persistence (appendonly yes) keeps its jobs over a restart',
+    });
   };
 
   const fromCache = (key: string) => cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, recheck: true }));
@@ -199,7 +214,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       const end = await jobEnd(queue, events, job.jobId, AbortSignal.any([env.signal, stopWaiting.signal]));
       if (end.state === 'stopped') return lost ? { status: 'failed', error: lost, seconds: seconds() } : { status: 'interrupted', seconds: seconds() };
       if (end.state === 'failed') return { status: 'failed', error: jobFailure(end.reason), seconds: seconds() };
-      if (end.state === 'gone') return { status: 'failed', error: new PipeError(`the job of stage '${id}' was removed from the queue ${where}`, { exitCode: 1 }), seconds: seconds() };
+      if (end.state === 'gone') return { status: 'failed', error: await goneError(id), seconds: seconds() };
       const result = (end.value ?? {}) as Partial<StageJobResult>;
       const found = await fromCache(s.key);
       if (found.status !== 'hit') {

@@ -4,7 +4,6 @@
 // tier so the next job, on any machine, finds the outputs.
 // A wait job (src/queue/stage-flow.ts): done once the stage jobs it names are done.
 import { fork } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queue, QueueEvents } from 'bullmq';
@@ -14,7 +13,7 @@ import { buildIntoCache } from '../exec/executor.js';
 import { openPipeline } from './open-pipeline.js';
 import { jobEnd } from '../queue/redis.js';
 import { checkWaitJob } from '../queue/stage-flow.js';
-import { checkJobPipeline, checkJobStage, failureError, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
+import { checkJob, checkJobModules, checkJobPipeline, checkJobStage, failureError, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
 import type { StageJobMessage, StageJobRequest } from './stage-job-child.js';
 
 const CHILD = fileURLToPath(new URL('./stage-job-child.js', import.meta.url));
@@ -29,6 +28,8 @@ export interface WorkerContext {
   attempt?: number;
   /** The checkout the worker runs in (default: the working directory). */
   cwd?: string;
+  /** The worker's PIPE_QUEUE_KEY: it serves only jobs signed with it. */
+  queueKey?: string;
 }
 
 /** Thrown when the worker stops (Ctrl-C, SIGTERM) before the stage is built: the job goes back to the queue. */
@@ -67,10 +68,14 @@ export function processStageJobInChild(data: unknown, w: WorkerContext): Promise
 
 export async function processStageJob(data: unknown, w: WorkerContext): Promise<StageJobResult & { labels: string[] }> {
   const cwd = w.cwd ?? process.cwd();
-  const file = (data as { pipeline?: { file?: unknown } })?.pipeline?.file;
-  const local = typeof file === 'string' && !file.startsWith('/') && !file.split(/[\\/]/).includes('..') ? await readFile(resolve(cwd, file), 'utf8').catch(() => undefined) : undefined;
-  const job = checkJobPipeline(data, local);
-  const { store, plan } = await openPipeline(resolve(cwd, job.pipeline.file), { sets: job.pipeline.sets, backend: job.pipeline.backend });
+  // Nothing in the job is used before it is checked, and no stage module is imported before it is vetted.
+  const job = checkJob(data, w.queueKey);
+  await checkJobPipeline(job, cwd);
+  const { store, plan } = await openPipeline(resolve(cwd, job.pipeline.file), {
+    sets: job.pipeline.sets,
+    backend: job.pipeline.backend,
+    beforeImport: (modules) => checkJobModules(job, modules, cwd),
+  });
   checkJobStage(job, plan);
   const s = plan.stages[job.stage.id];
   const host = w.worker.replace(/:\d+$/, '');

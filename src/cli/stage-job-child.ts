@@ -4,7 +4,7 @@
 //   worker → child: { job, worker, labels, attempt }      child → worker: { progress } … then { result } | { failure } | { handedBack }
 // SIGTERM (the worker stopping) interrupts the stage at its next safe point; so does the worker's death (the
 // channel closes), so nothing is left half-written and no orphan goes on building.
-import { failureReason } from '../queue/stage-job.js';
+import { failureReason, queueKey } from '../queue/stage-job.js';
 import { HandedBack, processStageJob, type WorkerContext } from './queue-worker.js';
 
 export interface StageJobRequest {
@@ -32,6 +32,7 @@ process.once('message', (request: StageJobRequest) => {
     worker: request.worker,
     labels: request.labels,
     attempt: request.attempt,
+    queueKey: queueKey(),
     signal: abort.signal,
     progress: (update) => void send({ progress: update }),
   })

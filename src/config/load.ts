@@ -14,8 +14,8 @@ import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './
 import { applyOverride, defineOwn, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
 import type { Problem } from './problem.js';
 import { SourceFile } from './source.js';
-import { BUILTIN_STAGES_DIR, loadStage, type LoadedStage } from './stage-loader.js';
-import type { LoadedPipeline, LoadOptions, PipelineSpec, ResolvedStage, StageSpec } from './types.js';
+import { BUILTIN_STAGES_DIR, loadStage, stageModulePath, type LoadedStage } from './stage-loader.js';
+import type { LoadedPipeline, LoadOptions, PipelineSpec, ResolvedStage, StageModule, StageSpec } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -148,14 +148,28 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   if (!core(root)) problems.push(...problemsFromAjv(core.errors ?? [], [], uses));
   problems.push(...gateProblems(root));
 
+  const usesProblem = (id: string, err: unknown) => {
+    if (!(err instanceof PipeError)) throw err;
+    problems.push({ message: err.message, hint: err.hint, path: ['stages', id, 'uses'], anchor: 'value' });
+  };
+  const modules = new Map<string, StageModule>();
+  for (const [id, entry] of entries) {
+    try {
+      modules.set(id, { uses: entry.uses, modulePath: stageModulePath(entry.uses, dir, builtinDir) });
+    } catch (err) {
+      usesProblem(id, err);
+    }
+  }
+  // Importing a module runs its top-level code: a caller that must vet the code first does it here.
+  await options.beforeImport?.(Object.fromEntries(modules));
   const loaded = new Map<string, LoadedStage>();
   await Promise.all(
     entries.map(async ([id, entry]) => {
+      if (!modules.has(id)) return;
       try {
         loaded.set(id, await loadStage(entry.uses, dir, builtinDir));
       } catch (err) {
-        if (!(err instanceof PipeError)) throw err;
-        problems.push({ message: err.message, hint: err.hint, path: ['stages', id, 'uses'], anchor: 'value' });
+        usesProblem(id, err);
       }
     }),
   );

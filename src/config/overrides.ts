@@ -40,8 +40,7 @@ export function parseOverride(text: string, stageIds: readonly string[]): Overri
   if (eq <= 0) throw new OverrideError(text, 'expected path=value', 'e.g. --set train.epochs=10 or --set seed=7');
   const key = text.slice(0, eq).trim();
   const raw = text.slice(eq + 1);
-  // `build.layers[0].conv2d.filters` and `build.layers.0.conv2d.filters` name the same list item.
-  const segments = key.replace(/\[(\d+)\]/g, '.$1').split('.');
+  const segments = pathSegments(key);
   if (segments.some((s) => s === '')) {
     throw new OverrideError(text, `'${key}' is not a valid path`, 'write the path as stage.param, stage.param.sub or stage.list[0].sub');
   }
@@ -77,6 +76,23 @@ export function parseOverride(text: string, stageIds: readonly string[]): Overri
     );
   }
   return { text, path, raw, value };
+}
+
+// `build.layers[0].conv2d.filters` and `build.layers.0.conv2d.filters` name the same list item.
+function pathSegments(key: string): string[] {
+  return key.replace(/\[(\d+)\]/g, '.$1').split('.');
+}
+
+/** Top-level keys that say where artifacts are kept: the local store's folder, the remote cache, its timeout. */
+const STORE_KEYS = new Set(['cache']);
+
+/**
+ * True when the `--set` text changes where artifacts are kept. Such a setting belongs to the machine that
+ * runs the stage (a queue worker takes its own from its environment), not to a pipeline handed to it.
+ */
+export function setsStore(text: string): boolean {
+  const eq = text.indexOf('=');
+  return eq > 0 && STORE_KEYS.has(pathSegments(text.slice(0, eq).trim())[0]);
 }
 
 /** Write the override into `doc` (a plain object), creating mappings on the way; numeric keys index lists. */

@@ -41,7 +41,22 @@ export function isStagePath(uses: string): boolean {
  * Throws PipeError (without a location; the caller knows where `uses:` is written).
  */
 export async function loadStage(uses: string, baseDir: string, builtinDir: string = BUILTIN_STAGES_DIR): Promise<LoadedStage> {
-  if (isStagePath(uses)) return loadUserStage(uses, baseDir);
+  const modulePath = stageModulePath(uses, baseDir, builtinDir);
+  const stage = checkStage(await importModule(modulePath, uses), uses);
+  if (!isStagePath(uses) && stage.name !== uses) {
+    throw new PipeError(`built-in stage file ${uses}.js declares the name '${stage.name}'`, {
+      hint: 'a built-in stage file must be named after its stage',
+    });
+  }
+  return { stage, modulePath };
+}
+
+/**
+ * The file `uses` names, found without importing it (so that a caller can vet it first). Throws PipeError as
+ * loadStage does when there is no such stage.
+ */
+export function stageModulePath(uses: string, baseDir: string, builtinDir: string = BUILTIN_STAGES_DIR): string {
+  if (isStagePath(uses)) return userStagePath(uses, baseDir);
   const names = listBuiltinStages(builtinDir);
   if (!names.includes(uses)) {
     const guess = closest(uses, names);
@@ -50,17 +65,10 @@ export async function loadStage(uses: string, baseDir: string, builtinDir: strin
       hint: guess ? `did you mean '${guess}'?` : `${list}; a stage module of your own is written as a path, e.g. ./stages/${uses}.ts`,
     });
   }
-  const modulePath = resolve(builtinDir, `${uses}.js`);
-  const stage = checkStage(await importModule(modulePath, uses), uses);
-  if (stage.name !== uses) {
-    throw new PipeError(`built-in stage file ${uses}.js declares the name '${stage.name}'`, {
-      hint: 'a built-in stage file must be named after its stage',
-    });
-  }
-  return { stage, modulePath };
+  return resolve(builtinDir, `${uses}.js`);
 }
 
-async function loadUserStage(uses: string, baseDir: string): Promise<LoadedStage> {
+function userStagePath(uses: string, baseDir: string): string {
   if (!new RegExp(STAGE_PATH_PATTERN).test(uses) && !isAbsolute(uses)) {
     throw new PipeError(`stage module '${uses}' must be a .ts, .mts, .js or .mjs file`, {
       hint: 'write the file name with its extension, e.g. ./stages/crop.ts',
@@ -75,7 +83,7 @@ async function loadUserStage(uses: string, baseDir: string): Promise<LoadedStage
         : 'paths in `uses:` are relative to the pipeline file',
     });
   }
-  return { stage: checkStage(await importModule(modulePath, uses), uses), modulePath };
+  return modulePath;
 }
 
 function siblings(dir: string): string[] {

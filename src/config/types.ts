@@ -89,4 +89,15 @@ export interface LoadOptions {
   builtinDir?: string;
   /** Folder `--set` paths are relative to (default: process.cwd()). */
   cwd?: string;
+  /**
+   * Called with the module of each stage (by stage id, `--set` applied) before any is imported; a throw ends
+   * the load with nothing imported.
+   */
+  beforeImport?: (modules: Readonly<Record<string, StageModule>>) => Promise<void>;
+}
+
+/** A stage's `uses:` and the file it names. */
+export interface StageModule {
+  uses: string;
+  modulePath: string;
 }

@@ -1,10 +1,24 @@
 // A stage job on the queue: which stage of which pipeline to build into the artifact cache. It carries ids,
-// the pipeline's content and keys, never code: a worker runs only the stage modules of its own checkout, and
-// refuses a job whose pipeline file or stage code differs from that checkout (checkJob). Artifacts never travel
-// in a job; the worker reads inputs from and writes outputs to the artifact cache.
+// the pipeline's content and keys, never code: a worker runs only built-in stages and the stage modules of its
+// own checkout, and refuses a job whose pipeline file or stage code differs from that checkout. Redis is not
+// trusted: whoever can write to it can add jobs, so every field of a job is checked before it is used (the
+// checks below, in the order a worker makes them), and with a queue key (PIPE_QUEUE_KEY) only jobs signed with
+// it are served. Artifacts never travel in a job; the worker reads inputs from and writes outputs to the
+// artifact cache.
+import { existsSync } from 'node:fs';
+import { readFile, realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import { BACKENDS } from '../config/core-schema.js';
+import { setsStore } from '../config/overrides.js';
+import { BUILTIN_STAGES_DIR } from '../config/stage-loader.js';
+import type { StageModule } from '../config/types.js';
+import { canonicalJson } from '../plan/canonical-json.js';
+import { moduleTreeHash } from '../plan/code-hash.js';
 import type { Plan } from '../plan/plan.js';
 import { pipelineKey } from '../plan/plan-document.js';
+import { realPathInside } from '../store/fs-utils.js';
+import { hmacMatches, hmacSha256 } from '../store/hash.js';
 
 export const JOB_FORMAT = 'pipe-job/1';
 
@@ -32,6 +46,18 @@ export interface StageJob {
     /** Build it even when cached (--force): from scratch, its checkpoints cleared. */
     force?: boolean;
   };
+  /** HMAC-SHA256 of the rest of the job (signedText) under the submitter's PIPE_QUEUE_KEY, when it has one. */
+  signature?: string;
+}
+
+/** The key that signs jobs (submitter) and that jobs must be signed with (worker); none when unset. */
+export function queueKey(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.PIPE_QUEUE_KEY || undefined;
+}
+
+/** What a signature covers: every field a worker reads. */
+function signedText(job: Omit<StageJob, 'signature'>): string {
+  return canonicalJson({ format: job.format, pipeline: job.pipeline, stage: job.stage });
 }
 
 /** What a worker tells the submitter while it builds a stage (BullMQ job progress). */
@@ -59,15 +85,17 @@ export function stageJob(
   pipeline: { file: string; content: string; sets: string[]; backend?: string },
   plan: Plan,
   id: string,
-  options: { runsOn: string[]; force?: boolean },
+  options: { runsOn: string[]; force?: boolean; key?: string },
 ): StageJob {
   const s = plan.stages[id];
   const { file, content, sets, backend } = pipeline;
-  return {
+  const job: StageJob = {
     format: JOB_FORMAT,
-    pipeline: { file, content, key: pipelineKey(content), sets, ...(backend ? { backend } : {}) },
+    // Where the submitter keeps its artifacts is its own business: a worker keeps them where it is told to.
+    pipeline: { file, content, key: pipelineKey(content), sets: sets.filter((text) => !setsStore(text)), ...(backend ? { backend } : {}) },
     stage: { id, key: s.key, code: s.keyParts.code, runsOn: [...options.runsOn].sort(), ...(options.force ? { force: true } : {}) },
   };
+  return options.key === undefined ? job : { ...job, signature: hmacSha256(options.key, signedText(job)) };
 }
 
 const QUEUE_PREFIX = 'pipe-stages';
@@ -91,37 +119,99 @@ export function queuesOf(labels: string[]): string[] {
   return subsets.map(queueFor);
 }
 
-/** Throws when the job is malformed or was planned from another pipeline file than `localContent`. */
-export function checkJobPipeline(job: unknown, localContent: string | undefined): StageJob {
-  const j = job as Partial<StageJob>;
-  if (j?.format !== JOB_FORMAT || typeof j.pipeline?.file !== 'string' || typeof j.pipeline.key !== 'string' || typeof j.stage?.id !== 'string') {
-    throw new PipeError(`not a ${JOB_FORMAT} job`, { hint: 'the submitter and this worker must run the same version of pipe' });
+const SAME_COMMIT = 'run the worker in a checkout of the same commit as the submitter';
+
+/**
+ * The job, when it is well formed, signed with `key` (when the worker has one), and asks for nothing a worker
+ * keeps to itself: a pipeline file outside the checkout, or where artifacts are kept (`--set cache=…`).
+ */
+export function checkJob(data: unknown, key: string | undefined): StageJob {
+  const j = data as Partial<StageJob>;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((t) => typeof t === 'string');
+  const ok =
+    j?.format === JOB_FORMAT &&
+    typeof j.pipeline?.file === 'string' &&
+    typeof j.pipeline.key === 'string' &&
+    strings(j.pipeline.sets) &&
+    (j.pipeline.backend === undefined || (BACKENDS as readonly unknown[]).includes(j.pipeline.backend)) &&
+    typeof j.stage?.id === 'string' &&
+    typeof j.stage.key === 'string' &&
+    typeof j.stage.code === 'string' &&
+    strings(j.stage.runsOn) &&
+    (j.stage.force === undefined || typeof j.stage.force === 'boolean') &&
+    (j.signature === undefined || typeof j.signature === 'string');
+  if (!ok) throw new PipeError(`not a ${JOB_FORMAT} job`, { hint: 'the submitter and this worker must run the same version of pipe' });
+  const job = j as StageJob;
+  if (key !== undefined) {
+    if (job.signature === undefined) {
+      throw new PipeError('refused: the job is not signed, and this worker serves only jobs signed with its queue key (PIPE_QUEUE_KEY)', {
+        hint: 'set PIPE_QUEUE_KEY to the same secret where the run is started',
+      });
+    }
+    if (!hmacMatches(key, signedText(job), job.signature)) {
+      throw new PipeError("refused: the job's signature does not match this worker's queue key (PIPE_QUEUE_KEY)", {
+        hint: 'the submitter and the workers need the same PIPE_QUEUE_KEY',
+      });
+    }
   }
-  const file = j.pipeline.file;
+  const file = job.pipeline.file;
   if (file.startsWith('/') || file.split(/[\\/]/).includes('..')) {
     throw new PipeError(`refused: the job's pipeline file '${file}' is outside this checkout`);
   }
-  if (typeof j.pipeline.content !== 'string' || pipelineKey(j.pipeline.content) !== j.pipeline.key) {
-    throw new PipeError("refused: the job's pipeline content does not match its key");
-  }
-  if (localContent === undefined) throw new PipeError(`refused: this checkout has no ${file}`, { hint: 'run the worker in a checkout of the same commit' });
-  if (pipelineKey(localContent) !== j.pipeline.key) {
-    throw new PipeError(`refused: ${file} in this checkout differs from the job's (pipeline key ${j.pipeline.key.slice(0, 12)})`, {
-      hint: 'run the worker in a checkout of the same commit as the submitter',
+  const store = job.pipeline.sets.find(setsStore);
+  if (store !== undefined) {
+    throw new PipeError(`refused: the job's --set ${store} says where to keep artifacts, which a worker takes only from its own settings`, {
+      hint: "set the worker's store and remote cache where it runs (PIPE_ARTIFACTS, PIPE_REMOTE_CACHE), not in a job",
     });
   }
-  return j as StageJob;
+  return job;
+}
+
+/** Throws when the job was planned from another pipeline file than the one at its path in the checkout `root`. */
+export async function checkJobPipeline(job: StageJob, root: string): Promise<void> {
+  const file = job.pipeline.file;
+  if (typeof job.pipeline.content !== 'string' || pipelineKey(job.pipeline.content) !== job.pipeline.key) {
+    throw new PipeError("refused: the job's pipeline content does not match its key");
+  }
+  const path = resolve(root, file);
+  const real = await realPathInside(root, path);
+  if (real === undefined && existsSync(path)) throw new PipeError(`refused: the job's pipeline file '${file}' leads outside this checkout (a symbolic link)`);
+  const localContent = real === undefined ? undefined : await readFile(real, 'utf8').catch(() => undefined);
+  if (localContent === undefined) throw new PipeError(`refused: this checkout has no ${file}`, { hint: 'run the worker in a checkout of the same commit' });
+  if (pipelineKey(localContent) !== job.pipeline.key) {
+    throw new PipeError(`refused: ${file} in this checkout differs from the job's (pipeline key ${job.pipeline.key.slice(0, 12)})`, { hint: SAME_COMMIT });
+  }
+}
+
+/**
+ * Vets the stage modules the job's pipeline names (`--set` applied) before any is imported, since importing
+ * runs a module's top-level code: each is a built-in stage or a file inside the checkout `root`, symbolic links
+ * resolved; and the job's own stage hashes as the submitter's did.
+ */
+export async function checkJobModules(job: StageJob, modules: Readonly<Record<string, StageModule>>, root: string): Promise<void> {
+  for (const [id, { uses, modulePath }] of Object.entries(modules)) {
+    if ((await realPathInside(BUILTIN_STAGES_DIR, modulePath)) !== undefined) continue;
+    if ((await realPathInside(root, modulePath)) === undefined) {
+      const real = await realpath(modulePath).catch(() => modulePath);
+      throw new PipeError(`refused: stage '${id}' of the job uses ${uses}${real === modulePath ? '' : ` (${real})`}, which is outside this checkout`, {
+        hint: 'a worker runs only built-in stages and stage modules inside its own checkout (symbolic links followed)',
+      });
+    }
+  }
+  if (!Object.hasOwn(modules, job.stage.id)) throw new PipeError(`refused: no stage '${job.stage.id}' in ${job.pipeline.file}`);
+  const own = modules[job.stage.id];
+  if ((await moduleTreeHash(own.modulePath)) !== job.stage.code) throw codeDiffers(job, own.uses);
+}
+
+function codeDiffers(job: StageJob, uses: string): PipeError {
+  return new PipeError(`refused: the code of stage '${job.stage.id}' (${uses}) in this checkout differs from the submitter's`, { hint: SAME_COMMIT });
 }
 
 /** Throws when this checkout plans the job's stage differently (other stage code, params, inputs or runtime). */
 export function checkJobStage(job: StageJob, plan: Plan): void {
   const s = plan.stages[job.stage.id];
   if (!s) throw new PipeError(`refused: no stage '${job.stage.id}' in ${job.pipeline.file}`);
-  if (s.keyParts.code !== job.stage.code) {
-    throw new PipeError(`refused: the code of stage '${job.stage.id}' (${s.uses}) in this checkout differs from the submitter's`, {
-      hint: 'run the worker in a checkout of the same commit as the submitter',
-    });
-  }
+  if (s.keyParts.code !== job.stage.code) throw codeDiffers(job, s.uses);
   if (s.key !== job.stage.key) {
     throw new PipeError(`refused: stage '${job.stage.id}' has another cache key here (${s.key.slice(0, 12)}) than in the job (${job.stage.key.slice(0, 12)})`, {
       hint: 'the worker plans with its own stage code, backend and kernels: they must match the submitter',

@@ -1,6 +1,6 @@
 // SHA-256 of file contents, streamed in large blocks. `hashStats` counts real hashing work so that tests and
 // benchmarks can check the stat cache saves it.
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { open } from 'node:fs/promises';
 
 export const hashStats = { files: 0, bytes: 0 };
@@ -32,4 +32,16 @@ export async function sha256File(path: string, options: HashOptions = {}): Promi
   } finally {
     await handle.close();
   }
+}
+
+/** Hex HMAC-SHA256 of `text` under `key`: what signs remote cache entries and queue jobs. */
+export function hmacSha256(key: string, text: string): string {
+  return createHmac('sha256', key).update(text).digest('hex');
+}
+
+/** True when `signature` is the HMAC of `text` under `key` (compared in constant time). */
+export function hmacMatches(key: string, text: string, signature: string): boolean {
+  // Buffer.from(…, 'hex') stops at the first non-hex character: only a whole digest may compare.
+  if (!/^[0-9a-f]{64}$/.test(signature)) return false;
+  return timingSafeEqual(Buffer.from(signature, 'hex'), Buffer.from(hmacSha256(key, text), 'hex'));
 }

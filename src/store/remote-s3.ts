@@ -14,7 +14,6 @@
 // - With a signing key (PIPE_CACHE_SIGNING_KEY) entries carry an HMAC-SHA256 of their manifest text; an entry
 //   without one, or with a wrong one, is rejected (and so is every blob it names, through the hashes).
 // - Every request runs under a deadline; any fault throws, and the artifact cache then stops using the remote.
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -22,6 +21,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { RemoteFetch, RemoteTier } from './artifact-cache.js';
+import { hmacMatches, hmacSha256 } from './hash.js';
 import { CorruptEntryError, manifestFromText, type LocalStore, type Manifest } from './local-store.js';
 
 export interface RemoteSettings {
@@ -190,9 +190,7 @@ export class S3RemoteTier implements RemoteTier {
     const secret = this.settings.signingKey;
     if (secret !== undefined) {
       if (!entry.hmac) return 'it is not signed (PIPE_CACHE_SIGNING_KEY is set)';
-      const want = Buffer.from(sign(secret, entry.manifest), 'hex');
-      const got = Buffer.from(entry.hmac, 'hex');
-      if (got.length !== want.length || !timingSafeEqual(got, want)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
+      if (!hmacMatches(secret, entry.manifest, entry.hmac)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
     }
     const manifest = manifestFromText(entry.manifest, key);
     return typeof manifest === 'string' ? `its manifest is invalid: ${manifest}` : manifest;
@@ -275,7 +273,7 @@ export class S3RemoteTier implements RemoteTier {
     }
     // Last: the entry object that makes the blobs above an entry.
     const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
-    const entry: EntryObject = { manifest: text, ...(this.settings.signingKey !== undefined ? { hmac: sign(this.settings.signingKey, text) } : {}) };
+    const entry: EntryObject = { manifest: text, ...(this.settings.signingKey !== undefined ? { hmac: hmacSha256(this.settings.signingKey, text) } : {}) };
     await this.send(
       'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' },
     );
@@ -345,10 +343,6 @@ export class S3RemoteTier implements RemoteTier {
     } while (token);
     return out;
   }
-}
-
-function sign(key: string, text: string): string {
-  return createHmac('sha256', key).update(text).digest('hex');
 }
 
 function isNotFound(err: unknown): boolean {

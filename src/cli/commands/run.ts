@@ -37,7 +37,8 @@ Options:
   --queue <redis://host:port> build the stale stages on 'pipe worker' processes (also $PIPE_QUEUE), as one
                              flow of jobs that follows the graph; run from the checkout's root, with workers on
                              the same commit and the remote cache between machines (docs/scale.md). A queue
-                             gone for PIPE_QUEUE_RECONNECT_S seconds (default 20) fails the run
+                             gone for PIPE_QUEUE_RECONNECT_S seconds (default 20) fails the run. With
+                             PIPE_QUEUE_KEY set the jobs are signed with it (for workers that have the key)
   --dry-run                  show what would run and why, run nothing
   --fail-if <condition>      fail the run (exit code 3) when a metric meets the condition, e.g.
                              --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf);

@@ -9,10 +9,15 @@ export const usage = `Usage: pipe worker --queue redis://host:6379 [--labels gpu
 
 Takes stage jobs from the queue and builds them into the artifact cache, as 'pipe run' would build them here.
 Run it in a checkout of the same commit as the machine that submits the jobs: a job carries the pipeline's
-content and the keys it was planned with, never code, and the worker refuses a job whose pipeline file or stage
-code differs from its own checkout. A stage's inputs are read from the artifact cache (this machine's store,
-or the remote tier set by PIPE_REMOTE_CACHE) and its outputs written there: workers on several machines need
-the remote cache, with PIPE_REMOTE_CACHE_WRITE=1 so that what they build reaches the others.
+content and the keys it was planned with, never code. Before importing any stage module the worker refuses a
+job whose pipeline file or stage code differs from its own checkout, that names a stage module outside the
+checkout (symbolic links followed), or whose --set says where to keep artifacts (cache=...). A stage's inputs
+are read from the artifact cache (this machine's store, or the remote tier set by PIPE_REMOTE_CACHE) and its
+outputs written there: workers on several machines need the remote cache, with PIPE_REMOTE_CACHE_WRITE=1 so
+that what they build reaches the others.
+
+With PIPE_QUEUE_KEY set (any secret), the worker serves only jobs signed with that key: set the same key where
+'pipe run --queue' is started, which signs its jobs with it. Set one wherever others can write to the Redis.
 
 Options:
   --queue <url>        the Redis server (also $PIPE_QUEUE): redis://[user:password@]host[:port][/db]
@@ -61,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   const labels = values.labels!.split(',').map((l) => l.trim()).filter(Boolean);
   const lockMs = lockSeconds() * 1000;
 
-  const { queuesOf } = await import('../../queue/stage-job.js');
+  const { queueKey, queuesOf } = await import('../../queue/stage-job.js');
   const { WAIT_QUEUE } = await import('../../queue/stage-flow.js');
   const { openQueueEvents, redisConnection, shownUrl } = await import('../../queue/redis.js');
   const { processStageJobInChild, processWaitJob } = await import('../queue-worker.js');
@@ -192,7 +197,8 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGTERM', stop);
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   everReady = true;
-  say(`worker ${name} ready: ${where} ${labels.length ? `labels ${labels.join(', ')}` : 'no labels'}, ${concurrency} at a time`);
+  const signed = queueKey() === undefined ? 'any job' : 'jobs signed with PIPE_QUEUE_KEY only';
+  say(`worker ${name} ready: ${where} ${labels.length ? `labels ${labels.join(', ')}` : 'no labels'}, ${concurrency} at a time, ${signed}`);
   await Promise.all(workers.map((w) => w.run()));
   await stopping;
   await Promise.all([...watched.values()].map(async (q) => Promise.all([(await q).queue.close(), (await q).events.close()])));
