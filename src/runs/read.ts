@@ -103,6 +103,47 @@ export async function runsOfFile(storeRoot: string, file: string, pipelineName: 
 }
 
 /**
+ * Whether the run is of the pipeline file as it is: no --set or --sweep on its command line. A variant of the
+ * file's own `sweep:` block is; a variant of a --sweep, or a run with --set, runs params the file does not hold.
+ */
+export function ranFileAsItIs(record: RunRecord): boolean {
+  return !(record.argv ?? []).some((arg) => /^--(set|sweep)(=|$)/.test(arg));
+}
+
+/**
+ * Which runs of a file stand for one another (the newer replaces the older): those of one sweep variant (by
+ * name), the runs of the file as it is, the runs with --set overrides, and a sweep's runs of its shared stages.
+ */
+function standIn(record: RunRecord): string {
+  const sweep = record.sweep;
+  const kind = sweep ? `${sweep.shared ? 'shared' : 'variant'}:${sweep.variant}` : ranFileAsItIs(record) ? 'file' : 'set';
+  return `${record.pipeline.file}\0${record.pipeline.name}\0${kind}`;
+}
+
+/**
+ * The runs whose entries must stay in the cache (`pipe cache gc`, local and remote, keeps them), from records
+ * newest first: of each group of runs that stand for one another (see standIn), the newest and the newest
+ * successful. So each variant of a sweep keeps its model, and so does the file as it is beside them.
+ */
+export function latestOfEachGroup(records: RunRecord[]): RunRecord[] {
+  const newest = new Map<string, RunRecord>();
+  const newestOk = new Map<string, RunRecord>();
+  for (const record of records) {
+    const group = standIn(record);
+    if (!newest.has(group)) newest.set(group, record);
+    if (record.status === 'ok' && !newestOk.has(group)) newestOk.set(group, record);
+  }
+  return [...new Set([...newest.values(), ...newestOk.values()])];
+}
+
+/** The cache keys of the runs' stages. */
+export function stageKeys(records: RunRecord[]): Set<string> {
+  const keys = new Set<string>();
+  for (const record of records) for (const stage of Object.values(record.stages)) if (typeof stage?.key === 'string') keys.add(stage.key);
+  return keys;
+}
+
+/**
  * What a pipeline file stands for in a comparison: its latest run; when that run is a variant of a sweep, the
  * latest run of each variant of that sweep (the runs of one `pipe run`, or for variants run one by one, the
  * newest of each), in the order they ran.

@@ -15,7 +15,8 @@ Inspect the artifact cache (the store of every stage's outputs, by cache key) an
 
   pipe cache ls [--remote]     list entries: key, stage, stage type, size, time since last use (or push)
   pipe cache gc [pipelines...] remove entries, least recently used first, keeping every entry that the
-                               given pipelines (default: pipelines/*.yaml) or their latest runs use
+                               given pipelines (default: pipelines/*.yaml) or their latest runs use (the
+                               latest of each sweep variant, and of the file without --set, too)
   pipe cache verify            re-check every entry's files against its manifest
   pipe cache push [pipeline]   upload the pipeline's cached stages (default: every local entry) to the
                                remote cache, e.g. to share a cache warmed by hand

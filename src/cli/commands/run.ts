@@ -49,9 +49,9 @@ up to --jobs at a time, and ends with 'pipe compare' over them.
 
 The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
 the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
-After the run, <artifacts>/latest/<pipeline name>/ links to its report.html, metrics.json, summary.md, model/
-and run.json, and the last lines print those paths and the headline metrics (test accuracy, balanced
-accuracy, macro F1, leakage verdict).
+After the run, <artifacts>/latest/<pipeline name>/ (a sweep variant's: latest/<pipeline name>@<variant>/)
+links to its report.html, metrics.json, summary.md, model/ and run.json, and the last lines print those paths
+and the headline metrics (test accuracy, balanced accuracy, macro F1, leakage verdict).
 
 Gate metrics: <split>.accuracy | .balancedAccuracy | .macroF1 | .loss (e.g. test.macroF1), <stage>.<split>.<metric>,
 <stage>.<summary field> (e.g. train.bestValAccuracy), leakage.leaky (1 when images are shared between splits).
