@@ -7,6 +7,7 @@ import { printable } from '../../printable.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
 import { upstreamOf, type Plan } from '../../plan/plan.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
+import { outlineOf } from '../../runs/read.js';
 import type { RunRecord } from '../../runs/record.js';
 import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
@@ -306,6 +307,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
   await saving;
   await saveRecord();
+  await store.cache.recordRun(outlineOf(record));
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
