@@ -1,10 +1,11 @@
 // `pipe cache gc --remote` against a real S3-protocol server (s3rver, a child process on 127.0.0.1), through the
 // real CLI on the toy pipeline: run from a checkout without the pipeline's inputs (a scheduled prune job), it
 // keeps what the pipeline's latest run pushed, as the remote's run records say; it never deletes a file younger
-// than its grace window (a push in progress uploads files first and the entry naming them last); and a push
-// writes again a file already there, so that the grace window covers it too.
+// than its grace window (a push in progress uploads files first and the entry naming them last); a push writes
+// again a file already there, so that the grace window covers it too; and with a signing key, a run record not
+// signed with it is ignored.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +45,11 @@ function run(project: ToyProject, env: Record<string, string>): RunRecord {
   const result = project.pipe(['run', 'pipeline.yaml', '--json'], env);
   assert.equal(result.status, 0, `pipe run failed:\n${result.stderr}\n${result.stdout}`);
   return JSON.parse(result.stdout) as RunRecord;
+}
+
+async function getObject(port: number, key: string): Promise<{ record: string; hmac?: string }> {
+  const out = await s3(port).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return JSON.parse(await out.Body!.transformToString()) as { record: string; hmac?: string };
 }
 
 function keysOf(record: RunRecord): string[] {
@@ -120,5 +126,25 @@ describe('pipe cache gc --remote', { concurrency: false }, () => {
     assert.match(push.stdout, /1 pushed, 3 already there/);
     const head = await s3(server.port).send(new HeadObjectCommand({ Bucket: BUCKET, Key: blob }));
     assert.ok(head.LastModified!.getTime() > longAgo.getTime() + 60 * 60 * 1000, `the file was written again (${head.LastModified?.toISOString()})`);
+  });
+
+  it('with a signing key, a run record not signed with it is ignored (a forger cannot choose what gc keeps)', async () => {
+    const env = remoteEnv(server.port, 'signed-runs', { PIPE_CACHE_SIGNING_KEY: 'team secret' });
+    const writer = await makeToyProject(WITH_INPUT);
+    await writeFile(join(writer.dir, 'data.txt'), 'a');
+    const older = run(writer, { ...env, PIPE_REMOTE_CACHE_WRITE: '1' });
+    await writeFile(join(writer.dir, 'data.txt'), 'bb');
+    const latest = run(writer, { ...env, PIPE_REMOTE_CACHE_WRITE: '1' });
+    // A newer record that names the older run's entries, signed with a guess.
+    const forgedId = '2999-01-01T00-00-00-000Z-f0f0';
+    const record = JSON.stringify({ ...JSON.parse((await getObject(server.port, `signed-runs/pipe-cache-v1/runs/${older.id}.json`)).record), id: forgedId, startedAt: '2999-01-01T00:00:00.000Z' });
+    const hmac = createHmac('sha256', 'guess').update(`pipe-run-record\n${record}`).digest('hex');
+    await s3(server.port).send(new PutObjectCommand({ Bucket: BUCKET, Key: `signed-runs/pipe-cache-v1/runs/${forgedId}.json`, Body: JSON.stringify({ record, hmac }) }));
+
+    const clone = await makeToyProject(WITH_INPUT);
+    const gc = clone.pipe(['cache', 'gc', '--remote', '--max-age', '0d', '--grace', '0s', 'pipeline.yaml'], env);
+    assert.equal(gc.status, 0, gc.stderr);
+    assert.match(gc.stderr, new RegExp(`warning: remote run record ${forgedId} ignored: its signature does not match`));
+    assert.deepEqual(await entryKeys(server.port, 'signed-runs'), keysOf(latest));
   });
 });

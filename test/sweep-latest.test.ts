@@ -74,3 +74,16 @@ describe('a sweep beside the file it sweeps (tiny pipeline)', { concurrency: fal
     }
   });
 });
+
+describe('a pipeline file whose runs all used --set', () => {
+  it('stands for none of them: pipe export says so and names the latest run by id', async () => {
+    const runner = await pipeWithStore('pipe-set-only-');
+    const run = runner.pipe(['run', TINY_PIPELINE, '--until', 'faces', '--set', 'faces.count=300', '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const out = await mkdtemp(join(tmpdir(), 'pipe-export-none-'));
+    const exported = runner.pipe(['export', TINY_PIPELINE, '--out', out]);
+    assert.equal(exported.status, 2, exported.stderr);
+    assert.match(exported.stderr, /pipeline 'tiny' \(.*tiny\.yaml\) has no run of the file as it is .*: its runs used --set or --sweep/);
+    assert.match(exported.stderr, new RegExp(`hint: name one of those runs by id \\(latest: ${(JSON.parse(run.stdout) as RunRecord).id};`));
+  });
+});

@@ -60,6 +60,8 @@ const KEY = /^[0-9a-f]{64}$/;
 /** Run ids as newRunId() makes them (src/runs/write.ts); anything else is no run object of ours. */
 const RUN_ID = /^[0-9A-Za-z-]{1,100}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Signed before a run record's text, so that no signed manifest can pass for a run record, or the reverse. */
+const RUN_SIGNED_AS = 'pipe-run-record\n';
 
 interface EntryObject {
   manifest: string;
@@ -358,7 +360,7 @@ export class S3RemoteTier implements RemoteTier {
   async pushRun(outline: RunOutline): Promise<void> {
     if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
     const text = JSON.stringify(outline);
-    const object: RunObject = { record: text, ...this.signed(text) };
+    const object: RunObject = { record: text, ...this.signed(RUN_SIGNED_AS + text) };
     await this.send('PutObjectCommand', { Bucket: this.bucket, Key: this.runKey(outline.id), Body: JSON.stringify(object), ContentType: 'application/json' });
   }
 
@@ -372,7 +374,7 @@ export class S3RemoteTier implements RemoteTier {
       try {
         const found = await this.readSigned(this.runKey(id), 'record', 'run');
         if (!found) continue;
-        const problem = this.signatureProblem(found.text, found.hmac);
+        const problem = this.signatureProblem(RUN_SIGNED_AS + found.text, found.hmac);
         if (problem) {
           out.push({ id, pushedAt, problem });
           continue;
