@@ -3,7 +3,7 @@
 // keeps what the pipeline's latest run pushed, as the remote's run records say; it never deletes a file younger
 // than its grace window (a push in progress uploads files first and the entry naming them last); a push writes
 // again a file already there, so that the grace window covers it too; and with a signing key, a run record not
-// signed with it is ignored.
+// signed with it is ignored; `pipe cache push` records the latest runs too.
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { rm, utimes, writeFile } from 'node:fs/promises';
@@ -146,5 +146,21 @@ describe('pipe cache gc --remote', { concurrency: false }, () => {
     assert.equal(gc.status, 0, gc.stderr);
     assert.match(gc.stderr, new RegExp(`warning: remote run record ${forgedId} ignored: its signature does not match`));
     assert.deepEqual(await entryKeys(server.port, 'signed-runs'), keysOf(latest));
+  });
+
+  it('pipe cache push also records the latest run of what it pushed, which gc then keeps', async () => {
+    const byHand = await makeToyProject(WITH_INPUT);
+    await writeFile(join(byHand.dir, 'data.txt'), 'a');
+    const record = run(byHand, {});
+    const push = byHand.pipe(['cache', 'push', 'pipeline.yaml'], remoteEnv(server.port, 'by-hand'));
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stdout, /4 pushed, 0 already there, 0 failed .*\nrecorded 1 latest run there/);
+    assert.deepEqual(await listKeys(server.port, 'by-hand/pipe-cache-v1/runs/'), [`by-hand/pipe-cache-v1/runs/${record.id}.json`]);
+
+    const clone = await makeToyProject(WITH_INPUT);
+    const gc = clone.pipe(['cache', 'gc', '--remote', '--max-age', '0d', '--grace', '0s', 'pipeline.yaml'], remoteEnv(server.port, 'by-hand'));
+    assert.equal(gc.status, 0, gc.stderr);
+    assert.match(gc.stderr, /keeping the 4 entries the latest runs of pipeline 'toy' used/);
+    assert.deepEqual(await entryKeys(server.port, 'by-hand'), keysOf(record));
   });
 });

@@ -7,7 +7,7 @@ import type { EntryInfo, LocalStore } from '../../store/local-store.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
 import type { RemoteEntryInfo, S3RemoteTier } from '../../store/remote-s3.js';
-import { latestOfEachGroup, stageKeys } from '../../runs/read.js';
+import { latestOfEachGroup, outlineOf, runsOfFile, stageKeys } from '../../runs/read.js';
 import { openPipeline, planKeys } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe cache <ls | gc | verify | push | pull> [options]
@@ -21,7 +21,8 @@ Inspect the artifact cache (the store of every stage's outputs, by cache key) an
                                --remote, also those of the latest runs the remote has records of
   pipe cache verify            re-check every entry's files against its manifest
   pipe cache push [pipeline]   upload the pipeline's cached stages (default: every local entry) to the
-                               remote cache, e.g. to share a cache warmed by hand
+                               remote cache, e.g. to share a cache warmed by hand, with the records of its
+                               (every pipeline's) latest runs
   pipe cache pull [pipeline]   fetch the pipeline's stages (default: every remote entry) into the local store
 
 The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix or the pipeline's cache: { remote: ... }, with
@@ -172,10 +173,12 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
   const storeOptions = { flag: options.cache, write: direction === 'push' };
   let store: Store;
   let keys: string[] | undefined;
+  let pipelineName: string | undefined;
   if (file) {
     const opened = await openPipeline(file, { store: storeOptions });
     store = opened.store;
     keys = opened.plan.order.map((id) => opened.plan.stages[id].key);
+    pipelineName = opened.plan.pipeline.name;
   } else {
     store = await openStore(storeOptions);
   }
@@ -192,6 +195,11 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
     for (const f of report.failed) process.stderr.write(`${f.key.slice(0, 12)}: ${f.reason}\n`);
     const notes = missing ? `; ${missing} not in the local store (run the pipeline first)` : '';
     process.stdout.write(`${report.pushed.length} pushed, ${report.present.length} already there, ${report.failed.length} failed to ${remote.location}${notes}\n`);
+    // As a run with writes on does: say which entries the latest runs used, so that gc --remote keeps them.
+    const runs = latestOfEachGroup(file ? await runsOfFile(store.root, file, pipelineName!) : await store.runs.list());
+    for (const record of runs) await cache.recordRun(outlineOf(record));
+    if (!cache.activeRemote) return 1; // the cache warned with the reason
+    if (runs.length) process.stdout.write(`recorded ${runs.length} latest ${runs.length === 1 ? 'run' : 'runs'} there (gc --remote keeps what they used)\n`);
     return report.failed.length ? 1 : 0;
   }
   try {
