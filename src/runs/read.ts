@@ -102,8 +102,20 @@ export async function runsOfFile(storeRoot: string, file: string, pipelineName: 
   );
 }
 
-/** What `pipe cache gc` needs to know of a run: a run record, or the outline of one a run left in the remote cache. */
-export type RunOutline = Pick<RunRecord, 'id' | 'startedAt' | 'status' | 'pipeline' | 'sweep' | 'argv'> & { stages: Record<string, { key: string }> };
+/**
+ * What `pipe cache gc` needs to know of a run (outlineOf a local record, or an outline a run left in the remote
+ * cache): nothing of its params, outputs, metrics or command line, which may name paths of its machine.
+ */
+export interface RunOutline {
+  id: string;
+  startedAt: string;
+  status: RunRecord['status'];
+  pipeline: { name: string; file: string };
+  sweep?: { variant: string; shared?: boolean };
+  /** Whether it ran the file as it is (ranFileAsItIs). */
+  asItIs: boolean;
+  stages: Record<string, { key: string }>;
+}
 
 const OUTLINE_KEY = /^[0-9a-f]{64}$/;
 
@@ -114,7 +126,7 @@ export function parseRunOutline(value: unknown): RunOutline | string {
   if (typeof o.id !== 'string' || typeof o.startedAt !== 'string' || typeof o.status !== 'string') return 'missing id, startedAt or status';
   if (!o.pipeline || typeof o.pipeline.name !== 'string' || typeof o.pipeline.file !== 'string') return 'missing pipeline name or file';
   if (o.sweep !== undefined && (!o.sweep || typeof o.sweep.variant !== 'string')) return 'malformed sweep';
-  if (!Array.isArray(o.argv) || !o.argv.every((a) => typeof a === 'string')) return 'malformed argv';
+  if (typeof o.asItIs !== 'boolean') return 'missing asItIs';
   if (!o.stages || typeof o.stages !== 'object') return 'no stages';
   for (const stage of Object.values(o.stages) as unknown[]) {
     if (!OUTLINE_KEY.test(String((stage as { key?: unknown } | null)?.key))) return 'a stage without a valid cache key';
@@ -122,16 +134,17 @@ export function parseRunOutline(value: unknown): RunOutline | string {
   return o as RunOutline;
 }
 
-/** The outline of a run record (no params, outputs, metrics or paths on this machine). */
+/** The outline of a run record. */
 export function outlineOf(record: RunRecord): RunOutline {
+  const sweep = record.sweep && { variant: record.sweep.variant, ...(record.sweep.shared ? { shared: true } : {}) };
   return {
     id: record.id,
     startedAt: record.startedAt,
     status: record.status,
     pipeline: { name: record.pipeline.name, file: record.pipeline.file },
-    ...(record.sweep ? { sweep: record.sweep } : {}),
-    argv: record.argv,
-    stages: Object.fromEntries(Object.entries(record.stages).map(([id, stage]) => [id, { key: stage.key }])),
+    ...(sweep ? { sweep } : {}),
+    asItIs: ranFileAsItIs(record),
+    stages: Object.fromEntries(Object.entries(record.stages).map(([id, stage]) => [id, { key: stage?.key }])),
   };
 }
 
@@ -149,17 +162,18 @@ export function ranFileAsItIs(record: Pick<RunRecord, 'argv'>): boolean {
  */
 function standIn(record: RunOutline): string {
   const sweep = record.sweep;
-  const kind = sweep ? `${sweep.shared ? 'shared' : 'variant'}:${sweep.variant}` : ranFileAsItIs(record) ? 'file' : 'set';
+  const kind = sweep ? `${sweep.shared ? 'shared' : 'variant'}:${sweep.variant}` : record.asItIs ? 'file' : 'set';
   return `${record.pipeline.file}\0${record.pipeline.name}\0${kind}`;
 }
 
 /**
  * The runs whose entries must stay in the cache (`pipe cache gc`, local and remote, keeps them): of each group
- * of runs that stand for one another (see standIn), the newest and the newest successful. So each variant of a sweep keeps its model, and so does the file as it is beside them.
+ * of runs that stand for one another (see standIn), the newest and the newest successful. So each variant of a
+ * sweep keeps its model, and so does the file as it is beside them.
  */
-export function latestOfEachGroup<T extends RunOutline>(records: T[]): T[] {
-  const newest = new Map<string, T>();
-  const newestOk = new Map<string, T>();
+export function latestOfEachGroup(records: RunOutline[]): RunOutline[] {
+  const newest = new Map<string, RunOutline>();
+  const newestOk = new Map<string, RunOutline>();
   for (const record of [...records].sort(newestFirst)) {
     const group = standIn(record);
     if (!newest.has(group)) newest.set(group, record);

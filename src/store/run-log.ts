@@ -2,7 +2,7 @@
 // run's JSON log. `pipe runs`, `pipe compare` and `pipe cache gc` read it; `pipe run` writes it.
 import { join } from 'node:path';
 import type { RunRecord } from '../runs/record.js';
-import { latestOfEachGroup, latestRunOf, listRuns, readRun, stageKeys } from '../runs/read.js';
+import { latestOfEachGroup, latestRunOf, listRuns, outlineOf, readRun, stageKeys } from '../runs/read.js';
 import { runDir, writeRunRecord } from '../runs/write.js';
 
 export class RunLog {
@@ -40,6 +40,6 @@ export class RunLog {
    * file changed since, so `pipe cache gc` keeps them (see latestOfEachGroup).
    */
   async keysOfLatestRuns(): Promise<Set<string>> {
-    return stageKeys(latestOfEachGroup(await this.list()));
+    return stageKeys(latestOfEachGroup((await this.list()).map(outlineOf)));
   }
 }

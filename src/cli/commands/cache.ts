@@ -196,8 +196,8 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
     const notes = missing ? `; ${missing} not in the local store (run the pipeline first)` : '';
     process.stdout.write(`${report.pushed.length} pushed, ${report.present.length} already there, ${report.failed.length} failed to ${remote.location}${notes}\n`);
     // As a run with writes on does: say which entries the latest runs used, so that gc --remote keeps them.
-    const runs = latestOfEachGroup(file ? await runsOfFile(store.root, file, pipelineName!) : await store.runs.list());
-    for (const record of runs) await cache.recordRun(outlineOf(record));
+    const runs = latestOfEachGroup((file ? await runsOfFile(store.root, file, pipelineName!) : await store.runs.list()).map(outlineOf));
+    for (const outline of runs) await cache.recordRun(outline);
     if (!cache.activeRemote) return 1; // the cache warned with the reason
     if (runs.length) process.stdout.write(`recorded ${runs.length} latest ${runs.length === 1 ? 'run' : 'runs'} there (gc --remote keeps what they used)\n`);
     return report.failed.length ? 1 : 0;
