@@ -197,13 +197,17 @@ describe('remote cache on an S3-compatible server', { concurrency: false }, () =
     assert.match(pull.stdout, /4 fetched/);
     assert.deepEqual(statuses(run(other, {}).record), { source: 'cached', scale: 'cached', sum: 'cached', report: 'cached' });
 
-    // An entry of another variant, then gc: everything is older than 0 days, but the pipeline's 4 are kept.
+    // Entries of two other params, pushed by runs, then gc: everything is older than 0 days (and no grace), but
+    // the pipeline's 4 are kept, and so are those of the latest run (with --set) the remote has a record of.
     run(other, { ...env, PIPE_REMOTE_CACHE_WRITE: '1' }, ['--set', 'scale.factor=7']);
-    assert.equal((await entryKeys(server.port, 'manual')).length, 7);
-    const gc = other.pipe(['cache', 'gc', '--remote', '--max-age', '0d', 'pipeline.yaml'], { ...env, PIPE_ARTIFACTS: join(other.dir, 'elsewhere') });
+    const latest = run(other, { ...env, PIPE_REMOTE_CACHE_WRITE: '1' }, ['--set', 'scale.factor=8']).record;
+    assert.equal((await entryKeys(server.port, 'manual')).length, 10);
+    const gc = other.pipe(['cache', 'gc', '--remote', '--max-age', '0d', '--grace', '0s', 'pipeline.yaml'], { ...env, PIPE_ARTIFACTS: join(other.dir, 'elsewhere') });
     assert.equal(gc.status, 0, gc.stderr);
-    assert.match(gc.stdout, /removed 3 entries/);
-    assert.equal((await entryKeys(server.port, 'manual')).length, 4);
+    assert.match(gc.stdout, /removed 3 entries, 1 older run record/);
+    const left = await entryKeys(server.port, 'manual');
+    assert.equal(left.length, 7);
+    for (const stage of Object.values(latest.stages)) assert.ok(left.includes(stage.key), `${stage.key.slice(0, 12)} of the latest run kept`);
   });
 
   it('the server killed in the middle of a push leaves no entry without its files, and the next run completes', async () => {

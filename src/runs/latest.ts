@@ -1,5 +1,7 @@
 // `<store>/latest/<pipeline name>/`: links to what a pipeline's newest run produced (report.html, metrics.json,
-// summary.md, model/, run.json), so results are found without knowing any cache key.
+// summary.md, model/, run.json), so results are found without knowing any cache key. A sweep variant's runs
+// link under `<store>/latest/<pipeline name>@<variant>/` instead, so that a sweep leaves the pipeline's own
+// links alone and each variant's results are found by its name; a sweep's run of its shared stages links nothing.
 //
 // Which output is which is read from the run record alone (no stage is known by name): the last stage in
 // pipeline order with an output file named like the link wins, so `train`'s model beats `build`'s.
@@ -24,9 +26,14 @@ const MATCHERS: Array<{ name: LatestName; matches(file: string): boolean }> = [
   { name: 'leakage.json', matches: (f) => f === 'leakage.json' },
 ];
 
-/** The folder of a pipeline's latest links: its name, made safe as one path segment. */
-export function latestDir(storeRoot: string, pipelineName: string): string {
-  return join(storeRoot, 'latest', pipelineName.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^\.+/, '_'));
+/** `text` made safe as (part of) one path segment; '@' never survives, so it can separate name and variant. */
+function safeSegment(text: string): string {
+  return text.replace(/[^A-Za-z0-9._=,-]+/g, '-').replace(/^\.+/, '_');
+}
+
+/** The folder of a pipeline's latest links, or of one sweep variant's: `<name>` or `<name>@<variant>`. */
+export function latestDir(storeRoot: string, pipelineName: string, variant?: string): string {
+  return join(storeRoot, 'latest', safeSegment(pipelineName) + (variant === undefined ? '' : `@${safeSegment(variant)}`));
 }
 
 /** name → path relative to the store root, of what this run produced (or found in the cache). */
@@ -63,12 +70,14 @@ async function replace(from: string, to: string): Promise<void> {
 }
 
 /**
- * Point `<store>/latest/<pipeline>/` at this run's outputs. A name the run did not produce (a run with
- * --until train writes no report) keeps pointing at the newest one an earlier run made. Returns the absolute
- * path of each link this run replaced.
+ * Point `<store>/latest/<pipeline>/` (a variant's: `<pipeline>@<variant>/`) at this run's outputs. A name the
+ * run did not produce (a run with --until train writes no report) keeps pointing at the newest one an earlier
+ * run made. Returns the absolute path of each link this run replaced.
  */
 export async function publishLatest(storeRoot: string, record: RunRecord): Promise<Partial<Record<LatestName, string>>> {
-  const dir = latestDir(storeRoot, record.pipeline.name);
+  // A sweep's run of its shared stages is a step of the sweep, not a result (its model is untrained).
+  if (record.sweep?.shared) return {};
+  const dir = latestDir(storeRoot, record.pipeline.name, record.sweep?.variant);
   await mkdir(dir, { recursive: true });
   const targets = latestTargets(record);
   const copy = process.env.PIPE_LATEST === 'copy';

@@ -70,7 +70,7 @@ function withLiveStatus(record: RunRecord): RunRecord {
   return { ...record, status: 'interrupted' };
 }
 
-function newestFirst(a: RunRecord, b: RunRecord): number {
+function newestFirst(a: Pick<RunRecord, 'id' | 'startedAt'>, b: Pick<RunRecord, 'id' | 'startedAt'>): number {
   // Ids start with the ISO start time, so they break ties between runs started in the same millisecond.
   if (a.startedAt !== b.startedAt) return a.startedAt < b.startedAt ? 1 : -1;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
@@ -120,6 +120,93 @@ export async function runsOfFile(storeRoot: string, file: string, pipelineName: 
   return (await listRuns(storeRoot)).filter((r) =>
     r.pipeline.path !== undefined ? resolve(storeRoot, r.pipeline.path) === target : r.pipeline.name === pipelineName,
   );
+}
+
+/**
+ * What `pipe cache gc` needs to know of a run (outlineOf a local record, or an outline a run left in the remote
+ * cache): nothing of its params, outputs, metrics or command line, which may name paths of its machine.
+ */
+export interface RunOutline {
+  id: string;
+  startedAt: string;
+  status: RunRecord['status'];
+  pipeline: { name: string; file: string };
+  sweep?: { variant: string; shared?: boolean };
+  /** Whether it ran the file as it is (ranFileAsItIs). */
+  asItIs: boolean;
+  stages: Record<string, { key: string }>;
+}
+
+const OUTLINE_KEY = /^[0-9a-f]{64}$/;
+
+/** The run outline in `value` (which arrived from a shared remote: data, checked field by field), or what is wrong with it. */
+export function parseRunOutline(value: unknown): RunOutline | string {
+  const o = value as Partial<RunOutline> | null;
+  if (!o || typeof o !== 'object') return 'not an object';
+  if (typeof o.id !== 'string' || typeof o.startedAt !== 'string' || typeof o.status !== 'string') return 'missing id, startedAt or status';
+  if (!o.pipeline || typeof o.pipeline.name !== 'string' || typeof o.pipeline.file !== 'string') return 'missing pipeline name or file';
+  if (o.sweep !== undefined && (!o.sweep || typeof o.sweep.variant !== 'string')) return 'malformed sweep';
+  if (typeof o.asItIs !== 'boolean') return 'missing asItIs';
+  if (!o.stages || typeof o.stages !== 'object') return 'no stages';
+  for (const stage of Object.values(o.stages) as unknown[]) {
+    if (!OUTLINE_KEY.test(String((stage as { key?: unknown } | null)?.key))) return 'a stage without a valid cache key';
+  }
+  return o as RunOutline;
+}
+
+/** The outline of a run record. */
+export function outlineOf(record: RunRecord): RunOutline {
+  const sweep = record.sweep && { variant: record.sweep.variant, ...(record.sweep.shared ? { shared: true } : {}) };
+  return {
+    id: record.id,
+    startedAt: record.startedAt,
+    status: record.status,
+    pipeline: { name: record.pipeline.name, file: record.pipeline.file },
+    ...(sweep ? { sweep } : {}),
+    asItIs: ranFileAsItIs(record),
+    stages: Object.fromEntries(Object.entries(record.stages).map(([id, stage]) => [id, { key: stage?.key }])),
+  };
+}
+
+/**
+ * Whether the run is of the pipeline file as it is: no --set or --sweep on its command line. A variant of the
+ * file's own `sweep:` block is; a variant of a --sweep, or a run with --set, runs params the file does not hold.
+ */
+export function ranFileAsItIs(record: Pick<RunRecord, 'argv'>): boolean {
+  return !(record.argv ?? []).some((arg) => /^--(set|sweep)(=|$)/.test(arg));
+}
+
+/**
+ * Which runs of a file stand for one another (the newer replaces the older): those of one sweep variant (by
+ * name), the runs of the file as it is, the runs with --set overrides, and a sweep's runs of its shared stages.
+ */
+function standIn(record: RunOutline): string {
+  const sweep = record.sweep;
+  const kind = sweep ? `${sweep.shared ? 'shared' : 'variant'}:${sweep.variant}` : record.asItIs ? 'file' : 'set';
+  return `${record.pipeline.file}\0${record.pipeline.name}\0${kind}`;
+}
+
+/**
+ * The runs whose entries must stay in the cache (`pipe cache gc`, local and remote, keeps them): of each group
+ * of runs that stand for one another (see standIn), the newest and the newest successful. So each variant of a
+ * sweep keeps its model, and so does the file as it is beside them.
+ */
+export function latestOfEachGroup(records: RunOutline[]): RunOutline[] {
+  const newest = new Map<string, RunOutline>();
+  const newestOk = new Map<string, RunOutline>();
+  for (const record of [...records].sort(newestFirst)) {
+    const group = standIn(record);
+    if (!newest.has(group)) newest.set(group, record);
+    if (record.status === 'ok' && !newestOk.has(group)) newestOk.set(group, record);
+  }
+  return [...new Set([...newest.values(), ...newestOk.values()])];
+}
+
+/** The cache keys of the runs' stages. */
+export function stageKeys(records: RunOutline[]): Set<string> {
+  const keys = new Set<string>();
+  for (const record of records) for (const stage of Object.values(record.stages)) if (typeof stage?.key === 'string') keys.add(stage.key);
+  return keys;
 }
 
 /**

@@ -6,6 +6,7 @@
 //           flush() waits for the pushes.
 // A fault of the remote never fails a run that could succeed locally: the first one switches the remote off
 // for the rest of the process, with one warning.
+import type { RunOutline } from '../runs/read.js';
 import type { LocalStore, Lookup, Manifest, PendingEntry, LockHolder } from './local-store.js';
 
 export type CacheTier = 'local' | 'remote';
@@ -36,6 +37,8 @@ export interface RemoteTier {
   push(key: string, local: LocalStore, options?: { replace?: boolean }): Promise<'pushed' | 'present'>;
   /** Whether the remote holds a manifest for `key`. */
   has(key: string): Promise<boolean>;
+  /** Record which entries a run used, so that gc of the remote keeps those of the latest runs. */
+  pushRun(outline: RunOutline): Promise<void>;
 }
 
 export interface PushReport {
@@ -144,6 +147,15 @@ export class ArtifactCache {
         }
       })(),
     );
+  }
+
+  /**
+   * Tell the remote which entries a finished run used (no-op without a writable remote): `pipe cache gc --remote`
+   * keeps the entries of each pipeline's latest runs, also where their inputs are missing.
+   */
+  async recordRun(outline: RunOutline): Promise<void> {
+    const remote = this.activeRemote;
+    if (remote?.writable) await this.remoteCall(() => remote.pushRun(outline));
   }
 
   /** Pushes started and not finished. */

@@ -3,11 +3,16 @@
 // Layout under s3://<bucket>/<prefix>/:
 //   pipe-cache-v1/blobs/<sha256>        file contents, named by their SHA-256 (shared by every entry that has them)
 //   pipe-cache-v1/entries/<key>.json    { manifest: "<the entry's manifest.json text>", hmac?: "<hex>" }
+//   pipe-cache-v1/runs/<run-id>.json    { record: "<a run's outline: pipeline, variant, status, stage keys>", hmac?: "<hex>" },
+//                                       written by each run with writes on, so that `pipe cache gc --remote` keeps
+//                                       what the latest runs used on any machine, with or without their inputs
 //
 // Safety:
 // - A push uploads the blobs first and the entry object last, so a reader never finds an entry whose files are
 //   missing, whatever moment a push dies at. Blobs are content addressed and entry objects are written whole,
-//   so two machines pushing one key at once cannot mix their entries.
+//   so two machines pushing one key at once cannot mix their entries. A push writes every blob it names, even
+//   one already there (left by an entry gc removed), so that each is younger than the push: gc never deletes
+//   anything younger than its grace window, and so never a blob a push in progress is about to name.
 // - A fetched entry is trusted for nothing: its manifest is parsed like a local one (paths must stay inside the
 //   entry, hashes must be SHA-256), every blob is checked against the manifest's size and SHA-256 as the local
 //   store commits it, and only then is the entry renamed into the local store.
@@ -23,6 +28,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { RemoteFetch, RemoteTier } from './artifact-cache.js';
 import { hmacMatches, hmacSha256 } from './hash.js';
 import { CorruptEntryError, manifestFromText, type LocalStore, type Manifest } from './local-store.js';
+import { parseRunOutline, type RunOutline } from '../runs/read.js';
 
 export interface RemoteSettings {
   /** s3://bucket/prefix */
@@ -51,10 +57,28 @@ const LAYOUT = 'pipe-cache-v1';
 type CommandName = 'HeadObjectCommand' | 'GetObjectCommand' | 'PutObjectCommand' | 'DeleteObjectCommand' | 'ListObjectsV2Command';
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 const KEY = /^[0-9a-f]{64}$/;
+/** Run ids as newRunId() makes them (src/runs/write.ts); anything else is no run object of ours. */
+const RUN_ID = /^[0-9A-Za-z-]{1,100}$/;
+const DAY_MS = 24 * 60 * 60 * 1000;
+/** Signed before a run record's text, so that no signed manifest can pass for a run record, or the reverse. */
+const RUN_SIGNED_AS = 'pipe-run-record\n';
 
 interface EntryObject {
   manifest: string;
   hmac?: string;
+}
+
+interface RunObject {
+  record: string;
+  hmac?: string;
+}
+
+export interface RemoteRunInfo {
+  id: string;
+  pushedAt: string;
+  outline?: RunOutline;
+  /** Why the run object cannot be used, when it cannot. */
+  problem?: string;
 }
 
 export interface RemoteEntryInfo {
@@ -63,6 +87,8 @@ export interface RemoteEntryInfo {
   uses: string;
   bytes: number;
   pushedAt: string;
+  /** The pipeline (by name) whose run built it, as its manifest says. */
+  pipeline?: string;
   /** Why the entry cannot be used, when it cannot. */
   problem?: string;
 }
@@ -114,6 +140,11 @@ export class S3RemoteTier implements RemoteTier {
     return `${this.prefix}/entries/${key}.json`;
   }
 
+  private runKey(id: string): string {
+    if (!RUN_ID.test(id)) throw new Error(`invalid run id '${id}'`);
+    return `${this.prefix}/runs/${id}.json`;
+  }
+
   /**
    * One request under the deadline. A connection the server closed while it sat idle in the pool fails the next
    * request sent on it at once ("socket hang up"): that request is sent again, once, on a new connection. A
@@ -159,14 +190,17 @@ export class S3RemoteTier implements RemoteTier {
     return this.exists(this.entryKey(key));
   }
 
-  /** The entry object's manifest text, or undefined when there is none. */
-  private async readEntry(key: string): Promise<EntryObject | undefined> {
+  /**
+   * A small JSON object holding a signed text under `field` (an entry's manifest, a run's outline), or undefined
+   * when there is none.
+   */
+  private async readSigned(objectKey: string, field: 'manifest' | 'record', what: string): Promise<{ text: string; hmac?: string } | undefined> {
     let body: Uint8Array;
     try {
       const out = await this.send<{ Body?: { transformToByteArray(): Promise<Uint8Array> }; ContentLength?: number }>(
-        'GetObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key) },
+        'GetObjectCommand', { Bucket: this.bucket, Key: objectKey },
       );
-      if ((out.ContentLength ?? 0) > MAX_MANIFEST_BYTES) throw new CorruptEntryError(`entry object is ${out.ContentLength} bytes (at most ${MAX_MANIFEST_BYTES})`);
+      if ((out.ContentLength ?? 0) > MAX_MANIFEST_BYTES) throw new CorruptEntryError(`${what} object is ${out.ContentLength} bytes (at most ${MAX_MANIFEST_BYTES})`);
       body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -176,22 +210,38 @@ export class S3RemoteTier implements RemoteTier {
     try {
       parsed = JSON.parse(Buffer.from(body).toString('utf8'));
     } catch {
-      throw new CorruptEntryError('entry object is not JSON');
+      throw new CorruptEntryError(`${what} object is not JSON`);
     }
-    const entry = parsed as Partial<EntryObject> | null;
-    if (!entry || typeof entry.manifest !== 'string' || (entry.hmac !== undefined && typeof entry.hmac !== 'string')) {
-      throw new CorruptEntryError('entry object has no manifest text');
+    const object = parsed as Record<string, unknown> | null;
+    if (!object || typeof object[field] !== 'string' || (object.hmac !== undefined && typeof object.hmac !== 'string')) {
+      throw new CorruptEntryError(`${what} object has no ${field} text`);
     }
-    return entry as EntryObject;
+    return { text: object[field] as string, ...(object.hmac === undefined ? {} : { hmac: object.hmac as string }) };
+  }
+
+  /** The entry object's manifest text, or undefined when there is none. */
+  private async readEntry(key: string): Promise<EntryObject | undefined> {
+    const found = await this.readSigned(this.entryKey(key), 'manifest', 'entry');
+    return found && { manifest: found.text, ...(found.hmac === undefined ? {} : { hmac: found.hmac }) };
+  }
+
+  /** Why a signed text is not to be trusted (PIPE_CACHE_SIGNING_KEY set, and no or a wrong signature), or undefined. */
+  private signatureProblem(text: string, hmac: string | undefined): string | undefined {
+    const secret = this.settings.signingKey;
+    if (secret === undefined) return undefined;
+    if (!hmac) return 'it is not signed (PIPE_CACHE_SIGNING_KEY is set)';
+    if (!hmacMatches(secret, text, hmac)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
+    return undefined;
+  }
+
+  private signed(text: string): { hmac?: string } {
+    return this.settings.signingKey !== undefined ? { hmac: hmacSha256(this.settings.signingKey, text) } : {};
   }
 
   /** The manifest of an entry object after the signature check; a string says why it is not usable. */
   private checkEntry(entry: EntryObject, key: string): Manifest | string {
-    const secret = this.settings.signingKey;
-    if (secret !== undefined) {
-      if (!entry.hmac) return 'it is not signed (PIPE_CACHE_SIGNING_KEY is set)';
-      if (!hmacMatches(secret, entry.manifest, entry.hmac)) return 'its signature does not match (PIPE_CACHE_SIGNING_KEY)';
-    }
+    const problem = this.signatureProblem(entry.manifest, entry.hmac);
+    if (problem) return problem;
     const manifest = manifestFromText(entry.manifest, key);
     return typeof manifest === 'string' ? `its manifest is invalid: ${manifest}` : manifest;
   }
@@ -262,7 +312,7 @@ export class S3RemoteTier implements RemoteTier {
       if (theirs && typeof this.checkEntry(theirs, key) !== 'string') return 'present';
     }
     for (const file of found.manifest.files) {
-      if (!options.replace && (await this.exists(this.blobKey(file.sha256)))) continue;
+      // Written even when there (see Safety above): its age then tells gc that a push is about to name it.
       await this.send('PutObjectCommand', () => ({
         Bucket: this.bucket,
         Key: this.blobKey(file.sha256),
@@ -273,7 +323,7 @@ export class S3RemoteTier implements RemoteTier {
     }
     // Last: the entry object that makes the blobs above an entry.
     const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
-    const entry: EntryObject = { manifest: text, ...(this.settings.signingKey !== undefined ? { hmac: hmacSha256(this.settings.signingKey, text) } : {}) };
+    const entry: EntryObject = { manifest: text, ...this.signed(text) };
     await this.send(
       'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' },
     );
@@ -292,7 +342,10 @@ export class S3RemoteTier implements RemoteTier {
         if (!entry) continue;
         const manifest = this.checkEntry(entry, key);
         if (typeof manifest === 'string') out.push({ key, stage: '', uses: '', bytes: object.Size, pushedAt, problem: manifest });
-        else out.push({ key, stage: manifest.stage, uses: manifest.uses, bytes: manifest.files.reduce((n, f) => n + f.size, 0), pushedAt });
+        else {
+          const pipeline = typeof manifest.meta?.pipeline === 'string' ? { pipeline: manifest.meta.pipeline } : {};
+          out.push({ key, stage: manifest.stage, uses: manifest.uses, bytes: manifest.files.reduce((n, f) => n + f.size, 0), pushedAt, ...pipeline });
+        }
       } catch (err) {
         if (!(err instanceof CorruptEntryError)) throw err;
         out.push({ key, stage: '', uses: '', bytes: object.Size, pushedAt, problem: err.message });
@@ -301,12 +354,59 @@ export class S3RemoteTier implements RemoteTier {
     return out;
   }
 
+  /** Record which entries a run used (its outline), for gc --remote. */
+  async pushRun(outline: RunOutline): Promise<void> {
+    if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
+    const text = JSON.stringify(outline);
+    const object: RunObject = { record: text, ...this.signed(RUN_SIGNED_AS + text) };
+    await this.send('PutObjectCommand', { Bucket: this.bucket, Key: this.runKey(outline.id), Body: JSON.stringify(object), ContentType: 'application/json' });
+  }
+
+  /** Every run object: its outline when it can be trusted and read, else why not. */
+  async runs(): Promise<RemoteRunInfo[]> {
+    const out: RemoteRunInfo[] = [];
+    for (const object of await this.list(`${this.prefix}/runs/`)) {
+      const id = object.Key.slice(`${this.prefix}/runs/`.length).replace(/\.json$/, '');
+      if (!RUN_ID.test(id)) continue;
+      const pushedAt = object.LastModified.toISOString();
+      try {
+        const found = await this.readSigned(this.runKey(id), 'record', 'run');
+        if (!found) continue;
+        const problem = this.signatureProblem(RUN_SIGNED_AS + found.text, found.hmac);
+        if (problem) {
+          out.push({ id, pushedAt, problem });
+          continue;
+        }
+        let outline: RunOutline | string;
+        try {
+          outline = parseRunOutline(JSON.parse(found.text));
+        } catch {
+          outline = 'not JSON';
+        }
+        if (typeof outline === 'string' || outline.id !== id) out.push({ id, pushedAt, problem: `its record is invalid: ${typeof outline === 'string' ? outline : `id ${outline.id}`}` });
+        else out.push({ id, pushedAt, outline });
+      } catch (err) {
+        if (!(err instanceof CorruptEntryError)) throw err;
+        out.push({ id, pushedAt, problem: err.message });
+      }
+    }
+    return out;
+  }
+
   /**
-   * Delete entries pushed more than `maxAgeDays` ago that are not in `keep`, then blobs no remaining entry
-   * names and older than the same age (a younger one may belong to a push whose entry is not written yet).
+   * Delete entries pushed more than `maxAgeDays` ago that are not in `keep`, run objects as old that are not in
+   * `keepRuns`, then blobs that no remaining entry names. Nothing younger than `graceDays` is deleted: a push in
+   * progress writes its blobs (and a run, its entries) before the object that names them.
    */
-  async gc(options: { maxAgeDays: number; keep: Set<string>; dryRun?: boolean }): Promise<{ removed: RemoteEntryInfo[]; blobs: number; blobBytes: number }> {
-    const cutoff = Date.now() - options.maxAgeDays * 24 * 60 * 60 * 1000;
+  async gc(options: { maxAgeDays: number; graceDays: number; keep: Set<string>; keepRuns: Set<string>; dryRun?: boolean }): Promise<{
+    removed: RemoteEntryInfo[];
+    runs: number;
+    blobs: number;
+    blobBytes: number;
+  }> {
+    const now = Date.now();
+    const graceCutoff = now - options.graceDays * DAY_MS;
+    const cutoff = Math.min(now - options.maxAgeDays * DAY_MS, graceCutoff);
     const removed: RemoteEntryInfo[] = [];
     const referenced = new Set<string>();
     for (const entry of await this.entries()) {
@@ -319,16 +419,23 @@ export class S3RemoteTier implements RemoteTier {
       const manifest = kept && manifestFromText(kept.manifest, entry.key);
       if (manifest && typeof manifest !== 'string') for (const f of manifest.files) referenced.add(f.sha256);
     }
+    let runs = 0;
+    for (const object of await this.list(`${this.prefix}/runs/`)) {
+      const id = object.Key.slice(`${this.prefix}/runs/`.length).replace(/\.json$/, '');
+      if (!RUN_ID.test(id) || options.keepRuns.has(id) || object.LastModified.getTime() >= cutoff) continue;
+      runs++;
+      if (!options.dryRun) await this.send('DeleteObjectCommand', { Bucket: this.bucket, Key: object.Key });
+    }
     let blobs = 0;
     let blobBytes = 0;
     for (const object of await this.list(`${this.prefix}/blobs/`)) {
       const sha = object.Key.slice(`${this.prefix}/blobs/`.length);
-      if (referenced.has(sha) || object.LastModified.getTime() >= cutoff) continue;
+      if (referenced.has(sha) || object.LastModified.getTime() >= graceCutoff) continue;
       blobs++;
       blobBytes += object.Size;
       if (!options.dryRun) await this.send('DeleteObjectCommand', { Bucket: this.bucket, Key: object.Key });
     }
-    return { removed, blobs, blobBytes };
+    return { removed, runs, blobs, blobBytes };
   }
 
   private async list(prefix: string): Promise<{ Key: string; LastModified: Date; Size: number }[]> {

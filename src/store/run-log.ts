@@ -2,7 +2,7 @@
 // run's JSON log. `pipe runs`, `pipe compare` and `pipe cache gc` read it; `pipe run` writes it.
 import { join } from 'node:path';
 import type { RunRecord } from '../runs/record.js';
-import { latestRunOf, listRuns, readRun } from '../runs/read.js';
+import { latestOfEachGroup, latestRunOf, listRuns, outlineOf, readRun, stageKeys } from '../runs/read.js';
 import { runDir, writeRunRecord } from '../runs/write.js';
 
 export class RunLog {
@@ -35,22 +35,11 @@ export class RunLog {
   }
 
   /**
-   * Keys that recent runs used: the newest run of each pipeline and its newest successful run must stay
-   * reproducible from the cache even if the pipeline file changed since, so `pipe cache gc` keeps them.
+   * Keys that recent runs used: the newest run of each pipeline, each variant of its sweeps, and of the file as
+   * it is, and the newest successful one of each, must stay reproducible from the cache even if the pipeline
+   * file changed since, so `pipe cache gc` keeps them (see latestOfEachGroup).
    */
   async keysOfLatestRuns(): Promise<Set<string>> {
-    const newest = new Map<string, RunRecord>();
-    const newestOk = new Map<string, RunRecord>();
-    // list() is newest first: the first record seen of each pipeline is its newest.
-    for (const record of await this.list()) {
-      const pipeline = `${record.pipeline.file}\0${record.pipeline.name}`;
-      if (!newest.has(pipeline)) newest.set(pipeline, record);
-      if (record.status === 'ok' && !newestOk.has(pipeline)) newestOk.set(pipeline, record);
-    }
-    const keys = new Set<string>();
-    for (const record of [...newest.values(), ...newestOk.values()]) {
-      for (const stage of Object.values(record.stages)) if (typeof stage?.key === 'string') keys.add(stage.key);
-    }
-    return keys;
+    return stageKeys(latestOfEachGroup((await this.list()).map(outlineOf)));
   }
 }

@@ -6,7 +6,8 @@ import { PipeError } from '../../errors.js';
 import type { EntryInfo, LocalStore } from '../../store/local-store.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
-import type { S3RemoteTier } from '../../store/remote-s3.js';
+import type { RemoteEntryInfo, S3RemoteTier } from '../../store/remote-s3.js';
+import { latestOfEachGroup, outlineOf, runsOfFile, stageKeys } from '../../runs/read.js';
 import { openPipeline, planKeys } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe cache <ls | gc | verify | push | pull> [options]
@@ -15,22 +16,29 @@ Inspect the artifact cache (the store of every stage's outputs, by cache key) an
 
   pipe cache ls [--remote]     list entries: key, stage, stage type, size, time since last use (or push)
   pipe cache gc [pipelines...] remove entries, least recently used first, keeping every entry that the
-                               given pipelines (default: pipelines/*.yaml) or their latest runs use
+                               given pipelines (default: pipelines/*.yaml) or their latest runs use (the
+                               latest of each sweep variant, and of the file without --set, too); with
+                               --remote, also those of the latest runs the remote has records of
   pipe cache verify            re-check every entry's files against its manifest
   pipe cache push [pipeline]   upload the pipeline's cached stages (default: every local entry) to the
-                               remote cache, e.g. to share a cache warmed by hand
+                               remote cache, e.g. to share a cache warmed by hand, with the records of its
+                               (every pipeline's) latest runs
   pipe cache pull [pipeline]   fetch the pipeline's stages (default: every remote entry) into the local store
 
 The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix or the pipeline's cache: { remote: ... }, with
 PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS credential variables (see pipe run
---help). push and gc --remote write to it: run them only from a trusted machine.
+--help). push and gc --remote write to it: run them only from a trusted machine. Each run that pushes also
+records which entries it used there, so gc --remote keeps what the latest runs used even on a machine without
+the pipelines' inputs (a scheduled prune job).
 
 Options:
   --cache <dir>        store root (default: $PIPE_ARTIFACTS, else ./artifacts)
   --remote             ls, gc: the remote cache instead of the local store
   --json               ls: print entries as JSON
-gc options (at least one bound, or --all-unused; with --remote only --max-age):
+gc options (at least one bound, or --all-unused; with --remote only --max-age, and --grace):
   --max-age <age>      remove entries unused (remote: pushed) for longer than this (e.g. 30d, 12h, 2w)
+  --grace <age>        --remote: never remove anything younger than this (default 1h), so that pushes in
+                       progress (files first, the entry naming them last) keep their files
   --max-entries <n>    keep at most n entries
   --max-size <size>    keep at most this many bytes (e.g. 5GB, 500MB, 2GiB)
   --all-unused         remove every entry not in use
@@ -50,6 +58,7 @@ interface Options {
   cache?: string;
   json: boolean;
   maxAgeDays?: number;
+  graceDays?: number;
   maxEntries?: number;
   maxBytes?: number;
   allUnused: boolean;
@@ -78,6 +87,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case '--max-age':
         options.maxAgeDays = parseAgeDays(value());
+        break;
+      case '--grace':
+        options.graceDays = parseAgeDays(value(), '--grace');
         break;
       case '--max-entries': {
         const v = value();
@@ -161,10 +173,12 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
   const storeOptions = { flag: options.cache, write: direction === 'push' };
   let store: Store;
   let keys: string[] | undefined;
+  let pipelineName: string | undefined;
   if (file) {
     const opened = await openPipeline(file, { store: storeOptions });
     store = opened.store;
     keys = opened.plan.order.map((id) => opened.plan.stages[id].key);
+    pipelineName = opened.plan.pipeline.name;
   } else {
     store = await openStore(storeOptions);
   }
@@ -181,6 +195,11 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
     for (const f of report.failed) process.stderr.write(`${f.key.slice(0, 12)}: ${f.reason}\n`);
     const notes = missing ? `; ${missing} not in the local store (run the pipeline first)` : '';
     process.stdout.write(`${report.pushed.length} pushed, ${report.present.length} already there, ${report.failed.length} failed to ${remote.location}${notes}\n`);
+    // As a run with writes on does: say which entries the latest runs used, so that gc --remote keeps them.
+    const runs = latestOfEachGroup((file ? await runsOfFile(store.root, file, pipelineName!) : await store.runs.list()).map(outlineOf));
+    for (const outline of runs) await cache.recordRun(outline);
+    if (!cache.activeRemote) return 1; // the cache warned with the reason
+    if (runs.length) process.stdout.write(`recorded ${runs.length} latest ${runs.length === 1 ? 'run' : 'runs'} there (gc --remote keeps what they used)\n`);
     return report.failed.length ? 1 : 0;
   }
   try {
@@ -229,18 +248,24 @@ async function gcRemote(store: Store & { remote: S3RemoteTier }, options: Option
     });
   }
   const pipelines = options.positional.length ? options.positional : await defaultPipelines();
-  const { keep, sources } = await keysInUse(store, options, pipelines);
   let result;
+  let inUse;
   try {
-    result = await store.remote.gc({ maxAgeDays: options.maxAgeDays, keep, dryRun: options.dryRun });
+    const usage = await remoteUsage(store);
+    inUse = await keysInUse(usage, options, pipelines);
+    const graceDays = options.graceDays ?? DEFAULT_GRACE_DAYS;
+    result = await store.remote.gc({ maxAgeDays: options.maxAgeDays, graceDays, keep: inUse.keep, keepRuns: usage.keepRuns, dryRun: options.dryRun });
   } catch (err) {
+    if (err instanceof PipeError) throw err;
     return remoteFailed(err, store.remote);
   }
+  const { keep, sources } = inUse;
   process.stdout.write(`keeping ${keep.size} ${keep.size === 1 ? 'key' : 'keys'} in use (${sources.join('; ')})\n`);
   const verb = options.dryRun ? 'would remove' : 'removed';
   for (const e of result.removed) process.stdout.write(`${verb} ${e.key.slice(0, 12)} ${e.stage || '?'} (${formatBytes(e.bytes)})\n`);
   process.stdout.write(
-    `${verb} ${result.removed.length} ${result.removed.length === 1 ? 'entry' : 'entries'} and ${result.blobs} unreferenced ${result.blobs === 1 ? 'file' : 'files'} (${formatBytes(result.blobBytes)}) from ${store.remote.location}\n`,
+    `${verb} ${result.removed.length} ${result.removed.length === 1 ? 'entry' : 'entries'}, ${result.runs} older run ${result.runs === 1 ? 'record' : 'records'} ` +
+      `and ${result.blobs} unreferenced ${result.blobs === 1 ? 'file' : 'files'} (${formatBytes(result.blobBytes)}) from ${store.remote.location}\n`,
   );
   return 0;
 }
@@ -281,9 +306,56 @@ async function defaultPipelines(): Promise<string[]> {
   }
 }
 
-async function keysInUse(store: Store, options: Options, pipelines: string[]): Promise<{ keep: Set<string>; sources: string[] }> {
-  const keep = await store.runs.keysOfLatestRuns();
-  const sources = [`${keep.size} from the latest run of each pipeline`];
+/** What gc keeps besides what the pipelines' plans use: the latest runs' keys, and what a pipeline made. */
+interface Usage {
+  latest: Set<string>;
+  /** How `latest` was found, after its count: "from the latest run of each pipeline". */
+  latestFrom: string;
+  /** For a pipeline whose inputs are missing here: the keys to keep, and how they were found. */
+  madeBy(pipeline: string): Promise<{ keys: Set<string>; how: string }>;
+}
+
+/** Pushes write blobs before the entry that names them; an hour covers the longest push we expect. */
+const DEFAULT_GRACE_DAYS = 1 / 24;
+
+function localUsage(store: Store): Promise<Usage> {
+  return store.runs.keysOfLatestRuns().then((latest) => ({
+    latest,
+    latestFrom: 'from the latest run of each pipeline',
+    madeBy: async (pipeline) => ({ keys: await entriesMadeBy(store.cache.local, pipeline), how: `pipeline '${pipeline}' made` }),
+  }));
+}
+
+/**
+ * The remote's own records: the runs that pushed there (each group's latest, as local gc keeps them), and for a
+ * pipeline without run records, the entries whose manifests say it built them. `keepRuns`: the run records
+ * gc keeps. Runs recorded here (in the local store) count too.
+ */
+async function remoteUsage(store: Store & { remote: S3RemoteTier }): Promise<Usage & { keepRuns: Set<string> }> {
+  const runs = await store.remote.runs();
+  for (const r of runs) if (r.problem) process.stderr.write(`warning: remote run record ${r.id} ignored: ${r.problem}\n`);
+  const latestRuns = latestOfEachGroup(runs.flatMap((r) => (r.outline ? [r.outline] : [])));
+  const latest = stageKeys(latestRuns);
+  const remoteCount = latest.size;
+  for (const key of await store.runs.keysOfLatestRuns()) latest.add(key);
+  let entries: RemoteEntryInfo[] | undefined;
+  return {
+    latest,
+    latestFrom: `from the latest run of each pipeline (${remoteCount} as the remote's run records say)`,
+    keepRuns: new Set(latestRuns.map((r) => r.id)),
+    madeBy: async (pipeline) => {
+      const ran = latestRuns.filter((r) => r.pipeline.name === pipeline);
+      if (ran.length) return { keys: stageKeys(ran), how: `the latest runs of pipeline '${pipeline}' used (the remote's run records)` };
+      entries ??= await store.remote.entries();
+      const made = entries.filter((e) => !e.problem && e.pipeline === pipeline).map((e) => e.key);
+      return { keys: new Set(made), how: `pipeline '${pipeline}' made (the remote's manifests; it has no run records there)` };
+    },
+  };
+}
+
+async function keysInUse(usage: Usage, options: Options, pipelines: string[]): Promise<{ keep: Set<string>; sources: string[] }> {
+  const keep = new Set(usage.latest);
+  const sources = [`${keep.size} ${usage.latestFrom}`];
   for (const file of pipelines) {
     let keys: Set<string> | { pipeline: string; problem: string };
     try {
@@ -296,11 +368,11 @@ async function keysInUse(store: Store, options: Options, pipelines: string[]): P
       });
     }
     if (!(keys instanceof Set)) {
-      // Its inputs are not here (e.g. a dataset not downloaded in this checkout): keep everything it made.
-      const made = await entriesMadeBy(store.cache.local, keys.pipeline);
-      for (const k of made) keep.add(k);
-      process.stderr.write(`warning: ${file}: ${keys.problem}; keeping the ${made.size} entries pipeline '${keys.pipeline}' made\n`);
-      sources.push(`${made.size} made by ${file} (its inputs are missing)`);
+      // Its inputs are not here (e.g. a dataset not downloaded in this checkout): keep what its records say it built.
+      const made = await usage.madeBy(keys.pipeline);
+      for (const k of made.keys) keep.add(k);
+      process.stderr.write(`warning: ${file}: ${keys.problem}; keeping the ${made.keys.size} entries ${made.how}\n`);
+      sources.push(`${made.keys.size} made by ${file} (its inputs are missing)`);
       continue;
     }
     for (const k of keys) keep.add(k);
@@ -319,8 +391,9 @@ async function gc(store: Store, options: Options): Promise<number> {
   if (options.maxAgeDays === undefined && options.maxEntries === undefined && options.maxBytes === undefined && !options.allUnused) {
     throw new PipeError('pipe cache gc: nothing to bound', { hint: 'give --max-age, --max-entries or --max-size, or --all-unused to remove every entry not in use' });
   }
+  if (options.graceDays !== undefined) throw new PipeError('--grace is for pipe cache gc --remote', { hint: 'the local store locks what is being written; drop --grace' });
   const pipelines = options.positional.length ? options.positional : await defaultPipelines();
-  const { keep, sources } = await keysInUse(store, options, pipelines);
+  const { keep, sources } = await keysInUse(await localUsage(store), options, pipelines);
   const { removed, keptBytes } = await store.cache.local.gc({
     maxAgeDays: options.maxAgeDays,
     maxEntries: options.allUnused ? 0 : options.maxEntries,

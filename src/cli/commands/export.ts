@@ -5,8 +5,8 @@ import { parseCommandArgs } from '../args.js';
 
 export const usage = `Usage: pipe export <pipeline.yaml | run-id> --out <dir> [--cache <dir>]
 
-Writes the model a run trained (a pipeline file stands for its latest run) into <dir>, ready to use without
-pipe:
+Writes the model a run trained (a pipeline file stands for its latest run without --set or --sweep) into
+<dir>, ready to use without pipe:
   model.json     TensorFlow.js layers model; userDefinedMetadata.pipe holds the class names in label order,
                  the input shape, how images are prepared (grey or RGB, cover/contain/fill) and normalised
                  (mode, scale, mean, std), and the pipeline, stage, cache key and run it came from

@@ -8,10 +8,10 @@ import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe predict <pipeline.yaml | run-id | export-dir> <image or folder>... [options]
 
-Classifies images with a trained model: the latest run of a pipeline, a run id, or a folder written by
-'pipe export'. Each PNG or JPEG is prepared as the training images were (grey or RGB, fitted to the model's
-input shape, the normalisation recorded in the dataset), and the top classes are printed with their
-probabilities. A folder is searched for .png/.jpg/.jpeg files (recursively) and streamed in batches.
+Classifies images with a trained model: the latest run of a pipeline (without --set or --sweep), a run id,
+or a folder written by 'pipe export'. Each PNG or JPEG is prepared as the training images were (grey or RGB,
+fitted to the model's input shape, the normalisation recorded in the dataset), and the top classes are
+printed with their probabilities. A folder is searched for .png/.jpg/.jpeg files (recursively) and streamed in batches.
 
 An image that cannot be read is reported and skipped (exit code 2 at the end); --strict stops at the first.
 

@@ -7,6 +7,7 @@ import { printable } from '../../printable.js';
 import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
 import { upstreamOf, type Plan } from '../../plan/plan.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
+import { outlineOf } from '../../runs/read.js';
 import type { RunRecord } from '../../runs/record.js';
 import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
@@ -55,9 +56,9 @@ up to --jobs at a time, and ends with 'pipe compare' over them.
 
 The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
 the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
-After the run, <artifacts>/latest/<pipeline name>/ links to its report.html, metrics.json, summary.md, model/
-and run.json, and the last lines print those paths and the headline metrics (test accuracy, balanced
-accuracy, macro F1, leakage verdict).
+After the run, <artifacts>/latest/<pipeline name>/ (a sweep variant's: latest/<pipeline name>@<variant>/)
+links to its report.html, metrics.json, summary.md, model/ and run.json, and the last lines print those paths
+and the headline metrics (test accuracy, balanced accuracy, macro F1, leakage verdict).
 
 Gate metrics: <split>.accuracy | .balancedAccuracy | .macroF1 | .loss (e.g. test.macroF1), <stage>.<split>.<metric>,
 <stage>.<summary field> (e.g. train.bestValAccuracy), leakage.leaky (1 when images are shared between splits).
@@ -319,6 +320,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
   await saving;
   await saveRecord();
+  await store.cache.recordRun(outlineOf(record));
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
