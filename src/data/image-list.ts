@@ -3,8 +3,9 @@
 // name. Every path must stay inside the CSV's folder, links followed: that folder is what the cache key hashes
 // for the listing, and a path from a data file never leads outside it. No decoding here.
 import { readFile, realpath } from 'node:fs/promises';
-import { dirname, extname, isAbsolute, join, relative, sep } from 'node:path';
+import { dirname, extname, isAbsolute, join, sep } from 'node:path';
 import { PipeError } from '../errors.js';
+import { realPathInside } from '../store/fs-utils.js';
 import { splitLine } from './csv-image-parser.js';
 import { IMAGE_EXTENSIONS, UNSPLIT, type ImageFile, type ImageFolderListing } from './image-folder.js';
 
@@ -69,14 +70,9 @@ export async function listImageList(list: string, classes: string[] | undefined,
       throw new PipeError(`${where(line)}: '${path}' is not a .jpg, .jpeg or .png file`, { hint: 'list only JPEG and PNG images' });
     }
     const absolute = join(folder, path);
-    let real: string;
-    try {
-      real = await realpath(absolute);
-    } catch {
-      throw new PipeError(`${where(line)}: image '${path}' not found (paths are relative to the list's folder)`, { hint: 'fix the path, or remove the row' });
-    }
-    const inside = relative(folder, real);
-    if (isAbsolute(path) || inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
+    const real = await realpath(absolute).catch(() => undefined);
+    if (real === undefined) throw new PipeError(`${where(line)}: image '${path}' not found (paths are relative to the list's folder)`, { hint: 'fix the path, or remove the row' });
+    if (isAbsolute(path) || real === folder || (await realPathInside(folder, real)) === undefined) {
       throw new PipeError(`${where(line)}: image '${path}' is outside the list's folder`, {
         hint: 'keep the list at the top of its images\' folder and give paths inside it (no absolute paths, no .. out of it, no links out)',
       });
