@@ -7,6 +7,7 @@ import { formatDuration } from '../duration.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
+import { eventLoopTurns } from '../event-loop.js';
 import type { ImageDataset } from '../data/image-dataset.js';
 import type { NormaliseTransform } from '../data/normalisation.js';
 import { createRandom } from '../data/random.js';
@@ -306,6 +307,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     return Math.min(options.epochs, epoch + Math.max(1, (budget - spent()) / meanEpochSeconds));
   };
   const order = new Uint32Array(ctx.trainRows.length);
+  // Ctrl-C is seen within a batch of it, not at the end of the epoch.
+  const turn = eventLoopTurns();
   const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
 
   try {
@@ -322,6 +325,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       let seen = 0;
       let partial = false;
       for (let b = 0; b < batchesPerEpoch; b++) {
+        await turn();
         if (ctx.signal.aborted) throw interrupted(epoch, `batch ${b + 1}`, state.epoch);
         const batch = builder.build(order, b, options.augment, augmentRng);
         const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing);
@@ -365,6 +369,9 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         if (ctx.signal.aborted) throw interrupted(epoch, 'before validation', state.epoch);
         const val = await inferRows(tf, model, builder, ctx.validationRows, shape, classCount, {
           labelSmoothing: options.labelSmoothing,
+          signal: ctx.signal,
+        }).catch((err: unknown) => {
+          throw ctx.signal.aborted ? interrupted(epoch, 'during validation', state.epoch) : err;
         });
         record.val_loss = val.loss;
         record.val_accuracy = val.accuracy;
