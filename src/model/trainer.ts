@@ -18,7 +18,7 @@ import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js
 import { inferRows } from './inference.js';
 import { rowCrossEntropy, smoothedTargets } from './loss.js';
 import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec, type ScheduleState } from './lr-schedule.js';
-import { createOptimizer, setLearningRate, type OptimizerSpec } from './optimizers.js';
+import { createOptimizer, readStepState, restoreStepState, setLearningRate, type OptimizerSpec } from './optimizers.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
@@ -115,8 +115,9 @@ interface TrainState {
   /** Seconds spent training in earlier runs of this instance, up to the checkpoint. */
   trainingSeconds?: number;
   /**
-   * Random streams are derived from (seed, purpose, epoch), so the epoch count is the whole RNG state;
-   * recorded for inspection.
+   * A checkpoint is taken between epochs, and each epoch's random streams (shuffle order, augmentation,
+   * dropout seeds) are derived from (seed, purpose, epoch): the epoch count is the whole RNG state, and a
+   * resumed run draws what an uninterrupted one draws. Recorded for inspection.
    */
   rng: { seed: number; nextEpoch: number };
 }
@@ -279,6 +280,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     await optimizer.setWeights(slots);
     // setWeights makes variables of the slot tensors (copies); the tensors themselves are ours to free.
     tf.dispose(slots.map((s) => s.tensor));
+    // Absent from checkpoints written before it was kept: setWeights' approximation stands then.
+    restoreStepState(tf, optimizer, checkpoint.bundles.optimizerStep ?? []);
     bestWeights = checkpoint.bundles.best?.length ? checkpoint.bundles.best : null;
     resumedFromEpoch = state.epoch;
     ctx.log.info(`resuming from epoch ${state.epoch} (checkpoint in the scratch directory)`);
@@ -418,6 +421,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         bundles: {
           model: arraysOf(model.getWeights()),
           optimizer: arraysOf(optimizerSlots.map((s) => s.tensor), optimizerSlots.map((s) => s.name)),
+          optimizerStep: readStepState(optimizer),
           best: bestWeights ?? [],
         },
       });
