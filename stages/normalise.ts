@@ -3,6 +3,7 @@
 // evaluation apply per batch (src/data/normalisation.ts: normaliseBatch).
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
+import { eventLoopTurns } from '../src/event-loop.js';
 
 interface NormaliseParams {
   mode: 'scale' | 'standardise';
@@ -62,11 +63,14 @@ export default defineStage<NormaliseParams>({
         });
       }
       const stats = new PixelStatistics(ds.shape[2]);
+      // Ctrl-C is seen within a few images of it.
+      const turn = eventLoopTurns();
       for (let j = 0; j < rows.length; j++) {
         stats.add(imageAt(ds, rows[j]));
-        if (j % 8192 === 0) {
-          ctx.progress.update(`statistics: ${j}/${rows.length} ${fitSplit} images`);
+        if (j % 256 === 0) {
+          await turn();
           if (ctx.signal.aborted) throw new PipeError('normalise interrupted', { exitCode: 1 });
+          if (j % 8192 === 0) ctx.progress.update(`statistics: ${j}/${rows.length} ${fitSplit} images`);
         }
       }
       const { mean, std, zeroStd } = stats.result(statistics === 'per-channel');

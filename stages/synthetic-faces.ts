@@ -51,7 +51,7 @@ export default defineStage<SyntheticFacesParams>({
     const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
     const { count, imbalance, splits, size } = ctx.params;
     const seed = ctx.params.seed ?? ctx.seed;
-    const ds = generateSyntheticFaces({ count, imbalance, splits, size, seed }, (done) => ctx.progress.update(`drawing faces ${done}/${count}`));
+    const ds = await generateSyntheticFaces({ count, imbalance, splits, size, seed }, (done) => ctx.progress.update(`drawing faces ${done}/${count}`), ctx.signal);
     await writeDataset(ctx.output('data'), ds);
     const counts = classCounts(ds);
     return {

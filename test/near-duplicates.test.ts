@@ -33,7 +33,7 @@ const brightened = (image: Uint8Array) => image.map((v) => Math.min(255, Math.ro
 
 /** 120 distinct synthetic faces (train/validation/test), with three altered copies of train faces placed in test. */
 async function planted(): Promise<{ ds: ImageDataset; copies: Array<[number, number]> }> {
-  const ds = generateSyntheticFaces({ count: 120, imbalance: 'balanced', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 5, size: SIDE });
+  const ds = await generateSyntheticFaces({ count: 120, imbalance: 'balanced', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 5, size: SIDE });
   const train = [...ds.splitCodes.keys()].filter((i) => ds.splitCodes[i] === 0);
   const test = [...ds.splitCodes.keys()].filter((i) => ds.splitCodes[i] === 2);
   const image = (i: number) => ds.pixels.subarray(i * SIZE, (i + 1) * SIZE);
@@ -61,16 +61,16 @@ test('re-encoded, shifted and brightened copies are found; distinct faces are no
   assert.ok(result.candidatePairs >= copies.length);
 });
 
-test('faces drawn from one template are not taken for copies at the default threshold', () => {
+test('faces drawn from one template are not taken for copies at the default threshold', async () => {
   // The quickstart's faces: 3,000 of them, in which the closest distinct pair correlates 0.968.
-  const ds = generateSyntheticFaces({ count: 3000, imbalance: 'fer2013', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 42, size: SIDE });
+  const ds = await generateSyntheticFaces({ count: 3000, imbalance: 'fer2013', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 42, size: SIDE });
   const result = findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
   assert.ok(result.candidatePairs > 1000, 'the hash alone proposes many look-alikes');
   assert.deepEqual(result.pairs, []);
 });
 
-test('the hash ignores brightness and contrast and moves little under a one-pixel shift', () => {
-  const ds = generateSyntheticFaces({ count: 2, imbalance: 'balanced', splits: { train: 1 }, seed: 9, size: SIDE });
+test('the hash ignores brightness and contrast and moves little under a one-pixel shift', async () => {
+  const ds = await generateSyntheticFaces({ count: 2, imbalance: 'balanced', splits: { train: 1 }, seed: 9, size: SIDE });
   const face = ds.pixels.subarray(0, SIZE);
   const distance = (a: Uint8Array, b: Uint8Array) => {
     const [x, y] = [perceptualHash(a, SIDE, SIDE, 1), perceptualHash(b, SIDE, SIDE, 1)];

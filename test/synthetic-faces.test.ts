@@ -45,21 +45,33 @@ test('same seed gives identical bytes, a different seed different images', async
   assert.equal(same, 0);
 });
 
-test('balanced and weighted imbalance, custom splits and size', () => {
-  const balanced = generateSyntheticFaces({ count: 70, imbalance: 'balanced', splits: { train: 0.5, test: 0.5 }, seed: 1, size: 24 });
+test('balanced and weighted imbalance, custom splits and size', async () => {
+  const balanced = await generateSyntheticFaces({ count: 70, imbalance: 'balanced', splits: { train: 0.5, test: 0.5 }, seed: 1, size: 24 });
   assert.deepEqual(balanced.shape, [24, 24, 1]);
   assert.deepEqual(classCounts(balanced), { train: [5, 5, 5, 5, 5, 5, 5], test: [5, 5, 5, 5, 5, 5, 5] });
-  const weighted = generateSyntheticFaces({ count: 40, imbalance: { Happy: 3, Sad: 1 }, splits: { train: 1 }, seed: 1, size: 24 });
+  const weighted = await generateSyntheticFaces({ count: 40, imbalance: { Happy: 3, Sad: 1 }, splits: { train: 1 }, seed: 1, size: 24 });
   assert.deepEqual(classCounts(weighted).train, [0, 0, 0, 30, 10, 0, 0]);
-  assert.throws(() => generateSyntheticFaces({ count: 10, imbalance: { Joy: 1 }, splits: { train: 1 }, seed: 1, size: 24 }), PipeError);
-  assert.throws(() => generateSyntheticFaces({ count: 10, imbalance: 'balanced', splits: { train: 0.7 }, seed: 1, size: 24 }), /add up to 1/);
+  await assert.rejects(generateSyntheticFaces({ count: 10, imbalance: { Joy: 1 }, splits: { train: 1 }, seed: 1, size: 24 }), PipeError);
+  await assert.rejects(generateSyntheticFaces({ count: 10, imbalance: 'balanced', splits: { train: 0.7 }, seed: 1, size: 24 }), /add up to 1/);
 });
 
 // Pose (shift, scale, rotation) and lighting vary, so a pixel-space method stays close to chance while a small CNN
 // learns the classes (about 40% held-out accuracy after three epochs on 2,240 faces). This fixed-seed check only
 // guards against the classes losing all pixel-level signal, or becoming separable without learning features.
-test('classes are learnable but not trivial: nearest class centroid beats chance on held-out faces', () => {
-  const ds = generateSyntheticFaces({ count: 1400, imbalance: 'balanced', splits: { train: 0.8, test: 0.2 }, seed: 5, size: 48 });
+test("an abort from the event loop (as Ctrl-C's handler) stops drawing long before the last face", async () => {
+  const abort = new AbortController();
+  let drawn = 0;
+  const onProgress = (done: number) => {
+    drawn = done;
+    if (done === 500) setImmediate(() => abort.abort());
+  };
+  const count = 20_000;
+  await assert.rejects(generateSyntheticFaces({ count, imbalance: 'balanced', splits: { train: 1 }, seed: 1, size: 16 }, onProgress, abort.signal), (err: unknown) => err === abort.signal.reason);
+  assert.ok(drawn < count, 'every face was drawn before the abort was seen');
+});
+
+test('classes are learnable but not trivial: nearest class centroid beats chance on held-out faces', async () => {
+  const ds = await generateSyntheticFaces({ count: 1400, imbalance: 'balanced', splits: { train: 0.8, test: 0.2 }, seed: 5, size: 48 });
   // Per-image standardised pixels, so lighting does not dominate the distance.
   const features = (i: number) => {
     const img = Array.from(ds.pixels.subarray(i * 2304, (i + 1) * 2304));

@@ -1,6 +1,7 @@
 // A seeded dataset of cartoon faces in FER2013's seven expression classes: class sizes from weights, stratified
 // splits, and one independent random stream per image so that image i is the same whatever the count.
 import { PipeError } from '../errors.js';
+import { eventLoopTurns } from '../event-loop.js';
 import { drawFace } from './face-drawing.js';
 import { EXPRESSIONS, sampleFace } from './face-expressions.js';
 import type { ImageDataset } from './image-dataset.js';
@@ -48,7 +49,12 @@ export function classWeights(imbalance: Imbalance): number[] {
   return weights;
 }
 
-export function generateSyntheticFaces(options: SyntheticFacesOptions, onProgress?: (done: number) => void): ImageDataset {
+/** The dataset for `options`; stops between faces once `signal` is aborted. */
+export async function generateSyntheticFaces(
+  options: SyntheticFacesOptions,
+  onProgress?: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<ImageDataset> {
   const { count, size, seed } = options;
   const splitNames = Object.keys(options.splits);
   const fractions = Object.values(options.splits);
@@ -75,7 +81,10 @@ export function generateSyntheticFaces(options: SyntheticFacesOptions, onProgres
     splitCodes[i] = s;
   }
   const pixels = new Uint8Array(count * size * size);
+  const turn = eventLoopTurns();
   for (let i = 0; i < count; i++) {
+    await turn();
+    signal?.throwIfAborted();
     const random = createRandom(seed, 1, i);
     pixels.set(drawFace(sampleFace(labels[i], random, size), size, () => random.normal()), i * size * size);
     if (onProgress && i % 500 === 499) onProgress(i + 1);

@@ -1,5 +1,6 @@
 // Batched inference over some rows of a dataset: bounded memory (one batch of tensors at a time), and the
 // numbers that validation and evaluation need (summed loss, predicted classes).
+import { eventLoopTurns } from '../event-loop.js';
 import type { Tf } from '../tf/backend.js';
 import type { BatchBuilder } from './batches.js';
 import { rowCrossEntropy, smoothedTargets } from './loss.js';
@@ -51,7 +52,10 @@ export async function inferRows(
   let lossSum = 0;
   let correct = 0;
   const batches = builder.batchCount(rows.length);
+  // Ctrl-C is seen within a batch of it.
+  const turn = eventLoopTurns();
   for (let b = 0; b < batches; b++) {
+    await turn();
     options.signal?.throwIfAborted();
     const batch = builder.build(rows, b);
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);

@@ -1,7 +1,9 @@
 // Optimizers from params, and the one operation schedules need on them: changing the learning rate.
 import type { Tf } from '../tf/backend.js';
+import type { NamedArray } from './checkpoint.js';
 
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
+type Variable = import('@tensorflow/tfjs').Variable;
 
 export interface OptimizerSpec {
   name: 'adam' | 'sgd' | 'rmsprop';
@@ -31,4 +33,31 @@ export function setLearningRate(optimizer: Optimizer, lr: number): void {
   const o = optimizer as unknown as { learningRate: number; setLearningRate?: (lr: number) => void };
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
   else o.learningRate = lr;
+}
+
+/**
+ * What an optimizer steps by besides its getWeights() slots: Adam's running products beta1^t and beta2^t. Its
+ * setWeights recomputes them as powers, which round differently from the product, so a run resumed from a
+ * checkpoint would drift away from one that was never interrupted.
+ */
+function stepState(optimizer: Optimizer): Record<string, Variable> {
+  const o = optimizer as unknown as { accBeta1?: Variable; accBeta2?: Variable };
+  return Object.fromEntries(Object.entries({ accBeta1: o.accBeta1, accBeta2: o.accBeta2 }).filter(([, v]) => v !== undefined)) as Record<string, Variable>;
+}
+
+/** The optimizer's step state (see stepState), for a checkpoint. */
+export function readStepState(optimizer: Optimizer): NamedArray[] {
+  return Object.entries(stepState(optimizer)).map(([name, v]) => ({ name, shape: v.shape, dtype: 'float32', data: v.dataSync() as Float32Array }));
+}
+
+/** Put back the step state a checkpoint holds; call after optimizer.setWeights, which overwrites it. */
+export function restoreStepState(tf: Tf, optimizer: Optimizer, arrays: NamedArray[]): void {
+  const variables = stepState(optimizer);
+  for (const a of arrays) {
+    const v = variables[a.name];
+    if (!v) continue;
+    const t = tf.tensor(a.data, a.shape, a.dtype);
+    v.assign(t);
+    t.dispose();
+  }
 }

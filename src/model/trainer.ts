@@ -7,6 +7,7 @@ import { formatDuration } from '../duration.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
+import { eventLoopTurns } from '../event-loop.js';
 import type { ImageDataset } from '../data/image-dataset.js';
 import type { NormaliseTransform } from '../data/normalisation.js';
 import { createRandom } from '../data/random.js';
@@ -17,7 +18,7 @@ import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js
 import { inferRows } from './inference.js';
 import { rowCrossEntropy, smoothedTargets } from './loss.js';
 import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec, type ScheduleState } from './lr-schedule.js';
-import { createOptimizer, setLearningRate, type OptimizerSpec } from './optimizers.js';
+import { createOptimizer, readStepState, restoreStepState, setLearningRate, type OptimizerSpec } from './optimizers.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
@@ -114,8 +115,9 @@ interface TrainState {
   /** Seconds spent training in earlier runs of this instance, up to the checkpoint. */
   trainingSeconds?: number;
   /**
-   * Random streams are derived from (seed, purpose, epoch), so the epoch count is the whole RNG state;
-   * recorded for inspection.
+   * A checkpoint is taken between epochs, and each epoch's random streams (shuffle order, augmentation,
+   * dropout seeds) are derived from (seed, purpose, epoch): the epoch count is the whole RNG state, and a
+   * resumed run draws what an uninterrupted one draws. Recorded for inspection.
    */
   rng: { seed: number; nextEpoch: number };
 }
@@ -278,6 +280,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     await optimizer.setWeights(slots);
     // setWeights makes variables of the slot tensors (copies); the tensors themselves are ours to free.
     tf.dispose(slots.map((s) => s.tensor));
+    // Absent from checkpoints written before it was kept: setWeights' approximation stands then.
+    restoreStepState(tf, optimizer, checkpoint.bundles.optimizerStep ?? []);
     bestWeights = checkpoint.bundles.best?.length ? checkpoint.bundles.best : null;
     resumedFromEpoch = state.epoch;
     ctx.log.info(`resuming from epoch ${state.epoch} (checkpoint in the scratch directory)`);
@@ -306,6 +310,8 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
     return Math.min(options.epochs, epoch + Math.max(1, (budget - spent()) / meanEpochSeconds));
   };
   const order = new Uint32Array(ctx.trainRows.length);
+  // Ctrl-C is seen within a batch of it, not at the end of the epoch.
+  const turn = eventLoopTurns();
   const sampleWeights = options.classWeights ? new Float32Array(options.batchSize) : null;
 
   try {
@@ -322,6 +328,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
       let seen = 0;
       let partial = false;
       for (let b = 0; b < batchesPerEpoch; b++) {
+        await turn();
         if (ctx.signal.aborted) throw interrupted(epoch, `batch ${b + 1}`, state.epoch);
         const batch = builder.build(order, b, options.augment, augmentRng);
         const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing);
@@ -365,6 +372,9 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         if (ctx.signal.aborted) throw interrupted(epoch, 'before validation', state.epoch);
         const val = await inferRows(tf, model, builder, ctx.validationRows, shape, classCount, {
           labelSmoothing: options.labelSmoothing,
+          signal: ctx.signal,
+        }).catch((err: unknown) => {
+          throw ctx.signal.aborted ? interrupted(epoch, 'during validation', state.epoch) : err;
         });
         record.val_loss = val.loss;
         record.val_accuracy = val.accuracy;
@@ -411,6 +421,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
         bundles: {
           model: arraysOf(model.getWeights()),
           optimizer: arraysOf(optimizerSlots.map((s) => s.tensor), optimizerSlots.map((s) => s.name)),
+          optimizerStep: readStepState(optimizer),
           best: bestWeights ?? [],
         },
       });

@@ -69,11 +69,30 @@ export interface LoadedTf {
   kernels: string;
 }
 
-let loaded: LoadedTf | null = null;
+/** The load of the active backend: settled, or still in progress. */
+let current: { backend: BackendName; loading: Promise<LoadedTf> } | null = null;
 
-/** Load tfjs with this backend (resolved already: see resolveBackend) and make it the active one. */
-export async function loadTf(backend: BackendName): Promise<LoadedTf> {
-  if (loaded && loaded.backend === backend) return loaded;
+/**
+ * Load tfjs with this backend (resolved already: see resolveBackend) and make it the active one. Callers that
+ * arrive while a load is in progress share it: two model stages that start at the same moment would otherwise
+ * both initialise the backend, and the second finds it half-made. Another backend is loaded after the load in
+ * progress has settled; a failed load is forgotten, so the next call tries again.
+ */
+export function loadTf(backend: BackendName): Promise<LoadedTf> {
+  if (current?.backend === backend) return current.loading;
+  const previous = current?.loading.catch(() => undefined);
+  const loading = (async () => {
+    await previous;
+    return load(backend);
+  })();
+  current = { backend, loading };
+  loading.catch(() => {
+    if (current?.loading === loading) current = null;
+  });
+  return loading;
+}
+
+async function load(backend: BackendName): Promise<LoadedTf> {
   let tf: Tf;
   if (backend === 'tensorflow') {
     const pkg = nativePackage();
@@ -92,6 +111,5 @@ export async function loadTf(backend: BackendName): Promise<LoadedTf> {
   await tf.ready();
   // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (oneDNN, OpenBLAS or XNNPACK).
   if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
-  loaded = { tf, backend, kernels: (await kernelsOf(backend)).description };
-  return loaded;
+  return { tf, backend, kernels: (await kernelsOf(backend)).description };
 }
