@@ -535,6 +535,16 @@ function parseManifest(text: string, key: string): Manifest | string {
     if (plainPathProblem(file.path) !== undefined) return `file path ${JSON.stringify(file.path)} is not a plain relative path inside the entry`;
     if (!SHA256.test(file.sha256) || !Number.isSafeInteger(file.size) || file.size < 0) return `file record of ${JSON.stringify(file.path)}: bad size or sha256`;
   }
+  // A name cannot be both a file and a folder (`x` and `x/inner`), nor listed twice: no store could hold that.
+  const paths = new Set((m.files as ManifestFile[]).map((f) => f.path));
+  if (paths.size !== m.files.length) return 'a file path is listed twice';
+  for (const path of paths) {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      if (paths.has(folder)) return `${JSON.stringify(folder)} is listed both as a file and as the folder of ${JSON.stringify(path)}`;
+    }
+  }
   if (typeof m.stage !== 'string' || typeof m.uses !== 'string' || typeof m.createdAt !== 'string') return 'missing stage, uses or createdAt';
   return m as Manifest;
 }

@@ -64,8 +64,9 @@ A shared remote cache (S3-compatible: AWS S3, MinIO, R2, Ceph, Garage): with PIP
 as "cached (remote)". PIPE_REMOTE_CACHE_ENDPOINT=http://host:port names a server other than AWS; credentials
 come from the standard AWS variables. Pushing what this run builds needs PIPE_REMOTE_CACHE_WRITE=1: switch it
 on only for trusted builds (e.g. the main branch). PIPE_CACHE_SIGNING_KEY signs and checks entries (HMAC);
-PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30). A remote that fails only costs time:
-the run goes on with the local cache.
+PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30), and a download also gets its size at
+PIPE_REMOTE_CACHE_MIN_RATE (bytes per second, default 256KiB). A remote that fails only costs time: the run
+goes on with the local cache.
 
 Examples:
   pipe run pipelines/quickstart.yaml
