@@ -86,7 +86,7 @@ describe('remote cache entries are checked against the planned stage, and transf
     return { record, manifestOf, forge };
   }
 
-  it('an entry that says another stage type is ignored and that stage alone rebuilt, saying why', async () => {
+  it('an entry that says another stage type is ignored and that stage alone rebuilt, saying why (and not pulled)', async () => {
     const { record, manifestOf, forge } = await pushed('uses');
     // The sum entry's manifest claims to be a report entry (its files untouched).
     const sum = await manifestOf('sum');
@@ -99,6 +99,11 @@ describe('remote cache entries are checked against the planned stage, and transf
       new RegExp(`remote cache entry ${record.stages.sum.key.slice(0, 12)} ignored: it is an entry of stage type '${escaped(report.uses)}', and this stage is '${escaped(sum.uses)}'; building it here`),
     );
     assert.doesNotMatch(reader.stderr, /unavailable/);
+    // `pipe cache pull` of the pipeline does not take it either.
+    const pull = (await makeToyProject()).pipe(['cache', 'pull', 'pipeline.yaml'], remoteEnv(server.port, 'uses'));
+    assert.equal(pull.status, 1, pull.stderr);
+    assert.match(pull.stdout, /3 fetched from s3:\/\/pipe-cache\/uses, 0 already here, 0 not in the remote cache, 1 rejected/);
+    assert.match(pull.stderr, /ignored: it is an entry of stage type/);
   });
 
   it('an entry whose files are not the stage\'s outputs (other names, an output as a folder) is ignored and rebuilt', async () => {
@@ -131,16 +136,16 @@ describe('remote cache entries are checked against the planned stage, and transf
   });
 
   /**
-   * A proxy in front of s3rver that passes everything through but file contents (blobs), whose bytes it sends
-   * one every `everyMs`. `started` resolves when it begins trickling one.
+   * A proxy in front of s3rver that passes everything through but the objects whose path matches `slow` (file
+   * contents by default), whose bytes it sends one every `everyMs`. `started` resolves when it begins trickling one.
    */
-  async function tricklingProxy(everyMs: number): Promise<{ port: number; started: Promise<void> }> {
+  async function tricklingProxy(everyMs: number, slow = /\/blobs\//): Promise<{ port: number; started: Promise<void> }> {
     let onStart: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (onStart = resolve));
     const trickles = new Set<NodeJS.Timeout>();
     const proxy = createHttpServer((req, res: ServerResponse) => {
       const upstream = httpRequest({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        if (req.method !== 'GET' || !req.url?.includes('/blobs/') || answer.statusCode !== 200) {
+        if (req.method !== 'GET' || !slow.test(req.url ?? '') || answer.statusCode !== 200) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
           return;
@@ -195,6 +200,14 @@ describe('remote cache entries are checked against the planned stage, and transf
     );
     // Built here, the same as the writer's.
     assert.equal(reader.record.stages.report.key, record.stages.report.key);
+  });
+
+  it('a server that trickles the entry objects themselves is given up on the same way', async () => {
+    await pushed('trickle-entries', BIGGER);
+    const proxy = await tricklingProxy(50, /\/entries\//);
+    const reader = await runAsync(await makeToyProject(BIGGER), remoteEnv(proxy.port, 'trickle-entries', { PIPE_REMOTE_CACHE_TIMEOUT: '1', PIPE_REMOTE_CACHE_MIN_RATE: '10kB' }));
+    assert.deepEqual(statuses(reader.record), { source: 'ran', scale: 'ran', sum: 'ran', report: 'ran' });
+    assert.match(reader.stderr, /warning: remote cache s3:\/\/pipe-cache\/trickle-entries unavailable \(reading entry [0-9a-f]{12} \(\d+ bytes\) took longer than/);
   });
 
   it('SIGTERM to a run whose download trickles cancels the transfer: the run ends, interrupted, without blaming the remote', { timeout: 120_000 }, async () => {

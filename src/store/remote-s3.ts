@@ -154,14 +154,20 @@ export class S3RemoteTier implements RemoteTier {
 
   /**
    * Run `work` with a signal that aborts after `ms` or when `signal` does; it then fails with `late()` as its
-   * message, or as interrupted.
+   * message, or as interrupted, at once: a stream destroyed mid-way may never settle the promise reading it.
    */
   private async withDeadline<T>(ms: number, late: () => string, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (signal?.aborted) throw new Error('interrupted');
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(), ms);
+    const either = signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal;
+    const stopped = new Promise<never>((_, reject) => either.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
     try {
-      return await work(signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal);
+      const working = work(either);
+      // Whichever loses the race below settles unobserved.
+      working.catch(() => undefined);
+      stopped.catch(() => undefined);
+      return await Promise.race([working, stopped]);
     } catch (err) {
       if (signal?.aborted) throw new Error('interrupted', { cause: err });
       if (deadline.signal.aborted) throw new Error(late(), { cause: err });
@@ -208,7 +214,7 @@ export class S3RemoteTier implements RemoteTier {
       const entryBody = out.Body;
       body = entryBody
         ? await this.withDeadline(this.transferMs(size), this.tooSlow(`reading entry ${key.slice(0, 12)}`, size), signal, (abort) => {
-            abort.addEventListener('abort', () => entryBody.destroy(), { once: true });
+            abort.addEventListener('abort', () => entryBody.destroy(new Error('aborted')), { once: true });
             return entryBody.transformToByteArray();
           })
         : new Uint8Array();
