@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
+import { expectationProblem } from '../src/store/artifact-cache.js';
 import { startPipe } from './support/pipe-process.js';
 import { BUCKET, remoteEnv, startS3Server, type S3Server } from './support/s3-server-process.js';
 import { makeToyProject, spawnPipe, TOY_PIPELINE, type ToyProject } from './support/toy-project.js';
@@ -224,5 +225,20 @@ describe('remote cache entries are checked against the planned stage, and transf
     assert.equal(record.stages.source.cachedFrom, undefined, 'nothing came from the remote');
     assert.match(child.output, /SIGTERM: stopping at the next safe point/);
     assert.doesNotMatch(child.output, /unavailable/);
+  });
+});
+
+describe('what an entry must hold to be the planned stage\'s', () => {
+  const file = (path: string) => ({ path, size: 1, sha256: '0'.repeat(64) });
+  const expect = { uses: 'report', outputs: ['report.html', 'charts/'] };
+
+  it('its file outputs as files; a folder output may hold files or none (a report without charts), never be a file; other files are stored too', () => {
+    assert.equal(expectationProblem({ uses: 'report', files: [file('charts/a.svg'), file('report.html')] }, expect), undefined);
+    assert.equal(expectationProblem({ uses: 'report', files: [file('report.html')] }, expect), undefined);
+    assert.equal(expectationProblem({ uses: 'report', files: [file('files.txt'), file('report.html')] }, expect), undefined);
+    assert.match(expectationProblem({ uses: 'report', files: [file('charts'), file('report.html')] }, expect) ?? '', /charts\/ is a file/);
+    assert.match(expectationProblem({ uses: 'report', files: [file('report.html/index.html')] }, expect) ?? '', /report\.html is a folder/);
+    assert.match(expectationProblem({ uses: 'report', files: [] }, expect) ?? '', /report\.html is missing/);
+    assert.match(expectationProblem({ uses: 'train', files: [file('report.html')] }, expect) ?? '', /stage type 'train', and this stage is 'report'/);
   });
 });

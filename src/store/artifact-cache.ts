@@ -40,8 +40,9 @@ export interface RemoteFetchOptions {
 
 /**
  * Why `manifest` is not an entry of the expected stage, or undefined: its stage type must be the planned one,
- * and each declared output must be there in its declared form (a file, or a folder of files). Other files are
- * allowed: a stage may write more than its outputs (StageContext.outDir), and they are stored with it.
+ * each declared file output must be there as a file, and no folder output may be a file. (A folder output may
+ * hold no files, e.g. a report with no charts: manifests list files only.) Other files are allowed: a stage may
+ * write more than its outputs (StageContext.outDir), and they are stored with it.
  */
 export function expectationProblem(manifest: Pick<Manifest, 'uses' | 'files'>, expect: EntryExpectation): string | undefined {
   if (manifest.uses !== expect.uses) return `it is an entry of stage type '${manifest.uses}', and this stage is '${expect.uses}'`;
@@ -51,7 +52,7 @@ export function expectationProblem(manifest: Pick<Manifest, 'uses' | 'files'>, e
     const name = output.replace(/\/+$/, '');
     const asFile = paths.includes(name);
     const asFolder = paths.some((p) => p.startsWith(`${name}/`));
-    if (folder ? asFile || !asFolder : !asFile) {
+    if (folder ? asFile : !asFile) {
       const found = asFile ? 'a file' : asFolder ? 'a folder' : 'missing';
       return `its files are not this stage's outputs: ${output} is ${found} (it holds ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', …' : ''})`;
     }
