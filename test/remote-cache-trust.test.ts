@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
 import { expectationProblem } from '../src/store/artifact-cache.js';
 import { startPipe } from './support/pipe-process.js';
@@ -138,13 +138,19 @@ describe('remote cache entries are checked against the planned stage, and transf
 
   /**
    * A proxy in front of s3rver that passes everything through but the objects whose path matches `slow` (file
-   * contents by default), whose bytes it sends one every `everyMs`. `started` resolves when it begins trickling one.
+   * contents by default), whose bytes it sends one every `everyMs`, and, with `holdUploads`, uploads, which it
+   * never answers. `started` resolves when it begins trickling or holding one.
    */
-  async function tricklingProxy(everyMs: number, slow = /\/blobs\//): Promise<{ port: number; started: Promise<void> }> {
+  async function slowProxy(everyMs: number, slow = /\/blobs\//, holdUploads = false): Promise<{ port: number; started: Promise<void> }> {
     let onStart: () => void = () => undefined;
     const started = new Promise<void>((resolve) => (onStart = resolve));
     const trickles = new Set<NodeJS.Timeout>();
     const proxy = createHttpServer((req, res: ServerResponse) => {
+      if (holdUploads && req.method === 'PUT') {
+        onStart();
+        req.resume();
+        return;
+      }
       const upstream = httpRequest({ host: '127.0.0.1', port: server.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
         if (req.method !== 'GET' || !slow.test(req.url ?? '') || answer.statusCode !== 200) {
           res.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -187,7 +193,7 @@ describe('remote cache entries are checked against the planned stage, and transf
 
   it('a server that trickles a file is given up on once the size-based deadline passes: the run goes on locally, saying why', async () => {
     const { record } = await pushed('trickle', BIGGER);
-    const proxy = await tricklingProxy(50);
+    const proxy = await slowProxy(50);
     // A request deadline of 1 s (each byte comes well within it, so the stall timer never fires) plus the
     // file's size at 10 kB/s.
     const reader = await runAsync(await makeToyProject(BIGGER), remoteEnv(proxy.port, 'trickle', { PIPE_REMOTE_CACHE_TIMEOUT: '1', PIPE_REMOTE_CACHE_MIN_RATE: '10kB' }));
@@ -205,7 +211,7 @@ describe('remote cache entries are checked against the planned stage, and transf
 
   it('a server that trickles the entry objects themselves is given up on the same way', async () => {
     await pushed('trickle-entries', BIGGER);
-    const proxy = await tricklingProxy(50, /\/entries\//);
+    const proxy = await slowProxy(50, /\/entries\//);
     const reader = await runAsync(await makeToyProject(BIGGER), remoteEnv(proxy.port, 'trickle-entries', { PIPE_REMOTE_CACHE_TIMEOUT: '1', PIPE_REMOTE_CACHE_MIN_RATE: '10kB' }));
     assert.deepEqual(statuses(reader.record), { source: 'ran', scale: 'ran', sum: 'ran', report: 'ran' });
     assert.match(reader.stderr, /warning: remote cache s3:\/\/pipe-cache\/trickle-entries unavailable \(reading entry [0-9a-f]{12} \(\d+ bytes\) took longer than/);
@@ -213,7 +219,7 @@ describe('remote cache entries are checked against the planned stage, and transf
 
   it('SIGTERM to a run whose download trickles cancels the transfer: the run ends, interrupted, without blaming the remote', { timeout: 120_000 }, async () => {
     await pushed('sigterm', BIGGER);
-    const proxy = await tricklingProxy(200);
+    const proxy = await slowProxy(200);
     // Deadlines far off: only the signal can end the transfer.
     const reader = await makeToyProject(BIGGER);
     const child = startPipe(reader.dir, ['run', 'pipeline.yaml', '--json'], remoteEnv(proxy.port, 'sigterm', { PIPE_REMOTE_CACHE_TIMEOUT: '600' }));
@@ -225,6 +231,22 @@ describe('remote cache entries are checked against the planned stage, and transf
     assert.equal(record.stages.source.cachedFrom, undefined, 'nothing came from the remote');
     assert.match(child.output, /SIGTERM: stopping at the next safe point/);
     assert.doesNotMatch(child.output, /unavailable/);
+  });
+
+  it('SIGTERM while a run waits for uploads that get no answer cancels them: the run ends, and no entry is left half pushed', { timeout: 120_000 }, async () => {
+    const proxy = await slowProxy(200, /^$/, true);
+    const project = await makeToyProject();
+    const child = startPipe(project.dir, ['run', 'pipeline.yaml', '--json'], remoteEnv(proxy.port, 'held', { PIPE_REMOTE_CACHE_TIMEOUT: '600', PIPE_REMOTE_CACHE_WRITE: '1' }));
+    await child.waitFor(/waiting for \d+ uploads? to the remote cache/);
+    await proxy.started;
+    const { code } = await child.stop('SIGTERM');
+    assert.equal(code, 130, child.output);
+    const record = JSON.parse(child.stdout) as RunRecord;
+    assert.deepEqual(statuses(record), { source: 'ran', scale: 'ran', sum: 'ran', report: 'ran' });
+    assert.match(child.output, /remote cache s3:\/\/pipe-cache\/held: 0 pushed, 4 not pushed/);
+    assert.doesNotMatch(child.output, /unavailable/);
+    const listed = await s3(server.port).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'held/' }));
+    assert.deepEqual(listed.Contents ?? [], []);
   });
 });
 

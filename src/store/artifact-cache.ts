@@ -72,9 +72,10 @@ export interface RemoteTier {
   fetchInto(key: string, local: LocalStore, options?: RemoteFetchOptions): Promise<RemoteFetch>;
   /**
    * Upload the local entry of `key` (files first, manifest last). With `replace`, what the remote holds for
-   * it (found corrupt or forged) is overwritten, files included. Throws on faults of the remote.
+   * it (found corrupt or forged) is overwritten, files included; aborting `signal` cancels it (the entry object
+   * goes last, so a cancelled push leaves no entry). Throws on faults of the remote.
    */
-  push(key: string, local: LocalStore, options?: { replace?: boolean }): Promise<'pushed' | 'present'>;
+  push(key: string, local: LocalStore, options?: { replace?: boolean; signal?: AbortSignal }): Promise<'pushed' | 'present'>;
   /** Whether the remote holds a manifest for `key`. */
   has(key: string): Promise<boolean>;
 }
@@ -96,6 +97,8 @@ export class ArtifactCache {
   private readonly rejected = new Set<string>();
   /** Keys the remote did not have, or had in a form we rejected. */
   private readonly notRemote = new Set<string>();
+  /** Aborted to cancel the pushes in flight (flush's signal). */
+  private readonly stopPushes = new AbortController();
 
   constructor(
     readonly local: LocalStore,
@@ -179,11 +182,11 @@ export class ArtifactCache {
       key,
       (async () => {
         try {
-          const result = await remote.push(key, this.local, { replace: this.rejected.has(key) });
+          const result = await remote.push(key, this.local, { replace: this.rejected.has(key), signal: this.stopPushes.signal });
           this.report[result].push(key);
         } catch (err) {
           this.report.failed.push({ key, reason: messageOf(err) });
-          this.disableRemote(err);
+          if (!this.stopPushes.signal.aborted) this.disableRemote(err);
         }
       })(),
     );
@@ -194,8 +197,11 @@ export class ArtifactCache {
     return this.pushes.size - this.report.pushed.length - this.report.present.length - this.report.failed.length;
   }
 
-  /** Wait for every push started so far. */
-  async flush(): Promise<PushReport> {
+  /** Wait for every push started so far; aborting `signal` cancels them (they count as failed). */
+  async flush(signal?: AbortSignal): Promise<PushReport> {
+    const stop = () => this.stopPushes.abort();
+    if (signal?.aborted) stop();
+    signal?.addEventListener('abort', stop, { once: true });
     for (;;) {
       const before = this.pushes.size;
       await Promise.all(this.pushes.values());

@@ -188,9 +188,9 @@ export class S3RemoteTier implements RemoteTier {
     return () => `${what} (${size} bytes) took longer than ${formatMs(this.transferMs(size))}, slower than ${rate} bytes/s (PIPE_REMOTE_CACHE_MIN_RATE)`;
   }
 
-  private async exists(objectKey: string): Promise<boolean> {
+  private async exists(objectKey: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.send('HeadObjectCommand', { Bucket: this.bucket, Key: objectKey });
+      await this.send('HeadObjectCommand', { Bucket: this.bucket, Key: objectKey }, { signal });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -310,17 +310,18 @@ export class S3RemoteTier implements RemoteTier {
     }
   }
 
-  async push(key: string, local: LocalStore, options: { replace?: boolean } = {}): Promise<'pushed' | 'present'> {
+  async push(key: string, local: LocalStore, options: { replace?: boolean; signal?: AbortSignal } = {}): Promise<'pushed' | 'present'> {
     if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
+    const { signal } = options;
     const found = await local.lookup(key);
     if (found.status !== 'hit') throw new Error(`no sound local entry ${key.slice(0, 12)} to push (${found.status})`);
-    if (!options.replace && (await this.exists(this.entryKey(key)))) {
+    if (!options.replace && (await this.exists(this.entryKey(key), signal))) {
       // Someone pushed this key already. Keep theirs unless it is unusable to us (e.g. unsigned, and we sign).
-      const theirs = await this.readEntry(key).catch(() => undefined);
+      const theirs = await this.readEntry(key, signal).catch(() => undefined);
       if (theirs && typeof this.checkEntry(theirs, key) !== 'string') return 'present';
     }
     for (const file of found.manifest.files) {
-      if (!options.replace && (await this.exists(this.blobKey(file.sha256)))) continue;
+      if (!options.replace && (await this.exists(this.blobKey(file.sha256), signal))) continue;
       await this.send(
         'PutObjectCommand',
         () => ({
@@ -330,14 +331,14 @@ export class S3RemoteTier implements RemoteTier {
           ContentLength: file.size,
           ContentType: 'application/octet-stream',
         }),
-        { timeoutMs: this.transferMs(file.size) },
+        { timeoutMs: this.transferMs(file.size), signal },
       );
     }
     // Last: the entry object that makes the blobs above an entry.
     const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
     const entry: EntryObject = { manifest: text, ...(this.settings.signingKey !== undefined ? { hmac: sign(this.settings.signingKey, text) } : {}) };
     await this.send(
-      'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' },
+      'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' }, { signal },
     );
     return 'pushed';
   }

@@ -295,7 +295,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   });
   await view?.done;
   await submitter?.close();
-  await waitForPushes(store.cache, o.json);
+  await waitForPushes(store.cache, o.json, abort.signal);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
@@ -341,13 +341,14 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
 }
 
 /** The run's pushes to the remote cache went on in the background; the process waits for them and says so. */
-async function waitForPushes(cache: ArtifactCache, json: boolean): Promise<void> {
+async function waitForPushes(cache: ArtifactCache, json: boolean, signal: AbortSignal): Promise<void> {
   const remote = cache.remote;
   if (!remote?.writable) return;
   const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
   const waiting = cache.pendingPushes;
   if (waiting > 0) say(`waiting for ${waiting} ${waiting === 1 ? 'upload' : 'uploads'} to the remote cache ${remote.location}…`);
-  const report = await cache.flush();
+  // An interrupted run does not wait for uploads: Ctrl-C or SIGTERM cancels them (no half entry is left).
+  const report = await cache.flush(signal);
   const parts = [`${report.pushed.length} pushed`];
   if (report.present.length) parts.push(`${report.present.length} already there`);
   if (report.failed.length) parts.push(`${report.failed.length} not pushed`);
