@@ -54,8 +54,6 @@ async function runAsync(project: ToyProject, env: Record<string, string>): Promi
   return { record: JSON.parse(stdout) as RunRecord, stderr };
 }
 
-const escaped = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
 function statuses(record: RunRecord): Record<string, string> {
   return Object.fromEntries(Object.entries(record.stages).map(([id, s]) => [id, s.cachedFrom === 'remote' ? 'remote' : s.status]));
 }
@@ -63,6 +61,7 @@ function statuses(record: RunRecord): Record<string, string> {
 interface Manifest {
   uses: string;
   files: { path: string; size: number; sha256: string }[];
+  meta: { keyParts: { uses: string } };
 }
 
 describe('remote cache entries are checked against the planned stage, and transfers cannot hold a run', { concurrency: false }, () => {
@@ -92,12 +91,12 @@ describe('remote cache entries are checked against the planned stage, and transf
     // The sum entry's manifest claims to be a report entry (its files untouched).
     const sum = await manifestOf('sum');
     const report = await manifestOf('report');
-    await forge('sum', { ...sum, uses: report.uses });
+    await forge('sum', { ...sum, uses: report.uses, meta: { ...sum.meta, keyParts: { ...sum.meta.keyParts, uses: report.meta.keyParts.uses } } });
     const reader = run(await makeToyProject(), remoteEnv(server.port, 'uses'));
     assert.deepEqual(statuses(reader.record), { source: 'remote', scale: 'remote', sum: 'ran', report: 'remote' });
     assert.match(
       reader.stderr,
-      new RegExp(`remote cache entry ${record.stages.sum.key.slice(0, 12)} ignored: it is an entry of stage type '${escaped(report.uses)}', and this stage is '${escaped(sum.uses)}'; building it here`),
+      new RegExp(`remote cache entry ${record.stages.sum.key.slice(0, 12)} ignored: it is an entry of stage type 'toy-report', and this stage is 'toy-sum'; building it here`),
     );
     assert.doesNotMatch(reader.stderr, /unavailable/);
     // `pipe cache pull` of the pipeline does not take it either.
@@ -252,7 +251,7 @@ describe('remote cache entries are checked against the planned stage, and transf
 
 describe('what an entry must hold to be the planned stage\'s', () => {
   const file = (path: string) => ({ path, size: 1, sha256: '0'.repeat(64) });
-  const expect = { uses: 'report', outputs: ['report.html', 'charts/'] };
+  const expect = { type: 'report', uses: 'report', outputs: ['report.html', 'charts/'] };
 
   it('its file outputs as files; a folder output may hold files or none (a report without charts), never be a file; other files are stored too', () => {
     assert.equal(expectationProblem({ uses: 'report', files: [file('charts/a.svg'), file('report.html')] }, expect), undefined);
@@ -262,5 +261,14 @@ describe('what an entry must hold to be the planned stage\'s', () => {
     assert.match(expectationProblem({ uses: 'report', files: [file('report.html/index.html')] }, expect) ?? '', /report\.html is a folder/);
     assert.match(expectationProblem({ uses: 'report', files: [] }, expect) ?? '', /report\.html is missing/);
     assert.match(expectationProblem({ uses: 'train', files: [file('report.html')] }, expect) ?? '', /stage type 'train', and this stage is 'report'/);
+  });
+
+  it("its stage type is the one its key parts name, whatever path another pipeline's `uses:` took to the module", () => {
+    const mine = { type: 'toy-sum', uses: './stages/sum.mjs', outputs: ['sum.json'] };
+    const files = [file('sum.json')];
+    assert.equal(expectationProblem({ uses: '../stages/sum.mjs', files, meta: { keyParts: { uses: 'toy-sum' } } }, mine), undefined);
+    assert.match(expectationProblem({ uses: './stages/sum.mjs', files, meta: { keyParts: { uses: 'toy-report' } } }, mine) ?? '', /stage type 'toy-report', and this stage is 'toy-sum'/);
+    // Without key parts, `uses` itself must match.
+    assert.match(expectationProblem({ uses: '../stages/sum.mjs', files }, mine) ?? '', /stage type '\.\.\/stages\/sum\.mjs', and this stage is '\.\/stages\/sum\.mjs'/);
   });
 });

@@ -25,7 +25,7 @@ export type StageOutcome =
 
 /** What a stage's cache entry holds: a remote entry of its key that holds something else is not used. */
 export function entryExpectation(s: PlannedStage): EntryExpectation {
-  return { uses: s.uses, outputs: Object.values(s.stage.outputs).map((o) => o.file) };
+  return { type: s.stage.name, uses: s.uses, outputs: Object.values(s.stage.outputs).map((o) => o.file) };
 }
 
 /** Events for the progress UI. */

@@ -25,7 +25,9 @@ export type RemoteFetch =
 
 /** What the planned stage of a key would store: a remote entry that holds something else is forged. */
 export interface EntryExpectation {
-  /** The stage type (`uses:`). */
+  /** The stage type: its module's `name`, which the key covers (the manifest's meta.keyParts.uses). */
+  type: string;
+  /** `uses:` as this pipeline writes it (another pipeline may spell a module path differently). */
   uses: string;
   /** Its declared outputs' file names: "data.arrow", or "model/" for a folder. */
   outputs: string[];
@@ -39,13 +41,18 @@ export interface RemoteFetchOptions {
 }
 
 /**
- * Why `manifest` is not an entry of the expected stage, or undefined: its stage type must be the planned one,
- * each declared file output must be there as a file, and no folder output may be a file. (A folder output may
- * hold no files, e.g. a report with no charts: manifests list files only.) Other files are allowed: a stage may
- * write more than its outputs (StageContext.outDir), and they are stored with it.
+ * Why `manifest` is not an entry of the expected stage, or undefined: its stage type must be the planned one
+ * (the type its key parts name; without them, its `uses`), each declared file output must be there as a file,
+ * and no folder output may be a file. (A folder output may hold no files, e.g. a report with no charts:
+ * manifests list files only.) Other files are allowed: a stage may write more than its outputs
+ * (StageContext.outDir), and they are stored with it.
  */
-export function expectationProblem(manifest: Pick<Manifest, 'uses' | 'files'>, expect: EntryExpectation): string | undefined {
-  if (manifest.uses !== expect.uses) return `it is an entry of stage type '${manifest.uses}', and this stage is '${expect.uses}'`;
+export function expectationProblem(manifest: Pick<Manifest, 'uses' | 'files' | 'meta'>, expect: EntryExpectation): string | undefined {
+  const type = (manifest.meta?.keyParts as { uses?: unknown } | undefined)?.uses;
+  if (typeof type === 'string' ? type !== expect.type : manifest.uses !== expect.uses) {
+    const [theirs, ours] = typeof type === 'string' ? [type, expect.type] : [manifest.uses, expect.uses];
+    return `it is an entry of stage type '${theirs}', and this stage is '${ours}'`;
+  }
   const paths = manifest.files.map((f) => f.path);
   for (const output of expect.outputs) {
     const folder = output.endsWith('/');
