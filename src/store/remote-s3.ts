@@ -60,6 +60,14 @@ const KEY = /^[0-9a-f]{64}$/;
 /** 256 KiB/s: a 100 MB model may take 400 s on top of the request deadline. */
 export const DEFAULT_MIN_RATE = 256 * 1024;
 
+interface SendOptions {
+  /** The deadline (default: the request deadline). */
+  timeoutMs?: number;
+  /** What missing it fails with (default: no answer within the request deadline). */
+  late?: () => string;
+  signal?: AbortSignal;
+}
+
 interface EntryObject {
   manifest: string;
   hmac?: string;
@@ -130,7 +138,7 @@ export class S3RemoteTier implements RemoteTier {
   private async send<T>(
     name: CommandName,
     input: Record<string, unknown> | (() => Record<string, unknown>),
-    options: { timeoutMs?: number; signal?: AbortSignal } = {},
+    options: SendOptions = {},
   ): Promise<T> {
     const make = typeof input === 'function' ? input : () => input;
     try {
@@ -143,11 +151,12 @@ export class S3RemoteTier implements RemoteTier {
   }
 
   /** One request, answered within `timeoutMs` (the request deadline by default) unless `signal` stops it first. */
-  private async sendOnce<T>(name: CommandName, input: Record<string, unknown>, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<T> {
+  private async sendOnce<T>(name: CommandName, input: Record<string, unknown>, options: SendOptions): Promise<T> {
     const { s3, client } = await this.loadSdk();
     const command = new (s3[name] as unknown as new (input: Record<string, unknown>) => object)(input);
     const ms = options.timeoutMs ?? this.settings.timeoutMs;
-    return this.withDeadline(ms, () => `no answer within ${formatMs(ms)} (PIPE_REMOTE_CACHE_TIMEOUT)`, options.signal, async (abortSignal) => {
+    const late = options.late ?? (() => `no answer within ${formatMs(ms)} (PIPE_REMOTE_CACHE_TIMEOUT)`);
+    return this.withDeadline(ms, late, options.signal, async (abortSignal) => {
       return (await client.send(command as never, { abortSignal })) as T;
     });
   }
@@ -331,7 +340,7 @@ export class S3RemoteTier implements RemoteTier {
           ContentLength: file.size,
           ContentType: 'application/octet-stream',
         }),
-        { timeoutMs: this.transferMs(file.size), signal },
+        { timeoutMs: this.transferMs(file.size), late: this.tooSlow(`upload of ${file.path}`, file.size), signal },
       );
     }
     // Last: the entry object that makes the blobs above an entry.
