@@ -6,8 +6,8 @@
 import { FlowProducer, Queue, type QueueEvents } from 'bullmq';
 import type { Logger } from 'pino';
 import { PipeError } from '../errors.js';
-import type { buildIntoCache, ExecutionObserver, StageOutcome } from '../exec/executor.js';
-import type { Plan } from '../plan/plan.js';
+import { entryExpectation, type buildIntoCache, type ExecutionObserver, type StageOutcome } from '../exec/executor.js';
+import type { Plan, PlannedStage } from '../plan/plan.js';
 import type { ArtifactCache } from '../store/artifact-cache.js';
 import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from '../queue/redis.js';
 import { stageFlow, WAIT_QUEUE, type StageFlow } from '../queue/stage-flow.js';
@@ -191,7 +191,8 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     });
   };
 
-  const fromCache = (key: string) => cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, recheck: true }));
+  const fromCache = (s: PlannedStage) =>
+    cache.withLock(s.key, () => undefined, () => cache.lookup(s.key, { remote: true, recheck: true, expect: entryExpectation(s), signal: r.signal }));
 
   const build: typeof buildIntoCache = async (plan, id, _upstreamDirs, env) => {
     const s = plan.stages[id];
@@ -200,7 +201,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
     const job = flow?.jobs.get(id);
     if (!job) {
       // In a cache tier when the flow was made.
-      const found = await fromCache(s.key);
+      const found = await fromCache(s);
       if (found.status === 'hit') return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
       return { status: 'failed', seconds: 0, error: new PipeError(`stage '${id}' was in the artifact cache when the run began, and is not now`, { exitCode: 1, hint: 'run the same command again' }) };
     }
@@ -216,7 +217,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
       if (end.state === 'failed') return { status: 'failed', error: jobFailure(end.reason), seconds: seconds() };
       if (end.state === 'gone') return { status: 'failed', error: await goneError(id), seconds: seconds() };
       const result = (end.value ?? {}) as Partial<StageJobResult>;
-      const found = await fromCache(s.key);
+      const found = await fromCache(s);
       if (found.status !== 'hit') {
         const hint = !cache.remote
           ? 'workers on other machines pass artifacts through the remote cache: set PIPE_REMOTE_CACHE on both sides (and PIPE_REMOTE_CACHE_WRITE=1 on the workers)'

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Queue, QueueEvents } from 'bullmq';
 import { pino } from 'pino';
 import { PipeError } from '../errors.js';
-import { buildIntoCache } from '../exec/executor.js';
+import { buildIntoCache, entryExpectation } from '../exec/executor.js';
 import { openPipeline } from './open-pipeline.js';
 import { jobEnd } from '../queue/redis.js';
 import { checkWaitJob } from '../queue/stage-flow.js';
@@ -93,7 +93,7 @@ export async function processStageJob(data: unknown, w: WorkerContext): Promise<
   const upstreamDirs: Record<string, string> = {};
   for (const u of s.upstream) {
     const key = plan.stages[u].key;
-    const found = await store.cache.withLock(key, () => {}, () => store.cache.lookup(key, { remote: true }));
+    const found = await store.cache.withLock(key, () => {}, () => store.cache.lookup(key, { remote: true, expect: entryExpectation(plan.stages[u]), signal: w.signal }));
     if (found.status !== 'hit') {
       throw new PipeError(`input '${u}' of stage '${s.id}' is not in the artifact cache of worker ${w.worker}`, {
         hint: 'workers on other machines need the remote cache to pass artifacts on: PIPE_REMOTE_CACHE on every side, PIPE_REMOTE_CACHE_WRITE=1 on the workers',

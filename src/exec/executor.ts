@@ -8,7 +8,7 @@ import { PipeError } from '../errors.js';
 import { upstreamOf, type Plan, type PlannedStage } from '../plan/plan.js';
 import { storeWriteError } from '../store/fs-utils.js';
 import type { StageRecord } from '../runs/record.js';
-import type { ArtifactCache, CacheTier } from '../store/artifact-cache.js';
+import type { ArtifactCache, CacheTier, EntryExpectation } from '../store/artifact-cache.js';
 import type { InputArtifact, PipelineInfo } from '../stage.js';
 import { buildStageContext, inputArtifact } from './stage-context.js';
 
@@ -22,6 +22,11 @@ export type StageOutcome =
   | { status: 'failed'; error: unknown; seconds: number }
   | { status: 'skipped'; reason: string }
   | { status: 'interrupted'; seconds: number };
+
+/** What a stage's cache entry holds: a remote entry of its key that holds something else is not used. */
+export function entryExpectation(s: PlannedStage): EntryExpectation {
+  return { type: s.stage.name, uses: s.uses, outputs: Object.values(s.stage.outputs).map((o) => o.file) };
+}
 
 /** Events for the progress UI. */
 export interface ExecutionObserver {
@@ -74,8 +79,9 @@ export async function buildIntoCache(
   // miss or a damaged entry seen before is only a hint. Remote fetches, discarding and rebuilding happen
   // under the lock.
   return cache.withLock(s.key, onLockWait, async () => {
-    const again = await cache.lookup(s.key, { remote: true });
+    const again = await cache.lookup(s.key, { remote: true, expect: entryExpectation(s), signal: env.signal });
     if (again.status === 'hit') return cached(again);
+    if (env.signal.aborted) return { status: 'interrupted', seconds: 0 };
     if (again.status === 'damaged') {
       // Warnings reach the user through the log (the CLI shows a stage's warnings in its view).
       log.warn({ stage: s.id, key: s.key, reason: again.reason }, `cached entry is damaged (${again.reason}); discarding it and running again`);
@@ -213,6 +219,7 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
     }
     if (signal.aborted) return finish(s, { status: 'skipped', reason: 'run interrupted' });
     await prefetches.get(id);
+    if (signal.aborted) return finish(s, { status: 'skipped', reason: 'run interrupted' });
     observer?.stageStarted?.(id);
     const upstreamDirs = Object.fromEntries(s.upstream.map((u, i) => [u, (upstream[i] as { dir: string }).dir]));
     try {
@@ -236,14 +243,16 @@ export async function execute(options: ExecuteOptions): Promise<ExecutionResult>
   // A stage outside the selection (e.g. upstream of `--only`) must already be in the cache (either tier).
   const lookupOnly = async (id: string): Promise<StageOutcome> => {
     const s = plan.stages[id];
-    const found = await cache.withLock(s.key, () => undefined, () => cache.lookup(s.key, { remote: true }));
+    const found = await cache.withLock(s.key, () => undefined, () => cache.lookup(s.key, { remote: true, expect: entryExpectation(s), signal }));
     if (found.status === 'hit') return { status: 'cached', dir: found.dir, seconds: 0, summary: found.manifest.summary, tier: found.tier };
-    return { status: 'skipped', reason: `not selected and not in the cache` };
+    return { status: 'skipped', reason: signal.aborted ? 'run interrupted' : `not selected and not in the cache` };
   };
 
   // Entries in the remote tier come down all at once, while the stages wait for their upstream.
   const prefetches = new Map(
-    plan.order.filter((id) => selected.has(id) && !force.has(id)).map((id) => [id, cache.prefetch(plan.stages[id].key).catch(() => undefined)]),
+    plan.order
+      .filter((id) => selected.has(id) && !force.has(id))
+      .map((id) => [id, cache.prefetch(plan.stages[id].key, { expect: entryExpectation(plan.stages[id]), signal }).catch(() => undefined)]),
   );
   await Promise.all(plan.order.filter((id) => selected.has(id)).map(promiseOf));
   return { outcomes, records };

@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathInside } from '../plain-path.js';
 
 export interface NamedArray {
   name: string;
@@ -152,9 +153,12 @@ async function readCheckpoint<S>(dir: string): Promise<Checkpoint<S> | string> {
   }
   const contents = new Map<string, Buffer>();
   for (const [file, expected] of Object.entries(manifest.files)) {
+    // A scratch folder can be copied in from elsewhere: the manifest names files of this checkpoint only.
+    const inside = await pathInside(dir, file);
+    if ('problem' in inside) return `${JSON.stringify(file)}: not a file of the checkpoint (${inside.problem})`;
     let bytes: Buffer;
     try {
-      bytes = await readFile(join(dir, file));
+      bytes = await readFile(inside.path);
     } catch {
       return `${file}: missing`;
     }

@@ -4,10 +4,14 @@
 // and which pipeline, stage and cache key it came from. tfjs keeps userDefinedMetadata through
 // tf.loadLayersModel (model.getUserDefinedMetadata()), and the converter keeps model.json's topology and weights.
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ImageFit } from '../data/decode-image.js';
 import type { NormaliseTransform } from '../data/normalisation.js';
-import { MODEL_JSON, WEIGHTS_BIN } from './model-io.js';
+import { PipeError } from '../errors.js';
+import { pathInside } from '../plain-path.js';
+import { MODEL_JSON, readModelFolder, WEIGHTS_BIN } from './model-io.js';
+
+const README = 'README.md';
 
 export const EXPORT_FORMAT = 'pipe-model/1';
 
@@ -44,30 +48,42 @@ export async function readExportedModelInfo(dir: string): Promise<ExportedModelI
 
 /**
  * Write `outDir`: model.json (the model folder's, plus userDefinedMetadata.pipe = info), its weights, and
- * README.md. Files appear whole: everything is written into a temp folder that then replaces the files.
+ * README.md. Files appear whole: everything is written into a temp folder that then replaces the files. The
+ * weights paths are checked (readModelFolder) before anything is written, and each destination must lie
+ * inside `outDir` too (a symbolic link there leads nowhere else).
  */
 export async function writeExportedModel(modelDir: string, outDir: string, info: ExportedModelInfo): Promise<string[]> {
-  const json = JSON.parse(await readFile(join(modelDir, MODEL_JSON), 'utf8')) as {
-    weightsManifest: Array<{ paths: string[] }>;
-    userDefinedMetadata?: Record<string, unknown>;
-  };
+  const { json, weights } = await readModelFolder(modelDir);
+  const own = new Set([MODEL_JSON, README].map((f) => f.toLowerCase()));
+  const clash = weights.find((w) => own.has(w.path.toLowerCase()));
+  if (clash) {
+    throw new PipeError(`${join(modelDir, MODEL_JSON)} names ${JSON.stringify(clash.path)} as a weights file, which export writes itself`, {
+      hint: 'the weights files of a model folder are named like "weights.bin"; train or export the model again',
+    });
+  }
   json.userDefinedMetadata = { ...json.userDefinedMetadata, pipe: info };
   await mkdir(outDir, { recursive: true });
   const temp = join(outDir, `.export-${process.pid}.tmp`);
   await rm(temp, { recursive: true, force: true });
   await mkdir(temp);
   try {
-    const files = [MODEL_JSON, 'README.md'];
-    for (const group of json.weightsManifest) {
-      for (const path of group.paths) {
-        await copyFile(join(modelDir, path), join(temp, path));
-        files.push(path);
-      }
+    const files = [MODEL_JSON, README, ...new Set(weights.map((w) => w.path))];
+    for (const { path, file } of weights) {
+      await mkdir(dirname(join(temp, path)), { recursive: true });
+      await copyFile(file, join(temp, path));
     }
     await writeFile(join(temp, MODEL_JSON), `${JSON.stringify(json, null, 1)}\n`);
-    await writeFile(join(temp, 'README.md'), exportReadme(info));
+    await writeFile(join(temp, README), exportReadme(info));
     // Weights first, model.json last: a reader that sees the new model.json finds its weights.
-    for (const file of [...files.filter((f) => f !== MODEL_JSON), MODEL_JSON]) await rename(join(temp, file), join(outDir, file));
+    const order = [...files.filter((f) => f !== MODEL_JSON), MODEL_JSON];
+    const targets = new Map<string, string>();
+    for (const file of order) {
+      await mkdir(dirname(join(outDir, file)), { recursive: true });
+      const inside = await pathInside(outDir, file);
+      if ('problem' in inside) throw new PipeError(`cannot export to ${join(outDir, file)}: it ${inside.problem}`, { hint: 'export into a folder of its own' });
+      targets.set(file, inside.path);
+    }
+    for (const file of order) await rename(join(temp, file), targets.get(file)!);
     return files;
   } finally {
     await rm(temp, { recursive: true, force: true });

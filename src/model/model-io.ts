@@ -2,11 +2,27 @@
 // the same files tfjs's file:// handler writes, so `tf.loadLayersModel` and the tfjs converter read them.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PipeError } from '../errors.js';
+import { pathInside } from '../plain-path.js';
 import type { Tf } from '../tf/backend.js';
 import type { ModelTopology } from './layer-spec.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type WeightsManifestEntry = { name: string; shape: number[]; dtype: string };
+
+/** What model.json holds, as far as pipe reads it. */
+export interface ModelJson {
+  modelTopology: object;
+  weightsManifest: Array<{ paths: string[]; weights: WeightsManifestEntry[] }>;
+  userDefinedMetadata?: Record<string, unknown>;
+  [other: string]: unknown;
+}
+
+/** A model folder's model.json, and its weights files in manifest order: `path` as model.json names it, `file` on disk. */
+export interface ModelFolder {
+  json: ModelJson;
+  weights: { path: string; file: string }[];
+}
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -43,25 +59,54 @@ export async function saveModel(tf: Tf, model: LayersModel, dir: string, extra: 
   );
 }
 
+/**
+ * Read a model folder's model.json. Model folders arrive from other machines (a remote cache, a copied export),
+ * so every weights file it names must be a plain relative path inside the folder, symbolic links resolved;
+ * anything else (an absolute path, '..', a URL) is refused before any weights file is opened. Every reader of
+ * model folders comes through here.
+ */
+export async function readModelFolder(dir: string): Promise<ModelFolder> {
+  const where = join(dir, MODEL_JSON);
+  let json: ModelJson;
+  try {
+    json = JSON.parse(await readFile(where, 'utf8')) as ModelJson;
+  } catch (err) {
+    throw new PipeError(`cannot read the model ${where}: ${(err as Error).message}`, {
+      hint: 'a model folder holds model.json and its weights, as `pipe export` and the train stage write them',
+      cause: err,
+    });
+  }
+  const malformed = (what: string) =>
+    new PipeError(`${where}: ${what}`, { hint: 'model.json must be a TensorFlow.js layers model (modelTopology and weightsManifest: [{paths, weights}])' });
+  if (!json || typeof json !== 'object' || !Array.isArray(json.weightsManifest)) throw malformed('no weightsManifest list');
+  const weights: ModelFolder['weights'] = [];
+  for (const group of json.weightsManifest) {
+    if (!group || !Array.isArray(group.paths) || !Array.isArray(group.weights)) throw malformed('a weightsManifest group without paths and weights lists');
+    for (const path of group.paths) {
+      const inside = await pathInside(dir, path);
+      if ('problem' in inside) {
+        throw new PipeError(`${where} names the weights file ${JSON.stringify(path)}, which is not inside the model folder (${inside.problem})`, {
+          hint: 'model.json may name only files in its own folder, like "weights.bin"; this one was altered or made by something else: train or export the model again',
+        });
+      }
+      weights.push({ path, file: inside.path });
+    }
+  }
+  return { json, weights };
+}
+
 /** Load a model folder written by saveModel (or by tfjs / the converter with a single weights file). */
 export async function loadModel(tf: Tf, dir: string): Promise<LayersModel> {
-  const json = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as {
-    modelTopology: object;
-    weightsManifest: Array<{ paths: string[]; weights: WeightsManifestEntry[] }>;
-  };
-  const weightSpecs: WeightsManifestEntry[] = [];
+  const { json, weights } = await readModelFolder(dir);
   const buffers: ArrayBuffer[] = [];
-  for (const group of json.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const p of group.paths) {
-      const bytes = await readFile(join(dir, p));
-      buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    }
+  for (const { file } of weights) {
+    const bytes = await readFile(file);
+    buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   }
   return tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: json.modelTopology,
-      weightSpecs: weightSpecs as never,
+      weightSpecs: json.weightsManifest.flatMap((group) => group.weights) as never,
       weightData: tf.io.CompositeArrayBuffer.join(buffers),
     }),
   );

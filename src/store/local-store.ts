@@ -34,6 +34,7 @@
 //   }
 import { mkdir, open, readFile, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
+import { plainPathProblem } from '../plain-path.js';
 import { fsyncDir, isErrno, moveAsideAndRemove, READ_ONLY_CODES, walkFiles } from './fs-utils.js';
 import { lockHolder, withFileLock, type LockHolder } from './lock.js';
 import { hostTag, isProcessAlive, ownedName, parseOwnedName } from './owner.js';
@@ -514,12 +515,6 @@ async function readManifestText(entry: string): Promise<string | undefined> {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
-/** "a/b.txt": '/'-separated, no empty, '.' or '..' segment, no backslash, drive letter or control character. */
-function isSafeRelativePath(path: string): boolean {
-  if (path === '' || path.length > 1024 || /[\\:\x00-\x1f]/.test(path)) return false;
-  return path.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
-}
-
 /** The manifest, or what is wrong with it. */
 function parseManifest(text: string, key: string): Manifest | string {
   let value: unknown;
@@ -537,8 +532,18 @@ function parseManifest(text: string, key: string): Manifest | string {
     const file = f as Partial<ManifestFile> | null;
     if (!file || typeof file.path !== 'string' || typeof file.size !== 'number' || typeof file.sha256 !== 'string') return 'malformed file record';
     // Manifests also arrive from the remote tier: a path must name a file inside the entry on every platform.
-    if (!isSafeRelativePath(file.path)) return `file path ${JSON.stringify(file.path)} is not a plain relative path inside the entry`;
+    if (plainPathProblem(file.path) !== undefined) return `file path ${JSON.stringify(file.path)} is not a plain relative path inside the entry`;
     if (!SHA256.test(file.sha256) || !Number.isSafeInteger(file.size) || file.size < 0) return `file record of ${JSON.stringify(file.path)}: bad size or sha256`;
+  }
+  // A name cannot be both a file and a folder (`x` and `x/inner`), nor listed twice: no store could hold that.
+  const paths = new Set((m.files as ManifestFile[]).map((f) => f.path));
+  if (paths.size !== m.files.length) return 'a file path is listed twice';
+  for (const path of paths) {
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = parts.slice(0, i).join('/');
+      if (paths.has(folder)) return `${JSON.stringify(folder)} is listed both as a file and as the folder of ${JSON.stringify(path)}`;
+    }
   }
   if (typeof m.stage !== 'string' || typeof m.uses !== 'string' || typeof m.createdAt !== 'string') return 'missing stage, uses or createdAt';
   return m as Manifest;

@@ -4,7 +4,8 @@
 // The remote tier: $PIPE_REMOTE_CACHE (s3://bucket/prefix, wins) or the pipeline's `cache: { remote }`;
 // $PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers; the standard AWS credential variables. It is
 // read-only unless $PIPE_REMOTE_CACHE_WRITE=1 (only the environment can switch writes on, never a pipeline
-// file a pull request could edit). $PIPE_REMOTE_CACHE_TIMEOUT (seconds, default 30) bounds each request;
+// file a pull request could edit). $PIPE_REMOTE_CACHE_TIMEOUT (seconds, default 30) bounds each request, and a
+// transfer of n bytes gets that plus n at $PIPE_REMOTE_CACHE_MIN_RATE (bytes per second, "1MB"; default 256KiB);
 // $PIPE_CACHE_SIGNING_KEY signs pushed entries and rejects fetched entries not signed with it.
 //
 // Where the local store lives, in order: `--cache <dir>`, $PIPE_ARTIFACTS (so CI can point every pipeline at
@@ -18,6 +19,7 @@ import { LocalStore, statCacheIn } from './local-store.js';
 import { RunLog } from './run-log.js';
 import { PipeError } from '../errors.js';
 import { parseS3Url, S3RemoteTier, type RemoteSettings } from './remote-s3.js';
+import { parseSize } from './units.js';
 
 export type { CacheSettings };
 
@@ -53,12 +55,18 @@ export function remoteSettings(options: StoreOptions = {}): RemoteSettings | und
   if (!(timeout > 0) || !Number.isFinite(timeout)) {
     throw new PipeError(`PIPE_REMOTE_CACHE_TIMEOUT '${timeoutText}' is not a positive number of seconds`, { hint: 'e.g. PIPE_REMOTE_CACHE_TIMEOUT=10' });
   }
+  const rateText = env.PIPE_REMOTE_CACHE_MIN_RATE?.trim();
+  const minRate = rateText ? parseSize(rateText, 'PIPE_REMOTE_CACHE_MIN_RATE') : undefined;
+  if (minRate !== undefined && !(minRate > 0)) {
+    throw new PipeError(`PIPE_REMOTE_CACHE_MIN_RATE '${rateText}' is not a positive rate`, { hint: 'bytes per second, e.g. PIPE_REMOTE_CACHE_MIN_RATE=1MB' });
+  }
   const write = env.PIPE_REMOTE_CACHE_WRITE?.trim();
   return {
     url,
     endpoint,
     writable: options.write === true || write === '1' || write === 'true',
     timeoutMs: Math.round(timeout * 1000),
+    ...(minRate === undefined ? {} : { minRate }),
     signingKey: env.PIPE_CACHE_SIGNING_KEY || undefined,
   };
 }

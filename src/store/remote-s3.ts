@@ -18,14 +18,18 @@
 //   store commits it, and only then is the entry renamed into the local store.
 // - With a signing key (PIPE_CACHE_SIGNING_KEY) entries carry an HMAC-SHA256 of their manifest text; an entry
 //   without one, or with a wrong one, is rejected (and so is every blob it names, through the hashes).
-// - Every request runs under a deadline; any fault throws, and the artifact cache then stops using the remote.
+// - An entry whose manifest is not what the planned stage would store (another stage type, other outputs) is
+//   rejected before its files are fetched.
+// - Every request runs under a deadline, and every transfer under one that grows with its size (the request
+//   deadline plus the size at the slowest accepted rate), so a server that trickles bytes cannot hold a run;
+//   any fault throws, and the artifact cache then stops using the remote. The run's signal cancels transfers.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { RemoteFetch, RemoteTier } from './artifact-cache.js';
+import { expectationProblem, type RemoteFetch, type RemoteFetchOptions, type RemoteTier } from './artifact-cache.js';
 import { hmacMatches, hmacSha256 } from './hash.js';
 import { CorruptEntryError, manifestFromText, type LocalStore, type Manifest } from './local-store.js';
 import { parseRunOutline, type RunOutline } from '../runs/read.js';
@@ -36,8 +40,10 @@ export interface RemoteSettings {
   /** http(s)://host:port of an S3-compatible server; path-style addressing is used with it. */
   endpoint?: string;
   writable: boolean;
-  /** Deadline of each request, in milliseconds. */
+  /** Deadline of each request, in milliseconds; a transfer of n bytes gets this plus n / minRate. */
   timeoutMs: number;
+  /** The slowest transfer accepted, in bytes per second (default DEFAULT_MIN_RATE). */
+  minRate?: number;
   /** HMAC key: sign pushed entries, accept only entries signed with it. */
   signingKey?: string;
 }
@@ -62,6 +68,17 @@ const RUN_ID = /^[0-9A-Za-z-]{1,100}$/;
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** Signed before a run record's text, so that no signed manifest can pass for a run record, or the reverse. */
 const RUN_SIGNED_AS = 'pipe-run-record\n';
+
+/** 256 KiB/s: a 100 MB model may take 400 s on top of the request deadline. */
+export const DEFAULT_MIN_RATE = 256 * 1024;
+
+interface SendOptions {
+  /** The deadline (default: the request deadline). */
+  timeoutMs?: number;
+  /** What missing it fails with (default: no answer within the request deadline). */
+  late?: () => string;
+  signal?: AbortSignal;
+}
 
 interface EntryObject {
   manifest: string;
@@ -150,35 +167,71 @@ export class S3RemoteTier implements RemoteTier {
    * request sent on it at once ("socket hang up"): that request is sent again, once, on a new connection. A
    * request with a stream body is given as a function that makes it, so that the second one has a fresh stream.
    */
-  private async send<T>(name: CommandName, input: Record<string, unknown> | (() => Record<string, unknown>)): Promise<T> {
+  private async send<T>(
+    name: CommandName,
+    input: Record<string, unknown> | (() => Record<string, unknown>),
+    options: SendOptions = {},
+  ): Promise<T> {
     const make = typeof input === 'function' ? input : () => input;
     try {
-      return await this.sendOnce<T>(name, make());
+      return await this.sendOnce<T>(name, make(), options);
     } catch (err) {
       const stale = STALE_CONNECTION.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`);
-      if (!stale || (typeof input !== 'function' && input.Body instanceof Readable)) throw err;
-      return this.sendOnce<T>(name, make());
+      if (!stale || options.signal?.aborted || (typeof input !== 'function' && input.Body instanceof Readable)) throw err;
+      return this.sendOnce<T>(name, make(), options);
     }
   }
 
-  private async sendOnce<T>(name: CommandName, input: Record<string, unknown>): Promise<T> {
+  /** One request, answered within `timeoutMs` (the request deadline by default) unless `signal` stops it first. */
+  private async sendOnce<T>(name: CommandName, input: Record<string, unknown>, options: SendOptions): Promise<T> {
     const { s3, client } = await this.loadSdk();
     const command = new (s3[name] as unknown as new (input: Record<string, unknown>) => object)(input);
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), this.settings.timeoutMs);
+    const ms = options.timeoutMs ?? this.settings.timeoutMs;
+    const late = options.late ?? (() => `no answer within ${formatMs(ms)} (PIPE_REMOTE_CACHE_TIMEOUT)`);
+    return this.withDeadline(ms, late, options.signal, async (abortSignal) => {
+      return (await client.send(command as never, { abortSignal })) as T;
+    });
+  }
+
+  /**
+   * Run `work` with a signal that aborts after `ms` or when `signal` does; it then fails with `late()` as its
+   * message, or as interrupted, at once: a stream destroyed mid-way may never settle the promise reading it.
+   */
+  private async withDeadline<T>(ms: number, late: () => string, signal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (signal?.aborted) throw new Error('interrupted');
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), ms);
+    const either = signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal;
+    const stopped = new Promise<never>((_, reject) => either.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
     try {
-      return (await client.send(command as never, { abortSignal: abort.signal })) as T;
+      const working = work(either);
+      // Whichever loses the race below settles unobserved.
+      working.catch(() => undefined);
+      stopped.catch(() => undefined);
+      return await Promise.race([working, stopped]);
     } catch (err) {
-      if (abort.signal.aborted) throw new Error(`no answer within ${formatMs(this.settings.timeoutMs)} (PIPE_REMOTE_CACHE_TIMEOUT)`);
+      if (signal?.aborted) throw new Error('interrupted', { cause: err });
+      if (deadline.signal.aborted) throw new Error(late(), { cause: err });
       throw err;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  private async exists(objectKey: string): Promise<boolean> {
+  /** The deadline of a transfer of `size` bytes: the request deadline plus the size at the slowest accepted rate. */
+  private transferMs(size: number): number {
+    return this.settings.timeoutMs + Math.ceil((size / (this.settings.minRate ?? DEFAULT_MIN_RATE)) * 1000);
+  }
+
+  /** What a transfer that missed its deadline fails with. */
+  private tooSlow(what: string, size: number): () => string {
+    const rate = this.settings.minRate ?? DEFAULT_MIN_RATE;
+    return () => `${what} (${size} bytes) took longer than ${formatMs(this.transferMs(size))}, slower than ${rate} bytes/s (PIPE_REMOTE_CACHE_MIN_RATE)`;
+  }
+
+  private async exists(objectKey: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      await this.send('HeadObjectCommand', { Bucket: this.bucket, Key: objectKey });
+      await this.send('HeadObjectCommand', { Bucket: this.bucket, Key: objectKey }, { signal });
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -192,16 +245,23 @@ export class S3RemoteTier implements RemoteTier {
 
   /**
    * A small JSON object holding a signed text under `field` (an entry's manifest, a run's outline), or undefined
-   * when there is none.
+   * when there is none. Its body is read under a deadline too: a server that trickles it cannot hold the run.
    */
-  private async readSigned(objectKey: string, field: 'manifest' | 'record', what: string): Promise<{ text: string; hmac?: string } | undefined> {
+  private async readSigned(objectKey: string, field: 'manifest' | 'record', what: string, signal?: AbortSignal): Promise<{ text: string; hmac?: string } | undefined> {
     let body: Uint8Array;
     try {
-      const out = await this.send<{ Body?: { transformToByteArray(): Promise<Uint8Array> }; ContentLength?: number }>(
-        'GetObjectCommand', { Bucket: this.bucket, Key: objectKey },
+      const out = await this.send<{ Body?: Readable & { transformToByteArray(): Promise<Uint8Array> }; ContentLength?: number }>(
+        'GetObjectCommand', { Bucket: this.bucket, Key: objectKey }, { signal },
       );
-      if ((out.ContentLength ?? 0) > MAX_MANIFEST_BYTES) throw new CorruptEntryError(`${what} object is ${out.ContentLength} bytes (at most ${MAX_MANIFEST_BYTES})`);
-      body = (await out.Body?.transformToByteArray()) ?? new Uint8Array();
+      const size = out.ContentLength ?? MAX_MANIFEST_BYTES;
+      if (size > MAX_MANIFEST_BYTES) throw new CorruptEntryError(`${what} object is ${out.ContentLength} bytes (at most ${MAX_MANIFEST_BYTES})`);
+      const objectBody = out.Body;
+      body = objectBody
+        ? await this.withDeadline(this.transferMs(size), this.tooSlow(`reading ${what} ${objectKey.split('/').pop()!.slice(0, 12)}`, size), signal, (abort) => {
+            abort.addEventListener('abort', () => objectBody.destroy(new Error('aborted')), { once: true });
+            return objectBody.transformToByteArray();
+          })
+        : new Uint8Array();
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -220,8 +280,8 @@ export class S3RemoteTier implements RemoteTier {
   }
 
   /** The entry object's manifest text, or undefined when there is none. */
-  private async readEntry(key: string): Promise<EntryObject | undefined> {
-    const found = await this.readSigned(this.entryKey(key), 'manifest', 'entry');
+  private async readEntry(key: string, signal?: AbortSignal): Promise<EntryObject | undefined> {
+    const found = await this.readSigned(this.entryKey(key), 'manifest', 'entry', signal);
     return found && { manifest: found.text, ...(found.hmac === undefined ? {} : { hmac: found.hmac }) };
   }
 
@@ -246,10 +306,11 @@ export class S3RemoteTier implements RemoteTier {
     return typeof manifest === 'string' ? `its manifest is invalid: ${manifest}` : manifest;
   }
 
-  async fetchInto(key: string, local: LocalStore): Promise<RemoteFetch> {
+  async fetchInto(key: string, local: LocalStore, options: RemoteFetchOptions = {}): Promise<RemoteFetch> {
+    const { signal } = options;
     let entry: EntryObject | undefined;
     try {
-      entry = await this.readEntry(key);
+      entry = await this.readEntry(key, signal);
     } catch (err) {
       if (err instanceof CorruptEntryError) return { status: 'rejected', reason: err.message };
       throw err;
@@ -257,18 +318,23 @@ export class S3RemoteTier implements RemoteTier {
     if (!entry) return { status: 'absent' };
     const manifest = this.checkEntry(entry, key);
     if (typeof manifest === 'string') return { status: 'rejected', reason: manifest };
+    const forged = options.expect && expectationProblem(manifest, options.expect);
+    if (forged) return { status: 'rejected', reason: forged };
     try {
       await local.receive(manifest, async (outDir) => {
         for (const file of manifest.files) {
           const target = join(outDir, ...file.path.split('/'));
           await mkdir(dirname(target), { recursive: true });
-          const out = await this.send<{ Body?: Readable }>('GetObjectCommand', { Bucket: this.bucket, Key: this.blobKey(file.sha256) }).catch(
-            (err: unknown) => {
-              throw isNotFound(err) ? new CorruptEntryError(`${file.path}: its content is missing from the remote`) : err;
-            },
-          );
-          if (!out.Body) throw new CorruptEntryError(`${file.path}: empty answer`);
-          await this.download(out.Body, target, file);
+          // One deadline for the whole transfer (answer and body); the stall timer in download() besides.
+          await this.withDeadline(this.transferMs(file.size), this.tooSlow(`download of ${file.path}`, file.size), signal, async (abort) => {
+            const out = await this.send<{ Body?: Readable }>('GetObjectCommand', { Bucket: this.bucket, Key: this.blobKey(file.sha256) }, { signal: abort }).catch(
+              (err: unknown) => {
+                throw isNotFound(err) ? new CorruptEntryError(`${file.path}: its content is missing from the remote`) : err;
+              },
+            );
+            if (!out.Body) throw new CorruptEntryError(`${file.path}: empty answer`);
+            await this.download(out.Body, target, file, abort);
+          });
         }
       });
     } catch (err) {
@@ -282,7 +348,7 @@ export class S3RemoteTier implements RemoteTier {
    * Copy a response body to a file. A body that stalls longer than the deadline fails the fetch; one longer
    * than the manifest says is cut off as corrupt (a hostile server cannot fill the disk).
    */
-  private async download(body: Readable, target: string, file: { path: string; size: number }): Promise<void> {
+  private async download(body: Readable, target: string, file: { path: string; size: number }, signal: AbortSignal): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     let bytes = 0;
     const arm = () => {
@@ -296,36 +362,41 @@ export class S3RemoteTier implements RemoteTier {
       else arm();
     });
     try {
-      await pipeline(body, createWriteStream(target));
+      await pipeline(body, createWriteStream(target), { signal });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async push(key: string, local: LocalStore, options: { replace?: boolean } = {}): Promise<'pushed' | 'present'> {
+  async push(key: string, local: LocalStore, options: { replace?: boolean; signal?: AbortSignal } = {}): Promise<'pushed' | 'present'> {
     if (!this.writable) throw new Error('the remote cache is read-only here (set PIPE_REMOTE_CACHE_WRITE=1 to push)');
+    const { signal } = options;
     const found = await local.lookup(key);
     if (found.status !== 'hit') throw new Error(`no sound local entry ${key.slice(0, 12)} to push (${found.status})`);
-    if (!options.replace && (await this.exists(this.entryKey(key)))) {
+    if (!options.replace && (await this.exists(this.entryKey(key), signal))) {
       // Someone pushed this key already. Keep theirs unless it is unusable to us (e.g. unsigned, and we sign).
-      const theirs = await this.readEntry(key).catch(() => undefined);
+      const theirs = await this.readEntry(key, signal).catch(() => undefined);
       if (theirs && typeof this.checkEntry(theirs, key) !== 'string') return 'present';
     }
     for (const file of found.manifest.files) {
       // Written even when there (see Safety above): its age then tells gc that a push is about to name it.
-      await this.send('PutObjectCommand', () => ({
-        Bucket: this.bucket,
-        Key: this.blobKey(file.sha256),
-        Body: createReadStream(join(found.dir, ...file.path.split('/'))),
-        ContentLength: file.size,
-        ContentType: 'application/octet-stream',
-      }));
+      await this.send(
+        'PutObjectCommand',
+        () => ({
+          Bucket: this.bucket,
+          Key: this.blobKey(file.sha256),
+          Body: createReadStream(join(found.dir, ...file.path.split('/'))),
+          ContentLength: file.size,
+          ContentType: 'application/octet-stream',
+        }),
+        { timeoutMs: this.transferMs(file.size), late: this.tooSlow(`upload of ${file.path}`, file.size), signal },
+      );
     }
     // Last: the entry object that makes the blobs above an entry.
     const text = await readFile(join(found.dir, '..', 'manifest.json'), 'utf8');
     const entry: EntryObject = { manifest: text, ...this.signed(text) };
     await this.send(
-      'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' },
+      'PutObjectCommand', { Bucket: this.bucket, Key: this.entryKey(key), Body: JSON.stringify(entry), ContentType: 'application/json' }, { signal },
     );
     return 'pushed';
   }

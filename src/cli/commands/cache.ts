@@ -3,6 +3,8 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { PipeError } from '../../errors.js';
+import { entryExpectation } from '../../exec/executor.js';
+import type { EntryExpectation } from '../../store/artifact-cache.js';
 import type { EntryInfo, LocalStore } from '../../store/local-store.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
@@ -174,11 +176,14 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
   let store: Store;
   let keys: string[] | undefined;
   let pipelineName: string | undefined;
+  // With a pipeline, what each key's stage would store: a remote entry holding something else is not pulled.
+  const expected = new Map<string, EntryExpectation>();
   if (file) {
     const opened = await openPipeline(file, { store: storeOptions });
     store = opened.store;
     keys = opened.plan.order.map((id) => opened.plan.stages[id].key);
     pipelineName = opened.plan.pipeline.name;
+    for (const id of opened.plan.order) expected.set(opened.plan.stages[id].key, entryExpectation(opened.plan.stages[id]));
   } else {
     store = await openStore(storeOptions);
   }
@@ -209,7 +214,7 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
   }
   const counts = { fetched: 0, local: 0, absent: 0, rejected: 0 };
   for (const key of keys) {
-    const found = await cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true }));
+    const found = await cache.withLock(key, () => undefined, () => cache.lookup(key, { remote: true, expect: expected.get(key) }));
     if (!cache.activeRemote) return 1; // the cache warned with the reason
     if (found.status === 'hit') counts[found.tier === 'remote' ? 'fetched' : 'local']++;
     else if (await remote.has(key)) counts.rejected++;

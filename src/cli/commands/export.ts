@@ -17,6 +17,9 @@ Writes the model a run trained (a pipeline file stands for its latest run withou
 To use it from Python, convert it with tensorflowjs_converter to a Keras file or a SavedModel
 (docs/export.md). 'pipe predict <dir> image.png' classifies images with it.
 
+A model whose model.json names weights outside its own folder (an absolute path, '..', a URL, a symbolic
+link out) is refused, and nothing is written.
+
 Options:
   --out <dir>      folder to write (created if needed; existing files of the same names are replaced)
   --cache <dir>    artifact store holding the run (default: $PIPE_ARTIFACTS, else the pipeline's cache:,

@@ -72,8 +72,9 @@ A shared remote cache (S3-compatible: AWS S3, MinIO, R2, Ceph, Garage): with PIP
 as "cached (remote)". PIPE_REMOTE_CACHE_ENDPOINT=http://host:port names a server other than AWS; credentials
 come from the standard AWS variables. Pushing what this run builds needs PIPE_REMOTE_CACHE_WRITE=1: switch it
 on only for trusted builds (e.g. the main branch). PIPE_CACHE_SIGNING_KEY signs and checks entries (HMAC);
-PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30). A remote that fails only costs time:
-the run goes on with the local cache.
+PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30), and a download also gets its size at
+PIPE_REMOTE_CACHE_MIN_RATE (bytes per second, default 256KiB). A remote that fails only costs time: the run
+goes on with the local cache.
 
 Examples:
   pipe run pipelines/quickstart.yaml
@@ -308,7 +309,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   });
   await view?.done;
   await submitter?.close();
-  await waitForPushes(store.cache, o.json);
+  await waitForPushes(store.cache, o.json, abort.signal);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
 
@@ -354,13 +355,14 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
 }
 
 /** The run's pushes to the remote cache went on in the background; the process waits for them and says so. */
-async function waitForPushes(cache: ArtifactCache, json: boolean): Promise<void> {
+async function waitForPushes(cache: ArtifactCache, json: boolean, signal: AbortSignal): Promise<void> {
   const remote = cache.remote;
   if (!remote?.writable) return;
   const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
   const waiting = cache.pendingPushes;
   if (waiting > 0) say(`waiting for ${waiting} ${waiting === 1 ? 'upload' : 'uploads'} to the remote cache ${remote.location}…`);
-  const report = await cache.flush();
+  // An interrupted run does not wait for uploads: Ctrl-C or SIGTERM cancels them (no half entry is left).
+  const report = await cache.flush(signal);
   const parts = [`${report.pushed.length} pushed`];
   if (report.present.length) parts.push(`${report.present.length} already there`);
   if (report.failed.length) parts.push(`${report.failed.length} not pushed`);
