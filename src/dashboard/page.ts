@@ -43,7 +43,7 @@ tr.damaged td { color: var(--bad); }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 .chart { border: 1px solid var(--line); padding: .4rem; }
 .matrices { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: flex-start; }
-table.confusion td { text-align: right; min-width: 2.4rem; }
+table.confusion { font-size: 12px; } table.confusion td { text-align: right; min-width: 2rem; } table.confusion th, table.confusion td { padding: .15rem .35rem; }
 .delta-up { color: var(--good); } .delta-down { color: var(--bad); }
 .scroll { overflow-x: auto; }
 `;

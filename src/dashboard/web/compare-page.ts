@@ -6,6 +6,7 @@ import { el, fetchJson, leaf, number, percent, runLink, show } from './dom.js';
 import { axisPicker, curves, seriesOf } from './run-page.js';
 
 const PERCENT = new Set(['accuracy', 'balancedAccuracy']);
+const METRIC_LABELS: Record<string, string> = { accuracy: 'accuracy', balancedAccuracy: 'balanced accuracy', macroF1: 'macro F1', loss: 'loss' };
 
 /** How a run is named in legends and headers: its place in the comparison, start time and pipeline. */
 function label(d: RunDetail, i: number): string {
@@ -46,7 +47,7 @@ export async function comparePage(root: HTMLElement, ids: string[]): Promise<() 
         return el(
           'tr',
           {},
-          el('th', {}, `${m.stage ? `${m.stage}.` : ''}${m.split} ${m.metric}`),
+          el('th', {}, `${m.stage ? `${m.stage}.` : ''}${m.split} ${METRIC_LABELS[m.metric] ?? m.metric}`),
           ...m.values.map((v, i) => el('td', { class: 'num' }, format(v), i > 0 ? delta(v, m.values[0], isPercent) : '')),
         );
       }),
