@@ -3,7 +3,7 @@
 // Safety: loopback by default, a token anywhere else, nothing read outside the store, nothing written to it,
 // every name from the data shown as text, a damaged run record shown as damaged.
 import assert from 'node:assert/strict';
-import { cp, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -275,6 +275,10 @@ describe('pipe ui (dashboard)', () => {
       assert.deepEqual(Object.values(lr.points), [2, 3, 1]);
       const loss = await page.$eval('figure[data-chart="loss"]', (f) => Number(f.getAttribute('data-series')));
       assert.equal(loss, 6, 'loss and val_loss of each run');
+      await page.selectOption('#x-axis', 'elapsed');
+      await page.waitForSelector('figure[data-chart="learning rate"] svg .mark-line path', { state: 'attached' });
+      assert.match((await page.textContent('figure[data-chart="learning rate"]'))!, /training time \(s\)/);
+      assert.equal(await page.$eval('figure[data-chart="learning rate"]', (f) => f.getAttribute('data-points')), JSON.stringify(lr.points));
       assert.equal(await page.$$eval('#metric-deltas tbody tr', (rows) => rows.length > 0), true);
       assert.match((await page.textContent('#metric-deltas'))!, /\((\+|−)[\d.]+ pt\)/);
       assert.match((await page.textContent('#param-diffs'))!, /train\.epochs/);
@@ -331,6 +335,45 @@ describe('pipe ui (dashboard)', () => {
     });
   });
 
+  it('lists a store of 400 runs in one request and one table', async () => {
+    const many = await mkdtemp(join(tmpdir(), 'pipe-ui-many-'));
+    const template = runs[0];
+    for (let i = 0; i < 400; i++) {
+      const record: RunRecord = structuredClone(template);
+      record.id = `2026-02-01T00-00-00-${String(i).padStart(3, '0')}Z-${(0x1000 + i).toString(16)}`;
+      record.startedAt = `2026-02-01T00:00:00.${String(i).padStart(3, '0')}Z`;
+      record.stages.train.params = { ...record.stages.train.params, epochs: 1 + (i % 7) };
+      await mkdir(join(many, 'runs', record.id), { recursive: true });
+      await writeFile(join(many, 'runs', record.id, 'run.json'), JSON.stringify(record));
+    }
+    const { ui: server, url } = await startUi(many);
+    const launched = await launchChromium();
+    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    try {
+      const page = await launched.browser.newPage();
+      const api: string[] = [];
+      page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path.startsWith('/api/')) api.push(path);
+      });
+      await page.goto(url.href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      assert.deepEqual(api, ['/api/runs']);
+      await page.click('button[data-sort="param:train.epochs"]');
+      const epochs = await page.$$eval('#runs tbody tr[data-run]', (rows) => {
+        const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
+        return rows.map((row) => Number(row.children[column].textContent));
+      });
+      assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b));
+      assert.deepEqual([epochs[0], epochs[399]], [1, 7]);
+    } finally {
+      await launched.browser.close();
+      await server.stop();
+      await rm(many, { recursive: true, force: true });
+    }
+  });
+
   describe('on another address', () => {
     let exposed: PipeProcess;
     let url: URL;
@@ -352,6 +395,25 @@ describe('pipe ui (dashboard)', () => {
       const cookie = opened.headers.get('set-cookie')!.split(';')[0];
       assert.equal((await fetch(at('/api/runs'), { headers: { cookie } })).status, 200, 'the page goes on with the cookie');
       assert.equal((await fetch(at('/api/runs'), { headers: { cookie: 'pipe_ui_token=nope' } })).status, 403);
+    });
+
+    it('works in a browser opened on the printed URL', async () => {
+      const launched = await launchChromium();
+      assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+      try {
+        const page = await launched.browser.newPage();
+        const refused: string[] = [];
+        page.on('response', (r) => {
+          if (r.status() === 403) refused.push(r.url());
+        });
+        await page.goto(url.href.replace('0.0.0.0', '127.0.0.1'));
+        await page.waitForSelector(`#runs tbody tr[data-run="${runs[0].id}"]`);
+        await page.goto(new URL(`/#/run/${runs[1].id}`, url.href.replace('0.0.0.0', '127.0.0.1')).href.replace(/\?token=[^#]*/, ''));
+        await page.waitForSelector('figure[data-chart="loss"] svg', { state: 'attached' });
+        assert.deepEqual(refused, []);
+      } finally {
+        await launched.browser.close();
+      }
     });
   });
 });
