@@ -168,6 +168,8 @@ describe('pipe ui (dashboard)', () => {
       '/api/runs/..%2f..%2fetc',
       '/assets/..%2f..%2f..%2fpackage.json',
       '/vendor/..%2fvega.min.js',
+      '/store/%E0%A4%A',
+      '/api/runs/%E0%A4%A',
     ];
     for (const path of attempts) {
       // Sent as written: fetch would resolve the dot segments itself.
@@ -333,6 +335,18 @@ describe('pipe ui (dashboard)', () => {
       await page.waitForFunction(() => document.querySelector('#run-status')?.textContent === 'interrupted', undefined, { timeout: 60_000, polling: 200 });
       assert.deepEqual(errors, []);
     });
+  });
+
+  it('serves an empty list over a store that does not exist yet, and does not make it', async () => {
+    const missing = join(tmpdir(), `pipe-ui-missing-${process.pid}`);
+    const { ui: server, url } = await startUi(missing);
+    try {
+      const list = (await (await fetch(new URL('/api/runs', url))).json()) as { runs: unknown[]; damaged: unknown[] };
+      assert.deepEqual([list.runs, list.damaged], [[], []]);
+      await assert.rejects(stat(missing), { code: 'ENOENT' });
+    } finally {
+      await server.stop();
+    }
   });
 
   it('lists a store of 400 runs in one request and one table', async () => {

@@ -95,6 +95,15 @@ function cookieValue(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
+/** A URL path segment decoded, or undefined when its escapes are malformed. */
+function decoded(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const { storeRoot, token } = options;
   const pollMs = options.pollMs ?? 500;
@@ -187,18 +196,14 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const run = /^\/api\/runs\/([^/]+)(\/events)?$/.exec(path);
     if (run) {
-      const id = decodeURIComponent(run[1]);
-      if (!isRunId(id)) return send(res, 404, 'no such run\n');
+      const id = decoded(run[1]);
+      if (id === undefined || !isRunId(id)) return send(res, 404, 'no such run\n');
       if (run[2]) return events(req, res, id);
       return sendJson(res, await runDetail(storeRoot, id));
     }
     if (path.startsWith('/store/')) {
-      let relative: string;
-      try {
-        relative = decodeURIComponent(path.slice('/store/'.length));
-      } catch {
-        return send(res, 400, 'malformed path\n');
-      }
+      const relative = decoded(path.slice('/store/'.length));
+      if (relative === undefined) return send(res, 400, 'malformed path\n');
       const file = await fileInStore(storeRoot, relative);
       if (!file) return send(res, 404, 'no such file in the store\n');
       return sendFile(res, file, contentTypeOf(file), { 'content-security-policy': STORE_CSP });

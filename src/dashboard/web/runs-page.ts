@@ -74,6 +74,7 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   if (store) store.textContent = list.store;
   const table = el('table', { id: 'runs' });
   const count = el('span', { class: 'muted', id: 'runs-count' });
+  const empty = el('p', { class: 'muted', id: 'no-runs' }, `no runs recorded in ${list.store} yet; start one with 'pipe run <pipeline.yaml>' (this page shows it as it starts)`);
   const compare = el('button', { id: 'compare', type: 'button' }, 'Compare selected');
   const filter = el('input', { type: 'search', id: 'filter', placeholder: 'filter: any text in a row, e.g. tiny or running' });
   filter.value = runsState.filter;
@@ -123,6 +124,7 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
       body.append(el('tr', { class: 'damaged', 'data-damaged': id }, el('td', {}, ''), el('td', {}, id), el('td', { colspan: String(cols.length - 1) }, 'damaged: its run.json cannot be read')));
     }
     show(table, el('thead', {}, head), body);
+    empty.hidden = list.runs.length + list.damaged.length > 0;
     count.textContent = `${rows.length} of ${list.runs.length} runs${list.damaged.length ? `, ${list.damaged.length} damaged` : ''}`;
   };
   const updateCompare = () => {
@@ -139,7 +141,7 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
     render();
   });
 
-  show(root, el('h1', {}, 'Runs'), el('div', { class: 'toolbar' }, filter, compare, count), el('div', { class: 'scroll' }, table));
+  show(root, el('h1', {}, 'Runs'), el('div', { class: 'toolbar' }, filter, compare, count), empty, el('div', { class: 'scroll' }, table));
   render();
   updateCompare();
   // Runs start and end while the page is open: refresh the list (one request) every few seconds.
