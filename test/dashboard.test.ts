@@ -337,6 +337,26 @@ describe('pipe ui (dashboard)', () => {
     });
   });
 
+  it('--open hands the URL to the platform opener (xdg-open here)', { skip: process.platform !== 'linux' && 'xdg-open is the opener on Linux only', timeout: 60_000 }, async () => {
+    const bin = await mkdtemp(join(tmpdir(), 'pipe-ui-opener-'));
+    const opened = join(bin, 'opened.txt');
+    await writeFile(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > ${JSON.stringify(opened)}.tmp && mv ${JSON.stringify(opened)}.tmp ${JSON.stringify(opened)}\n`, { mode: 0o755 });
+    const server = startPipe(REPO_ROOT, ['ui', '--port', '0', '--open'], { PIPE_ARTIFACTS: runner.store, PATH: `${bin}:${process.env.PATH}` });
+    try {
+      const url = /http:\/\/\S+/.exec(await server.waitFor(/http:\/\/\S+/))![0];
+      // The opener runs on its own: wait for its file (an event on the folder, not a delay).
+      const { watch } = await import('node:fs');
+      await new Promise<void>((resolve) => {
+        const watcher = watch(bin, (_, name) => name === 'opened.txt' && (watcher.close(), resolve()));
+        void stat(opened).then(() => (watcher.close(), resolve()), () => undefined);
+      });
+      assert.equal(await readFile(opened, 'utf8'), url);
+    } finally {
+      await server.stop();
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+
   it('serves an empty list over a store that does not exist yet, and does not make it', async () => {
     const missing = join(tmpdir(), `pipe-ui-missing-${process.pid}`);
     const { ui: server, url } = await startUi(missing);
