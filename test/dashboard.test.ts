@@ -277,6 +277,8 @@ describe('pipe ui (dashboard)', () => {
       assert.deepEqual(Object.values(lr.points), [2, 3, 1]);
       const loss = await page.$eval('figure[data-chart="loss"]', (f) => Number(f.getAttribute('data-series')));
       assert.equal(loss, 6, 'loss and val_loss of each run');
+      const colours = await page.$$eval('figure[data-chart="loss"] svg .mark-line.role-mark path', (paths) => new Set(paths.map((p) => p.getAttribute('stroke'))).size);
+      assert.equal(colours, 3, 'one colour a run');
       await page.selectOption('#x-axis', 'elapsed');
       await page.waitForSelector('figure[data-chart="learning rate"] svg .mark-line path', { state: 'attached' });
       assert.match((await page.textContent('figure[data-chart="learning rate"]'))!, /training time \(s\)/);

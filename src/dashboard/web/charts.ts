@@ -33,7 +33,7 @@ const views = new WeakMap<HTMLElement, VegaView>();
 
 /** A chart of `metrics` over `x`, one line per series and metric; empty lines are left out. */
 export function lineChart(title: string, series: Series[], metrics: CurveMetric[], x: XAxis): HTMLElement {
-  const values: { line: string; x: number; value: number }[] = [];
+  const values: { line: string; run: string; metric: string; x: number; value: number }[] = [];
   const counts: Record<string, number> = {};
   for (const s of series) {
     for (const metric of metrics) {
@@ -42,11 +42,13 @@ export function lineChart(title: string, series: Series[], metrics: CurveMetric[
         const at = x === 'epoch' ? p.epoch : p.elapsed;
         const value = p[metric];
         if (at === undefined || value === undefined) continue;
-        values.push({ line, x: at, value });
+        values.push({ line, run: s.name, metric: CURVE_LABELS[metric], x: at, value });
         counts[line] = (counts[line] ?? 0) + 1;
       }
     }
   }
+  // Several runs: one colour a run, the metric (loss or val_loss) told apart by the dash.
+  const byRun = series.length > 1;
   const box = el('figure', { class: 'chart', 'data-chart': title, 'data-series': String(Object.keys(counts).length), 'data-points': JSON.stringify(counts) });
   box.append(el('figcaption', {}, title));
   if (values.length === 0) {
@@ -64,7 +66,9 @@ export function lineChart(title: string, series: Series[], metrics: CurveMetric[
     encoding: {
       x: { field: 'x', type: 'quantitative', title: x === 'epoch' ? 'epoch' : 'training time (s)', axis: x === 'epoch' ? { tickMinStep: 1 } : {} },
       y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
-      color: { field: 'line', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 320 } },
+      color: { field: byRun ? 'run' : 'line', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 320 } },
+      ...(byRun && metrics.length > 1 ? { strokeDash: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom' } } } : {}),
+      detail: { field: 'line', type: 'nominal' },
       tooltip: [
         { field: 'line', type: 'nominal' },
         { field: 'x', type: 'quantitative' },
