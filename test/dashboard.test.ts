@@ -135,6 +135,7 @@ describe('pipe ui (dashboard)', () => {
     assert.equal(typeof second.accuracy, 'number');
     assert.equal(second.leaky, false);
     assert.equal((await get(`/api/runs/${DAMAGED_ID}`)).status, 404);
+    assert.equal((await get(`/api/compare?runs=${Array(21).fill(runs[0].id).join(',')}`)).status, 400, 'at most 20 compared');
     assert.equal((await get('/api/runs')).status, 200, 'still serving after the damaged record was asked for');
   });
 
