@@ -22,6 +22,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'predict', summary: 'classify PNG/JPEG images with a trained model, prepared as in training', load: () => import('./commands/predict.js') },
   { name: 'runs', summary: 'list past runs: when, which stages ran or were cached, durations', load: () => import('./commands/runs.js') },
   { name: 'compare', summary: 'compare runs or pipelines: differing params and metrics side by side', load: () => import('./commands/compare.js') },
+  { name: 'ui', summary: 'a local dashboard of the runs: sortable table, live training curves, runs compared', load: () => import('./commands/ui.js') },
   { name: 'schema', summary: 'regenerate schemas/pipeline.schema.json from the core and every stage', load: () => import('./commands/schema.js') },
   { name: 'cache', summary: 'inspect the artifact cache and bound it (`pipe cache gc`)', load: () => import('./commands/cache.js') },
   { name: 'doctor', summary: 'show which TensorFlow.js backends work here, and why the others do not', load: () => import('./commands/doctor.js') },

@@ -410,7 +410,9 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
           (hasValidation ? ` · val_loss ${record.val_loss!.toFixed(3)} · val_acc ${record.val_accuracy!.toFixed(3)}` : '') +
           ` · ${formatDuration(record.seconds)}`,
       );
+      // The epoch as data too: `pipe ui` tails the run log to draw curves while training goes on.
       ctx.log.info(
+        { epochResult: record },
         `epoch ${record.epoch}/${options.epochs}: loss ${record.loss.toFixed(4)} acc ${record.accuracy.toFixed(4)}` +
           (hasValidation ? ` val_loss ${record.val_loss!.toFixed(4)} val_acc ${record.val_accuracy!.toFixed(4)}` : '') +
           ` lr ${lr} ${record.seconds.toFixed(1)}s`,

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { HEADLINE_METRICS, LEAKAGE_GATE, type HeadlineMetric } from '../config/gates.js';
 import type { RunRecord } from '../runs/record.js';
+import type { ComparedRun } from './compare.js';
 import { leakageVerdict, parseLeakage } from './leakage.js';
 import { headlineSplit, parseMetrics, type SplitMetrics } from './metrics.js';
 
@@ -71,4 +72,16 @@ export async function readRunMetrics(storeRoot: string, record: RunRecord): Prom
     }
   }
   return result;
+}
+
+/** A run as `pipe compare` and the dashboard compare it: the parsed metrics of each stage with a `metrics` output. */
+export async function comparedRun(storeRoot: string, record: RunRecord): Promise<ComparedRun> {
+  const metrics: ComparedRun['metrics'] = {};
+  for (const [stage, s] of Object.entries(record.stages)) {
+    const path = s.outputs?.metrics;
+    if (!path) continue;
+    const json = await readJson(join(storeRoot, path));
+    metrics[stage] = json === undefined ? undefined : parseMetrics(json);
+  }
+  return { record, metrics };
 }

@@ -76,11 +76,19 @@ function newestFirst(a: Pick<RunRecord, 'id' | 'startedAt'>, b: Pick<RunRecord, 
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+/** Every run folder of the store: the readable records newest first, and the ids of those that cannot be read. */
+export async function scanRuns(storeRoot: string): Promise<{ records: RunRecord[]; damaged: string[] }> {
+  const ids = await runIds(storeRoot);
+  const read = await Promise.all(ids.map((id) => readRecordFile(storeRoot, id)));
+  return {
+    records: read.filter((r): r is RunRecord => r !== undefined).sort(newestFirst),
+    damaged: ids.filter((_, i) => read[i] === undefined).sort().reverse(),
+  };
+}
+
 /** Every readable run record in the store, newest first. */
 export async function listRuns(storeRoot: string): Promise<RunRecord[]> {
-  const ids = await runIds(storeRoot);
-  const records = await Promise.all(ids.map((id) => readRecordFile(storeRoot, id)));
-  return records.filter((r): r is RunRecord => r !== undefined).sort(newestFirst);
+  return (await scanRuns(storeRoot)).records;
 }
 
 /** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */

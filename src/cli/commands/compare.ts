@@ -85,26 +85,10 @@ export async function comparisonOutput(
   format: Options['format'],
   sort?: string,
 ): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const { resolve } = await import('node:path');
-  const { parseMetrics } = await import('../../report/metrics.js');
+  const { comparedRun } = await import('../../report/run-metrics.js');
   const { compareRuns } = await import('../../report/compare.js');
   const { sortComparison } = await import('../../report/compare-sort.js');
-  type ComparedRun = import('../../report/compare.js').ComparedRun;
-  const compared: ComparedRun[] = [];
-  for (const { record, storeRoot } of runs) {
-    const metrics: ComparedRun['metrics'] = {};
-    for (const [stage, s] of Object.entries(record.stages)) {
-      const path = s.outputs?.metrics;
-      if (!path) continue;
-      try {
-        metrics[stage] = parseMetrics(JSON.parse(await readFile(resolve(storeRoot, path), 'utf8')));
-      } catch {
-        metrics[stage] = undefined;
-      }
-    }
-    compared.push({ record, metrics });
-  }
+  const compared = await Promise.all(runs.map(({ record, storeRoot }) => comparedRun(storeRoot, record)));
   let comparison = compareRuns(compared);
   if (sort) comparison = sortComparison(comparison, sort);
   if (format === 'json') return `${JSON.stringify(comparison, null, 2)}\n`;

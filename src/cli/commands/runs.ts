@@ -14,6 +14,7 @@ params that differ between the listed runs (e.g. train.epochs), and the headline
 balanced accuracy, macro F1, leakage verdict). Runs that ran nothing (every stage from the cache) are left
 out unless --all. A run killed before it could record its end shows as interrupted.
 Show one run in full (stage by stage) with 'pipe runs <run-id>' (a unique prefix is enough).
+The same table in a browser, with each run's curves and runs compared: 'pipe ui'.
 
 Options:
   --pipeline <name>   only the runs of this pipeline (its name: value)

@@ -1,0 +1,76 @@
+// What the dashboard's JSON API returns. Shared by the server (src/dashboard/*.ts) and the page
+// (src/dashboard/web/*.ts); the page imports these as types only, so nothing of the server reaches the browser.
+import type { Comparison } from '../report/compare.js';
+import type { Leaf } from '../report/flatten.js';
+
+/** One row of the runs page: compact, so a store with thousands of runs lists in one response. */
+export interface RunSummary {
+  id: string;
+  pipeline: string;
+  variant?: string;
+  status: string;
+  startedAt: string;
+  /** Wall time, once the run recorded its end. */
+  seconds?: number;
+  /** Stages that ran (not from the cache), out of all. */
+  ran: number;
+  stages: number;
+  /** Its value of each param that differs between the listed runs (RunsList.params). */
+  params: Record<string, Leaf>;
+  split?: string;
+  accuracy?: number;
+  balancedAccuracy?: number;
+  macroF1?: number;
+  leaky?: boolean;
+  leakage?: string;
+}
+
+export interface RunsList {
+  store: string;
+  /** Param paths that differ between the runs, e.g. "train.epochs". */
+  params: string[];
+  runs: RunSummary[];
+  /** Run folders whose run.json cannot be read (a run killed while writing it, a truncated copy). */
+  damaged: string[];
+}
+
+/** One epoch of one training stage. */
+export interface EpochPoint {
+  stage: string;
+  epoch: number;
+  loss?: number;
+  accuracy?: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  lr?: number;
+  /** Training seconds from the stage's first epoch to the end of this one (when epochs record their time). */
+  elapsed?: number;
+}
+
+export interface ConfusionView {
+  stage: string;
+  split: string;
+  classes: string[];
+  /** matrix[true][predicted] counts. */
+  matrix: number[][];
+}
+
+export interface RunDetail {
+  run: RunSummary;
+  /** Each stage: how it went and its params, flattened ("layers[0].conv2d.filters"). */
+  stages: { id: string; uses: string; status: string; seconds: number; params: Record<string, Leaf>; error?: string }[];
+  /** Every gate-able number of the run (test.accuracy, train.bestValAccuracy, ...). */
+  values: Record<string, number>;
+  epochs: EpochPoint[];
+  confusion: ConfusionView[];
+  /** URL of the run's HTML report, served from the store, when it has one. */
+  report?: string;
+}
+
+export interface CompareDetail {
+  comparison: Comparison;
+  runs: RunDetail[];
+}
+
+/** Server-Sent Events of /api/runs/<id>/events. */
+export type LiveEvent = { type: 'epoch'; point: EpochPoint } | { type: 'status'; status: string };

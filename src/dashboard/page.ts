@@ -1,0 +1,49 @@
+// The dashboard's one HTML page and its styles. The page is a shell: src/dashboard/web/main.ts builds
+// everything in it from the API, with text nodes only (names, params and class names come from users' files).
+
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>pipe ui</title>
+<link rel="stylesheet" href="/assets/style.css">
+<script src="/vendor/vega.min.js"></script>
+<script src="/vendor/vega-lite.min.js"></script>
+<script src="/vendor/vega-embed.min.js"></script>
+<script type="module" src="/assets/main.js"></script>
+</head>
+<body>
+<header><a href="#/" class="brand">pipe ui</a><nav><a href="#/">Runs</a></nav><span id="store"></span></header>
+<main id="app"><p>Loading…</p></main>
+</body>
+</html>
+`;
+
+export const PAGE_CSS = `
+:root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #fff; --head: #f6f8fa; --bad: #cf222e; --good: #1a7f37; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; gap: 1.5rem; align-items: baseline; padding: .6rem 1.2rem; border-bottom: 1px solid var(--line); background: var(--head); }
+header .brand { font-weight: 700; color: var(--fg); text-decoration: none; }
+header #store { color: var(--muted); margin-left: auto; font-size: 12px; }
+main { padding: 1rem 1.2rem; }
+h1 { font-size: 1.3rem; margin: .2rem 0 .8rem; } h2 { font-size: 1.05rem; margin: 1.4rem 0 .5rem; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align: left; white-space: nowrap; }
+th { background: var(--head); position: sticky; top: 0; }
+th button { all: unset; cursor: pointer; font-weight: 600; }
+td.num, th.num { text-align: right; }
+tr.damaged td { color: var(--bad); }
+.status-running { color: #9a6700; font-weight: 600; } .status-failed, .status-interrupted, .leak { color: var(--bad); font-weight: 600; }
+.status-ok { color: var(--good); }
+.toolbar { display: flex; gap: .8rem; align-items: center; margin-bottom: .6rem; }
+.toolbar input[type=search] { width: 22rem; padding: .25rem .4rem; }
+.muted { color: var(--muted); }
+.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.chart { border: 1px solid var(--line); padding: .4rem; }
+.matrices { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: flex-start; }
+table.confusion { font-size: 12px; } table.confusion td { text-align: right; min-width: 2rem; } table.confusion th, table.confusion td { padding: .15rem .35rem; }
+.delta-up { color: var(--good); } .delta-down { color: var(--bad); }
+.scroll { overflow-x: auto; }
+`;

@@ -1,0 +1,169 @@
+// The dashboard's view of the store: run records, their metrics, training curves and confusion matrices, read
+// with the same readers as `pipe runs`, `pipe compare` and the report. Nothing here writes to the store.
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { latestTargets } from '../runs/latest.js';
+import { readRun, scanRuns } from '../runs/read.js';
+import type { RunRecord } from '../runs/record.js';
+import { runDir } from '../runs/write.js';
+import { compareRuns } from '../report/compare.js';
+import { flattenParams } from '../report/flatten.js';
+import { parseHistory, type EpochRow } from '../report/history.js';
+import { isObject } from '../report/json-fields.js';
+import { parseMetrics } from '../report/metrics.js';
+import { comparedRun, readRunMetrics, type RunMetrics } from '../report/run-metrics.js';
+import { runsTable, type RunRow } from '../report/runs-table.js';
+import type { CompareDetail, ConfusionView, EpochPoint, RunDetail, RunSummary, RunsList } from './api.js';
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Metrics kept in the record, or (for runs recorded before they were kept there) read from the store. */
+async function metricsOf(storeRoot: string, record: RunRecord): Promise<RunMetrics> {
+  return record.metrics ?? (await readRunMetrics(storeRoot, record));
+}
+
+function summary(record: RunRecord, row: RunRow, metrics: RunMetrics | undefined): RunSummary {
+  return {
+    ...row,
+    ...(record.sweep ? { variant: record.sweep.variant } : {}),
+    ...(metrics?.leakage ? { leakage: metrics.leakage.headline } : {}),
+  };
+}
+
+export async function runsList(storeRoot: string): Promise<RunsList> {
+  const { records, damaged } = await scanRuns(storeRoot);
+  const metrics = new Map<RunRecord, RunMetrics>();
+  await Promise.all(records.map(async (r) => metrics.set(r, await metricsOf(storeRoot, r))));
+  const table = runsTable(records, (r) => metrics.get(r), true);
+  return {
+    store: storeRoot,
+    params: table.params,
+    runs: records.map((r, i) => summary(r, table.rows[i], metrics.get(r))),
+    damaged,
+  };
+}
+
+/**
+ * Epoch lines of a run log (log.jsonl, one JSON object a line: a stage's `epochResult`) as points, the training
+ * time summed per stage. Fed in pieces as the log grows; a line cut off at the end waits for the rest.
+ */
+export class EpochLog {
+  private rest = '';
+  private elapsed = new Map<string, number>();
+
+  feed(text: string): EpochPoint[] {
+    const lines = (this.rest + text).split('\n');
+    this.rest = lines.pop()!;
+    const points: EpochPoint[] = [];
+    for (const line of lines) {
+      if (!line.includes('"epochResult"')) continue;
+      let entry: unknown;
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (!isObject(entry) || typeof entry.stage !== 'string' || !isObject(entry.epochResult)) continue;
+      const [row] = parseHistory([entry.epochResult]);
+      points.push(this.point(entry.stage, row));
+    }
+    return points;
+  }
+
+  point(stage: string, row: EpochRow): EpochPoint {
+    const { seconds, ...rest } = row;
+    let elapsed: number | undefined;
+    if (seconds !== undefined) {
+      elapsed = (this.elapsed.get(stage) ?? 0) + seconds;
+      this.elapsed.set(stage, elapsed);
+    }
+    return { stage, ...rest, ...(elapsed === undefined ? {} : { elapsed }) };
+  }
+}
+
+export function logFileOf(storeRoot: string, runId: string): string {
+  return join(runDir(storeRoot, runId), 'log.jsonl');
+}
+
+function outputNamed(outputs: Record<string, string>, file: string): string | undefined {
+  return Object.values(outputs ?? {}).find((p) => basename(p) === file);
+}
+
+/** Each training stage's epochs: its history.json once written, else (while it trains) the run log's epoch lines. */
+async function epochsOf(storeRoot: string, record: RunRecord): Promise<EpochPoint[]> {
+  const fromHistory = new Map<string, EpochPoint[]>();
+  for (const [id, stage] of Object.entries(record.stages)) {
+    const path = outputNamed(stage.outputs, 'history.json');
+    if (!path || (stage.status !== 'ran' && stage.status !== 'cached')) continue;
+    const json = await readJson(join(storeRoot, path));
+    if (json === undefined) continue;
+    const log = new EpochLog();
+    fromHistory.set(id, parseHistory(json).map((row) => log.point(id, row)));
+  }
+  let logged: EpochPoint[] = [];
+  try {
+    logged = new EpochLog().feed(`${await readFile(logFileOf(storeRoot, record.id), 'utf8')}\n`);
+  } catch {
+    // No log (a read-only store when it ran, or removed): the histories are all there is.
+  }
+  return [...[...fromHistory.values()].flat(), ...logged.filter((p) => !fromHistory.has(p.stage))];
+}
+
+async function confusionOf(storeRoot: string, record: RunRecord): Promise<ConfusionView[]> {
+  const out: ConfusionView[] = [];
+  for (const [id, stage] of Object.entries(record.stages)) {
+    const path = outputNamed(stage.outputs, 'metrics.json');
+    if (!path || (stage.status !== 'ran' && stage.status !== 'cached')) continue;
+    for (const split of parseMetrics(await readJson(join(storeRoot, path))).splits) {
+      if (split.confusion) out.push({ stage: id, split: split.split, classes: split.classes, matrix: split.confusion });
+    }
+  }
+  return out;
+}
+
+/** URL path of a store file (each segment encoded). */
+export function storeUrl(path: string): string {
+  return `/store/${path.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+async function detailOf(storeRoot: string, record: RunRecord): Promise<RunDetail> {
+  const metrics = await metricsOf(storeRoot, record);
+  const [row] = runsTable([record], () => metrics, true).rows;
+  const report = latestTargets(record)['report.html'];
+  return {
+    run: summary(record, row, metrics),
+    stages: Object.entries(record.stages).map(([id, s]) => ({
+      id,
+      uses: s.uses,
+      status: s.status,
+      seconds: s.seconds,
+      params: Object.fromEntries(flattenParams(s.params ?? {})),
+      ...(s.error ? { error: s.error } : {}),
+    })),
+    values: metrics.values,
+    epochs: await epochsOf(storeRoot, record),
+    confusion: await confusionOf(storeRoot, record),
+    ...(report ? { report: storeUrl(report) } : {}),
+  };
+}
+
+/** A run id as it may appear in a URL: one path segment of the characters run ids are made of. */
+export function isRunId(id: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(id) && !id.includes('..');
+}
+
+export async function runDetail(storeRoot: string, id: string): Promise<RunDetail> {
+  return detailOf(storeRoot, await readRun(storeRoot, id));
+}
+
+export async function compareDetail(storeRoot: string, ids: string[]): Promise<CompareDetail> {
+  const records = await Promise.all(ids.map((id) => readRun(storeRoot, id)));
+  const compared = await Promise.all(records.map((r) => comparedRun(storeRoot, r)));
+  return { comparison: compareRuns(compared), runs: await Promise.all(records.map((r) => detailOf(storeRoot, r))) };
+}

@@ -1,0 +1,114 @@
+// Line charts (vega-lite through vega-embed, loaded by the page from the package) and confusion matrices.
+// Each chart's data is also on its element (data-series, data-points), so what is drawn can be checked.
+import type { ConfusionView, EpochPoint } from '../api.js';
+import { el } from './dom.js';
+
+interface VegaView {
+  finalize(): void;
+}
+declare global {
+  interface Window {
+    vegaEmbed(element: HTMLElement, spec: object, options?: object): Promise<{ view: VegaView }>;
+  }
+}
+
+export type CurveMetric = 'loss' | 'valLoss' | 'accuracy' | 'valAccuracy' | 'lr';
+export const CURVE_LABELS: Record<CurveMetric, string> = {
+  loss: 'loss',
+  valLoss: 'val_loss',
+  accuracy: 'accuracy',
+  valAccuracy: 'val_accuracy',
+  lr: 'learning rate',
+};
+
+export type XAxis = 'epoch' | 'elapsed';
+
+/** One line: its name and the epochs it goes through. */
+export interface Series {
+  name: string;
+  points: EpochPoint[];
+}
+
+const views = new WeakMap<HTMLElement, VegaView>();
+
+/** A chart of `metrics` over `x`, one line per series and metric; empty lines are left out. */
+export function lineChart(title: string, series: Series[], metrics: CurveMetric[], x: XAxis): HTMLElement {
+  const values: { line: string; run: string; metric: string; x: number; value: number }[] = [];
+  const counts: Record<string, number> = {};
+  for (const s of series) {
+    for (const metric of metrics) {
+      const line = metrics.length > 1 ? (series.length > 1 ? `${s.name} ${CURVE_LABELS[metric]}` : CURVE_LABELS[metric]) : s.name;
+      for (const p of s.points) {
+        const at = x === 'epoch' ? p.epoch : p.elapsed;
+        const value = p[metric];
+        if (at === undefined || value === undefined) continue;
+        values.push({ line, run: s.name, metric: CURVE_LABELS[metric], x: at, value });
+        counts[line] = (counts[line] ?? 0) + 1;
+      }
+    }
+  }
+  // Several runs: one colour a run, the metric (loss or val_loss) told apart by the dash.
+  const byRun = series.length > 1;
+  const box = el('figure', { class: 'chart', 'data-chart': title, 'data-series': String(Object.keys(counts).length), 'data-points': JSON.stringify(counts) });
+  box.append(el('figcaption', {}, title));
+  if (values.length === 0) {
+    box.append(el('p', { class: 'muted' }, 'nothing recorded yet'));
+    return box;
+  }
+  const target = el('div');
+  box.append(target);
+  const spec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width: 340,
+    height: 200,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: x === 'epoch' ? 'epoch' : 'training time (s)', axis: x === 'epoch' ? { tickMinStep: 1 } : {} },
+      y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+      color: { field: byRun ? 'run' : 'line', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 1, labelLimit: 320 } },
+      ...(byRun && metrics.length > 1 ? { strokeDash: { field: 'metric', type: 'nominal', title: null, legend: { orient: 'bottom' } } } : {}),
+      detail: { field: 'line', type: 'nominal' },
+      tooltip: [
+        { field: 'line', type: 'nominal' },
+        { field: 'x', type: 'quantitative' },
+        { field: 'value', type: 'quantitative', format: '.4g' },
+      ],
+    },
+  };
+  void window.vegaEmbed(target, spec, { actions: false, renderer: 'svg' }).then(({ view }) => views.set(box, view));
+  return box;
+}
+
+/** Free the charts' views before their elements are dropped. */
+export function releaseCharts(root: Element): void {
+  root.querySelectorAll<HTMLElement>('figure.chart').forEach((box) => views.get(box)?.finalize());
+}
+
+/** A confusion matrix as a table: true class by row, predicted by column. */
+export function confusionTable(view: ConfusionView, caption: string): HTMLElement {
+  const max = Math.max(1, ...view.matrix.flat());
+  return el(
+    'table',
+    { class: 'confusion', 'data-classes': String(view.classes.length) },
+    el('caption', {}, caption),
+    el('thead', {}, el('tr', {}, el('th', {}, 'true \\ predicted'), ...view.classes.map((c) => el('th', {}, c)))),
+    el(
+      'tbody',
+      {},
+      ...view.matrix.map((row, i) =>
+        el(
+          'tr',
+          {},
+          el('th', {}, view.classes[i] ?? String(i)),
+          ...row.map((n, j) => {
+            const cell = el('td', {}, String(n));
+            const alpha = n / max;
+            cell.style.background = i === j ? `rgba(26,127,55,${alpha * 0.6})` : `rgba(207,34,46,${alpha * 0.6})`;
+            return cell;
+          }),
+        ),
+      ),
+    ),
+  );
+}
