@@ -71,9 +71,8 @@ export default defineStage<DeduplicateParams>({
     const n = ds.labels.length;
     const near = ctx.params.nearDuplicates;
     const groups = near.enabled
-      ? findNearDuplicateGroups(ds, near, (message) => ctx.progress.update(message)).groups
+      ? (await findNearDuplicateGroups(ds, near, (message) => ctx.progress.update(message), ctx.signal)).groups
       : findDuplicateGroups(ds, (done) => ctx.progress.update(`hashing ${done}/${n} images`));
-    if (ctx.signal.aborted) throw new PipeError('deduplicate: interrupted', { exitCode: 1 });
     const plan = planDeduplication(ds, groups, ctx.params.from, ctx.params.withinSplit);
 
     ctx.progress.update('drawing example thumbnails');

@@ -57,7 +57,7 @@ export default defineStage<LeakageParams>({
     let nearReport: (ReturnType<typeof buildLeakageReport> & Record<string, unknown>) | undefined;
     if (near.enabled) {
       const options = { maxDistance: near.maxDistance, minCorrelation: near.minCorrelation, maxShift: near.maxShift };
-      const found = findNearDuplicateGroups(ds, options, (message) => ctx.progress.update(message));
+      const found = await findNearDuplicateGroups(ds, options, (message) => ctx.progress.update(message), ctx.signal);
       const built = buildLeakageReport(ds, found.groups);
       addMatchedRows(built, ds, found.pairs);
       nearReport = { ...options, candidatePairs: found.candidatePairs, confirmedPairs: found.pairs.length, ...built };

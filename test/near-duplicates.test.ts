@@ -54,7 +54,7 @@ test('re-encoded, shifted and brightened copies are found; distinct faces are no
     const image = (i: number) => ds.pixels.subarray(i * SIZE, (i + 1) * SIZE);
     assert.notDeepEqual(image(a), image(b), 'the copies are not byte-identical');
   }
-  const result = findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
+  const result = await findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
   assert.deepEqual(result.pairs, copies, 'exactly the planted pairs are confirmed');
   assert.deepEqual(result.groups, copies.map((c) => [...c]));
   // The pixel check is what keeps look-alike faces apart: the hash alone proposes more pairs than it confirms.
@@ -64,9 +64,14 @@ test('re-encoded, shifted and brightened copies are found; distinct faces are no
 test('faces drawn from one template are not taken for copies at the default threshold', async () => {
   // The quickstart's faces: 3,000 of them, in which the closest distinct pair correlates 0.968.
   const ds = await generateSyntheticFaces({ count: 3000, imbalance: 'fer2013', splits: { train: 0.8, validation: 0.1, test: 0.1 }, seed: 42, size: SIDE });
-  const result = findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
+  const result = await findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS);
   assert.ok(result.candidatePairs > 1000, 'the hash alone proposes many look-alikes');
   assert.deepEqual(result.pairs, []);
+
+  // The search takes minutes on a large dataset: an abort from the event loop (as Ctrl-C's handler) stops it.
+  const abort = new AbortController();
+  const onProgress = (message: string) => void (message === 'searching for candidate pairs' && setImmediate(() => abort.abort()));
+  await assert.rejects(findNearDuplicateGroups(ds, NEAR_DUPLICATE_DEFAULTS, onProgress, abort.signal), (err: unknown) => err === abort.signal.reason);
 });
 
 test('the hash ignores brightness and contrast and moves little under a one-pixel shift', async () => {

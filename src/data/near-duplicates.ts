@@ -7,6 +7,7 @@
 // A candidate is then confirmed on the pixels: the largest normalised correlation of the two images over shifts
 // of up to `maxShift` pixels must reach `minCorrelation`. The hash finds; the pixels decide, so two different
 // faces that happen to share most hash bits are not called copies.
+import { eventLoopTurns } from '../event-loop.js';
 import type { ImageDataset } from './image-dataset.js';
 
 export interface NearDuplicateOptions {
@@ -105,17 +106,22 @@ function popcount(x: number): number {
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
+/** Lets the event loop run now and then, and stops once the signal is aborted (see eventLoopTurns). */
+type Checkpoint = () => Promise<void>;
+
 /** Hashes of every row, as high words and low words. */
-export function hashDataset(
+async function hashDataset(
   ds: Pick<ImageDataset, 'pixels' | 'shape' | 'labels'>,
+  check: Checkpoint,
   onProgress?: (done: number) => void,
-): { high: Uint32Array; low: Uint32Array } {
+): Promise<{ high: Uint32Array; low: Uint32Array }> {
   const [h, w, c] = ds.shape;
   const size = h * w * c;
   const n = ds.labels.length;
   const high = new Uint32Array(n);
   const low = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
+    await check();
     [high[i], low[i]] = perceptualHash(ds.pixels.subarray(i * size, (i + 1) * size), h, w, c);
     if (onProgress && i % 2048 === 2047) onProgress(i + 1);
   }
@@ -169,7 +175,7 @@ export const NEAR_DUPLICATES_PARAMS = {
  * are cut into maxDistance + 1 chunks, and two hashes within maxDistance bits agree exactly on at least one chunk
  * (pigeonhole), so only rows sharing a chunk value are compared. A pair is counted at the first chunk they share.
  */
-export function hashCandidates(hashes: { high: Uint32Array; low: Uint32Array }, maxDistance: number): Array<[number, number]> {
+async function hashCandidates(hashes: { high: Uint32Array; low: Uint32Array }, maxDistance: number, check: Checkpoint): Promise<Array<[number, number]>> {
   const { high, low } = hashes;
   const n = high.length;
   const chunks = Math.min(BITS, Math.max(1, Math.floor(maxDistance) + 1));
@@ -178,6 +184,7 @@ export function hashCandidates(hashes: { high: Uint32Array; low: Uint32Array }, 
   const keys = new Uint32Array(n * chunks);
   const bounds = Array.from({ length: chunks + 1 }, (_, k) => Math.round((k * BITS) / chunks));
   for (let row = 0; row < n; row++) {
+    await check();
     for (let k = 0; k < chunks; k++) {
       let key = 0;
       for (let b = bounds[k]; b < bounds[k + 1]; b++) key = (key << 1) | bit(row, b);
@@ -195,6 +202,7 @@ export function hashCandidates(hashes: { high: Uint32Array; low: Uint32Array }, 
     }
     for (const bucket of buckets.values()) {
       for (let a = 0; a < bucket.length; a++) {
+        await check();
         const i = bucket[a];
         for (let b = a + 1; b < bucket.length; b++) {
           const j = bucket[b];
@@ -304,18 +312,27 @@ function halfSize(ds: Pick<ImageDataset, 'pixels' | 'shape' | 'labels'>, rows: I
   return out;
 }
 
-/** Near-duplicate groups of a dataset (exact copies included: they are at distance 0 and correlation 1). */
-export function findNearDuplicateGroups(
+/**
+ * Near-duplicate groups of a dataset (exact copies included: they are at distance 0 and correlation 1). Stops
+ * between images or pairs once `signal` is aborted: on a large dataset the search takes minutes.
+ */
+export async function findNearDuplicateGroups(
   ds: Pick<ImageDataset, 'pixels' | 'shape' | 'labels'>,
   options: NearDuplicateOptions,
   onProgress?: (message: string) => void,
-): NearDuplicateResult {
+  signal?: AbortSignal,
+): Promise<NearDuplicateResult> {
   const [h, w, c] = ds.shape;
   const size = h * w * c;
   const n = ds.labels.length;
-  const hashes = hashDataset(ds, (done) => onProgress?.(`hashing ${done}/${n} images`));
+  const turn = eventLoopTurns();
+  const check: Checkpoint = async () => {
+    await turn();
+    signal?.throwIfAborted();
+  };
+  const hashes = await hashDataset(ds, check, (done) => onProgress?.(`hashing ${done}/${n} images`));
   onProgress?.('searching for candidate pairs');
-  const candidates = hashCandidates(hashes, options.maxDistance);
+  const candidates = await hashCandidates(hashes, options.maxDistance, check);
   const image = (i: number) => ds.pixels.subarray(i * size, (i + 1) * size);
   // Coarse to fine: half-size images correlate at least as well as full-size ones in practice (averaging removes
   // re-encoding noise), so a pair far below the threshold at half size is dropped, and the full-size search only
@@ -323,7 +340,8 @@ export function findNearDuplicateGroups(
   const coarse = h >= 16 && w >= 16 ? halfSize(ds, candidates.flat()) : null;
   const coarseShift = Math.ceil(options.maxShift / 2);
   const confirmed: Array<[number, number]> = [];
-  candidates.forEach(([i, j], k) => {
+  for (const [k, [i, j]] of candidates.entries()) {
+    await check();
     let r: number;
     if (coarse) {
       const first = bestShiftedCorrelation(coarse.get(i)!, coarse.get(j)!, h >> 1, w >> 1, 1, coarseShift);
@@ -336,7 +354,7 @@ export function findNearDuplicateGroups(
     }
     if (r >= options.minCorrelation) confirmed.push([i, j]);
     if (onProgress && k % 4096 === 4095) onProgress(`checking candidate pairs ${k + 1}/${candidates.length}`);
-  });
+  }
   // Union-find over the confirmed pairs.
   const parent = Int32Array.from({ length: n }, (_, i) => i);
   const find = (x: number): number => {
