@@ -321,7 +321,8 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
   await saving;
   await saveRecord();
-  await store.cache.recordRun(outlineOf(record));
+  // A stopped run says nothing more to the remote: the user asked it to end, and the remote may be what holds it.
+  if (!abort.signal.aborted) await store.cache.recordRun(outlineOf(record));
   log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
   log.flush();
 
