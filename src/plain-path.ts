@@ -38,8 +38,24 @@ export async function pathInside(folder: string, path: string): Promise<{ path: 
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && existing !== folder) continue;
       throw err;
     }
-    const rel = relative(root, real);
-    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { problem: 'leads out of the folder through a symbolic link' };
+    if (!isWithin(root, real)) return { problem: 'leads out of the folder through a symbolic link' };
     return { path: target };
   }
+}
+
+/** True when the resolved path `real` is the resolved folder `root` or lies below it. */
+function isWithin(root: string, real: string): boolean {
+  const rel = relative(root, real);
+  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
+}
+
+/**
+ * Where `path` really is, symbolic links resolved, when that is inside the folder `root` (itself resolved);
+ * undefined when it is outside or either does not exist. For paths that arrived as data: a link inside the folder
+ * that points out of it is outside.
+ */
+export async function realPathInside(root: string, path: string): Promise<string | undefined> {
+  const [realRoot, real] = await Promise.all([realpath(root).catch(() => undefined), realpath(path).catch(() => undefined)]);
+  if (realRoot === undefined || real === undefined) return undefined;
+  return isWithin(realRoot, real) ? real : undefined;
 }

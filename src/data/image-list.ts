@@ -5,7 +5,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, sep } from 'node:path';
 import { PipeError } from '../errors.js';
-import { realPathInside } from '../store/fs-utils.js';
+import { realPathInside } from '../plain-path.js';
 import { splitLine } from './csv-image-parser.js';
 import { IMAGE_EXTENSIONS, UNSPLIT, type ImageFile, type ImageFolderListing } from './image-folder.js';
 

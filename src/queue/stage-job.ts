@@ -17,7 +17,7 @@ import { canonicalJson } from '../plan/canonical-json.js';
 import { moduleTreeHash } from '../plan/code-hash.js';
 import type { Plan } from '../plan/plan.js';
 import { pipelineKey } from '../plan/plan-document.js';
-import { realPathInside } from '../store/fs-utils.js';
+import { realPathInside } from '../plain-path.js';
 import { hmacMatches, hmacSha256 } from '../store/hash.js';
 
 export const JOB_FORMAT = 'pipe-job/1';

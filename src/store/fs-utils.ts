@@ -1,6 +1,6 @@
 // Small file-system helpers the store builds on: walking a tree, durable writes, atomic removal.
-import { mkdir, open, readdir, realpath, rename, rm } from 'node:fs/promises';
-import { join, relative, isAbsolute, sep } from 'node:path';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { join, relative, isAbsolute } from 'node:path';
 import { PipeError } from '../errors.js';
 import { ownedName } from './owner.js';
 
@@ -80,18 +80,6 @@ export async function moveAsideAndRemove(path: string, trashDir: string, label: 
   }
   await rm(aside, { recursive: true, force: true });
   return true;
-}
-
-/**
- * Where `path` really is, symbolic links resolved, when that is inside the folder `root` (itself resolved);
- * undefined when it is outside or either does not exist. For paths that arrived as data: a link inside the folder
- * that points out of it is outside.
- */
-export async function realPathInside(root: string, path: string): Promise<string | undefined> {
-  const [realRoot, real] = await Promise.all([realpath(root).catch(() => undefined), realpath(path).catch(() => undefined)]);
-  if (realRoot === undefined || real === undefined) return undefined;
-  const rel = relative(realRoot, real);
-  return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`)) ? real : undefined;
 }
 
 export function isErrno(err: unknown, ...codes: string[]): boolean {
