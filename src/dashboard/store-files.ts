@@ -1,22 +1,18 @@
 // Files of the store as the dashboard serves them. A path in a URL or in a run record arrived as data: it is
 // followed only while it stays inside the store, symbolic links included (the target's real path is checked).
-import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { plainPathProblem, realPathInside } from '../plain-path.js';
 
 /**
  * The real path of `path` (relative to the store root, '/'-separated) when it names a regular file inside the
  * store, else undefined: absolute paths, `..` segments, NUL bytes and links leading out are refused.
  */
 export async function fileInStore(storeRoot: string, path: string): Promise<string | undefined> {
-  if (path.includes('\0') || path.includes('\\') || isAbsolute(path)) return undefined;
-  const segments = path.split('/');
-  if (segments.some((s) => s === '..' || s === '.')) return undefined;
+  if (plainPathProblem(path) !== undefined) return undefined;
   try {
-    const root = await realpath(storeRoot);
-    const real = await realpath(resolve(storeRoot, path));
-    const inside = relative(root, real);
-    if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) return undefined;
-    return (await stat(real)).isFile() ? real : undefined;
+    const real = await realPathInside(storeRoot, resolve(storeRoot, path));
+    return real !== undefined && (await stat(real)).isFile() ? real : undefined;
   } catch {
     return undefined;
   }

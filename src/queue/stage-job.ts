@@ -17,7 +17,7 @@ import { canonicalJson } from '../plan/canonical-json.js';
 import { moduleTreeHash } from '../plan/code-hash.js';
 import type { Plan } from '../plan/plan.js';
 import { pipelineKey } from '../plan/plan-document.js';
-import { realPathInside } from '../plain-path.js';
+import { plainPathProblem, realPathInside } from '../plain-path.js';
 import { hmacMatches, hmacSha256 } from '../store/hash.js';
 
 export const JOB_FORMAT = 'pipe-job/1';
@@ -155,7 +155,7 @@ export function checkJob(data: unknown, key: string | undefined): StageJob {
     }
   }
   const file = job.pipeline.file;
-  if (file.startsWith('/') || file.split(/[\\/]/).includes('..')) {
+  if (plainPathProblem(file) !== undefined) {
     throw new PipeError(`refused: the job's pipeline file '${file}' is outside this checkout`);
   }
   const store = job.pipeline.sets.find(setsStore);
