@@ -9,54 +9,18 @@ import { rm } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
 import { expectationProblem } from '../src/store/artifact-cache.js';
 import { startPipe } from './support/pipe-process.js';
 import { BUCKET, remoteEnv, startS3Server, type S3Server } from './support/s3-server-process.js';
-import { makeToyProject, spawnPipe, TOY_PIPELINE, type ToyProject } from './support/toy-project.js';
+import { getText, run, runAsync, s3, statuses } from './support/remote-client.js';
+import { makeToyProject, TOY_PIPELINE } from './support/toy-project.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const step of cleanup.reverse()) await step();
 });
-
-function s3(port: number): S3Client {
-  return new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-}
-
-async function getText(port: number, key: string): Promise<string> {
-  const out = await s3(port).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return out.Body!.transformToString();
-}
-
-function run(project: ToyProject, env: Record<string, string>): { record: RunRecord; stderr: string } {
-  const result = project.pipe(['run', 'pipeline.yaml', '--json'], env);
-  assert.equal(result.status, 0, `pipe run failed:\n${result.stderr}\n${result.stdout}`);
-  return { record: JSON.parse(result.stdout) as RunRecord, stderr: result.stderr };
-}
-
-/** As run(), without blocking this process: for a server that lives in it (the trickling proxy). */
-async function runAsync(project: ToyProject, env: Record<string, string>): Promise<{ record: RunRecord; stderr: string }> {
-  const child = spawnPipe(project.dir, ['run', 'pipeline.yaml', '--json'], env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(code, 0, `pipe run failed:\n${stderr}\n${stdout}`);
-  return { record: JSON.parse(stdout) as RunRecord, stderr };
-}
-
-function statuses(record: RunRecord): Record<string, string> {
-  return Object.fromEntries(Object.entries(record.stages).map(([id, s]) => [id, s.cachedFrom === 'remote' ? 'remote' : s.status]));
-}
 
 interface Manifest {
   uses: string;

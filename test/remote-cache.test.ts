@@ -9,10 +9,11 @@ import { createServer as createTcpServer, type AddressInfo, type Socket } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
 import { BUCKET, remoteEnv, startS3Server, type S3Server } from './support/s3-server-process.js';
-import { makeToyProject, spawnPipe, type ToyProject } from './support/toy-project.js';
+import { entryKeys, getText, listKeys, run, runAsync, s3, statuses } from './support/remote-client.js';
+import { makeToyProject, type ToyProject } from './support/toy-project.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -24,52 +25,6 @@ async function startServer(dir?: string): Promise<S3Server> {
   const server = await startS3Server(dir);
   cleanup.push(() => server.stop());
   return server;
-}
-
-function s3(port: number): S3Client {
-  return new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-}
-
-async function listKeys(port: number, prefix: string): Promise<string[]> {
-  const out = await s3(port).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  return (out.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-async function entryKeys(port: number, prefix: string): Promise<string[]> {
-  return (await listKeys(port, `${prefix}/pipe-cache-v1/entries/`)).map((k) => k.split('/').pop()!.replace('.json', ''));
-}
-
-async function getText(port: number, key: string): Promise<string> {
-  const out = await s3(port).send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return out.Body!.transformToString();
-}
-
-function run(project: ToyProject, env: Record<string, string>, args: string[] = []): { record: RunRecord; stderr: string } {
-  const result = project.pipe(['run', 'pipeline.yaml', '--json', ...args], env);
-  assert.equal(result.status, 0, `pipe run failed:\n${result.stderr}\n${result.stdout}`);
-  return { record: JSON.parse(result.stdout) as RunRecord, stderr: result.stderr };
-}
-
-/** As run(), without blocking this process: for servers that live in it (a proxy, a silent port). */
-async function runAsync(project: ToyProject, env: Record<string, string>, args: string[] = []): Promise<{ record: RunRecord; stderr: string }> {
-  const child = spawnPipe(project.dir, ['run', 'pipeline.yaml', '--json', ...args], env);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  assert.equal(code, 0, `pipe run failed:\n${stderr}\n${stdout}`);
-  return { record: JSON.parse(stdout) as RunRecord, stderr };
-}
-
-function statuses(record: RunRecord): Record<string, string> {
-  return Object.fromEntries(Object.entries(record.stages).map(([id, s]) => [id, s.cachedFrom === 'remote' ? 'remote' : s.status]));
 }
 
 async function outputBytes(project: ToyProject, record: RunRecord): Promise<Record<string, string>> {

@@ -9,42 +9,20 @@ import { createHash, createHmac } from 'node:crypto';
 import { rm, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../src/runs/record.js';
 import { BUCKET, remoteEnv, startS3Server, type S3Server } from './support/s3-server-process.js';
+import { entryKeys, listKeys, run as runToy, s3 } from './support/remote-client.js';
 import { makeToyProject, TOY_PIPELINE, type ToyProject } from './support/toy-project.js';
 
 /** The toy pipeline with an input file (data.txt) that a fresh checkout does not have. */
 const WITH_INPUT = TOY_PIPELINE.replace('with: { n: 5 }', 'with: { n: 5, file: data.txt }');
 
-function s3(port: number): S3Client {
-  return new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-}
-
-async function listKeys(port: number, prefix: string): Promise<string[]> {
-  const out = await s3(port).send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix }));
-  return (out.Contents ?? []).map((o) => o.Key!).sort();
-}
-
-async function entryKeys(port: number, prefix: string): Promise<string[]> {
-  return (await listKeys(port, `${prefix}/pipe-cache-v1/entries/`)).map((k) => k.split('/').pop()!.replace('.json', ''));
-}
+const run = (project: ToyProject, env: Record<string, string>): RunRecord => runToy(project, env).record;
 
 /** Set an object's LastModified back (s3rver keeps each object in a file whose time it reports). */
 async function backdate(server: S3Server, key: string, to: Date): Promise<void> {
   await utimes(join(server.dir, BUCKET, ...`${key}._S3rver_object`.split('/')), to, to);
-}
-
-function run(project: ToyProject, env: Record<string, string>): RunRecord {
-  const result = project.pipe(['run', 'pipeline.yaml', '--json'], env);
-  assert.equal(result.status, 0, `pipe run failed:\n${result.stderr}\n${result.stdout}`);
-  return JSON.parse(result.stdout) as RunRecord;
 }
 
 async function getObject(port: number, key: string): Promise<{ record: string; hmac?: string }> {
