@@ -1,5 +1,6 @@
 // What the dashboard's JSON API returns. Shared by the server (src/dashboard/*.ts) and the page
 // (src/dashboard/web/*.ts); the page imports these as types only, so nothing of the server reaches the browser.
+import type { EpochRow } from '../report/history.js';
 import type { Comparison } from '../report/compare.js';
 import type { Leaf } from '../report/flatten.js';
 
@@ -35,14 +36,8 @@ export interface RunsList {
 }
 
 /** One epoch of one training stage. */
-export interface EpochPoint {
+export interface EpochPoint extends Omit<EpochRow, 'seconds'> {
   stage: string;
-  epoch: number;
-  loss?: number;
-  accuracy?: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  lr?: number;
   /** Training seconds from the stage's first epoch to the end of this one (when epochs record their time). */
   elapsed?: number;
 }
