@@ -69,6 +69,33 @@ describe('pipe cache gc --remote', { concurrency: false }, () => {
     assert.ok(Object.values(run(reader, remoteEnv(server.port, 'prune')).stages).every((s) => s.cachedFrom === 'remote'));
   });
 
+  it("--baseline remote: gates compare with the latest run the remote recorded of the pipeline as it is (main's)", async () => {
+    const main = await makeToyProject();
+    run(main, remoteEnv(server.port, 'baseline', { PIPE_REMOTE_CACHE_WRITE: '1' }));
+    const latestMain = run(main, remoteEnv(server.port, 'baseline', { PIPE_REMOTE_CACHE_WRITE: '1' }));
+    // A run with --set pushes too, and is no baseline: it does not run the file as it is.
+    runToy(main, remoteEnv(server.port, 'baseline', { PIPE_REMOTE_CACHE_WRITE: '1' }), ['--set', 'scale.factor=3']);
+
+    // A pull request's checkout: no local runs, the remote read-only.
+    const branch = await makeToyProject();
+    const env = remoteEnv(server.port, 'baseline');
+    const held = branch.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum < baseline', '--baseline', 'remote'], env);
+    assert.equal(held.status, 0, held.stderr);
+    assert.match(held.stdout, new RegExp(`gate passed: sum\\.sum < baseline \\(sum\\.sum = 30, the baseline's 30 \\(run ${latestMain.id}\\)\\)`));
+    const behind = branch.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum < baseline + 1'], env).status;
+    assert.equal(behind, 2, 'a relative gate needs --baseline');
+    const failing = branch.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum < baseline + 1', '--baseline', 'remote'], env);
+    assert.equal(failing.status, 3, failing.stderr);
+    assert.match(failing.stderr, /gate failed: sum\.sum < baseline \+ 1 \(--fail-if\): the value is 30, the baseline's 30/);
+
+    const none = branch.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum < baseline', '--baseline', 'remote'], remoteEnv(server.port, 'no-runs-here'));
+    assert.equal(none.status, 2, none.stderr);
+    assert.match(none.stderr, /--baseline remote: the remote cache s3:\/\/\S+\/no-runs-here holds no finished run of pipeline 'toy' as it is/);
+    const local = branch.pipe(['run', 'pipeline.yaml', '--fail-if', 'sum.sum < baseline', '--baseline', 'remote']);
+    assert.equal(local.status, 2, local.stderr);
+    assert.match(local.stderr, /--baseline remote: no remote cache is configured/);
+  });
+
   it('keeps a file uploaded just now that no entry names yet (a push in progress), and removes an old one', async () => {
     const blob = (text: string) => `grace/pipe-cache-v1/blobs/${createHash('sha256').update(text).digest('hex')}`;
     const [young, old] = [blob('uploaded just now'), blob('left over')];

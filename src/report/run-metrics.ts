@@ -35,7 +35,7 @@ function outputNamed(outputs: Record<string, string>, file: string): string | un
   return Object.values(outputs).find((p) => basename(p) === file);
 }
 
-export async function readRunMetrics(storeRoot: string, record: RunRecord): Promise<RunMetrics> {
+export async function readRunMetrics(storeRoot: string, record: Pick<RunRecord, 'stages'>): Promise<RunMetrics> {
   const result: RunMetrics = { values: {} };
   const values = result.values;
   for (const [id, stage] of Object.entries(record.stages)) {

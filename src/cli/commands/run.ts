@@ -45,8 +45,9 @@ Options:
                              --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf);
                              against a baseline run: --fail-if 'test.accuracy < baseline - 0.01'
   --baseline <run>           the run that 'baseline' in a gate stands for: a run id (or its start) from
-                             'pipe runs', a pipeline file (its latest run), or a run.json file (e.g. main's,
-                             saved by CI as <artifacts>/latest/<pipeline>/run.json)
+                             'pipe runs', a pipeline file (its latest run), a run.json file (e.g. main's,
+                             saved by CI as <artifacts>/latest/<pipeline>/run.json), or 'remote': the latest
+                             run of this pipeline that pushed to the remote cache (where only main writes, main's)
   --json                     print the run record as JSON on stdout (no live view); paths under "paths" are
                              relative to the working directory
   --log-level <level>        level of the run's JSON log: trace | debug | info | warn | error (default info)
@@ -197,7 +198,7 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   const o = parse(argv);
   const { store, variants } = await openVariants(o.file, { sets: o.sets, sweeps: o.sweeps, variant: o.variant, backend: o.backend });
   // Before anything runs, a sweep's variants included: the variants differ only in params.
-  const { gates, baseline } = await settleGates(variants[0].loaded, relative(process.cwd(), variants[0].loaded.file), o.failIf, o.baseline, store.root);
+  const { gates, baseline } = await settleGates(variants[0].loaded, relative(process.cwd(), variants[0].loaded.file), o.failIf, o.baseline, store);
   if (variants[0].name !== undefined && o.variant === undefined) {
     const { runSweep } = await import('../sweep-run.js');
     return runSweep(o, variants, store);
