@@ -71,7 +71,12 @@ async function remoteBaseline(store: Store, loaded: LoadedPipeline, gates: Gate[
     });
   }
   const name = loaded.spec.name;
-  const outlines = (await remote.runs())
+  const runs = await remote.runs().catch((err: unknown) => {
+    throw new PipeError(`--baseline remote: the remote cache ${remote.location} cannot be read: ${err instanceof Error ? err.message : String(err)}`, {
+      hint: 'check PIPE_REMOTE_CACHE, its endpoint and credentials (a job without credentials cannot read a private bucket), or give --baseline a run.json',
+    });
+  });
+  const outlines = runs
     .flatMap((r) => (r.outline ? [r.outline] : []))
     .filter((o) => o.status === 'ok' && o.asItIs && !o.sweep && o.pipeline.name === name)
     .sort((a, b) => b.startedAt.localeCompare(a.startedAt));
