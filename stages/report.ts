@@ -59,7 +59,7 @@ export default defineStage<ReportParams>({
   outputs: {
     html: { file: 'report.html', kind: 'report', description: 'The report, one self-contained HTML file.' },
     markdown: { file: 'summary.md', kind: 'text', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
-    charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss and confusion charts as .svg and .png (those with data).' },
+    charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss, learning-rate and confusion charts as .svg and .png (those with data).' },
   },
   gateMetrics: () => ({ summary: ['notes', 'accuracy'] }),
   async run(ctx) {
@@ -96,6 +96,7 @@ export default defineStage<ReportParams>({
     const specs = {
       accuracy: data.history && charts.accuracyChartSpec(data.history),
       loss: data.history && charts.lossChartSpec(data.history),
+      lr: data.history && charts.learningRateChartSpec(data.history),
       confusion: lead && charts.confusionChartSpec(lead),
     };
     const chartsDir = ctx.output('charts');

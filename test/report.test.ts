@@ -136,14 +136,15 @@ function fullReport(): Promise<HarnessResult> {
 test('report writes html, markdown and every chart as SVG and PNG', async () => {
   const result = await fullReport();
   const charts = (await readdir(result.outputs.charts)).sort();
-  assert.deepEqual(charts, ['accuracy.png', 'accuracy.svg', 'confusion.png', 'confusion.svg', 'loss.png', 'loss.svg']);
-  for (const name of ['accuracy', 'loss', 'confusion']) {
+  assert.deepEqual(charts, ['accuracy.png', 'accuracy.svg', 'confusion.png', 'confusion.svg', 'loss.png', 'loss.svg', 'lr.png', 'lr.svg']);
+  for (const name of ['accuracy', 'loss', 'lr', 'confusion']) {
     const meta = await sharp(join(result.outputs.charts, `${name}.png`)).metadata();
     assert.equal(meta.format, 'png');
     assert.ok((meta.width ?? 0) > 300 && (meta.height ?? 0) > 200, `${name}.png is ${meta.width}×${meta.height}`);
   }
   assert.deepEqual(result.summary && (result.summary as { sections: string[] }).sections, ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference']);
   assert.equal((result.summary as { leaky: boolean }).leaky, true);
+  assert.match(await readFile(result.outputs.html, 'utf8'), /<figcaption>The learning rate of each epoch\.<\/figcaption>/);
 });
 
 test('report.html is self-contained and escapes everything taken from data', async () => {
@@ -238,12 +239,13 @@ test('report.html renders in headless Chromium: charts drawn, no script, no netw
         };
       }),
     );
-    assert.equal(charts.length, 3, 'accuracy, loss and confusion charts');
+    assert.equal(charts.length, 4, 'accuracy, loss, learning-rate and confusion charts');
     for (const c of charts) assert.ok(c.width > 100 && c.height > 100, JSON.stringify(c));
     assert.equal(charts[0].lines, 2, 'accuracy: train and validation lines');
     assert.equal(charts[1].lines, 2, 'loss: train and validation lines');
-    assert.equal(charts[2].cells, CLASSES.length ** 2, 'one confusion cell per class pair');
-    assert.equal(charts[2].texts, CLASSES.length ** 2, 'a count in every cell');
+    assert.equal(charts[2].lines, 1, 'learning rate: one line');
+    assert.equal(charts[3].cells, CLASSES.length ** 2, 'one confusion cell per class pair');
+    assert.equal(charts[3].texts, CLASSES.length ** 2, 'a count in every cell');
 
     assert.equal(await page.locator('script').count(), 0, 'no script element was injected');
     assert.ok((await page.textContent('body'))!.includes(EVIL), 'the class name is shown as text');

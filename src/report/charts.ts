@@ -45,6 +45,8 @@ function curveSpec(
   }
   if (values.length === 0) return undefined;
   const series = [...new Set(values.map((d) => d.series))] as (keyof typeof SERIES_COLOURS)[];
+  // One series (a learning rate) needs no legend.
+  const legend = series.length > 1 ? { orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolSize: 400 } : null;
   const maxEpoch = Math.max(...history.map((r) => r.epoch));
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -74,7 +76,7 @@ function curveSpec(
         type: 'nominal',
         title: null,
         scale: { domain: series, range: series.map((s) => SERIES_COLOURS[s]) },
-        legend: { orient: 'bottom', direction: 'horizontal', symbolType: 'stroke', symbolSize: 400 },
+        legend,
       },
       // The same legend shows the dash pattern, so the series are told apart without colour too.
       strokeDash: {
@@ -82,6 +84,7 @@ function curveSpec(
         type: 'nominal',
         title: null,
         scale: { domain: series, range: series.map((s) => (s === 'train' ? [1, 0] : [6, 3])) },
+        legend: series.length > 1 ? undefined : null,
       },
     },
   };
@@ -95,6 +98,11 @@ export function accuracyChartSpec(history: EpochRow[]): VegaLiteSpec | undefined
 /** Train and validation loss per epoch (the FER2013 paper's Figure 2). */
 export function lossChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
   return curveSpec(history, 'Loss per epoch', 'cross-entropy loss', (r) => r.loss, (r) => r.valLoss, false);
+}
+
+/** The learning rate each epoch trained at (a schedule's shape, and where a plateau cut it). */
+export function learningRateChartSpec(history: EpochRow[]): VegaLiteSpec | undefined {
+  return curveSpec(history, 'Learning rate per epoch', 'learning rate', (r) => r.lr, () => undefined, false);
 }
 
 /** Confusion matrix heat map with counts (the FER2013 paper's Figure 3); colour is the share of the true class. */

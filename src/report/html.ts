@@ -13,6 +13,7 @@ import { REPORT_CSS } from './styles.js';
 export interface ChartSvgs {
   accuracy?: string;
   loss?: string;
+  lr?: string;
   confusion?: string;
 }
 
@@ -288,6 +289,7 @@ function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefin
         { class: 'grid2' },
         figure(charts.accuracy, `Train (solid) and validation (dashed) accuracy per epoch${paperFigure(data, 1)}.`),
         figure(charts.loss, `Train (solid) and validation (dashed) loss per epoch${paperFigure(data, 2)}.`),
+        figure(charts.lr, 'The learning rate of each epoch.'),
       ),
     ],
   };
