@@ -49,6 +49,11 @@ export default defineStage<EvaluateParams>({
   },
   outputs: {
     metrics: { file: 'metrics.json', kind: 'metrics', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
+    predictions: {
+      file: 'predictions.json',
+      kind: 'predictions',
+      description: "Every scored image's dataset row, source, true and predicted class and class probabilities, per split (src/model/predictions.ts).",
+    },
   },
   runtime: ['tensorflow'],
   gateMetrics: (params) => ({ splits: params.splits, summary: params.splits.flatMap((s) => [`${s}Accuracy`, `${s}BalancedAccuracy`]) }),
@@ -61,6 +66,8 @@ export default defineStage<EvaluateParams>({
     const { inferRows } = await import('../src/model/inference.js');
     const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
+    const { PREDICTIONS_FORMAT, splitPredictions } = await import('../src/model/predictions.js');
+    type Predictions = import('../src/model/predictions.js').Predictions;
 
     const { tf, backend } = await loadTf(ctx.backend);
     const ds = await readDataset(ctx.inputs.data.path);
@@ -70,6 +77,7 @@ export default defineStage<EvaluateParams>({
       const builder = new BatchBuilder(ds, transformOf(ds.metadata), ctx.params.batchSize);
       const splits: Record<string, unknown> = {};
       const summary: Record<string, number> = {};
+      const predictions: Predictions = { format: PREDICTIONS_FORMAT, classes: ds.classes, splits: {} };
       for (const requested of ctx.params.splits) {
         const name = [requested, ...(SPLIT_ALIASES[requested] ?? [])].find((n) => rowsOfSplit(ds, n).length > 0);
         if (!name) {
@@ -82,10 +90,12 @@ export default defineStage<EvaluateParams>({
         const result = await inferRows(tf, model, builder, rows, ds.shape, ds.classes.length, {
           signal: ctx.signal,
           flip: ctx.params.testTimeAugmentation === 'flip',
+          keepProbabilities: true,
           onBatch: (done, total) => ctx.progress.update(`${requested}: batch ${done}/${total}`),
         });
         const metrics = metricsFromConfusion(confusionMatrix(result.truth, result.predicted, ds.classes.length), ds.classes);
         splits[requested] = { split: name, loss: result.loss, ...metrics };
+        predictions.splits[requested] = splitPredictions(rows, ds.source, result.truth, result.predicted, result.probabilities!, ds.classes.length);
         summary[`${requested}Accuracy`] = metrics.accuracy;
         summary[`${requested}BalancedAccuracy`] = metrics.balancedAccuracy;
         ctx.log.info(
@@ -93,6 +103,7 @@ export default defineStage<EvaluateParams>({
         );
       }
       await writeFile(ctx.output('metrics'), JSON.stringify({ splits, backend }, null, 2) + '\n');
+      await writeFile(ctx.output('predictions'), `${JSON.stringify(predictions)}\n`);
       return { ...summary, backend };
     } finally {
       model.dispose();

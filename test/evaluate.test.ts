@@ -9,6 +9,7 @@ import buildModel from '../stages/build-model.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
 import { PipeError } from '../src/errors.js';
+import { parsePredictions } from '../src/model/predictions.js';
 import { writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel, saveModel } from '../src/model/model-io.js';
@@ -82,6 +83,24 @@ test('evaluate writes the known confusion matrix, metrics and loss; test means P
   assert.equal(metrics.splits.validation.split, 'PublicTest');
   assert.equal(metrics.splits.validation.accuracy, 1);
   assert.equal((r.summary as { testAccuracy: number }).testAccuracy, t.accuracy);
+
+  // Every scored image, per split: the rows of the confusion matrix, one by one, with their probabilities.
+  const predictions = parsePredictions(JSON.parse(await readFile(r.outputs.predictions, 'utf8')));
+  assert.ok(predictions, 'predictions.json is in its format');
+  assert.deepEqual(predictions.classes, CLASSES);
+  const p = predictions.splits.test;
+  assert.equal(p.rows.length, 9);
+  const confusion = CLASSES.map(() => CLASSES.map(() => 0));
+  p.truth.forEach((truth, i) => confusion[truth][p.predicted[i]]++);
+  assert.deepEqual(confusion, t.confusion);
+  p.rows.forEach((row, i) => {
+    assert.equal(p.source[i], row, 'source is the dataset row\'s (here its index)');
+    assert.ok(Math.abs(p.probabilities[i].reduce((a, b) => a + b, 0) - 1) < 1e-3);
+    const own = p.probabilities[i][p.truth[i]];
+    assert.ok(Math.abs(own - (p.truth[i] === p.predicted[i] ? e2 / (e2 + 3) : 1 / (e2 + 3))) < 1e-4, `row ${row}: ${own}`);
+  });
+  assert.equal(predictions.splits.validation.rows.length, metrics.splits.validation.count);
+  assert.equal(parsePredictions({ ...predictions, classes: ['a'] }), undefined, 'a class index past the class list is refused');
 
   await assert.rejects(
     runStage(evaluate, { params: { splits: ['holdout'] }, inputs, backend: 'cpu' }),

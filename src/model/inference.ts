@@ -16,6 +16,8 @@ export interface InferenceResult {
   predicted: Uint8Array;
   /** True class per row, in the order of `rows`. */
   truth: Uint8Array;
+  /** With keepProbabilities: each row's class probabilities, row after row (rows × classes). */
+  probabilities?: Float32Array;
 }
 
 /**
@@ -45,10 +47,13 @@ export async function inferRows(
     onBatch?: (done: number, total: number) => void;
     /** Test-time augmentation: average the probabilities of each image and its left-right mirror. */
     flip?: boolean;
+    /** Return every row's probabilities (evaluate keeps them, per image; validation does not need them). */
+    keepProbabilities?: boolean;
   } = {},
 ): Promise<InferenceResult> {
   const predicted = new Uint8Array(rows.length);
   const truth = new Uint8Array(rows.length);
+  const kept = options.keepProbabilities ? new Float32Array(rows.length * classCount) : undefined;
   let lossSum = 0;
   let correct = 0;
   const batches = builder.batchCount(rows.length);
@@ -59,12 +64,16 @@ export async function inferRows(
     options.signal?.throwIfAborted();
     const batch = builder.build(rows, b);
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);
-    const [lossT, predT] = tf.tidy(() => {
+    const [lossT, predT, probT] = tf.tidy(() => {
       const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), options.flip);
       const loss = tf.sum(rowCrossEntropy(tf, probabilities, tf.tensor2d(targets, [batch.size, classCount])));
-      return [loss, tf.argMax(probabilities, -1)];
+      return [loss, tf.argMax(probabilities, -1), ...(kept ? [probabilities] : [])];
     });
     const [lossData, predData] = await Promise.all([lossT.data(), predT.data()]);
+    if (probT) {
+      kept!.set(await probT.data(), b * builder.batchSize * classCount);
+      probT.dispose();
+    }
     tf.dispose([lossT, predT]);
     lossSum += lossData[0];
     const offset = b * builder.batchSize;
@@ -76,5 +85,5 @@ export async function inferRows(
     options.onBatch?.(b + 1, batches);
   }
   const n = rows.length;
-  return { loss: n ? lossSum / n : NaN, accuracy: n ? correct / n : NaN, predicted, truth };
+  return { loss: n ? lossSum / n : NaN, accuracy: n ? correct / n : NaN, predicted, truth, ...(kept ? { probabilities: kept } : {}) };
 }
