@@ -44,7 +44,7 @@ export async function pathInside(folder: string, path: string): Promise<{ path: 
 }
 
 /** True when the resolved path `real` is the resolved folder `root` or lies below it. */
-function isWithin(root: string, real: string): boolean {
+export function isWithin(root: string, real: string): boolean {
   const rel = relative(root, real);
   return rel === '' || (!isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${sep}`));
 }
