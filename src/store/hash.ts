@@ -6,6 +6,9 @@ import { open } from 'node:fs/promises';
 export const hashStats = { files: 0, bytes: 0 };
 
 const BLOCK = 4 * 1024 * 1024;
+/** Read buffers kept for the next file; as many as files hashed at once (hashDir's concurrency). */
+const MAX_SPARE_BUFFERS = 8;
+const spareBuffers: Buffer[] = [];
 
 export interface HashOptions {
   /** Also flush the file to disk while it is open (used when committing an entry). */
@@ -15,9 +18,10 @@ export interface HashOptions {
 /** Hex SHA-256 of a file's content. */
 export async function sha256File(path: string, options: HashOptions = {}): Promise<{ sha256: string; size: number }> {
   const handle = await open(path, 'r');
+  // Reused: a fresh 4 MiB buffer per file made hashing a tree of 60,000 small images spend most of its time in GC.
+  const buffer = spareBuffers.pop() ?? Buffer.allocUnsafe(BLOCK);
   try {
     const hash = createHash('sha256');
-    const buffer = Buffer.allocUnsafe(BLOCK);
     let size = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, BLOCK, null);
@@ -30,6 +34,7 @@ export async function sha256File(path: string, options: HashOptions = {}): Promi
     hashStats.bytes += size;
     return { sha256: hash.digest('hex'), size };
   } finally {
+    if (spareBuffers.length < MAX_SPARE_BUFFERS) spareBuffers.push(buffer);
     await handle.close();
   }
 }

@@ -6,6 +6,9 @@ import { join, resolve } from 'node:path';
 import { walkFiles } from './fs-utils.js';
 import type { StatCache } from './stat-cache.js';
 
+/** Files of a tree hashed at once (sha256File keeps as many read buffers). */
+const FILES_AT_ONCE = 8;
+
 export interface InputHasher {
   /** sha256 of a file's content. */
   hashFile(path: string): Promise<string>;
@@ -37,10 +40,17 @@ export class StatCacheHasher implements InputHasher {
     }
     tree.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     const digest = createHash('sha256').update('pipe-dir-v1\n');
-    for (const file of tree) {
-      const { sha256 } = await this.statCache.hash(file.abs);
-      digest.update(`${file.rel}\0${sha256}\n`);
-    }
+    // A few files at a time, so a tree of small images is not bound by one read's latency after another.
+    const hashes: string[] = new Array(tree.length);
+    let next = 0;
+    const hashNext = async (): Promise<void> => {
+      while (next < tree.length) {
+        const i = next++;
+        hashes[i] = (await this.statCache.hash(tree[i].abs)).sha256;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FILES_AT_ONCE, tree.length) }, hashNext));
+    for (let i = 0; i < tree.length; i++) digest.update(`${tree[i].rel}\0${hashes[i]}\n`);
     await this.statCache.save();
     return digest.digest('hex');
   }
