@@ -14,6 +14,9 @@
 import { PipeError } from '../errors.js';
 import { FER2013_USAGES } from './fer2013.js';
 
+/** The most bytes one typed array (so one dataset's pixels) can hold. */
+const MAX_PIXEL_BYTES = 2 ** 32;
+
 export interface CsvImageOptions {
   /** File name used in messages. */
   file: string;
@@ -304,6 +307,14 @@ export class CsvImageParser {
       const estimate = Math.ceil((expected / this.rowBytes) * this.rows * 1.03) + 16;
       if (estimate > next) next = estimate;
     }
+    // A typed array holds at most 2^32 bytes: grow to that and no further, then say what the limit is.
+    const most = Math.floor(MAX_PIXEL_BYTES / this.size);
+    if (this.rows >= most) {
+      throw new PipeError(`${this.opts.file} has more than ${most.toLocaleString('en-US')} images of ${this.size} pixels: more than one dataset can hold in memory (4 GiB of pixels)`, {
+        hint: 'split the CSV into several files, or use smaller images',
+      });
+    }
+    next = Math.min(next, most);
     const grow = <T extends Uint8Array | Int8Array | Uint32Array>(old: T, make: (n: number) => T, per: number): T => {
       const fresh = make(next * per);
       fresh.set(old.subarray(0, this.rows * per));

@@ -7,7 +7,7 @@
 //   source : Uint32                      row number in the original source (CSV line, file index), for provenance
 // Schema metadata: `pipe.shape` = JSON [h,w,c], `pipe.classes` = JSON string[], plus stage-specific keys
 // (e.g. `pipe.normalise`), all JSON strings.
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import {
   Data,
   Dictionary,
@@ -16,6 +16,8 @@ import {
   Int8,
   makeData,
   RecordBatch,
+  RecordBatchFileWriter,
+  RecordBatchReader,
   Schema,
   Struct,
   Table,
@@ -101,15 +103,22 @@ export function selectRows(ds: ImageDataset, rows: ArrayLike<number>): ImageData
 const SHAPE_KEY = 'pipe.shape';
 const CLASSES_KEY = 'pipe.classes';
 
-function toTable(ds: ImageDataset): Table {
-  const n = ds.labels.length;
+/**
+ * Rows per Arrow record batch: about 64 MiB of pixels. One array of every pixel cannot pass 2^31 - 1 bytes (Arrow's
+ * 32-bit lengths), so a dataset of a million 48×48 images must be several batches; and batches are what later
+ * readers can take one at a time.
+ */
+export function rowsPerBatch(shape: readonly number[]): number {
+  const size = shape[0] * shape[1] * shape[2];
+  return Math.max(1, Math.min(65_536, Math.floor(BATCH_PIXEL_BYTES / Math.max(1, size))));
+}
+
+const BATCH_PIXEL_BYTES = 64 * 1024 * 1024;
+
+function datasetSchema(ds: ImageDataset): { schema: Schema; pixelType: FixedSizeList; splitType: Dictionary<Utf8, Int8>; fields: Field[] } {
   const size = imageSize(ds);
-  if (ds.pixels.length !== n * size) {
-    throw new Error(`pixels hold ${ds.pixels.length} bytes, expected ${n} rows × ${size}`);
-  }
   const pixelType = new FixedSizeList(size, new Field('byte', new Uint8(), false));
   const splitType = new Dictionary(new Utf8(), new Int8(), 0, false);
-  const splitDictionary = vectorFromArray(ds.splitNames, new Utf8());
   const fields = [
     new Field('label', new Uint8(), false),
     new Field('pixels', pixelType, false),
@@ -119,28 +128,60 @@ function toTable(ds: ImageDataset): Table {
   const metadata = new Map<string, string>(Object.entries(ds.metadata));
   metadata.set(SHAPE_KEY, JSON.stringify(ds.shape));
   metadata.set(CLASSES_KEY, JSON.stringify(ds.classes));
-  const schema = new Schema(fields, metadata);
-  const children: Data[] = [
-    makeData({ type: new Uint8(), length: n, data: ds.labels }),
-    makeData({
-      type: pixelType,
-      length: n,
-      child: makeData({ type: new Uint8(), length: n * size, data: ds.pixels }),
-    }),
-    makeData<Dictionary<Utf8, Int8>>({ type: splitType, length: n, data: ds.splitCodes, dictionary: splitDictionary }),
-    makeData({ type: new Uint32(), length: n, data: ds.source }),
-  ];
-  const struct = makeData({ type: new Struct(fields), length: n, children });
-  return new Table([new RecordBatch(schema, struct)]);
+  return { schema: new Schema(fields, metadata), pixelType, splitType, fields };
 }
 
-/** Serialise to Arrow IPC file bytes. */
+/** The dataset as record batches of rowsPerBatch rows, each a view of `ds`'s arrays (nothing is copied). */
+function* recordBatches(ds: ImageDataset, step = rowsPerBatch(ds.shape)): Generator<RecordBatch> {
+  const n = ds.labels.length;
+  const size = imageSize(ds);
+  if (ds.pixels.length !== n * size) {
+    throw new Error(`pixels hold ${ds.pixels.length} bytes, expected ${n} rows × ${size}`);
+  }
+  const { schema, pixelType, splitType, fields } = datasetSchema(ds);
+  // One dictionary for every batch: the IPC file format allows no replacement dictionaries.
+  const splitDictionary = vectorFromArray(ds.splitNames, new Utf8());
+  for (let start = 0; start < n || (n === 0 && start === 0); start += step) {
+    const end = Math.min(n, start + step);
+    const length = end - start;
+    const children: Data[] = [
+      makeData({ type: new Uint8(), length, data: ds.labels.subarray(start, end) }),
+      makeData({
+        type: pixelType,
+        length,
+        child: makeData({ type: new Uint8(), length: length * size, data: ds.pixels.subarray(start * size, end * size) }),
+      }),
+      makeData<Dictionary<Utf8, Int8>>({ type: splitType, length, data: ds.splitCodes.subarray(start, end), dictionary: splitDictionary }),
+      makeData({ type: new Uint32(), length, data: ds.source.subarray(start, end) }),
+    ];
+    yield new RecordBatch(schema, makeData({ type: new Struct(fields), length, children }));
+    if (n === 0) break;
+  }
+}
+
+/** Serialise to Arrow IPC file bytes (small datasets and tests; writeDataset streams to a file). */
 export function encodeDataset(ds: ImageDataset): Uint8Array {
-  return tableToIPC(toTable(ds), 'file');
+  return tableToIPC(new Table([...recordBatches(ds)]), 'file');
 }
 
-export async function writeDataset(path: string, ds: ImageDataset): Promise<void> {
-  await writeFile(path, encodeDataset(ds));
+/** Write the Arrow IPC file batch by batch, so no second copy of the pixels is made in memory. */
+export async function writeDataset(path: string, ds: ImageDataset, options: { rowsPerBatch?: number } = {}): Promise<void> {
+  const handle = await open(path, 'w');
+  try {
+    const writer = new RecordBatchFileWriter();
+    const drained = (async () => {
+      for await (const chunk of writer) await handle.write(chunk);
+    })();
+    for (const batch of recordBatches(ds, options.rowsPerBatch)) {
+      writer.write(batch);
+      // Let the drain write this batch's bytes before the next is encoded.
+      await new Promise<void>((done) => setImmediate(done));
+    }
+    writer.finish();
+    await drained;
+  } finally {
+    await handle.close();
+  }
 }
 
 function concatColumn<T extends Uint8Array | Int8Array | Uint32Array>(
@@ -163,7 +204,10 @@ function concatColumn<T extends Uint8Array | Int8Array | Uint32Array>(
 
 /** Parse Arrow IPC bytes (file or stream format) written by encodeDataset or another Arrow tool with the same schema. */
 export function decodeDataset(bytes: Uint8Array, where = 'dataset'): ImageDataset {
-  const table = tableFromIPC(bytes);
+  return datasetFromTable(tableFromIPC(bytes), where);
+}
+
+function datasetFromTable(table: Table, where: string): ImageDataset {
   const meta = table.schema.metadata;
   const shapeText = meta.get(SHAPE_KEY);
   const classesText = meta.get(CLASSES_KEY);
@@ -207,6 +251,26 @@ export function decodeDataset(bytes: Uint8Array, where = 'dataset'): ImageDatase
   };
 }
 
+/**
+ * Read an Arrow IPC file batch by batch from disk (a whole-file read stops at 2 GiB). Only the file format can be
+ * read this way; a stream-format file is read whole.
+ */
 export async function readDataset(path: string): Promise<ImageDataset> {
-  return decodeDataset(await readFile(path), path);
+  const handle = await open(path, 'r');
+  try {
+    if (!(await isIpcFile(handle))) return decodeDataset(await handle.readFile(), path);
+    const reader = await RecordBatchReader.from(handle);
+    const batches: RecordBatch[] = [];
+    for await (const batch of reader) batches.push(batch);
+    return datasetFromTable(new Table(reader.schema, batches), path);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The IPC file format starts with "ARROW1"; the stream format does not. */
+async function isIpcFile(handle: FileHandle): Promise<boolean> {
+  const magic = Buffer.alloc(6);
+  const { bytesRead } = await handle.read(magic, 0, 6, 0);
+  return bytesRead === 6 && magic.toString('latin1') === 'ARROW1';
 }
