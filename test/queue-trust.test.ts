@@ -11,9 +11,9 @@ import { mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { openPipeline } from '../src/cli/open-pipeline.js';
+import { openPipeline } from '../src/exec/open-pipeline.js';
 import { pipelineKey } from '../src/plan/plan-document.js';
-import { JOB_FORMAT, stageJob, type StageJob } from '../src/queue/stage-job.js';
+import { JOB_FORMAT, stageJob, type StageJob } from '../src/exec/bullmq/job.js';
 import { startWorker, type PipeProcess } from './support/pipe-process.js';
 import { queueClient, type QueueClient } from './support/queue-client.js';
 import { startRedis, type RedisServer } from './support/redis-server.js';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { axesOfBlock, expandSweep, parseSweepFlag } from '../src/config/sweep.js';
-import { sweepSteps } from '../src/cli/sweep-run.js';
+import { sweepSteps } from '../src/run/sweep.js';
 import { PipeError } from '../src/errors.js';
 
 describe('expandSweep', () => {

@@ -9,7 +9,7 @@ import { transformOf } from '../data/normalisation.js';
 import { PipeError } from '../errors.js';
 import { EXPORT_FORMAT, readExportedModelInfo, type ExportedModelInfo } from '../model/exported-model.js';
 import type { RunRecord } from '../runs/record.js';
-import { findRun } from './run-target.js';
+import { findRun } from '../run/run-target.js';
 
 export interface ModelSource {
   /** Folder holding model.json and its weights. */

@@ -1,6 +1,8 @@
 // Execution: runs the stale stages of a plan, each as soon as its upstream stages are done (independent stages
-// run concurrently). Each stage is one job, buildIntoCache(): a hit in the artifact cache (local or remote),
-// else the stage runs into a temporary entry that is moved into the store atomically on success.
+// run concurrently). An Executor decides where a stage is built: the local one here, in this process, with
+// buildIntoCache(): a hit in the artifact cache (local or remote), else the stage runs into a temporary entry
+// that is moved into the store atomically on success. Others build elsewhere and walk the same graph with a
+// StageBuilder of their own: bullmq/ on `pipe worker` processes through a Redis queue.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -47,6 +49,9 @@ export interface BuildEnvironment {
   signal: AbortSignal;
   observer?: ExecutionObserver;
 }
+
+/** Builds one stage of a plan into the artifact cache, given the folders of its upstream outputs. */
+export type StageBuilder = (plan: Plan, id: string, upstreamDirs: Record<string, string>, env: BuildEnvironment & { force?: boolean }) => Promise<StageOutcome>;
 
 /**
  * The job interface: build one stage instance (by id in a plan, so with its key and the pipeline's content)
@@ -159,8 +164,6 @@ export interface ExecuteOptions {
   observer?: ExecutionObserver;
   /** Called whenever a stage's status changes, so the caller can persist the run record. */
   onRecord?(id: string, record: StageRecord): void;
-  /** How one stage is built: here (buildIntoCache, the default) or by a queue's workers (src/cli/queue-submit.ts). */
-  build?: typeof buildIntoCache;
 }
 
 export interface ExecutionResult {
@@ -168,10 +171,23 @@ export interface ExecutionResult {
   records: Record<string, StageRecord>;
 }
 
-/** Runs the selected stages of a plan, each as soon as its upstream stages are done, through buildIntoCache. */
-export async function execute(options: ExecuteOptions): Promise<ExecutionResult> {
+/** Where a run's stages are built: here (localExecutor), or elsewhere (bullmq/: by queue workers). */
+export interface Executor {
+  /** Builds the selected stages of the plan, each once its upstream stages are done. */
+  execute(options: ExecuteOptions): Promise<ExecutionResult>;
+  /** Lets go of what it holds (connections); after execute. */
+  close(): Promise<void>;
+}
+
+/** Builds every stage in this process. */
+export const localExecutor: Executor = {
+  execute: (options) => walkPlan(options, buildIntoCache),
+  close: async () => {},
+};
+
+/** Runs the selected stages of a plan, each as soon as its upstream stages are done, through `build`. */
+export async function walkPlan(options: ExecuteOptions, build: StageBuilder): Promise<ExecutionResult> {
   const { plan, cache, selected, force, log, signal, observer } = options;
-  const build = options.build ?? buildIntoCache;
   const outcomes: Record<string, StageOutcome> = {};
   const records: Record<string, StageRecord> = {};
   const promises = new Map<string, Promise<StageOutcome>>();

@@ -164,13 +164,6 @@ function findHint(schema: Record<string, unknown>, at: (string | number)[]): str
   return typeof node?.['x-pipe-hint'] === 'string' ? node['x-pipe-hint'] : undefined;
 }
 
-/** Every stage downstream of `ids` (inclusive). */
-export function downstreamOf(plan: Plan, ids: Iterable<string>): Set<string> {
-  const out = new Set(ids);
-  for (const id of plan.order) if (plan.stages[id].upstream.some((u) => out.has(u))) out.add(id);
-  return out;
-}
-
 /** `ids` and every stage they depend on. */
 export function upstreamOf(plan: Plan, ids: Iterable<string>): Set<string> {
   const out = new Set(ids);

@@ -18,6 +18,7 @@ import { StatCacheHasher, type InputHasher } from './input-hasher.js';
 import { LocalStore, statCacheIn } from './local-store.js';
 import { RunLog } from './run-log.js';
 import { PipeError } from '../errors.js';
+import { envSeconds } from '../env-seconds.js';
 import { parseS3Url, S3RemoteTier, type RemoteSettings } from './remote-s3.js';
 import { parseSize } from './units.js';
 
@@ -50,11 +51,7 @@ export function remoteSettings(options: StoreOptions = {}): RemoteSettings | und
   if (endpoint && !/^https?:\/\/[^\s/]+(\/.*)?$/.test(endpoint)) {
     throw new PipeError(`PIPE_REMOTE_CACHE_ENDPOINT '${endpoint}' is not an http(s) URL`, { hint: 'e.g. PIPE_REMOTE_CACHE_ENDPOINT=http://127.0.0.1:9000' });
   }
-  const timeoutText = env.PIPE_REMOTE_CACHE_TIMEOUT?.trim();
-  const timeout = timeoutText ? Number(timeoutText) : (options.pipeline?.timeout ?? DEFAULT_REMOTE_TIMEOUT_S);
-  if (!(timeout > 0) || !Number.isFinite(timeout)) {
-    throw new PipeError(`PIPE_REMOTE_CACHE_TIMEOUT '${timeoutText}' is not a positive number of seconds`, { hint: 'e.g. PIPE_REMOTE_CACHE_TIMEOUT=10' });
-  }
+  const timeout = envSeconds('PIPE_REMOTE_CACHE_TIMEOUT', { env, fallback: options.pipeline?.timeout ?? DEFAULT_REMOTE_TIMEOUT_S, example: 10 });
   const rateText = env.PIPE_REMOTE_CACHE_MIN_RATE?.trim();
   const minRate = rateText ? parseSize(rateText, 'PIPE_REMOTE_CACHE_MIN_RATE') : undefined;
   if (minRate !== undefined && !(minRate > 0)) {

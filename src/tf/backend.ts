@@ -25,7 +25,7 @@ export function nativePackage(): string | null {
 
 /**
  * The backend a request resolves to, decided without loading tfjs. The one place this is decided: a run
- * resolves once (src/cli/open-pipeline.ts) and hands the name to cache keys, records and stages.
+ * resolves once (src/exec/open-pipeline.ts) and hands the name to cache keys, records and stages.
  */
 export function resolveBackend(request: BackendRequest): BackendName {
   if (request !== 'auto') return request;

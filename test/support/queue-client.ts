@@ -1,7 +1,7 @@
 // Jobs added to a real Redis with BullMQ as a submitter adds them, and their ends waited for by queue events.
 import { Queue, type QueueEvents } from 'bullmq';
-import { jobEnd, openQueueEvents, redisConnection } from '../../src/queue/redis.js';
-import { queueFor, type StageJob } from '../../src/queue/stage-job.js';
+import { jobEnd, openQueueEvents, redisConnection } from '../../src/exec/bullmq/redis.js';
+import { queueFor, type StageJob } from '../../src/exec/bullmq/job.js';
 
 export interface QueueClient {
   /** The queue and its events, listening from before anything is added (so no job's end can pass unheard). */

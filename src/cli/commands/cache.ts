@@ -10,7 +10,8 @@ import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
 import type { RemoteEntryInfo, S3RemoteTier } from '../../store/remote-s3.js';
 import { latestOfEachGroup, outlineOf, runsOfFile, stageKeys } from '../../runs/read.js';
-import { openPipeline, planKeys } from '../open-pipeline.js';
+import { openPipeline, planKeys } from '../../exec/open-pipeline.js';
+import { parseCommandArgs } from '../args.js';
 
 export const usage = `Usage: pipe cache <ls | gc | verify | push | pull> [options]
 
@@ -71,55 +72,33 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { json: false, allUnused: false, dryRun: false, fix: false, remote: false, positional: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || (inline === undefined && v.startsWith('--'))) throw new PipeError(`${flag} needs a value`, { hint: 'see pipe cache --help' });
-      return v;
-    };
-    switch (flag) {
-      case '--cache':
-        options.cache = value();
-        break;
-      case '--json':
-        options.json = true;
-        break;
-      case '--max-age':
-        options.maxAgeDays = parseAgeDays(value());
-        break;
-      case '--grace':
-        options.graceDays = parseAgeDays(value(), '--grace');
-        break;
-      case '--max-entries': {
-        const v = value();
-        if (!/^\d+$/.test(v)) throw new PipeError(`--max-entries: '${v}' is not a whole number`);
-        options.maxEntries = Number(v);
-        break;
-      }
-      case '--max-size':
-        options.maxBytes = parseSize(value());
-        break;
-      case '--all-unused':
-        options.allUnused = true;
-        break;
-      case '--dry-run':
-        options.dryRun = true;
-        break;
-      case '--fix':
-        options.fix = true;
-        break;
-      case '--remote':
-        options.remote = true;
-        break;
-      default:
-        if (flag.startsWith('-')) throw new PipeError(`pipe cache: unknown option '${flag}'`, { hint: 'see pipe cache --help' });
-        options.positional.push(arg);
-    }
-  }
-  return options;
+  const { values, positionals } = parseCommandArgs('cache', argv, {
+    cache: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'max-age': { type: 'string' },
+    grace: { type: 'string' },
+    'max-entries': { type: 'string' },
+    'max-size': { type: 'string' },
+    'all-unused': { type: 'boolean', default: false },
+    'dry-run': { type: 'boolean', default: false },
+    fix: { type: 'boolean', default: false },
+    remote: { type: 'boolean', default: false },
+  });
+  const maxEntries = values['max-entries'];
+  if (maxEntries !== undefined && !/^\d+$/.test(maxEntries)) throw new PipeError(`--max-entries: '${maxEntries}' is not a whole number`, { hint: 'e.g. --max-entries 100' });
+  return {
+    cache: values.cache,
+    json: values.json!,
+    ...(values['max-age'] === undefined ? {} : { maxAgeDays: parseAgeDays(values['max-age']) }),
+    ...(values.grace === undefined ? {} : { graceDays: parseAgeDays(values.grace, '--grace') }),
+    ...(maxEntries === undefined ? {} : { maxEntries: Number(maxEntries) }),
+    ...(values['max-size'] === undefined ? {} : { maxBytes: parseSize(values['max-size']) }),
+    allUnused: values['all-unused']!,
+    dryRun: values['dry-run']!,
+    fix: values.fix!,
+    remote: values.remote!,
+    positional: positionals,
+  };
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,7 +1,8 @@
 // `pipe compare`: runs (by id) or pipelines (their latest run) side by side: the params that differ, the metrics
 // of every stage output named `metrics`, and durations.
 import { PipeError } from '../../errors.js';
-import { printable } from '../../printable.js';
+import type { ComparisonFormat } from '../../run/compare.js';
+import { parseCommandArgs } from '../args.js';
 
 export const usage = `Usage: pipe compare <run-id | pipeline.yaml> <run-id | pipeline.yaml>... [options]
 
@@ -29,41 +30,29 @@ Examples:
   pipe compare pipelines/sweep.yaml --sort test.accuracy
 `;
 
-interface Options {
-  targets: string[];
-  format: 'text' | 'json' | 'markdown';
-  cache?: string;
-  sort?: string;
-}
-
-function parseArgs(argv: string[]): Options {
-  const options: Options = { targets: [], format: 'text' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--json') options.format = 'json';
-    else if (arg === '--markdown' || arg === '--md') options.format = 'markdown';
-    else if (arg === '--cache') {
-      if (argv[i + 1] === undefined) throw new PipeError('--cache needs a folder', { hint: 'e.g. --cache artifacts' });
-      options.cache = argv[++i];
-    } else if (arg.startsWith('--cache=')) options.cache = arg.slice('--cache='.length);
-    else if (arg === '--sort') {
-      if (argv[i + 1] === undefined) throw new PipeError('--sort needs a metric', { hint: 'e.g. --sort test.accuracy' });
-      options.sort = argv[++i];
-    } else if (arg.startsWith('--sort=')) options.sort = arg.slice('--sort='.length);
-    else if (arg.startsWith('-')) throw new PipeError(`unknown option '${arg}'`, { hint: 'see pipe compare --help' });
-    else options.targets.push(arg);
-  }
-  if (options.targets.length === 0) {
+function parse(argv: string[]): { targets: string[]; format: ComparisonFormat; cache?: string; sort?: string } {
+  const { values, positionals } = parseCommandArgs('compare', argv, {
+    json: { type: 'boolean', default: false },
+    markdown: { type: 'boolean', default: false },
+    md: { type: 'boolean', default: false },
+    cache: { type: 'string' },
+    sort: { type: 'string' },
+  });
+  if (positionals.length === 0) {
     throw new PipeError('compare needs at least two runs or pipelines, got 0', {
       hint: 'pipe compare pipelines/a.yaml pipelines/b.yaml   (or run ids from `pipe runs`, or a swept pipeline)',
     });
   }
-  return options;
+  // Of --json and --markdown (--md), the last one given wins.
+  const last = argv.filter((a) => a === '--json' || a === '--markdown' || a === '--md').pop();
+  const format = last === undefined ? 'text' : last === '--json' ? 'json' : 'markdown';
+  return { targets: positionals, format, cache: values.cache, sort: values.sort };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const options = parseArgs(argv);
-  const { findRuns } = await import('../run-target.js');
+  const options = parse(argv);
+  const { findRuns } = await import('../../run/run-target.js');
+  const { comparisonOutput } = await import('../../run/compare.js');
   type RunRecord = import('../../runs/record.js').RunRecord;
 
   const runs: { record: RunRecord; storeRoot: string }[] = [];
@@ -77,21 +66,4 @@ export async function run(argv: string[]): Promise<number> {
   }
   process.stdout.write(await comparisonOutput(runs, options.format, options.sort));
   return 0;
-}
-
-/** The comparison of these runs as text, Markdown or JSON, runs best first on `sort` when given. */
-export async function comparisonOutput(
-  runs: { record: import('../../runs/record.js').RunRecord; storeRoot: string }[],
-  format: Options['format'],
-  sort?: string,
-): Promise<string> {
-  const { comparedRun } = await import('../../report/run-metrics.js');
-  const { compareRuns } = await import('../../report/compare.js');
-  const { sortComparison } = await import('../../report/compare-sort.js');
-  const compared = await Promise.all(runs.map(({ record, storeRoot }) => comparedRun(storeRoot, record)));
-  let comparison = compareRuns(compared);
-  if (sort) comparison = sortComparison(comparison, sort);
-  if (format === 'json') return `${JSON.stringify(comparison, null, 2)}\n`;
-  const { comparisonMarkdown, comparisonText } = await import('../../report/compare-table.js');
-  return printable(format === 'markdown' ? comparisonMarkdown(comparison) : comparisonText(comparison));
 }

@@ -1,8 +1,6 @@
 // `pipe plan`: what a run would do, stage by stage (cached where, or stale and why; what it waits on; which
 // machines may run it), as text or as the versioned JSON a CI job fans out (docs/plan-format.md).
-import { relative } from 'node:path';
 import { onePipeline, parseCommandArgs } from '../args.js';
-import { printable } from '../../printable.js';
 
 export const usage = `Usage: pipe plan <pipeline.yaml> [--set stage.param=value]... [--sweep path=[a,b]]... [--variant name] [--json]
 
@@ -36,39 +34,9 @@ export async function run(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   const file = onePipeline('plan', positionals);
-  const { openVariants } = await import('../open-pipeline.js');
-  const { planDocument, pipelineKey } = await import('../../plan/plan-document.js');
-  const { previousKeyParts } = await import('../../plan/staleness.js');
-  const sets = values.set as string[];
-  const { store, variants } = await openVariants(file, { sets, sweeps: values.sweep as string[], variant: values.variant, backend: values.backend });
-  const manifests = await store.cache.local.manifests();
-  const first = variants[0].loaded;
-  const doc = await planDocument(
-    { name: first.spec.name, file: relative(process.cwd(), first.file) || file, key: pipelineKey(first.source.text), sets },
-    variants.map((v) => ({
-      name: v.name,
-      sets: v.sets,
-      plan: v.plan,
-      runsOn: Object.fromEntries(Object.entries(v.loaded.spec.stages).map(([id, s]) => [id, s['runs-on']])),
-      previous: previousKeyParts(manifests, v.plan.pipeline.name),
-    })),
-    // The artifact cache says which tier holds an entry: 'remote' for what only a remote tier holds.
-    store.cache,
-  );
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    return 0;
-  }
-  const label = (s: (typeof doc.stages)[number]) => `${s.id} (${s.type})${s.variants && s.variants.length < (doc.variants?.length ?? 0) ? ` [${s.variants.join(' | ')}]` : ''}`;
-  const width = Math.max(...doc.stages.map((s) => label(s).length));
-  for (const s of doc.stages) {
-    const state = s.state.padEnd(13);
-    const where = s.runsOn.length ? `  runs-on: ${s.runsOn.join(', ')}` : '';
-    const waits = s.needs.length ? `  after ${s.needs.join(', ')}` : '';
-    process.stdout.write(printable(`${`${state}  ${label(s).padEnd(width)}${waits}${where}`.trimEnd()}${s.reasons.length ? `\n               ${s.reasons.join('; ')}` : ''}\n`));
-  }
-  const { stale, stages } = doc.summary;
-  const variantsNote = doc.variants ? ` over ${doc.variants.length} variants` : '';
-  process.stdout.write(`\n${printable(doc.pipeline.name, { singleLine: true })}: ${stale === 0 ? 'everything cached' : `${stale} of ${stages} stages would run`}${variantsNote}\n`);
+  const { planOf } = await import('../../run/plan.js');
+  const { printPlan } = await import('../plan-output.js');
+  const doc = await planOf(file, { sets: values.set as string[], sweeps: values.sweep as string[], variant: values.variant, backend: values.backend });
+  printPlan(doc, values.json!);
   return 0;
 }

@@ -1,23 +1,14 @@
-// `pipe run`: plan, then execute the stale stages with a live view, a run record and a JSON log.
-import { relative } from 'node:path';
-import { parseGate, GATE_SYNTAX_HINT, type Gate } from '../../config/gates.js';
-import { pino } from 'pino';
+// `pipe run`: the flags, the run itself (src/run/run.ts), then what it came to: the live view while it runs, the
+// summary or the run record as JSON, failures, gates, and the exit code.
+import { parseGate, GATE_SYNTAX_HINT } from '../../config/gates.js';
 import { PipeError, stackOf } from '../../errors.js';
 import { printable } from '../../printable.js';
-import { execute, messageOf, type StageOutcome } from '../../exec/executor.js';
-import { upstreamOf, type Plan } from '../../plan/plan.js';
-import { previousKeyParts, stageStates } from '../../plan/staleness.js';
-import { outlineOf } from '../../runs/read.js';
-import type { RunRecord } from '../../runs/record.js';
-import { newRunId } from '../../runs/write.js';
-import type { ArtifactCache } from '../../store/artifact-cache.js';
-import { hostTag } from '../../store/owner.js';
-import { createRunView } from '../../ui/run-view.js';
-import { settleGates } from '../run-gates.js';
-import { checkGates, printRunSummary, publishRun } from '../run-summary.js';
+import { messageOf } from '../../exec/executor.js';
+import type { RunOptions } from '../../run/options.js';
+import type { FinishedRun, RunResult } from '../../run/run.js';
+import type { SweepResult } from '../../run/sweep.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
 import type { CommandOptions } from '../command.js';
-import { openVariants } from '../open-pipeline.js';
 
 export const usage = `Usage: pipe run <pipeline.yaml> [options]
 
@@ -86,27 +77,14 @@ Examples:
   pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < baseline - 0.01' --baseline main-run.json
 `;
 
-export interface RunOptions {
-  file: string;
-  queue?: string;
-  sets: string[];
-  sweeps: string[];
-  variant?: string;
-  /** Absent: 1, or every variant at once with --queue. */
-  jobs?: number;
-  sort?: string;
-  force: 'all' | string[];
-  only: string[];
-  until?: string;
-  backend?: string;
-  dryRun: boolean;
+/** The run's options, and how it is shown: --json prints the record (or the sweep's) instead of the live view. */
+interface Parsed {
+  options: RunOptions;
   json: boolean;
-  logLevel: string;
-  failIf: Gate[];
-  baseline?: string;
+  sort?: string;
 }
 
-function parse(argv: string[]): RunOptions {
+function parse(argv: string[]): Parsed {
   // `--force` alone means every stage; parseArgs needs a value, so give the bare flag one.
   const args = argv.map((a) => (a === '--force' ? '--force=*' : a));
   const { values, positionals } = parseCommandArgs('run', args, {
@@ -144,201 +122,86 @@ function parse(argv: string[]): RunOptions {
     return gate;
   });
   return {
-    failIf,
-    baseline: values.baseline,
-    file,
-    sets: values.set as string[],
-    sweeps: values.sweep as string[],
-    variant: values.variant,
-    queue: values.queue ?? (process.env.PIPE_QUEUE || undefined),
-    jobs,
-    sort: values.sort,
-    force: force.includes('*') ? 'all' : force,
-    only: values.only as string[],
-    until: values.until,
-    backend,
-    dryRun: values['dry-run']!,
     json: values.json!,
-    logLevel: values['log-level']!,
+    sort: values.sort,
+    options: {
+      failIf,
+      baseline: values.baseline,
+      file,
+      sets: values.set as string[],
+      sweeps: values.sweep as string[],
+      variant: values.variant,
+      queue: values.queue ?? (process.env.PIPE_QUEUE || undefined),
+      jobs,
+      force: force.includes('*') ? 'all' : force,
+      only: values.only as string[],
+      until: values.until,
+      backend,
+      dryRun: values['dry-run']!,
+      logLevel: values['log-level']!,
+      commandLine: argv,
+    },
   };
-}
-
-/** A sweep's variant runs learn the sweep they belong to from the process that started them. */
-export const SWEEP_RUN_ENV = 'PIPE_SWEEP_RUN';
-
-function sweepRunFromEnv(): { id?: string; shared?: boolean } {
-  try {
-    const value = JSON.parse(process.env[SWEEP_RUN_ENV] ?? '{}') as { id?: unknown; shared?: unknown };
-    return { ...(typeof value.id === 'string' ? { id: value.id } : {}), ...(value.shared === true ? { shared: true } : {}) };
-  } catch {
-    return {};
-  }
-}
-
-function checkStageNames(plan: Plan, names: string[], flag: string): void {
-  for (const name of names) {
-    if (!plan.stages[name]) {
-      throw new PipeError(`${flag} ${name}: no stage '${name}' in pipeline '${plan.pipeline.name}'`, {
-        hint: `stages: ${plan.order.join(', ')}`,
-      });
-    }
-  }
-}
-
-function selection(plan: Plan, o: RunOptions): Set<string> {
-  checkStageNames(plan, o.only, '--only');
-  checkStageNames(plan, o.until ? [o.until] : [], '--until');
-  checkStageNames(plan, o.force === 'all' ? [] : o.force, '--force');
-  if (o.only.length) return new Set(o.only);
-  if (o.until) return upstreamOf(plan, [o.until]);
-  return new Set(plan.order);
 }
 
 export async function run(argv: string[], options: CommandOptions = {}): Promise<number> {
-  const o = parse(argv);
-  const { store, variants } = await openVariants(o.file, { sets: o.sets, sweeps: o.sweeps, variant: o.variant, backend: o.backend });
-  // Before anything runs, a sweep's variants included: the variants differ only in params.
-  const { gates, baseline } = await settleGates(variants[0].loaded, relative(process.cwd(), variants[0].loaded.file), o.failIf, o.baseline, store);
-  if (variants[0].name !== undefined && o.variant === undefined) {
-    const { runSweep } = await import('../sweep-run.js');
-    return runSweep(o, variants, store);
-  }
-  const [{ loaded, plan, name: variant, sets: variantSets }] = variants;
-  const sweepRun = variant === undefined ? undefined : sweepRunFromEnv();
-  const selected = selection(plan, o);
-  const force = new Set(o.force === 'all' ? plan.order : o.force);
-  const backend = plan.pipeline.backend;
-
-  if (o.dryRun) {
-    const local = store.cache.local;
-    const states = await stageStates(plan, (k) => local.lookup(k), previousKeyParts(await local.manifests(), plan.pipeline.name));
-    const rows = states.filter((s) => selected.has(s.id));
-    if (o.json) {
-      process.stdout.write(`${JSON.stringify({ pipeline: plan.pipeline.name, stages: rows.map((s) => ({ ...s, wouldRun: force.has(s.id) || !s.cached })) }, null, 2)}\n`);
-    } else {
-      for (const s of rows) {
-        const why = force.has(s.id) ? ['forced'] : s.reasons;
-        process.stdout.write(`${s.cached && !force.has(s.id) ? 'cached' : 'run   '}  ${s.id} (${s.uses})${why.length ? `: ${why.join('; ')}` : ''}\n`);
+  const { options: o, json, sort } = parse(argv);
+  const { runPipeline } = await import('../../run/run.js');
+  const { createRunView } = await import('../../ui/run-view.js');
+  const stderrWarning = (stage: string, message: string) => process.stderr.write(`warning: ${stage}: ${printable(message)}\n`);
+  const result: RunResult = await runPipeline(o, {
+    readOnlyStore: (root, code) =>
+      process.stderr.write(
+        `warning: the artifact store ${root} is not writable (${code}): cached stages are used as they are, ` +
+          'no run record or log is kept, and a stage that has to run will fail\n',
+      ),
+    // Stage warnings show in the live view, or on stderr with --json.
+    display: (stages) => (json ? { observer: { warn: stderrWarning } } : createRunView(stages)),
+    interrupted: (signal) =>
+      process.stderr.write(`\n${signal}: stopping at the next safe point (finished stages stay cached; press Ctrl-C again to quit at once)\n`),
+    uploads: (line) => (json ? process.stderr : process.stdout).write(`${line}\n`),
+    sweepStarted: (s) =>
+      (json ? process.stderr : process.stdout).write(`sweep ${s.id}: ${s.variants.length} variants (${s.variants.join(', ')}), ${s.jobs} at a time${s.queue ? ` on the queue ${s.queue}` : ''}\n`),
+    // With --json, stdout carries only the sweep's JSON: the steps' lines go to stderr.
+    stepOutput: (label, line, stream) => (stream === 'stderr' || json ? process.stderr : process.stdout).write(`[${label}] ${line}\n`),
+  });
+  switch (result.kind) {
+    case 'dry-run':
+      if (json) {
+        process.stdout.write(`${JSON.stringify({ pipeline: result.pipeline, stages: result.stages }, null, 2)}\n`);
+      } else {
+        for (const s of result.stages) {
+          const why = result.forced.has(s.id) ? ['forced'] : s.reasons;
+          process.stdout.write(`${s.wouldRun ? 'run   ' : 'cached'}  ${s.id} (${s.uses})${why.length ? `: ${why.join('; ')}` : ''}\n`);
+        }
       }
+      return 0;
+    case 'sweep-plan': {
+      const { printPlan } = await import('../plan-output.js');
+      printPlan(result.plan, json);
+      return 0;
     }
-    return 0;
+    case 'sweep':
+      return printSweep(result, json, sort);
+    case 'run':
+      return printRun(result, json, options);
   }
+}
 
-  const runId = newRunId();
-  const record: RunRecord = {
-    id: runId,
-    pipeline: { name: plan.pipeline.name, file: relative(process.cwd(), loaded.file), path: relative(store.root, loaded.file) },
-    ...(variant === undefined ? {} : { sweep: { ...sweepRun, variant, sets: variantSets } }),
-    startedAt: new Date().toISOString(),
-    status: 'running',
-    owner: { pid: process.pid, host: hostTag() },
-    seed: plan.pipeline.seed,
-    backend,
-    argv,
-    stages: {},
-  };
-  // A read-only store (a CI cache restored read-only, a shared mount) still serves cached stages: the run then
-  // keeps no record or log, says so once, and a stage that has to run fails saying where it could not write.
-  const readOnly = await store.cache.local.writeProblem();
-  if (readOnly) {
-    process.stderr.write(
-      `warning: the artifact store ${store.root} is not writable (${readOnly.code}): cached stages are used as they are, ` +
-        'no run record or log is kept, and a stage that has to run will fail\n',
-    );
-  }
-  const saveRecord = () => (readOnly ? Promise.resolve() : store.runs.write(record));
-  // Stage warnings go to the log and, as they happen, to the terminal (the live view, or stderr with --json).
-  let view: ReturnType<typeof createRunView> | undefined;
-  const warnings = {
-    write(line: string) {
-      const { stage, msg, level } = JSON.parse(line) as { stage?: string; msg?: string; level?: number };
-      if (!stage || !msg || level !== pino.levels.values.warn) return; // failures are reported on their own
-      if (view?.observer.warn) view.observer.warn(stage, msg);
-      else process.stderr.write(`warning: ${stage}: ${printable(msg)}\n`);
-    },
-  };
-  const logFile = readOnly ? undefined : pino.destination({ dest: store.runs.logFile(runId), sync: true, mkdir: true });
-  const levels = pino.levels.values;
-  const log = pino(
-    { level: (levels[o.logLevel] ?? Infinity) < levels.warn ? o.logLevel : 'warn', base: { run: runId }, timestamp: pino.stdTimeFunctions.isoTime },
-    pino.multistream([...(logFile ? [{ level: o.logLevel as pino.Level, stream: logFile }] : []), { level: 'warn', stream: warnings }]),
-  );
-  log.info({ pipeline: record.pipeline, backend, argv }, 'run started');
-  await saveRecord();
-
-  const abort = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    log.warn({ signal }, 'interrupted');
-    process.stderr.write(`\n${signal}: stopping at the next safe point (finished stages stay cached; press Ctrl-C again to quit at once)\n`);
-    abort.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  const order = plan.order.filter((id) => selected.has(id));
-  view = o.json ? undefined : createRunView(order.map((id) => ({ id, uses: plan.stages[id].uses, upstream: plan.stages[id].upstream })));
-  let saving = Promise.resolve();
-  const started = performance.now();
-  const { queueSubmitter } = o.queue ? await import('../queue-submit.js') : { queueSubmitter: undefined };
-  const submitter = queueSubmitter?.({
-    url: o.queue!,
-    run: runId,
-    pipeline: { file: relative(process.cwd(), loaded.file), content: loaded.source.text, sets: [...o.sets, ...variantSets], backend: o.backend },
-    runsOn: Object.fromEntries(Object.entries(loaded.spec.stages).map(([id, s]) => [id, s['runs-on']])),
-    cache: store.cache,
-    log,
-    signal: abort.signal,
-    observer: view?.observer,
-  });
-  await submitter?.submit(plan, selected, force);
-  const result = await execute({
-    build: submitter?.build,
-    plan,
-    cache: store.cache,
-    selected,
-    force,
-    log,
-    signal: abort.signal,
-    observer: view?.observer,
-    onRecord: (id, stageRecord) => {
-      record.stages[id] = stageRecord;
-      saving = saving.then(saveRecord);
-    },
-  });
-  await view?.done;
-  await submitter?.close();
-  await waitForPushes(store.cache, o.json, abort.signal);
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-
-  const outcomes = Object.entries(result.outcomes);
-  const failed = outcomes.filter(([, r]) => r.status === 'failed');
-  record.status = abort.signal.aborted ? 'interrupted' : failed.length ? 'failed' : 'ok';
-  record.finishedAt = new Date().toISOString();
-  // Keep the record in pipeline order.
-  record.stages = Object.fromEntries(plan.order.filter((id) => result.records[id]).map((id) => [id, result.records[id]]));
-  await saving;
-  await saveRecord();
-  // A stopped run says nothing more to the remote: the user asked it to end, and the remote may be what holds it.
-  if (!abort.signal.aborted) await store.cache.recordRun(outlineOf(record));
-  log.info({ status: record.status, seconds: (performance.now() - started) / 1000 }, 'run finished');
-  log.flush();
-
-  const published = record.status === 'ok' ? await publishRun(store.root, record, gates, baseline, !readOnly) : undefined;
-  if (published) await saveRecord();
-
-  if (o.json) {
+async function printRun(r: FinishedRun, json: boolean, options: CommandOptions): Promise<number> {
+  const { record, published } = r;
+  const { checkGates, printRunSummary } = await import('../run-summary.js');
+  if (json) {
     process.stdout.write(`${JSON.stringify({ ...record, paths: published?.paths }, null, 2)}\n`);
   } else {
-    printRunSummary(plan, result.outcomes, (performance.now() - started) / 1000, record, published);
+    printRunSummary(r.plan, r.outcomes, r.seconds, record, published);
   }
+  const outcomes = Object.entries(r.outcomes);
+  const failed = outcomes.filter(([, s]) => s.status === 'failed');
   // One error that failed several stages (a queue lost mid-run) is said once, naming them all.
   const byError = new Map<unknown, string[]>();
-  for (const [id, r] of failed) {
-    const error = (r as { error: unknown }).error;
+  for (const [id, s] of failed) {
+    const error = (s as { error: unknown }).error;
     byError.set(error, [...(byError.get(error) ?? []), id]);
   }
   for (const [error, ids] of byError) {
@@ -350,24 +213,32 @@ export async function run(argv: string[], options: CommandOptions = {}): Promise
   }
   if (record.status === 'interrupted') return 130;
   if (failed.length) return 1;
-  const skipped = outcomes.filter(([, r]) => r.status === 'skipped');
-  for (const [id, r] of skipped) process.stderr.write(`stage '${id}' was skipped: ${(r as { reason: string }).reason}\n`);
+  const skipped = outcomes.filter(([, s]) => s.status === 'skipped');
+  for (const [id, s] of skipped) process.stderr.write(`stage '${id}' was skipped: ${(s as { reason: string }).reason}\n`);
   if (skipped.length) return 1;
   return checkGates(record);
 }
 
-/** The run's pushes to the remote cache went on in the background; the process waits for them and says so. */
-async function waitForPushes(cache: ArtifactCache, json: boolean, signal: AbortSignal): Promise<void> {
-  const remote = cache.remote;
-  if (!remote?.writable) return;
-  const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`);
-  const waiting = cache.pendingPushes;
-  if (waiting > 0) say(`waiting for ${waiting} ${waiting === 1 ? 'upload' : 'uploads'} to the remote cache ${remote.location}…`);
-  // An interrupted run does not wait for uploads: Ctrl-C or SIGTERM cancels them (no half entry is left).
-  const report = await cache.flush(signal);
-  const parts = [`${report.pushed.length} pushed`];
-  if (report.present.length) parts.push(`${report.present.length} already there`);
-  if (report.failed.length) parts.push(`${report.failed.length} not pushed`);
-  if (report.pushed.length + report.present.length + report.failed.length > 0) say(`remote cache ${remote.location}: ${parts.join(', ')}`);
+/** The sweep's closing comparison of its variants (best first on --sort), or its JSON; the exit code. */
+async function printSweep(r: SweepResult, json: boolean, sort: string | undefined): Promise<number> {
+  const { comparisonOutput } = await import('../../run/compare.js');
+  const runs = r.runs.map((record) => ({ record, storeRoot: r.storeRoot }));
+  const compare = async (format: 'text' | 'json') => {
+    try {
+      return await comparisonOutput(runs, format, sort);
+    } catch (err) {
+      if (!(err instanceof PipeError) || !sort) throw err;
+      process.stderr.write(`${err.format()}\n`);
+      return comparisonOutput(runs, format);
+    }
+  };
+  if (json) {
+    const comparison = runs.length ? JSON.parse(await compare('json')) : undefined;
+    process.stdout.write(`${JSON.stringify({ sweep: r.id, shared: r.shared, runs: r.runs, comparison }, null, 2)}\n`);
+  } else if (runs.length) {
+    process.stdout.write(`\n${printable(r.pipeline, { singleLine: true })}: sweep of ${r.variants} variants${sort ? `, best first on ${sort}` : ''}\n`);
+    process.stdout.write(await compare('text'));
+  }
+  if (r.codes.includes(130) || r.stopped) return 130;
+  return r.codes.find((c) => c !== 0) ?? 0;
 }
-

@@ -2,7 +2,7 @@
 import { printable } from '../../printable.js';
 import { previousKeyParts, stageStates } from '../../plan/staleness.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
-import { openPipeline } from '../open-pipeline.js';
+import { openPipeline } from '../../exec/open-pipeline.js';
 
 export const usage = `Usage: pipe status <pipeline.yaml> [--set stage.param=value]... [--json] [--exit-code]
 

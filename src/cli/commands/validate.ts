@@ -1,6 +1,7 @@
 // `pipe validate`: check a pipeline (core schema, every stage's params, the input graph) without running it.
 import { PipeError, PipeErrors } from '../../errors.js';
 import { printable } from '../../printable.js';
+import { onePipeline, parseCommandArgs } from '../args.js';
 
 export const usage = `Usage: pipe validate <pipeline.yaml> [--set key=value]...
 
@@ -22,29 +23,10 @@ Examples:
   pipe validate pipelines/fer2013-baseline.yaml --set train.epochs=2 --set seed=7
 `;
 
-/** The pipeline path and `--set` texts from a command line (shared by commands that load a pipeline). */
-export function parseArgs(argv: string[]): { file: string; sets: string[] } {
-  const sets: string[] = [];
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--set') {
-      if (argv[i + 1] === undefined) throw new PipeError('--set needs a value', { hint: 'e.g. --set train.epochs=10' });
-      sets.push(argv[++i]);
-    } else if (arg.startsWith('--set=')) sets.push(arg.slice('--set='.length));
-    else if (arg.startsWith('-')) throw new PipeError(`unknown option '${arg}'`, { hint: 'see pipe validate --help' });
-    else files.push(arg);
-  }
-  if (files.length !== 1) {
-    throw new PipeError(files.length === 0 ? 'which pipeline? give its file' : `expected one pipeline file, got ${files.length}`, {
-      hint: 'pipe validate pipelines/quickstart.yaml',
-    });
-  }
-  return { file: files[0], sets };
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const { file, sets } = parseArgs(argv);
+  const { values, positionals } = parseCommandArgs('validate', argv, { set: { type: 'string', multiple: true, default: [] } });
+  const file = onePipeline('validate', positionals);
+  const sets = values.set as string[];
   const { loadPipeline } = await import('../../config/load.js');
   try {
     const pipeline = await loadPipeline(file, { sets });

@@ -1,4 +1,4 @@
-// Shared by the commands that act on a pipeline: load and validate it, open its store, resolve its backend
+// What every command and executor that acts on a pipeline starts with: load and validate it, open its store, resolve its backend
 // (once: keys, records and stages all take this answer), plan it.
 import { PipeError } from '../errors.js';
 import { loadPipeline } from '../config/load.js';

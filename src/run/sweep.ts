@@ -2,21 +2,34 @@
 // then every variant runs as its own `pipe run --variant <name>` process, up to --jobs at a time, finding the
 // shared stages in the cache. Separate processes give each variant a core of its own and its own TensorFlow.js
 // engine; the store's per-key lock still guards against any other run building the same entry. The sweep ends
-// with `pipe compare` over the variants.
+// with the records of its variants' runs, for a comparison over them (compare.ts).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PipeError } from '../errors.js';
-import { printable } from '../printable.js';
-import { shownUrl } from '../queue/redis-url.js';
+import { shownUrl } from '../exec/bullmq/redis-url.js';
+import type { OpenedVariant } from '../exec/open-pipeline.js';
+import type { PlanDocument } from '../plan/plan-document.js';
 import { listRuns } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';
 import type { Store } from '../store/open-store.js';
-import type { RunOptions } from './commands/run.js';
-import { SWEEP_RUN_ENV } from './commands/run.js';
-import type { OpenedVariant } from './open-pipeline.js';
+import type { RunEvents, RunOptions } from './options.js';
+import { planOfVariants } from './plan.js';
 
 const PIPE_BIN = fileURLToPath(new URL('../../../bin/pipe.js', import.meta.url));
+
+/** A sweep's variant runs learn the sweep they belong to from the process that started them. */
+export const SWEEP_RUN_ENV = 'PIPE_SWEEP_RUN';
+
+/** In a variant's run: the sweep it belongs to, and whether it is a step that builds shared stages. */
+export function sweepRunFromEnv(): { id?: string; shared?: boolean } {
+  try {
+    const value = JSON.parse(process.env[SWEEP_RUN_ENV] ?? '{}') as { id?: unknown; shared?: unknown };
+    return { ...(typeof value.id === 'string' ? { id: value.id } : {}), ...(value.shared === true ? { shared: true } : {}) };
+  } catch {
+    return {};
+  }
+}
 
 /** One `pipe run` child: which variant, which stages (all when `only` is absent), which to force. */
 export interface SweepStep {
@@ -50,6 +63,7 @@ export function sweepSteps(variants: { name: string; order: string[]; keys: Reco
   };
 }
 
+/** The command line of a step's `pipe run` process. */
 function childArgs(o: RunOptions, step: SweepStep): string[] {
   const args = ['run', o.file, ...o.sets.flatMap((s) => ['--set', s]), ...o.sweeps.flatMap((s) => ['--sweep', s]), '--variant', step.variant];
   for (const id of step.only ?? []) args.push('--only', id);
@@ -65,26 +79,25 @@ function childArgs(o: RunOptions, step: SweepStep): string[] {
   return args;
 }
 
-/** Runs one step as a child process, its output line by line behind `[label] `; resolves to its exit code. */
-function runStep(o: RunOptions, step: SweepStep, sweepId: string, label: string, children: Set<ReturnType<typeof spawn>>): Promise<number> {
+/** Runs one step as a child process, its output passed on line by line; resolves to its exit code. */
+function runStep(o: RunOptions, step: SweepStep, sweepId: string, label: string, children: Set<ReturnType<typeof spawn>>, events: RunEvents): Promise<number> {
   const child = spawn(process.execPath, [PIPE_BIN, ...childArgs(o, step)], {
     env: { ...process.env, [SWEEP_RUN_ENV]: JSON.stringify({ id: sweepId, shared: step.shared }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
-  // With --json, stdout carries only the sweep's JSON: the children's lines go to stderr.
-  const forward = (from: NodeJS.ReadableStream, to: NodeJS.WritableStream) => {
+  const forward = (from: NodeJS.ReadableStream, stream: 'stdout' | 'stderr') => {
     let rest = '';
     from.setEncoding('utf8');
     from.on('data', (chunk: string) => {
       const lines = (rest + chunk).split('\n');
       rest = lines.pop()!;
-      for (const line of lines) to.write(`[${label}] ${line}\n`);
+      for (const line of lines) events.stepOutput?.(label, line, stream);
     });
-    from.on('end', () => rest && to.write(`[${label}] ${rest}\n`));
+    from.on('end', () => rest && events.stepOutput?.(label, rest, stream));
   };
-  forward(child.stdout, o.json ? process.stderr : process.stdout);
-  forward(child.stderr, process.stderr);
+  forward(child.stdout, 'stdout');
+  forward(child.stderr, 'stderr');
   return new Promise((resolve) => {
     child.on('error', () => resolve(1));
     child.on('close', (code, signal) => {
@@ -94,17 +107,37 @@ function runStep(o: RunOptions, step: SweepStep, sweepId: string, label: string,
   });
 }
 
-export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: Store): Promise<number> {
+/** A sweep that ran: its id, the records of its steps, and its processes' exit codes. */
+export interface SweepResult {
+  kind: 'sweep';
+  id: string;
+  pipeline: string;
+  variants: number;
+  storeRoot: string;
+  /** The runs that built shared stages. */
+  shared: RunRecord[];
+  /** The variants' runs, in variant order (a variant that left no record is missing). */
+  runs: RunRecord[];
+  /** The exit codes of the steps that ran. */
+  codes: number[];
+  /** Ctrl-C or SIGTERM stopped it. */
+  stopped: boolean;
+}
+
+/** `--dry-run` of a sweep: the plan of every variant. */
+export interface SweepPlan {
+  kind: 'sweep-plan';
+  plan: PlanDocument;
+}
+
+export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: Store, events: RunEvents = {}): Promise<SweepResult | SweepPlan> {
   const names = variants.map((v) => v.name!);
   if (o.only.length || o.until) {
     throw new PipeError(`${o.only.length ? '--only' : '--until'} runs part of one variant, and this pipeline is swept`, {
       hint: `add --variant <name>; the variants are: ${names.join(' ')}`,
     });
   }
-  if (o.dryRun) {
-    const { run } = await import('./commands/plan.js');
-    return run([o.file, ...o.sets.flatMap((s) => ['--set', s]), ...o.sweeps.flatMap((s) => ['--sweep', s]), ...(o.backend ? ['--backend', o.backend] : []), ...(o.json ? ['--json'] : [])]);
-  }
+  if (o.dryRun) return { kind: 'sweep-plan', plan: await planOfVariants(o.file, o.sets, store, variants) };
   const steps = sweepSteps(
     variants.map((v) => ({ name: v.name!, order: v.plan.order, keys: Object.fromEntries(v.plan.order.map((id) => [id, v.plan.stages[id].key])) })),
     o.force,
@@ -118,10 +151,9 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
     if (step.force.length || found.includes(undefined)) needed.push(step);
   }
   const sweepId = newRunId();
-  const out = o.json ? process.stderr : process.stdout;
   // On the queue a variant's process only submits and waits: the workers set the pace.
   const jobs = o.jobs ?? (o.queue ? variants.length : 1);
-  out.write(`sweep ${sweepId}: ${variants.length} variants (${names.join(', ')}), ${jobs} at a time${o.queue ? ` on the queue ${shownUrl(o.queue)}` : ''}\n`);
+  events.sweepStarted?.({ id: sweepId, variants: names, jobs, ...(o.queue ? { queue: shownUrl(o.queue) } : {}) });
 
   const children = new Set<ReturnType<typeof spawn>>();
   let stopping = false;
@@ -136,16 +168,17 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
   try {
     for (const step of needed) {
       if (stopping) break;
-      const code = await runStep(o, step, sweepId, `shared: ${step.only!.join(' ')}`, children);
+      const code = await runStep(o, step, sweepId, `shared: ${step.only!.join(' ')}`, children, events);
       codes.push(code);
       if (code !== 0) break;
     }
     if (!codes.some((c) => c !== 0)) {
-      const queue = [...steps.variants];
-      const worker = async () => {
-        for (let step = queue.shift(); step && !stopping; step = queue.shift()) codes.push(await runStep(o, step, sweepId, step.variant, children));
+      const pending = [...steps.variants];
+      // `jobs` lanes, each running one variant's process after another.
+      const lane = async () => {
+        for (let step = pending.shift(); step && !stopping; step = pending.shift()) codes.push(await runStep(o, step, sweepId, step.variant, children, events));
       };
-      await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, worker));
+      await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, lane));
     }
   } finally {
     process.off('SIGINT', onSignal);
@@ -154,23 +187,15 @@ export async function runSweep(o: RunOptions, variants: OpenedVariant[], store: 
 
   const records = (await listRuns(store.root)).filter((r) => r.sweep?.id === sweepId);
   const runs = names.map((name) => records.find((r) => !r.sweep!.shared && r.sweep!.variant === name)).filter((r): r is RunRecord => r !== undefined);
-  const { comparisonOutput } = await import('./commands/compare.js');
-  const compare = async (format: 'text' | 'json') => {
-    try {
-      return await comparisonOutput(runs.map((record) => ({ record, storeRoot: store.root })), format, o.sort);
-    } catch (err) {
-      if (!(err instanceof PipeError) || !o.sort) throw err;
-      process.stderr.write(`${err.format()}\n`);
-      return comparisonOutput(runs.map((record) => ({ record, storeRoot: store.root })), format);
-    }
+  return {
+    kind: 'sweep',
+    id: sweepId,
+    pipeline: variants[0].plan.pipeline.name,
+    variants: variants.length,
+    storeRoot: store.root,
+    shared: records.filter((r) => r.sweep!.shared),
+    runs,
+    codes,
+    stopped: stopping,
   };
-  if (o.json) {
-    const comparison = runs.length ? JSON.parse(await compare('json')) : undefined;
-    process.stdout.write(`${JSON.stringify({ sweep: sweepId, shared: records.filter((r) => r.sweep!.shared), runs, comparison }, null, 2)}\n`);
-  } else if (runs.length) {
-    process.stdout.write(`\n${printable(variants[0].plan.pipeline.name, { singleLine: true })}: sweep of ${variants.length} variants${o.sort ? `, best first on ${o.sort}` : ''}\n`);
-    process.stdout.write(await compare('text'));
-  }
-  if (codes.includes(130) || stopping) return 130;
-  return codes.find((c) => c !== 0) ?? 0;
 }

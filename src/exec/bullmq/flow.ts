@@ -12,8 +12,8 @@
 // children and a wait only names earlier stages, so nothing waits on itself. Each job fails its parent when it
 // fails, so a failure reaches everything downstream and the root.
 import type { FlowJob } from 'bullmq';
-import { PipeError } from '../errors.js';
-import type { StageJob } from './stage-job.js';
+import { PipeError } from '../../errors.js';
+import type { StageJob } from './job.js';
 
 export const WAIT_FORMAT = 'pipe-wait/1';
 /** The queue of wait jobs; every `pipe worker` reads it besides its stage queues. */

@@ -1,29 +1,38 @@
-// The jobs `pipe worker` runs.
+// The jobs a queue worker (`pipe worker`, queue-worker.ts) runs.
 // A stage job: check it against this checkout, plan the pipeline here, find the stage's inputs in the artifact
 // cache, build the stage into it (the same buildIntoCache a local run uses), and wait for the push to the remote
 // tier so the next job, on any machine, finds the outputs.
-// A wait job (src/queue/stage-flow.ts): done once the stage jobs it names are done.
+// A wait job (flow.ts): done once the stage jobs it names are done.
 import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Queue, QueueEvents } from 'bullmq';
 import { pino } from 'pino';
-import { PipeError } from '../errors.js';
-import { buildIntoCache, entryExpectation } from '../exec/executor.js';
-import { openPipeline } from './open-pipeline.js';
-import { jobEnd } from '../queue/redis.js';
-import { checkWaitJob } from '../queue/stage-flow.js';
-import { checkJob, checkJobModules, checkJobPipeline, checkJobStage, failureError, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
-import type { StageJobMessage, StageJobRequest } from './stage-job-child.js';
+import { PipeError } from '../../errors.js';
+import { buildIntoCache, entryExpectation } from '../executor.js';
+import { openPipeline } from '../open-pipeline.js';
+import { jobEnd } from './redis.js';
+import { checkWaitJob } from './flow.js';
+import {
+  checkJob,
+  checkJobModules,
+  checkJobPipeline,
+  checkJobStage,
+  failureError,
+  type StageJobAnswer,
+  type StageJobMessage,
+  type StageJobRequest,
+  type StageJobUpdate,
+} from './job.js';
 
 const CHILD = fileURLToPath(new URL('./stage-job-child.js', import.meta.url));
 
-export interface WorkerContext {
+export interface QueueWorkerContext {
   /** host:pid, reported with each result. */
   worker: string;
   labels: string[];
   signal: AbortSignal;
-  progress(update: Omit<StageJobProgress, 'worker' | 'host'>): void;
+  progress(update: StageJobUpdate): void;
   /** 1 for a job's first start; more when an earlier attempt stopped (its worker was killed or lost). */
   attempt?: number;
   /** The checkout the worker runs in (default: the working directory). */
@@ -43,12 +52,12 @@ export class HandedBack extends Error {
  * Builds the stage job in a child process (stage-job-child.ts) and resolves to its result; rejects with the
  * stage's error, or with HandedBack when `signal` stopped it first.
  */
-export function processStageJobInChild(data: unknown, w: WorkerContext): Promise<StageJobResult & { labels: string[] }> {
+export function processStageJobInChild(data: unknown, w: QueueWorkerContext): Promise<StageJobAnswer> {
   const child = fork(CHILD, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const stop = () => child.kill('SIGTERM');
   w.signal.addEventListener('abort', stop, { once: true });
   const stage = String((data as { stage?: { id?: unknown } })?.stage?.id);
-  return new Promise<StageJobResult & { labels: string[] }>((resolve, reject) => {
+  return new Promise<StageJobAnswer>((resolve, reject) => {
     let answer: StageJobMessage | undefined;
     child.on('message', (message: StageJobMessage) => {
       if ('progress' in message) w.progress(message.progress);
@@ -66,7 +75,7 @@ export function processStageJobInChild(data: unknown, w: WorkerContext): Promise
   });
 }
 
-export async function processStageJob(data: unknown, w: WorkerContext): Promise<StageJobResult & { labels: string[] }> {
+export async function processStageJob(data: unknown, w: QueueWorkerContext): Promise<StageJobAnswer> {
   const cwd = w.cwd ?? process.cwd();
   // Nothing in the job is used before it is checked, and no stage module is imported before it is vetted.
   const job = checkJob(data, w.queueKey);

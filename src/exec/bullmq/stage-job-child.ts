@@ -1,24 +1,11 @@
 // The process `pipe worker` builds one stage job in (forked per job, with an IPC channel). The worker's own
 // process only waits, so it keeps renewing its hold on the job in Redis however long a stage keeps its thread
-// busy; and each stage gets a TensorFlow.js engine and a heap of its own, as in a local run's process.
-//   worker → child: { job, worker, labels, attempt }      child → worker: { progress } … then { result } | { failure } | { handedBack }
+// busy; and each stage gets a TensorFlow.js engine and a heap of its own, as in a local run's process. The
+// messages both ways are typed in job.ts.
 // SIGTERM (the worker stopping) interrupts the stage at its next safe point; so does the worker's death (the
 // channel closes), so nothing is left half-written and no orphan goes on building.
-import { failureReason, queueKey } from '../queue/stage-job.js';
-import { HandedBack, processStageJob, type WorkerContext } from './queue-worker.js';
-
-export interface StageJobRequest {
-  job: unknown;
-  worker: string;
-  labels: string[];
-  attempt: number;
-}
-
-export type StageJobMessage =
-  | { progress: Parameters<WorkerContext['progress']>[0] }
-  | { result: Awaited<ReturnType<typeof processStageJob>> }
-  | { failure: string }
-  | { handedBack: true };
+import { failureReason, queueKey, type StageJobMessage, type StageJobRequest } from './job.js';
+import { HandedBack, processStageJob } from './process-job.js';
 
 const abort = new AbortController();
 process.on('SIGTERM', () => abort.abort());

@@ -1,7 +1,7 @@
 // Where the queue is: BullMQ connection options from a redis:// URL, and the URL as messages show it. Kept apart
 // from BullMQ itself, so commands that only name the queue do not load it.
 import type { ConnectionOptions } from 'bullmq';
-import { PipeError } from '../errors.js';
+import { PipeError } from '../../errors.js';
 
 export type RedisConnection = ConnectionOptions & { host: string; port: number; maxRetriesPerRequest: null };
 

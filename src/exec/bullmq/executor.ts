@@ -1,38 +1,43 @@
-// `pipe run --queue`: the stale stages go to the queue as one BullMQ flow (src/queue/stage-flow.ts) that
+// `pipe run --queue`: the stale stages go to the queue as one BullMQ flow (flow.ts) that
 // `pipe worker` processes take jobs from; a stage's job is taken only once the stages it reads are done. The
 // executor still walks the graph here: it keeps the run record and the live view (with each stage's worker), and
 // takes a stage's outputs from the artifact cache (its remote tier between machines) once its job is done. Jobs
 // carry ids, the pipeline's content and keys, never artifacts or code.
 import { FlowProducer, Queue, type QueueEvents } from 'bullmq';
 import type { Logger } from 'pino';
-import { PipeError } from '../errors.js';
-import { entryExpectation, type buildIntoCache, type ExecutionObserver, type StageOutcome } from '../exec/executor.js';
-import type { Plan, PlannedStage } from '../plan/plan.js';
-import type { ArtifactCache } from '../store/artifact-cache.js';
-import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from '../queue/redis.js';
-import { stageFlow, WAIT_QUEUE, type StageFlow } from '../queue/stage-flow.js';
-import { failureError, queueFor, queueKey, stageJob, type StageJobProgress, type StageJobResult } from '../queue/stage-job.js';
+import { PipeError } from '../../errors.js';
+import { envSeconds } from '../../env-seconds.js';
+import { entryExpectation, walkPlan, type ExecutionObserver, type Executor, type StageBuilder, type StageOutcome } from '../executor.js';
+import type { Plan, PlannedStage } from '../../plan/plan.js';
+import type { ArtifactCache } from '../../store/artifact-cache.js';
+import { connectionWatch, jobEnd, openQueueEvents, redisConnection, shownUrl } from './redis.js';
+import { stageFlow, WAIT_QUEUE, type StageFlow } from './flow.js';
+import { failureError, queueFor, queueKey, stageJob, type StageJobProgress, type StageJobResult } from './job.js';
 
-export interface QueueRun {
+/** Where a run's jobs go and what they carry. */
+export interface QueueSettings {
   url: string;
   /** The run's id: the flow's jobs are named after it. */
   run: string;
   pipeline: { file: string; content: string; sets: string[]; backend?: string };
   runsOn: Record<string, string[] | undefined>;
   cache: ArtifactCache;
+}
+
+interface QueueRun extends QueueSettings {
   log: Logger;
   signal: AbortSignal;
   observer?: ExecutionObserver;
 }
 
-export interface QueueSubmitter {
+interface QueueSubmitter {
   /**
-   * Put the stale stages among `selected` on the queue as one flow; call before execute(). When Redis cannot
-   * take it, those stages fail with the reason (build says so).
+   * Put the stale stages among `selected` on the queue as one flow; call before walking the plan. When Redis
+   * cannot take it, those stages fail with the reason (build says so).
    */
   submit(plan: Plan, selected: Set<string>, force: Set<string>): Promise<void>;
-  /** execute()'s build step: wait for the stage's job, then take its outputs from the artifact cache. */
-  build: typeof buildIntoCache;
+  /** The build step of the walk: wait for the stage's job, then take its outputs from the artifact cache. */
+  build: StageBuilder;
   /** Set once the connection to Redis is lost for good: the run fails with it. */
   readonly lost: PipeError | undefined;
   close(): Promise<void>;
@@ -41,18 +46,26 @@ export interface QueueSubmitter {
 /** How long a run waits for a lost queue to come back before it fails. */
 const DEFAULT_RECONNECT_S = 20;
 
-function reconnectSeconds(): number {
-  const text = process.env.PIPE_QUEUE_RECONNECT_S?.trim();
-  if (!text) return DEFAULT_RECONNECT_S;
-  const seconds = Number(text);
-  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new PipeError(`PIPE_QUEUE_RECONNECT_S '${text}' is not a positive number of seconds`, { hint: 'e.g. PIPE_QUEUE_RECONNECT_S=20' });
-  return seconds;
+/**
+ * Builds the run's stale stages on queue workers: they go to the queue as one flow before the graph is walked,
+ * and each stage's outcome is its job's end, its outputs then taken from the artifact cache.
+ */
+export function bullmqExecutor(q: QueueSettings): Executor {
+  let submitter: QueueSubmitter | undefined;
+  return {
+    async execute(o) {
+      submitter = queueSubmitter({ ...q, log: o.log, signal: o.signal, observer: o.observer });
+      await submitter.submit(o.plan, o.selected, o.force);
+      return walkPlan(o, submitter.build);
+    },
+    close: async () => submitter?.close(),
+  };
 }
 
-export function queueSubmitter(r: QueueRun): QueueSubmitter {
+function queueSubmitter(r: QueueRun): QueueSubmitter {
   const connection = redisConnection(r.url);
   const where = shownUrl(r.url);
-  const graceS = reconnectSeconds();
+  const graceS = envSeconds('PIPE_QUEUE_RECONNECT_S', { fallback: DEFAULT_RECONNECT_S, example: DEFAULT_RECONNECT_S });
   const { cache, log, observer } = r;
 
   let lost: PipeError | undefined;
@@ -194,7 +207,7 @@ export function queueSubmitter(r: QueueRun): QueueSubmitter {
   const fromCache = (s: PlannedStage) =>
     cache.withLock(s.key, () => undefined, () => cache.lookup(s.key, { remote: true, recheck: true, expect: entryExpectation(s), signal: r.signal }));
 
-  const build: typeof buildIntoCache = async (plan, id, _upstreamDirs, env) => {
+  const build: StageBuilder = async (plan, id, _upstreamDirs, env) => {
     const s = plan.stages[id];
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;

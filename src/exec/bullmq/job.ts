@@ -8,17 +8,17 @@
 import { existsSync } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { PipeError } from '../errors.js';
-import { BACKENDS } from '../config/core-schema.js';
-import { setsStore } from '../config/overrides.js';
-import { BUILTIN_STAGES_DIR } from '../config/stage-loader.js';
-import type { StageModule } from '../config/types.js';
-import { canonicalJson } from '../plan/canonical-json.js';
-import { moduleTreeHash } from '../plan/code-hash.js';
-import type { Plan } from '../plan/plan.js';
-import { pipelineKey } from '../plan/plan-document.js';
-import { plainPathProblem, realPathInside } from '../plain-path.js';
-import { hmacMatches, hmacSha256 } from '../store/hash.js';
+import { PipeError } from '../../errors.js';
+import { BACKENDS } from '../../config/core-schema.js';
+import { setsStore } from '../../config/overrides.js';
+import { BUILTIN_STAGES_DIR } from '../../config/stage-loader.js';
+import type { StageModule } from '../../config/types.js';
+import { canonicalJson } from '../../plan/canonical-json.js';
+import { moduleTreeHash } from '../../plan/code-hash.js';
+import type { Plan } from '../../plan/plan.js';
+import { pipelineKey } from '../../plan/plan-document.js';
+import { plainPathProblem, realPathInside } from '../../plain-path.js';
+import { hmacMatches, hmacSha256 } from '../../store/hash.js';
 
 export const JOB_FORMAT = 'pipe-job/1';
 
@@ -80,6 +80,26 @@ export interface StageJobResult {
   host: string;
   worker: string;
 }
+
+/** A job's result as the worker process returns it to BullMQ: with the labels of the worker that built it. */
+export type StageJobAnswer = StageJobResult & { labels: string[] };
+
+/** Progress from where the stage is built: the worker adds who it is (StageJobProgress). */
+export type StageJobUpdate = Omit<StageJobProgress, 'worker' | 'host'>;
+
+// A queue worker builds each stage job in a child process of its own (stage-job-child.ts), over an IPC channel:
+//   worker → child: one StageJobRequest      child → worker: { progress } … then { result } | { failure } | { handedBack }
+
+/** What the worker sends the child it forks for a job. */
+export interface StageJobRequest {
+  job: unknown;
+  worker: string;
+  labels: string[];
+  attempt: number;
+}
+
+/** What the child sends back: progress any number of times, then one answer. */
+export type StageJobMessage = { progress: StageJobUpdate } | { result: StageJobAnswer } | { failure: string } | { handedBack: true };
 
 export function stageJob(
   pipeline: { file: string; content: string; sets: string[]; backend?: string },
