@@ -11,7 +11,7 @@ import { outlineOf } from '../../runs/read.js';
 import type { RunRecord } from '../../runs/record.js';
 import { newRunId } from '../../runs/write.js';
 import type { ArtifactCache } from '../../store/artifact-cache.js';
-import { hostTag } from '../../store/owner.js';
+import { hostTag } from '../../owner.js';
 import { createRunView } from '../../ui/run-view.js';
 import { settleGates } from '../run-gates.js';
 import { checkGates, printRunSummary, publishRun } from '../run-summary.js';
