@@ -10,8 +10,7 @@
 // - The folder itself must exist: a share that is not mounted must not pass for an empty cache.
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { PipeError } from '../../errors.js';
 import { ownedName } from '../../owner.js';
@@ -66,8 +65,9 @@ export class FolderBlobStore implements BlobStore {
     return inside.path;
   }
 
-  async get(key: string): Promise<{ body: Readable; size: number } | undefined> {
+  async get(key: string, signal: AbortSignal): Promise<{ body: Readable; size: number } | undefined> {
     const path = await this.place(key);
+    signal.throwIfAborted();
     let handle;
     try {
       handle = await open(path, 'r');
@@ -94,7 +94,7 @@ export class FolderBlobStore implements BlobStore {
     try {
       if (typeof body === 'string') await handle.writeFile(body, { signal });
       else {
-        await pipeline(body.open(), handle.createWriteStream({ autoClose: false }), { signal });
+        for await (const chunk of addAbortSignal(signal, body.open()) as AsyncIterable<Uint8Array>) await handle.write(chunk);
         const { size } = await handle.stat();
         if (size !== body.size) throw new Error(`${key}: ${size} bytes written, ${body.size} expected (the file changed while it was copied)`);
       }
@@ -109,8 +109,9 @@ export class FolderBlobStore implements BlobStore {
     await fsyncDir(dir);
   }
 
-  async head(key: string): Promise<boolean> {
+  async head(key: string, signal: AbortSignal): Promise<boolean> {
     const path = await this.place(key);
+    signal.throwIfAborted();
     try {
       return (await stat(path)).isFile();
     } catch (err) {
@@ -146,8 +147,10 @@ export class FolderBlobStore implements BlobStore {
     return { objects };
   }
 
-  async delete(key: string): Promise<void> {
-    await rm(await this.place(key), { force: true });
+  async delete(key: string, signal: AbortSignal): Promise<void> {
+    const path = await this.place(key);
+    signal.throwIfAborted();
+    await rm(path, { force: true });
   }
 
   /**
