@@ -67,7 +67,7 @@ async function remoteBaseline(store: Store, loaded: LoadedPipeline, gates: Gate[
   const remote = store.cache.remote as RemoteCacheTier | undefined;
   if (!remote) {
     throw new PipeError('--baseline remote: no remote cache is configured', {
-      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (or cache: { remote: } in the pipeline), or give --baseline a run id or a run.json',
+      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix or file:///path (or cache: { remote: } in the pipeline), or give --baseline a run id or a run.json',
     });
   }
   const name = loaded.spec.name;

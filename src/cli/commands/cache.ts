@@ -27,9 +27,9 @@ Inspect the artifact cache (the store of every stage's outputs, by cache key) an
                                (every pipeline's) latest runs
   pipe cache pull [pipeline]   fetch the pipeline's stages (default: every remote entry) into the local store
 
-The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix or the pipeline's cache: { remote: ... }, with
-PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS credential variables (see pipe run
---help). push and gc --remote write to it: run them only from a trusted machine. Each run that pushes also
+The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix (or file:///path of a shared folder) or the
+pipeline's cache: { remote: ... }, with PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS
+credential variables (see pipe run --help). push and gc --remote write to it: run them only from a trusted machine. Each run that pushes also
 records which entries it used there, so gc --remote keeps what the latest runs used even on a machine without
 the pipelines' inputs (a scheduled prune job).
 
@@ -157,7 +157,7 @@ function requireRemote(store: Store): RemoteCacheTier {
   const remote = store.cache.remote;
   if (!remote) {
     throw new PipeError('no remote cache is configured', {
-      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (and PIPE_REMOTE_CACHE_ENDPOINT for a server other than AWS S3), or cache: { remote: ... } in the pipeline',
+      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (and PIPE_REMOTE_CACHE_ENDPOINT for a server other than AWS S3) or file:///path of a shared folder, or cache: { remote: ... } in the pipeline',
     });
   }
   return remote as RemoteCacheTier;
