@@ -7,7 +7,7 @@ import { lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, writeFil
 import { join, relative, resolve } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunRecord } from '../src/runs/record.js';
-import { hostTag } from '../src/store/owner.js';
+import { hostTag } from '../src/owner.js';
 import { REPO_ROOT } from './support/toy-project.js';
 import { pipeWithStore, TINY_PIPELINE, type PipeRunner } from './support/tiny-pipeline.js';
 

@@ -74,9 +74,9 @@ export const coreSchema: JsonSchema = {
             dir: { type: 'string', minLength: 1, description: 'Folder of the local artifact store, relative to this file.' },
             remote: {
               type: 'string',
-              pattern: '^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$',
+              pattern: '^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?|file:///.*)$',
               description:
-                'A shared remote cache on S3-compatible storage, s3://bucket/prefix: stages missing here are fetched from it. Read-only unless PIPE_REMOTE_CACHE_WRITE=1 (set that only where builds are trusted, e.g. on the main branch).',
+                'A shared remote cache: s3://bucket/prefix on S3-compatible storage, or file:///path of a folder every machine mounts (NFS, SMB). Stages missing here are fetched from it. Read-only unless PIPE_REMOTE_CACHE_WRITE=1 (set that only where builds are trusted, e.g. on the main branch).',
             },
             timeout: {
               type: 'number',

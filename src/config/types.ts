@@ -7,7 +7,7 @@ import type { SourceFile } from './source.js';
 export interface CacheSettings {
   /** Folder of the local store. */
   dir?: string;
-  /** s3://bucket/prefix of a remote cache. */
+  /** s3://bucket/prefix or file:///path of a remote cache. */
   remote?: string;
   /** Seconds to wait for each answer of the remote. */
   timeout?: number;

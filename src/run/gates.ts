@@ -9,7 +9,7 @@ import type { RunRecord } from '../runs/record.js';
 import { join, relative as relativePath } from 'node:path';
 import { readRunMetrics } from '../report/run-metrics.js';
 import type { Store } from '../store/open-store.js';
-import type { S3RemoteTier } from '../store/remote-s3.js';
+import type { RemoteCacheTier } from '../store/remote/protocol.js';
 import { findRun, looksLikePipelineFile } from './run-target.js';
 
 /** The run relative gates compare with: its id and its metrics by gate name. */
@@ -64,10 +64,10 @@ export const REMOTE_BASELINE = 'remote';
  * entries it used, fetched like any cached stage (verified, signed where a key is set).
  */
 async function remoteBaseline(store: Store, loaded: LoadedPipeline, gates: Gate[]): Promise<Baseline> {
-  const remote = store.cache.remote as S3RemoteTier | undefined;
+  const remote = store.cache.remote as RemoteCacheTier | undefined;
   if (!remote) {
     throw new PipeError('--baseline remote: no remote cache is configured', {
-      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (or cache: { remote: } in the pipeline), or give --baseline a run id or a run.json',
+      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix or file:///path (or cache: { remote: } in the pipeline), or give --baseline a run id or a run.json',
     });
   }
   const name = loaded.spec.name;

@@ -15,7 +15,7 @@ import { outlineOf } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';
 import type { ArtifactCache } from '../store/artifact-cache.js';
-import { hostTag } from '../store/owner.js';
+import { hostTag } from '../owner.js';
 import type { Store } from '../store/open-store.js';
 import { settleGates } from './gates.js';
 import type { RunDisplay, RunEvents, RunOptions } from './options.js';

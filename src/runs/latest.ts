@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { isProcessAlive } from '../store/owner.js';
+import { isProcessAlive } from '../owner.js';
 import type { RunRecord } from './record.js';
 
 export type LatestName = 'report.html' | 'metrics.json' | 'summary.md' | 'model' | 'leakage.json' | 'run.json';

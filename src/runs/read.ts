@@ -4,7 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
-import { hostTag, isProcessAlive } from '../store/owner.js';
+import { hostTag, isProcessAlive } from '../owner.js';
 import type { RunRecord } from './record.js';
 
 export function runsDir(storeRoot: string): string {

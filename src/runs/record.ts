@@ -60,7 +60,7 @@ export interface RunRecord {
    * could record its end) as 'interrupted' (src/runs/read.ts).
    */
   status: 'ok' | 'failed' | 'interrupted' | 'running';
-  /** The process that runs it: pid and the tag of its host (src/store/owner.ts). */
+  /** The process that runs it: pid and the tag of its host (src/owner.ts). */
   owner?: { pid: number; host: string };
   seed: number;
   /** Backend requested ('auto', ...) and, for stages that use TensorFlow.js, the one it resolved to. */

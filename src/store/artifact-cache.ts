@@ -1,5 +1,5 @@
 // The artifact cache: key -> entry, in tiers. The local filesystem store (local-store.ts) always; a remote
-// tier (S3-compatible, remote-s3.ts) when one is configured.
+// tier (S3-compatible storage or a shared folder, remote/protocol.ts) when one is configured.
 //   lookup: local, else (when asked) remote: the remote entry is verified file by file and moved into the
 //           local store atomically, as a local build would be.
 //   commit: local, then a push in the background (files first, manifest last) when writing is allowed;
@@ -69,7 +69,7 @@ export function expectationProblem(manifest: Pick<Manifest, 'uses' | 'files' | '
 }
 
 export interface RemoteTier {
-  /** Where it is, for messages: s3://bucket/prefix. */
+  /** Where it is, for messages: s3://bucket/prefix or file:///path. */
   readonly location: string;
   /** Whether this process may write to it. */
   readonly writable: boolean;

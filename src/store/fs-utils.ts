@@ -2,7 +2,7 @@
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join, relative, isAbsolute } from 'node:path';
 import { PipeError } from '../errors.js';
-import { ownedName } from './owner.js';
+import { ownedName } from '../owner.js';
 
 export interface TreeFile {
   /** Relative to the walked root, '/' separators on every platform. */

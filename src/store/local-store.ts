@@ -37,7 +37,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { plainPathProblem } from '../plain-path.js';
 import { fsyncDir, isErrno, moveAsideAndRemove, READ_ONLY_CODES, walkFiles } from './fs-utils.js';
 import { lockHolder, withFileLock, type LockHolder } from './lock.js';
-import { hostTag, isProcessAlive, ownedName, parseOwnedName } from './owner.js';
+import { hostTag, isProcessAlive, ownedName, parseOwnedName } from '../owner.js';
 import { StatCache } from './stat-cache.js';
 import { selectForRemoval, type EntryInfo, type GcPolicy } from './gc-policy.js';
 

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isErrno } from './fs-utils.js';
-import { isProcessAlive, ownedName } from './owner.js';
+import { isProcessAlive, ownedName } from '../owner.js';
 
 export interface LockHolder {
   pid: number;

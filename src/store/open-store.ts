@@ -1,8 +1,9 @@
 // The one place the store is built: its three parts (input hasher, artifact cache with its tiers, run log)
 // from the flags, the environment and the pipeline's `cache:` setting.
 //
-// The remote tier: $PIPE_REMOTE_CACHE (s3://bucket/prefix, wins) or the pipeline's `cache: { remote }`;
-// $PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers; the standard AWS credential variables. It is
+// The remote tier: $PIPE_REMOTE_CACHE (wins) or the pipeline's `cache: { remote }`: s3://bucket/prefix, with
+// $PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS credential variables, or
+// file:///path of a shared folder (NFS, SMB). Either way it speaks one protocol (remote/protocol.ts) and is
 // read-only unless $PIPE_REMOTE_CACHE_WRITE=1 (only the environment can switch writes on, never a pipeline
 // file a pull request could edit). $PIPE_REMOTE_CACHE_TIMEOUT (seconds, default 30) bounds each request, and a
 // transfer of n bytes gets that plus n at $PIPE_REMOTE_CACHE_MIN_RATE (bytes per second, "1MB"; default 256KiB);
@@ -19,7 +20,9 @@ import { LocalStore, statCacheIn } from './local-store.js';
 import { RunLog } from './run-log.js';
 import { PipeError } from '../errors.js';
 import { envSeconds } from '../env-seconds.js';
-import { parseS3Url, S3RemoteTier, type RemoteSettings } from './remote-s3.js';
+import { FolderBlobStore, parseFolderUrl } from './remote/folder.js';
+import { RemoteCacheTier, type RemoteSettings } from './remote/protocol.js';
+import { parseS3Url, S3BlobStore } from './remote/s3.js';
 import { parseSize } from './units.js';
 
 export type { CacheSettings };
@@ -43,9 +46,11 @@ export function remoteSettings(options: StoreOptions = {}): RemoteSettings | und
   const env = options.env ?? process.env;
   const url = env.PIPE_REMOTE_CACHE?.trim() || options.pipeline?.remote;
   if (!url) return undefined;
-  const parsed = parseS3Url(url);
-  if (typeof parsed === 'string') {
-    throw new PipeError(`remote cache: ${parsed}`, { hint: `set PIPE_REMOTE_CACHE (or cache: { remote: } in the pipeline) to s3://bucket/prefix` });
+  const problem = remoteUrlProblem(url);
+  if (problem) {
+    throw new PipeError(`remote cache: ${problem}`, {
+      hint: 'set PIPE_REMOTE_CACHE (or cache: { remote: } in the pipeline) to s3://bucket/prefix, or to file:///path of a shared folder',
+    });
   }
   const endpoint = env.PIPE_REMOTE_CACHE_ENDPOINT?.trim() || undefined;
   if (endpoint && !/^https?:\/\/[^\s/]+(\/.*)?$/.test(endpoint)) {
@@ -66,6 +71,27 @@ export function remoteSettings(options: StoreOptions = {}): RemoteSettings | und
     ...(minRate === undefined ? {} : { minRate }),
     signingKey: env.PIPE_CACHE_SIGNING_KEY || undefined,
   };
+}
+
+/** What is wrong with a remote cache URL, or undefined. */
+function remoteUrlProblem(url: string): string | undefined {
+  if (url.startsWith('file:')) {
+    const parsed = parseFolderUrl(url);
+    return typeof parsed === 'string' ? parsed : undefined;
+  }
+  if (url.startsWith('s3:')) {
+    const parsed = parseS3Url(url);
+    return typeof parsed === 'string' ? parsed : undefined;
+  }
+  return `'${url}' is neither an s3:// nor a file:// URL`;
+}
+
+/** The remote tier of the settings: the protocol over the URL's blob store. */
+async function remoteTier(settings: RemoteSettings): Promise<RemoteCacheTier> {
+  if (!settings.url.startsWith('file:')) return new RemoteCacheTier(new S3BlobStore(settings.url, settings.endpoint), settings);
+  const folder = new FolderBlobStore((parseFolderUrl(settings.url) as { path: string }).path);
+  if (settings.writable) await folder.checkWritable(settings.url);
+  return new RemoteCacheTier(folder, settings);
 }
 
 export interface Store {
@@ -92,7 +118,7 @@ export async function openStore(options: StoreOptions = {}): Promise<Store> {
   return {
     root,
     hasher: new StatCacheHasher(statCache),
-    cache: new ArtifactCache(local, remote && new S3RemoteTier(remote), options.warn),
+    cache: new ArtifactCache(local, remote && (await remoteTier(remote)), options.warn),
     runs: new RunLog(root),
   };
 }

@@ -8,7 +8,7 @@ import type { EntryExpectation } from '../../store/artifact-cache.js';
 import type { EntryInfo, LocalStore } from '../../store/local-store.js';
 import { openStore, type Store } from '../../store/open-store.js';
 import { formatAge, formatBytes, parseAgeDays, parseSize } from '../../store/units.js';
-import type { RemoteEntryInfo, S3RemoteTier } from '../../store/remote-s3.js';
+import type { RemoteCacheTier, RemoteEntryInfo } from '../../store/remote/protocol.js';
 import { latestOfEachGroup, outlineOf, runsOfFile, stageKeys } from '../../runs/read.js';
 import { openPipeline, planKeys } from '../../exec/open-pipeline.js';
 import { parseCommandArgs } from '../args.js';
@@ -28,9 +28,9 @@ Inspect the artifact cache (the store of every stage's outputs, by cache key) an
                                (every pipeline's) latest runs
   pipe cache pull [pipeline]   fetch the pipeline's stages (default: every remote entry) into the local store
 
-The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix or the pipeline's cache: { remote: ... }, with
-PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS credential variables (see pipe run
---help). push and gc --remote write to it: run them only from a trusted machine. Each run that pushes also
+The remote cache is set by PIPE_REMOTE_CACHE=s3://bucket/prefix (or file:///path of a shared folder) or the
+pipeline's cache: { remote: ... }, with PIPE_REMOTE_CACHE_ENDPOINT for S3-compatible servers and the standard AWS
+credential variables (see pipe run --help). push and gc --remote write to it: run them only from a trusted machine. Each run that pushes also
 records which entries it used there, so gc --remote keeps what the latest runs used even on a machine without
 the pipelines' inputs (a scheduled prune job).
 
@@ -127,23 +127,23 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** The store with its remote tier, from the environment (these commands take no pipeline's setting). */
-async function remoteStore(options: Options, write: boolean): Promise<Store & { remote: S3RemoteTier }> {
+async function remoteStore(options: Options, write: boolean): Promise<Store & { remote: RemoteCacheTier }> {
   const store = await openStore({ flag: options.cache, write });
   return { ...store, remote: requireRemote(store) };
 }
 
-function requireRemote(store: Store): S3RemoteTier {
+function requireRemote(store: Store): RemoteCacheTier {
   const remote = store.cache.remote;
   if (!remote) {
     throw new PipeError('no remote cache is configured', {
-      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (and PIPE_REMOTE_CACHE_ENDPOINT for a server other than AWS S3), or cache: { remote: ... } in the pipeline',
+      hint: 'set PIPE_REMOTE_CACHE=s3://bucket/prefix (and PIPE_REMOTE_CACHE_ENDPOINT for a server other than AWS S3) or file:///path of a shared folder, or cache: { remote: ... } in the pipeline',
     });
   }
-  return remote as S3RemoteTier;
+  return remote as RemoteCacheTier;
 }
 
 /** A remote fault in a command whose whole job is the remote: exit 1 with the reason. */
-function remoteFailed(error: unknown, remote: S3RemoteTier): number {
+function remoteFailed(error: unknown, remote: RemoteCacheTier): number {
   process.stderr.write(`remote cache ${remote.location}: ${error instanceof Error ? error.message : String(error)}\n`);
   return 1;
 }
@@ -206,7 +206,7 @@ async function transfer(direction: 'push' | 'pull', options: Options): Promise<n
   return counts.rejected ? 1 : 0;
 }
 
-async function listRemote(store: Store & { remote: S3RemoteTier }, options: Options): Promise<number> {
+async function listRemote(store: Store & { remote: RemoteCacheTier }, options: Options): Promise<number> {
   let entries;
   try {
     entries = (await store.remote.entries()).sort((a, b) => b.pushedAt.localeCompare(a.pushedAt));
@@ -225,7 +225,7 @@ async function listRemote(store: Store & { remote: S3RemoteTier }, options: Opti
   return 0;
 }
 
-async function gcRemote(store: Store & { remote: S3RemoteTier }, options: Options): Promise<number> {
+async function gcRemote(store: Store & { remote: RemoteCacheTier }, options: Options): Promise<number> {
   if (options.maxAgeDays === undefined || options.maxEntries !== undefined || options.maxBytes !== undefined || options.allUnused) {
     throw new PipeError('pipe cache gc --remote takes --max-age (and only that bound)', {
       hint: 'e.g. pipe cache gc --remote --max-age 30d: entries pushed longer ago and not used by the named pipelines are removed',
@@ -315,7 +315,7 @@ function localUsage(store: Store): Promise<Usage> {
  * pipeline without run records, the entries whose manifests say it built them. `keepRuns`: the run records
  * gc keeps. Runs recorded here (in the local store) count too.
  */
-async function remoteUsage(store: Store & { remote: S3RemoteTier }): Promise<Usage & { keepRuns: Set<string> }> {
+async function remoteUsage(store: Store & { remote: RemoteCacheTier }): Promise<Usage & { keepRuns: Set<string> }> {
   const runs = await store.remote.runs();
   for (const r of runs) if (r.problem) process.stderr.write(`warning: remote run record ${r.id} ignored: ${r.problem}\n`);
   const latestRuns = latestOfEachGroup(runs.flatMap((r) => (r.outline ? [r.outline] : [])));

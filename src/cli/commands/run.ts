@@ -60,8 +60,8 @@ Exit codes: 0 ok · 1 a stage failed or was skipped · 2 bad input (pipeline, fl
 3 a gate failed · 130 interrupted.
 
 A shared remote cache (S3-compatible: AWS S3, MinIO, R2, Ceph, Garage): with PIPE_REMOTE_CACHE=s3://bucket/prefix
-(or cache: { remote: s3://... } in the pipeline) a stage missing here is fetched from there, verified and shown
-as "cached (remote)". PIPE_REMOTE_CACHE_ENDPOINT=http://host:port names a server other than AWS; credentials
+(or cache: { remote: s3://... } in the pipeline; file:///path for a folder every machine mounts, NFS or SMB) a
+stage missing here is fetched from there, verified and shown as "cached (remote)". PIPE_REMOTE_CACHE_ENDPOINT=http://host:port names a server other than AWS; credentials
 come from the standard AWS variables. Pushing what this run builds needs PIPE_REMOTE_CACHE_WRITE=1: switch it
 on only for trusted builds (e.g. the main branch). PIPE_CACHE_SIGNING_KEY signs and checks entries (HMAC);
 PIPE_REMOTE_CACHE_TIMEOUT bounds each request (seconds, default 30), and a download also gets its size at
