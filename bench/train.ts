@@ -7,7 +7,7 @@
 // row's median: on a shared machine the speed drifts by tens of percent within minutes, and interleaving
 // keeps the ratios between rows honest.
 //
-// The wasm rows run with the kernels this machine has (src/tf/native-kernels.ts): convolutions on oneDNN
+// The wasm rows run with the kernels this machine has (src/tf/native/kernels.ts): convolutions on oneDNN
 // when it loads, else on OpenBLAS. Then, in child processes, once more with each library before it turned
 // off (PIPE_ONEDNN=off: OpenBLAS; PIPE_BLAS=off as well: XNNPACK alone) for comparison (--no-openblas,
 // --no-xnnpack skip those).
@@ -24,7 +24,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
-import { nativeKernels } from '../src/tf/native-kernels.js';
+import { nativeKernels } from '../src/tf/native/kernels.js';
 import { buildPaperCnn } from '../src/tf/paper-cnn.js';
 import { createParallelStep, createStep } from '../src/model/trainer.js';
 import { createOptimizer } from '../src/model/optimizers.js';

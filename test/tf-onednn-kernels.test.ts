@@ -7,12 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTf } from '../src/tf/backend.js';
-import { loadOneDnn } from '../src/tf/onednn.js';
-import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native-kernels.js';
-import { wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
-import { onednnBatchNormTraining, onednnBatchNormTrainingGrad, onednnFusedBatchNorm } from '../src/tf/wasm-onednn-kernels.js';
-import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from '../src/tf/wasm-channel-kernels.js';
-import type { KernelFunc } from '../src/tf/wasm-fast-reductions.js';
+import { loadOneDnn } from '../src/tf/native/onednn.js';
+import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native/kernels.js';
+import { wasmNativeKernelsRegistered } from '../src/tf/wasm/register.js';
+import { onednnBatchNormTraining, onednnBatchNormTrainingGrad, onednnFusedBatchNorm } from '../src/tf/wasm/onednn-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, type KernelFunc } from '../src/tf/types.js';
 import { checkBatchMatMul, checkPooling, checkTrainingBatchNorm, kernelChecks, randomData, relError, withWasmKernels, type KernelInputs } from './support/kernel-values.js';
 import type { TrainedBnPoolModel } from './support/bn-pool-model.js';
 

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { LayersModel } from '@tensorflow/tfjs';
 import { loadTf, type BackendName, type Tf } from './backend.js';
-import { limitNativeThreads } from './native-kernels.js';
+import { limitNativeThreads } from './native/kernels.js';
 import { assignWeights, batchTensors, computeShard, type LossName } from './replica.js';
 
 type InitMessage = { type: 'init'; backend: BackendName; topology: object; weights: Float32Array[] };

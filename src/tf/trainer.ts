@@ -25,7 +25,7 @@
 // or modified. One trainBatch at a time; check an abort signal between batches. Speed: per CPU-second
 // two workers do nearly as much work as one in-process replica, so the gain is about the number of free
 // cores (see bench/train.ts). While workers run, the native kernels (oneDNN or OpenBLAS) are held to one
-// thread per replica (native-kernels.ts).
+// thread per replica (native/kernels.ts).
 //
 // Loss: 'categoricalCrossentropy' on softmax outputs (one-hot or label targets; labels are one-hot
 // encoded internally, so 'sparseCategoricalCrossentropy' is accepted as a synonym). Single-output
@@ -35,7 +35,7 @@ import { Worker } from 'node:worker_threads';
 import type { LayersModel, Optimizer, Tensor, Variable, NamedTensorMap } from '@tensorflow/tfjs';
 import type { BackendName, Tf } from './backend.js';
 import { batchTensors, readWeights, type LossName, type ShardResult } from './replica.js';
-import { limitNativeThreads } from './native-kernels.js';
+import { limitNativeThreads } from './native/kernels.js';
 
 export interface TrainerOptions {
   model: LayersModel;
