@@ -253,7 +253,7 @@ test('a small net with batch norm, max and average pooling trains to the same we
 test("workers: auto is one replica on oneDNN and two on OpenBLAS (PIPE_ONEDNN=off)", { skip }, async () => {
   const { execFileSync } = await import('node:child_process');
   const backendModule = new URL('../src/tf/backend.js', import.meta.url).href;
-  const script = `const m = await import(${JSON.stringify(backendModule)}); console.log(await m.defaultWorkers('wasm'), await m.defaultWorkers('cpu'))`;
+  const script = `const m = await import(${JSON.stringify(backendModule)}); console.log(await m.defaultReplicas('wasm'), await m.defaultReplicas('cpu'))`;
   const answer = (env: NodeJS.ProcessEnv) =>
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
   assert.equal(answer({}), '1 2');

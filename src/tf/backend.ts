@@ -59,7 +59,7 @@ export async function kernelsOf(backend: BackendName): Promise<{ name: string; d
  * OpenBLAS and XNNPACK run best one core per replica, so two share the batch. Kernels enter cache keys, so the
  * answer is part of them too.
  */
-export async function defaultWorkers(backend: BackendName): Promise<number> {
+export async function defaultReplicas(backend: BackendName): Promise<number> {
   if (backend === 'tensorflow') return 1;
   return (await kernelsOf(backend)).name === 'onednn' ? 1 : 2;
 }
