@@ -42,7 +42,7 @@ export function loadBlas(): BlasLoad {
 
 /**
  * Limits OpenBLAS to `threads` per call until the returned function restores the previous count. Data-
- * parallel training uses it: its worker threads already fill the cores, and OpenBLAS's own threads would
+ * parallel training uses it: its replica threads already fill the cores, and OpenBLAS's own threads would
  * only compete with them (they also spin for a while after each call). A no-op when OpenBLAS is not loaded.
  */
 export function limitBlasThreads(threads: number): () => void {

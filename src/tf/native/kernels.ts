@@ -65,8 +65,8 @@ function resolve(): NativeKernels {
 
 /**
  * Holds the native kernels to `threads` threads until the returned function restores them. Data-parallel
- * training calls it in the parent (OpenBLAS's count is process-wide) and in every worker (oneDNN's OpenMP
- * count is per calling thread): the workers are the parallelism, and more threads would only compete.
+ * training calls it in the training thread (OpenBLAS's count is process-wide) and in every replica's thread
+ * (oneDNN's OpenMP count is per calling thread): the replicas are the parallelism, and more threads would only compete.
  */
 export function limitNativeThreads(threads: number): () => void {
   const kernels = nativeKernels();

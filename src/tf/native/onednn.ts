@@ -181,7 +181,7 @@ export function loadOneDnn(): OneDnnLoad {
 
 /**
  * Limits the calling thread's oneDNN calls to `threads` until the returned function restores the count. A
- * data-parallel worker calls it once: the workers are the parallelism. A no-op when oneDNN is not loaded.
+ * data-parallel replica's thread calls it once: the replicas are the parallelism. A no-op when oneDNN is not loaded.
  */
 export function limitOneDnnThreads(threads: number): () => void {
   return limitThreads(loaded && 'onednn' in loaded ? loaded.onednn : undefined, threads);
