@@ -1,6 +1,6 @@
 // Pooling and batch normalisation on the wasm backend, its own kernels against oneDNN's primitives, side
 // by side in one process on the same tensors: batch 64 (--batch) on the paper CNN's shapes and a VGG-style
-// net's. The figures decide which of these ops run on oneDNN (NATIVE_KERNELS in src/tf/native-kernels.ts).
+// net's. The figures decide which of these ops run on oneDNN (NATIVE_KERNELS in src/tf/native/kernels.ts).
 //
 //   npm run bench:ops -- [--batch 64] [--reps 10] [--rounds 3] [--threads N]
 //
@@ -9,15 +9,16 @@
 // times faster oneDNN is. oneDNN runs on its default threads, one per core, as training does with one
 // replica; --threads sets another count (a primitive keeps the count it was made with, so one count per
 // run). Rounds interleave the rows and each figure is the median over them (see bench/train.ts). The oneDNN
-// rows call the kernels of src/tf/wasm-onednn-kernels.ts with a fallback that throws, so a figure is
+// rows call the kernels of src/tf/wasm/onednn-kernels.ts with a fallback that throws, so a figure is
 // oneDNN's.
 import { availableParallelism, loadavg } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { loadTf } from '../src/tf/backend.js';
-import { loadOneDnn, type OneDnn } from '../src/tf/onednn.js';
-import { batchNormTraining, batchNormTrainingGrad, fastFusedBatchNorm, type MultiOutputKernelFunc } from '../src/tf/wasm-channel-kernels.js';
-import { fastMaxPoolGrad, type KernelFunc } from '../src/tf/wasm-fast-reductions.js';
+import { loadOneDnn, type OneDnn } from '../src/tf/native/onednn.js';
+import type { KernelFunc, MultiOutputKernelFunc } from '../src/tf/types.js';
+import { batchNormTraining, batchNormTrainingGrad, fastFusedBatchNorm } from '../src/tf/wasm/channel-kernels.js';
+import { fastMaxPoolGrad } from '../src/tf/wasm/fast-reductions.js';
 import {
   onednnAvgPool,
   onednnAvgPoolGrad,
@@ -26,7 +27,7 @@ import {
   onednnFusedBatchNorm,
   onednnMaxPool,
   onednnMaxPoolGrad,
-} from '../src/tf/wasm-onednn-kernels.js';
+} from '../src/tf/wasm/onednn-kernels.js';
 import { option } from './args.js';
 
 const batch = option('batch', 64);

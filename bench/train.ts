@@ -7,13 +7,13 @@
 // row's median: on a shared machine the speed drifts by tens of percent within minutes, and interleaving
 // keeps the ratios between rows honest.
 //
-// The wasm rows run with the kernels this machine has (src/tf/native-kernels.ts): convolutions on oneDNN
+// The wasm rows run with the kernels this machine has (src/tf/native/kernels.ts): convolutions on oneDNN
 // when it loads, else on OpenBLAS. Then, in child processes, once more with each library before it turned
 // off (PIPE_ONEDNN=off: OpenBLAS; PIPE_BLAS=off as well: XNNPACK alone) for comparison (--no-openblas,
 // --no-xnnpack skip those).
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
-// runs (src/model/trainer.ts: the in-process step for one replica, the data-parallel one for several);
+// runs (src/train/step.ts: one replica in this thread, or several in their own threads);
 // inference is ms/image for one batch in one pass, as evaluate runs it (batchProbabilities in
 // src/model/inference.ts, like Keras's predict_on_batch; after a warm-up). Keras runs bench/keras_cnn.py and
 // PyTorch bench/torch_cnn.py (same layers, 2 threads) when some python3 can import them (PIPE_BENCH_PYTHON
@@ -24,10 +24,10 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
-import { nativeKernels } from '../src/tf/native-kernels.js';
-import { buildPaperCnn } from '../src/tf/paper-cnn.js';
-import { createParallelStep, createStep } from '../src/model/trainer.js';
-import { createOptimizer } from '../src/model/optimizers.js';
+import { nativeKernels } from '../src/tf/native/kernels.js';
+import { buildPaperCnn } from '../src/model/paper-cnn.js';
+import { createStep } from '../src/train/step.js';
+import { createOptimizer } from '../src/train/optimizers.js';
 import { smoothedTargets } from '../src/model/loss.js';
 import { batchProbabilities } from '../src/model/inference.js';
 import { flag, option } from './args.js';
@@ -38,7 +38,7 @@ interface Row {
   /** Images per CPU-second of the whole process (all threads): what the code costs, whatever else runs. */
   trainImagesPerCpuSec?: number;
   inferMsPerImage: number | null;
-  /** Process RSS after training (worker threads included), MB. */
+  /** Process RSS after training (replica threads included), MB. */
   rssMb?: number;
   note?: string;
 }
@@ -46,7 +46,7 @@ interface Row {
 const batch = option('batch', 64);
 const steps = option('steps', 3);
 const rounds = Math.max(1, option('rounds', 1));
-const workers = option('workers', 2);
+const replicas = option('workers', 2);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function syntheticBatch(n: number): { x: Float32Array; labels: Uint8Array; size: number } {
@@ -62,19 +62,19 @@ function backendLabel(backend: BackendName): string {
   return { onednn: 'wasm+oneDNN', openblas: 'wasm+OpenBLAS', xnnpack: 'wasm (XNNPACK)' }[nativeKernels().name];
 }
 
-async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row> {
-  const name = nWorkers > 1 ? `${backendLabel(backend)} ×${nWorkers} workers` : backendLabel(backend);
+async function measureTfjs(backend: BackendName, nReplicas: number): Promise<Row> {
+  const name = nReplicas > 1 ? `${backendLabel(backend)} ×${nReplicas} workers` : backendLabel(backend);
   const { tf } = await loadTf(backend);
-  const model = buildPaperCnn(tf);
+  const model = await buildPaperCnn(tf);
   // The optimiser and the step that the train stage builds.
   const optimizer = createOptimizer(tf, { name: 'adam', learningRate: 1e-3 });
-  const step = nWorkers > 1 ? await createParallelStep(model, optimizer, nWorkers) : createStep(tf, model, optimizer, [48, 48, 1], 7);
+  const step = await createStep(tf, model, optimizer, nReplicas);
   const data = syntheticBatch(batch);
   const { x } = data;
   const targets = smoothedTargets(data.labels, 7, 0);
   const dropoutSeeds = [1];
   try {
-    await step.run(data, targets, null, dropoutSeeds); // warm-up: kernel setup, optimizer slots, worker JIT
+    await step.run(data, targets, null, dropoutSeeds); // warm-up: kernel setup, optimizer slots, replica threads' JIT
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < steps; i++) await step.run(data, targets, null, dropoutSeeds);
@@ -83,7 +83,7 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
     const trainImagesPerCpuSec = (batch * steps * 1e6) / (cpu.user + cpu.system);
     const rssMb = process.memoryUsage().rss / 1e6;
     let inferMsPerImage: number | null = null;
-    if (nWorkers === 1) {
+    if (nReplicas === 1) {
       const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
       const predictOnce = () => tf.tidy(() => batchProbabilities(tf, model, xs).dataSync());
       predictOnce();
@@ -92,7 +92,7 @@ async function measureTfjs(backend: BackendName, nWorkers: number): Promise<Row>
       inferMsPerImage = (performance.now() - t1) / (steps * batch);
       xs.dispose();
     }
-    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nWorkers > 1 ? 'inference is single-replica (see row above)' : undefined };
+    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nReplicas > 1 ? 'inference is single-replica (see row above)' : undefined };
   } finally {
     await step.dispose();
     optimizer.dispose();
@@ -168,7 +168,7 @@ async function measurePlan(plan: Array<[BackendName, number]>): Promise<Row[]> {
 
 /** The wasm rows again in a child process with these native libraries turned off. */
 function measureChildRows(env: Record<string, string>, label: string): Row[] {
-  const args = [fileURLToPath(import.meta.url), '--wasm-rows-json', '--batch', String(batch), '--steps', String(steps), '--workers', String(workers)];
+  const args = [fileURLToPath(import.meta.url), '--wasm-rows-json', '--batch', String(batch), '--steps', String(steps), '--workers', String(replicas)];
   const res = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const last = res.stdout.trim().split('\n').pop() ?? '';
   if (res.status !== 0 || !last.startsWith('[')) return [{ name: label, trainImagesPerSec: null, inferMsPerImage: null, note: 'child run failed' }];
@@ -186,7 +186,7 @@ function measureFallbackRows(): Row[] {
 
 async function main(): Promise<void> {
   const wasmPlan: Array<[BackendName, number]> = [['wasm', 1]];
-  if (workers > 1) wasmPlan.push(['wasm', workers]);
+  if (replicas > 1) wasmPlan.push(['wasm', replicas]);
   if (flag('wasm-rows-json')) {
     console.log(JSON.stringify(await measurePlan(wasmPlan)));
     return;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['src/tf/wasm-simd-kernels.wat'];
+const sources = ['src/tf/wasm/simd-kernels.wat'];
 const wabt = await wabtInit();
 for (const source of sources) {
   const path = join(root, source);

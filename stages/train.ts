@@ -6,10 +6,10 @@ import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
 import type { AugmentSpec } from '../src/model/augment.js';
 import type { ClassWeightsSpec } from '../src/model/class-weights.js';
-import type { ScheduleSpec } from '../src/model/lr-schedule.js';
-import type { OptimizerSpec } from '../src/model/optimizers.js';
-import type { EarlyStoppingSpec } from '../src/model/trainer.js';
-import { DURATION_PATTERN, durationSeconds } from '../src/model/duration.js';
+import type { ScheduleSpec } from '../src/train/lr-schedule.js';
+import type { OptimizerSpec } from '../src/train/optimizers.js';
+import type { EarlyStoppingSpec } from '../src/train/loop.js';
+import { DURATION_PATTERN, durationSeconds } from '../src/duration.js';
 
 export interface TrainParams {
   optimizer: OptimizerSpec;
@@ -151,12 +151,12 @@ export default defineStage<TrainParams>({
   }),
   async run(ctx) {
     const p = ctx.params;
-    const { loadTf, defaultWorkers } = await import('../src/tf/backend.js');
+    const { loadTf, defaultReplicas } = await import('../src/tf/backend.js');
     const { readDataset, rowsOfSplit, classCounts } = await import('../src/data/image-dataset.js');
     const { transformOf } = await import('../src/data/normalisation.js');
     const { loadModel, saveModel } = await import('../src/model/model-io.js');
     const { classWeightsFor } = await import('../src/model/class-weights.js');
-    const { train, trainFingerprint } = await import('../src/model/trainer.js');
+    const { train, trainFingerprint } = await import('../src/train/loop.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
 
     const { tf, backend, kernels } = await loadTf(ctx.backend);
@@ -217,7 +217,7 @@ export default defineStage<TrainParams>({
           earlyStopping,
           augment: p.augment,
           timeBudgetSeconds,
-          workers: p.workers === 'auto' ? await defaultWorkers(backend) : p.workers,
+          replicas: p.workers === 'auto' ? await defaultReplicas(backend) : p.workers,
         },
       );
       await saveModel(tf, model, ctx.output('model'));

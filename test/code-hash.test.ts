@@ -48,7 +48,7 @@ describe('stage code hashes count code, not comments', () => {
 
   it('a comment-only edit to the training loop, and reformatting it, leave every stage cached', async () => {
     await editing(
-      'src/model/trainer.js',
+      'src/train/loop.js',
       // Comments reworded, added and removed; declarations spaced out.
       (text) => `// A comment added on top.\n${text.replace(/^(\s*)\/\/ .*$/gm, '$1// reworded').replace(/^(\s*)(const|let) /gm, '$1$2   ')}/* one more */\n`,
       () => assert.deepEqual(stale(), []),
@@ -57,7 +57,7 @@ describe('stage code hashes count code, not comments', () => {
 
   it('a one-token change to the training loop re-runs train and what follows', async () => {
     await editing(
-      'src/model/trainer.js',
+      'src/train/loop.js',
       (text) => `${text}\nexport const trainingLoopEdition = 2;\n`,
       () => assert.deepEqual(stale().sort(), ['evaluate', 'report', 'train']),
     );

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { nativePackage } from '../src/tf/backend.js';
-import { NATIVE_KERNELS } from '../src/tf/native-kernels.js';
+import { NATIVE_KERNELS } from '../src/tf/native/kernels.js';
 import { PIPE_BIN, REPO_ROOT } from './support/toy-project.js';
 
 test('pipe doctor reports every backend, why the missing ones are missing, and what auto resolves to', () => {

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, stat, truncate, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { loadCheckpoint, saveCheckpoint, type DamagedCheckpoint } from '../src/model/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type DamagedCheckpoint } from '../src/train/checkpoint.js';
 import { assertFault, GOOD_LAYERS, modelPipeline } from './support/faults.js';
 import { makeToyProject, spawnPipe } from './support/toy-project.js';
 

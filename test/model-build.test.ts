@@ -11,7 +11,9 @@ import { PipeError } from '../src/errors.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
 import type { ModelSummary } from '../src/model/summary.js';
-import { PAPER_LAYERS } from './support/paper-layers.js';
+import { paperLayers } from '../src/model/paper-cnn.js';
+
+const PAPER_LAYERS = paperLayers();
 
 test('the paper CNN spec builds with the shapes of the paper’s Table 1', async () => {
   const result = await runStage(buildModel, { params: { layers: PAPER_LAYERS }, backend: 'cpu', seed: 42 });

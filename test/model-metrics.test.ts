@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { confusionMatrix, metricsFromConfusion } from '../src/model/metrics.js';
-import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec } from '../src/model/lr-schedule.js';
+import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec } from '../src/train/lr-schedule.js';
 import { classWeightsFor } from '../src/model/class-weights.js';
 import { smoothedTargets } from '../src/model/loss.js';
 import { augmentImage } from '../src/model/augment.js';

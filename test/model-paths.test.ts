@@ -14,7 +14,7 @@ import buildModel from '../stages/build-model.js';
 import evaluate from '../stages/evaluate.js';
 import { writeDataset } from '../src/data/image-dataset.js';
 import { PipeError } from '../src/errors.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/train/checkpoint.js';
 import { EXPORT_FORMAT, type ExportedModelInfo } from '../src/model/exported-model.js';
 import { loadModel } from '../src/model/model-io.js';
 import { loadTf } from '../src/tf/backend.js';

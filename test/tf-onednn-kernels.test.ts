@@ -7,12 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTf } from '../src/tf/backend.js';
-import { loadOneDnn } from '../src/tf/onednn.js';
-import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native-kernels.js';
-import { wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
-import { onednnBatchNormTraining, onednnBatchNormTrainingGrad, onednnFusedBatchNorm } from '../src/tf/wasm-onednn-kernels.js';
-import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from '../src/tf/wasm-channel-kernels.js';
-import type { KernelFunc } from '../src/tf/wasm-fast-reductions.js';
+import { loadOneDnn } from '../src/tf/native/onednn.js';
+import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native/kernels.js';
+import { wasmNativeKernelsRegistered } from '../src/tf/wasm/register.js';
+import { onednnBatchNormTraining, onednnBatchNormTrainingGrad, onednnFusedBatchNorm } from '../src/tf/wasm/onednn-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, type KernelFunc } from '../src/tf/types.js';
 import { checkBatchMatMul, checkPooling, checkTrainingBatchNorm, kernelChecks, randomData, relError, withWasmKernels, type KernelInputs } from './support/kernel-values.js';
 import type { TrainedBnPoolModel } from './support/bn-pool-model.js';
 
@@ -254,7 +253,7 @@ test('a small net with batch norm, max and average pooling trains to the same we
 test("workers: auto is one replica on oneDNN and two on OpenBLAS (PIPE_ONEDNN=off)", { skip }, async () => {
   const { execFileSync } = await import('node:child_process');
   const backendModule = new URL('../src/tf/backend.js', import.meta.url).href;
-  const script = `const m = await import(${JSON.stringify(backendModule)}); console.log(await m.defaultWorkers('wasm'), await m.defaultWorkers('cpu'))`;
+  const script = `const m = await import(${JSON.stringify(backendModule)}); console.log(await m.defaultReplicas('wasm'), await m.defaultReplicas('cpu'))`;
   const answer = (env: NodeJS.ProcessEnv) =>
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim();
   assert.equal(answer({}), '1 2');

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Scalar, Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { loadTf } from '../src/tf/backend.js';
-import { loadBlas } from '../src/tf/blas.js';
-import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native-kernels.js';
-import { wasmNativeKernelsRegistered } from '../src/tf/wasm-kernels.js';
+import { loadBlas } from '../src/tf/native/blas.js';
+import { NATIVE_KERNELS, nativeKernels } from '../src/tf/native/kernels.js';
+import { wasmNativeKernelsRegistered } from '../src/tf/wasm/register.js';
 import { checkBatchMatMul, checkPooling, checkTrainingBatchNorm, kernelChecks, randomData, relError, type KernelInputs } from './support/kernel-values.js';
 
 // Read when the kernels are first resolved, which loadTf does.
@@ -284,8 +284,8 @@ for (const shape of [[9, 7, 10, 3], [9, 7, 10, 4], [1, 5, 3, 8], [6, 5]]) test(`
 
 test('the SIMD module is assembled and binds to the wasm heap', async () => {
   await tf.setBackend('wasm');
-  const { simdKernels } = await import('../src/tf/wasm-simd.js');
-  assert.ok(simdKernels(tf.backend() as never), 'run npm run build: it assembles src/tf/wasm-simd-kernels.wat');
+  const { simdKernels } = await import('../src/tf/wasm/simd.js');
+  assert.ok(simdKernels(tf.backend() as never), 'run npm run build: it assembles src/tf/wasm/simd-kernels.wat');
 });
 
 test('FusedBatchNorm on wasm (inference) matches cpu with and without offset and scale, SIMD and stock paths', async () => {

@@ -11,7 +11,7 @@ import buildModel from '../stages/build-model.js';
 import train from '../stages/train.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
-import { nativeKernels } from '../src/tf/native-kernels.js';
+import { nativeKernels } from '../src/tf/native/kernels.js';
 
 // Channel counts that are multiples of 4, so wasm runs its SIMD kernels, and stride-1 convolutions, which
 // run on oneDNN or OpenBLAS where installed.

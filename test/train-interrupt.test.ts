@@ -12,7 +12,7 @@ import { PipeError } from '../src/errors.js';
 import { BatchBuilder } from '../src/model/batches.js';
 import { inferRows } from '../src/model/inference.js';
 import { loadModel } from '../src/model/model-io.js';
-import { train as trainLoop } from '../src/model/trainer.js';
+import { train as trainLoop } from '../src/train/loop.js';
 import type { RunRecord } from '../src/runs/record.js';
 import { loadTf } from '../src/tf/backend.js';
 import { startPipe } from './support/pipe-process.js';
@@ -79,7 +79,7 @@ test('an abort during the validation pass of an epoch stops training within a ba
     // As Ctrl-C's handler: the abort runs only when the event loop gets a turn.
     progress: { update: (message) => void (message === 'epoch 1/2 · validating' && setImmediate(() => abort.abort())) },
   });
-  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0, batchSize: 2, epochs: 2, classWeights: null, workers: 1 };
+  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0, batchSize: 2, epochs: 2, classWeights: null, replicas: 1 };
   await assert.rejects(
     trainLoop(context, options),
     (err: unknown) => err instanceof PipeError && /^training interrupted at epoch 1, during validation$/.test(err.message),

@@ -13,7 +13,7 @@ import { TINY_LAYERS, writeQuadrantDataset, quadrantDataset, quadrantTrainContex
 import { PipeError } from '../src/errors.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
-import { train as trainLoop } from '../src/model/trainer.js';
+import { train as trainLoop } from '../src/train/loop.js';
 
 const BACKEND = 'cpu';
 const small = { train: 24, validation: 8, test: 8 };
@@ -129,7 +129,7 @@ test('no tensor outlives a batch or an epoch, and an abort stops at a batch boun
     },
   });
   const scratchDir = context.scratchDir;
-  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0.1, batchSize: 16, epochs: 5, classWeights: [1, 2, 1, 1], augment: { rotation: 10 }, workers: 1 };
+  const options = { optimizer: { name: 'adam' as const, learningRate: 0.01 }, schedule: { type: 'none' as const }, labelSmoothing: 0.1, batchSize: 16, epochs: 5, classWeights: [1, 2, 1, 1], augment: { rotation: 10 }, replicas: 1 };
   await assert.rejects(
     trainLoop(context, { ...options, optimizer: { ...options.optimizer } }),
     (err: unknown) => err instanceof PipeError && /interrupted at epoch 4, before validation; the checkpoint after epoch 3 is kept/.test(err.message),

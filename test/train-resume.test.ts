@@ -13,7 +13,7 @@ import buildModel from '../stages/build-model.js';
 import train from '../stages/train.js';
 import { PipeError } from '../src/errors.js';
 import { loadModel } from '../src/model/model-io.js';
-import { train as trainLoop, type TrainOptions } from '../src/model/trainer.js';
+import { train as trainLoop, type TrainOptions } from '../src/train/loop.js';
 import { loadTf } from '../src/tf/backend.js';
 import { runStage } from './support/stage-harness.js';
 import { TINY_LAYERS, quadrantDataset, quadrantTrainContext, writeQuadrantDataset } from './support/quadrant-dataset.js';
@@ -103,7 +103,7 @@ for (const optimizer of [
       epochs: 6,
       classWeights: null,
       augment: { flipHorizontal: true, shift: 0.1, rotation: 10, zoom: 0.1 },
-      workers: 1,
+      replicas: 1,
     };
     const weightsOf = (model: Awaited<ReturnType<typeof loadModel>>) => model.getWeights().map((w) => Array.from(w.dataSync()));
 

@@ -14,8 +14,8 @@ import { rowsOfSplit } from '../src/data/image-dataset.js';
 import { transformOf } from '../src/data/normalisation.js';
 import { BatchBuilder } from '../src/model/batches.js';
 import { inferRows } from '../src/model/inference.js';
-import { train as trainLoop } from '../src/model/trainer.js';
-import { durationSeconds } from '../src/model/duration.js';
+import { train as trainLoop } from '../src/train/loop.js';
+import { durationSeconds } from '../src/duration.js';
 
 /** More epochs than any budget below allows, keeping the epoch with the best validation accuracy. */
 const FIFTY_EPOCHS_KEEPING_THE_BEST = {
@@ -24,7 +24,7 @@ const FIFTY_EPOCHS_KEEPING_THE_BEST = {
   epochs: 50,
   classWeights: null,
   earlyStopping: { monitor: 'val_accuracy' as const, patience: 0, restoreBest: true },
-  workers: 1,
+  replicas: 1,
 };
 
 /** A tiny model and the quadrant task, with a clock that every reading moves on by a second. */
@@ -102,33 +102,37 @@ test('timeBudget takes "1h50m", "90m", "45s" or minutes, and refuses anything el
   assert.ok(!validate({ timeBudget: 0 }));
 });
 
-test('class weights and label smoothing train the same on two worker threads as in one', async () => {
-  const { createStep, createParallelStep, parallelBlocker } = await import('../src/model/trainer.js');
-  const { createOptimizer } = await import('../src/model/optimizers.js');
+test('class weights (one of them 0), label smoothing and an L2 regulariser train the same on two replica threads as in one', async () => {
+  const { createStep } = await import('../src/train/step.js');
+  const { createOptimizer } = await import('../src/train/optimizers.js');
   const { smoothedTargets } = await import('../src/model/loss.js');
   const { tf } = await loadTf('cpu');
-  const layers = TINY_LAYERS.filter((l) => !('dropout' in l));
+  const layers = TINY_LAYERS.filter((l) => !('dropout' in l)).map((l) => ('dense' in l ? { dense: { ...l.dense, l2: 0.01 } } : l));
   const built = await runStage(buildModel, { params: { inputShape: [12, 12, 1], layers }, backend: 'cpu', seed: 4 });
   const ds = quadrantDataset({ perClass: { train: 8 } });
   const batch = new BatchBuilder(ds, transformOf(ds.metadata), 32).build(rowsOfSplit(ds, 'train'), 0);
   const targets = smoothedTargets(batch.labels, 4, 0.1);
-  const classWeights = [0.5, 1, 2, 1.5];
+  const classWeights = [0.5, 0, 2, 1.5];
   const weights = Float32Array.from(batch.labels, (l) => classWeights[l]);
   const results = [];
-  for (const workers of [1, 2]) {
+  for (const replicas of [1, 2]) {
     const model = await loadModel(tf, built.outputs.model);
-    assert.equal(parallelBlocker(model, { classWeights, labelSmoothing: 0.1 }), null);
     const optimizer = createOptimizer(tf, { name: 'sgd', learningRate: 0.5 });
-    const step = workers === 1 ? createStep(tf, model, optimizer, ds.shape, 4) : await createParallelStep(model, optimizer, 2);
+    // The step the training loop runs.
+    const step = await createStep(tf, model, optimizer, replicas);
+    assert.equal(step.replicas, replicas);
     const first = await step.run(batch, targets, weights, []);
     const second = await step.run(batch, targets, weights, []);
-    results.push({ losses: [first.loss, second.loss], weights: model.getWeights().map((w) => Array.from(w.dataSync())) });
+    results.push({ steps: [first, second], weights: model.getWeights().map((w) => Array.from(w.dataSync())) });
     await step.dispose();
     optimizer.dispose();
     model.dispose();
   }
   const [one, two] = results;
-  for (let k = 0; k < 2; k++) assert.ok(Math.abs(one.losses[k] - two.losses[k]) < 1e-5, `step ${k + 1}: ${one.losses[k]} vs ${two.losses[k]}`);
-  assert.ok(one.losses[1] < one.losses[0], 'the step learns');
+  for (let k = 0; k < 2; k++) {
+    assert.ok(Math.abs(one.steps[k].loss - two.steps[k].loss) < 1e-5, `step ${k + 1}: ${one.steps[k].loss} vs ${two.steps[k].loss}`);
+    assert.equal(one.steps[k].correct, two.steps[k].correct, `step ${k + 1}: rows right`);
+  }
+  assert.ok(one.steps[1].loss < one.steps[0].loss, 'the step learns');
   one.weights.forEach((w, k) => w.forEach((v, j) => assert.ok(Math.abs(v - two.weights[k][j]) < 1e-4, `weight ${k}[${j}]`)));
 });

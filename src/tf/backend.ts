@@ -1,5 +1,9 @@
 // Which TensorFlow.js backend a run uses, chosen lazily: nothing here loads tfjs until loadTf() is called.
 import { createRequire } from 'node:module';
+import type { Tf } from './types.js';
+
+// Callers that load tfjs name its type from here too.
+export type { Tf } from './types.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export type BackendRequest = 'auto' | BackendName;
@@ -39,12 +43,12 @@ export function tfjsVersion(): string {
 
 /**
  * What a backend's convolutions and matrix products run on: on wasm oneDNN, OpenBLAS or XNNPACK, whichever
- * loads first (native-kernels.ts). They round differently, so model stages hash `name` into their cache keys.
+ * loads first (native/kernels.ts). They round differently, so model stages hash `name` into their cache keys.
  * Loads no tfjs.
  */
 export async function kernelsOf(backend: BackendName): Promise<{ name: string; description: string }> {
   if (backend !== 'wasm') return { name: backend, description: backend };
-  const { name, description } = (await import('./native-kernels.js')).nativeKernels();
+  const { name, description } = (await import('./native/kernels.js')).nativeKernels();
   return { name, description };
 }
 
@@ -55,12 +59,10 @@ export async function kernelsOf(backend: BackendName): Promise<{ name: string; d
  * OpenBLAS and XNNPACK run best one core per replica, so two share the batch. Kernels enter cache keys, so the
  * answer is part of them too.
  */
-export async function defaultWorkers(backend: BackendName): Promise<number> {
+export async function defaultReplicas(backend: BackendName): Promise<number> {
   if (backend === 'tensorflow') return 1;
   return (await kernelsOf(backend)).name === 'onednn' ? 1 : 2;
 }
-
-export type Tf = typeof import('@tensorflow/tfjs');
 
 export interface LoadedTf {
   tf: Tf;
@@ -110,6 +112,6 @@ async function load(backend: BackendName): Promise<LoadedTf> {
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();
   // Stock wasm cannot train conv nets (no Conv2DBackpropFilter); install our kernels (oneDNN, OpenBLAS or XNNPACK).
-  if (backend === 'wasm') (await import('./wasm-kernels.js')).registerWasmTrainingKernels(tf);
+  if (backend === 'wasm') (await import('./wasm/register.js')).registerWasmTrainingKernels(tf);
   return { tf, backend, kernels: (await kernelsOf(backend)).description };
 }

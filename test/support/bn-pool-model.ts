@@ -3,7 +3,7 @@
 // tests run it in child processes with and without oneDNN and compare the weights. Plain SGD, because Adam
 // turns a near-zero gradient's rounding into a whole step either way.
 import { loadTf, type Tf } from '../../src/tf/backend.js';
-import { loadOneDnn } from '../../src/tf/onednn.js';
+import { loadOneDnn } from '../../src/tf/native/onednn.js';
 import { randomData } from './kernel-values.js';
 
 export interface TrainedBnPoolModel {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { rowsOfSplit, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
 import { transformOf } from '../../src/data/normalisation.js';
-import type { TrainContext } from '../../src/model/trainer.js';
+import type { TrainContext } from '../../src/train/loop.js';
 import { createRandom } from '../../src/data/random.js';
 
 export const QUADRANT_CLASSES = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];

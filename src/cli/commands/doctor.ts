@@ -63,7 +63,7 @@ async function checkWasm(): Promise<BackendReport> {
     const threadsSupported = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
     const threads = wasm.getThreadsCount?.() ?? 1;
     details.push(`loads; SIMD ${simd ? 'yes' : 'no'}; threads ${threads}${threadsSupported ? '' : ' (the multithreaded build does not run under Node)'}`);
-    const { wasmTrainingKernelsRegistered } = await import('../../tf/wasm-kernels.js');
+    const { wasmTrainingKernelsRegistered } = await import('../../tf/wasm/register.js');
     const kernels = wasmTrainingKernelsRegistered(tf);
     const missing = Object.entries(kernels).filter(([, v]) => !v).map(([k]) => k);
     details.push(
@@ -71,8 +71,8 @@ async function checkWasm(): Promise<BackendReport> {
         ? `training kernels registered: ${Object.keys(kernels).join(', ')}`
         : `training kernels MISSING: ${missing.join(', ')} (conv nets will fail or crawl)`,
     );
-    const { nativeKernels, nativeKernelsPassedOver } = await import('../../tf/native-kernels.js');
-    const { wasmNativeKernelsRegistered } = await import('../../tf/wasm-kernels.js');
+    const { nativeKernels, nativeKernelsPassedOver } = await import('../../tf/native/kernels.js');
+    const { wasmNativeKernelsRegistered } = await import('../../tf/wasm/register.js');
     const native = nativeKernels();
     if (native.name === 'onednn') {
       details.push(`native kernels: oneDNN ${native.onednn.name} runs ${wasmNativeKernelsRegistered(tf).join(', ')} (convolutions at all strides)`);
@@ -82,11 +82,11 @@ async function checkWasm(): Promise<BackendReport> {
       details.push('native kernels: none; convolutions run on XNNPACK, about 3x slower to train');
     }
     for (const why of nativeKernelsPassedOver()) details.push(`  not used: ${why}`);
-    const { simdKernels } = await import('../../tf/wasm-simd.js');
+    const { simdKernels } = await import('../../tf/wasm/simd.js');
     details.push(
       simdKernels(tf.backend() as never)
         ? "SIMD kernels: loaded (batch norm, relu, pooling gradients, reductions, Adam)"
-        : "SIMD kernels: NOT loaded (dist/src/tf/wasm-simd-kernels.wasm missing: run 'npm run build'); JavaScript loops instead, several times slower",
+        : "SIMD kernels: NOT loaded (dist/src/tf/wasm/simd-kernels.wasm missing: run 'npm run build'); JavaScript loops instead, several times slower",
     );
     const { availableParallelism } = await import('node:os');
     details.push(`data-parallel training: up to ${availableParallelism()} worker thread(s), one per core`);

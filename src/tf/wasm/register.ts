@@ -1,22 +1,22 @@
 // Registers the training kernels the stock wasm backend lacks (or runs slowly) so that a conv net
 // trains on it: Conv2DBackpropFilter (missing) and Conv2DBackpropInput (a naive loop upstream), both
-// rewritten as XNNPACK convolutions (see wasm-conv-grads.ts), and SIMD kernels for the reductions, pooling's
+// rewritten as XNNPACK convolutions (see wasm/conv-grads.ts), and SIMD kernels for the reductions, pooling's
 // gradient, batch normalisation, Adam and the elementwise ops around them. Then, where a native library
-// loads (native-kernels.ts decides which), the kernels it runs faster replace those, each keeping the one it
+// loads (native/kernels.ts decides which), the kernels it runs faster replace those, each keeping the one it
 // replaces as its fallback (NATIVE_KERNELS lists which): on oneDNN every convolution, its gradients,
-// BatchMatMul, dense layers' _FusedMatMul, pooling and batch norm in training (wasm-onednn-kernels.ts); on
-// OpenBLAS stride-1 convolutions, their gradients and BatchMatMul as its GEMMs (wasm-blas-kernels.ts).
+// BatchMatMul, dense layers' _FusedMatMul, pooling and batch norm in training (wasm/onednn-kernels.ts); on
+// OpenBLAS stride-1 convolutions, their gradients and BatchMatMul as its GEMMs (wasm/blas-kernels.ts).
 // Idempotent; call after the wasm backend is registered. loadTf('wasm') does this.
-import type { Tf } from './backend.js';
-import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './wasm-conv-grads.js';
-import { registerBatchNormGrad } from './wasm-batchnorm-grad.js';
-import { installTrainingBatchNorm } from './wasm-batchnorm-training.js';
-import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, fastFusedBatchNorm, registerChannelKernels, type MultiOutputKernelFunc } from './wasm-channel-kernels.js';
-import { fastAdd, fastRelu, registerReluGrad } from './wasm-elementwise.js';
-import { installFusedAdam } from './wasm-adam.js';
-import { fastMaxPoolGrad, fastMean, fastSum, fastTile, type KernelFunc } from './wasm-fast-reductions.js';
-import { NATIVE_KERNELS, nativeKernels, type NativeKernels } from './native-kernels.js';
-import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './wasm-blas-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, type KernelFunc, type MultiOutputKernelFunc, type Tf } from '../types.js';
+import { conv2dBackpropFilter, conv2dBackpropInput, type ConvGradAttrs } from './conv-grads.js';
+import { registerBatchNormGrad } from './batchnorm-grad.js';
+import { installTrainingBatchNorm } from './batchnorm-training.js';
+import { fastFusedBatchNorm, registerChannelKernels } from './channel-kernels.js';
+import { fastAdd, fastRelu, registerReluGrad } from './elementwise.js';
+import { installFusedAdam } from './adam.js';
+import { fastMaxPoolGrad, fastMean, fastSum, fastTile } from './fast-reductions.js';
+import { NATIVE_KERNELS, nativeKernels, type NativeKernels } from '../native/kernels.js';
+import { blasBatchMatMul, blasConv2D, blasFusedConv2D, blasConv2DBackpropFilter, blasConv2DBackpropInput } from './blas-kernels.js';
 import {
   onednnAvgPool,
   onednnAvgPoolGrad,
@@ -30,7 +30,7 @@ import {
   onednnFusedConv2D,
   onednnMaxPool,
   onednnMaxPoolGrad,
-} from './wasm-onednn-kernels.js';
+} from './onednn-kernels.js';
 
 /** The kernels this module installs on 'wasm', by name. */
 export const WASM_TRAINING_KERNELS = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Sum', 'Mean', 'Tile', 'MaxPoolGrad', 'FusedBatchNorm', 'Identity', 'Add', 'Relu'] as const;

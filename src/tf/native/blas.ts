@@ -1,5 +1,5 @@
 // Native single-precision GEMM from OpenBLAS, called through the koffi FFI, for the wasm backend's
-// convolution and matrix-multiply kernels (see wasm-blas-kernels.ts). WebAssembly SIMD is 128 bits
+// convolution and matrix-multiply kernels (see wasm/blas-kernels.ts). WebAssembly SIMD is 128 bits
 // wide; OpenBLAS runs the CPU's own vector units (AVX2, AVX-512), several times faster per core.
 //
 // Optional on both ends: koffi ships prebuilt binaries for common platforms, and OpenBLAS is the system
@@ -7,7 +7,7 @@
 // is missing, or PIPE_BLAS=off, loadBlas() says why and the wasm backend keeps its XNNPACK kernels.
 // PIPE_BLAS=<path> picks a library file.
 //
-// Pointers are plain addresses into the wasm heap (see ffi.ts, wasm-heap.ts).
+// Pointers are plain addresses into the wasm heap (see ffi.ts, wasm/heap.ts).
 import { limitThreads, loadLibrary } from './ffi.js';
 
 export interface Blas {
@@ -42,7 +42,7 @@ export function loadBlas(): BlasLoad {
 
 /**
  * Limits OpenBLAS to `threads` per call until the returned function restores the previous count. Data-
- * parallel training uses it: its worker threads already fill the cores, and OpenBLAS's own threads would
+ * parallel training uses it: its replica threads already fill the cores, and OpenBLAS's own threads would
  * only compete with them (they also spin for a while after each call). A no-op when OpenBLAS is not loaded.
  */
 export function limitBlasThreads(threads: number): () => void {

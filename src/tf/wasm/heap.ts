@@ -1,11 +1,9 @@
 // What the native kernels (OpenBLAS, oneDNN) need to work in place on the wasm backend's heap: where a
 // tensor's floats are, as an index and as a native address, and the convolution geometry tfjs computes.
-import type { Tf } from './backend.js';
-import { nativeAddress } from './ffi.js';
-import type { MatMulShape } from './onednn.js';
-import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
+import type { KernelFunc, TensorInfo, Tf, WasmBackend } from '../types.js';
+import { nativeAddress } from '../native/ffi.js';
+import type { MatMulShape } from '../native/onednn.js';
 
-export type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 export type Conv2DInfo = ReturnType<Tf['backend_util']['computeConv2DInfo']>;
 
 /** Where a tensor's floats start, as an element index into the whole wasm heap and as an address. */

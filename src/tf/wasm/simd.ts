@@ -1,10 +1,8 @@
-// The SIMD kernels of wasm-simd-kernels.wat, instantiated on the wasm backend's own memory so they read and
+// The SIMD kernels of wasm/simd-kernels.wat, instantiated on the wasm backend's own memory so they read and
 // write tensors in place: about eight times faster than the same loops in JavaScript. Callers use them
 // when the channel count is a multiple of 4 and keep a JavaScript loop for the rest.
 import { readFileSync } from 'node:fs';
-import type { WasmBackend } from './wasm-fast-reductions.js';
-
-type TensorInfo = { dataId: object; shape: number[]; dtype: string };
+import type { TensorInfo, WasmBackend } from '../types.js';
 
 interface Exports {
   affine2(a: number, b: number, out: number, coef: number, rows: number, ch: number): void;
@@ -77,7 +75,7 @@ const instances = new WeakMap<object, SimdKernels | null>();
 function moduleBytes(): Uint8Array<ArrayBuffer> | null {
   if (wasmBytes === undefined) {
     try {
-      wasmBytes = readFileSync(new URL('./wasm-simd-kernels.wasm', import.meta.url));
+      wasmBytes = readFileSync(new URL('./simd-kernels.wasm', import.meta.url));
     } catch {
       wasmBytes = null; // not assembled (a build without scripts/assemble-wasm.mjs): JavaScript loops only
     }

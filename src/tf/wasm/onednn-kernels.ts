@@ -1,15 +1,13 @@
 // Convolutions (forward, fused with bias and relu for inference, and both gradients, any stride and
 // dilation), matrix products (BatchMatMul, and dense layers' _FusedMatMul with bias and relu), pooling (max and
 // average, both directions) and batch normalisation (training with the batch's statistics and its gradient,
-// inference) for the wasm backend on oneDNN (onednn.ts), in place on the wasm heap: the tensors stay NHWC
+// inference) for the wasm backend on oneDNN (native/onednn.ts), in place on the wasm heap: the tensors stay NHWC
 // and the filters [kh,kw,Cin,Cout], the layouts oneDNN calls nhwc and hwio, so no copy or reorder is made on
 // our side. What oneDNN cannot take (other layouts, negative padding) goes to `fallback`, the kernel this one
-// replaces. NATIVE_KERNELS (native-kernels.ts) says which of these are installed.
-import type { Tf } from './backend.js';
-import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from './onednn.js';
-import type { MultiOutputKernelFunc } from './wasm-channel-kernels.js';
-import type { KernelFunc } from './wasm-fast-reductions.js';
-import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapBytes, heapRef, size, type Conv2DInfo, type TensorInfo } from './wasm-heap.js';
+// replaces. NATIVE_KERNELS (native/kernels.ts) says which of these are installed.
+import type { KernelFunc, MultiOutputKernelFunc, TensorInfo, Tf } from '../types.js';
+import type { BatchNormShape, ConvShape, OneDnn, PoolAlgorithm, PoolShape } from '../native/onednn.js';
+import { conv2dInfo, fusedConvPlan, fusedMatMulPlan, heapBytes, heapRef, size, type Conv2DInfo } from './heap.js';
 
 function convShape(info: Conv2DInfo): ConvShape | undefined {
   const { top, bottom, left, right } = info.padInfo;
@@ -225,7 +223,7 @@ export function onednnFusedBatchNorm(onednn: OneDnn, fallback: KernelFunc): Kern
   };
 }
 
-/** BATCHNORM_TRAINING_KERNEL (see wasm-channel-kernels.ts) in one primitive. */
+/** BATCHNORM_TRAINING_KERNEL (see wasm/channel-kernels.ts) in one primitive. */
 export function onednnBatchNormTraining(onednn: OneDnn, fallback: MultiOutputKernelFunc): MultiOutputKernelFunc {
   return (args) => {
     const { x, gamma, beta } = args.inputs;
@@ -239,7 +237,7 @@ export function onednnBatchNormTraining(onednn: OneDnn, fallback: MultiOutputKer
   };
 }
 
-/** BATCHNORM_TRAINING_GRAD_KERNEL (see wasm-channel-kernels.ts) in one primitive. */
+/** BATCHNORM_TRAINING_GRAD_KERNEL (see wasm/channel-kernels.ts) in one primitive. */
 export function onednnBatchNormTrainingGrad(onednn: OneDnn, fallback: MultiOutputKernelFunc): MultiOutputKernelFunc {
   return (args) => {
     const { dy, x, stats, gamma } = args.inputs;

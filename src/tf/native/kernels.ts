@@ -4,11 +4,11 @@
 // (backend.ts kernelsOf) and `description` run records and `pipe doctor`.
 import { limitBlasThreads, loadBlas, type Blas } from './blas.js';
 import { limitOneDnnThreads, loadOneDnn, type OneDnn } from './onednn.js';
-import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from './wasm-channel-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from '../types.js';
 
 const CONVOLUTIONS = ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul'] as const;
 /**
- * The wasm kernels each native library runs (wasm-kernels.ts installs them over XNNPACK's and our SIMD
+ * The wasm kernels each native library runs (wasm/register.ts installs them over XNNPACK's and our SIMD
  * ones), and in words for run records. Measured per op by bench/ops.ts (batch 64, the paper CNN's and a
  * VGG-style net's shapes, oneDNN on both cores of an otherwise idle 2-core AVX-512 machine), oneDNN runs
  * MaxPool 3.5–4×, MaxPoolGrad 7.5×, AvgPool 4×, AvgPoolGrad 50×, batch norm in training 2.2–2.8× and its
@@ -65,8 +65,8 @@ function resolve(): NativeKernels {
 
 /**
  * Holds the native kernels to `threads` threads until the returned function restores them. Data-parallel
- * training calls it in the parent (OpenBLAS's count is process-wide) and in every worker (oneDNN's OpenMP
- * count is per calling thread): the workers are the parallelism, and more threads would only compete.
+ * training calls it in the training thread (OpenBLAS's count is process-wide) and in every replica's thread
+ * (oneDNN's OpenMP count is per calling thread): the replicas are the parallelism, and more threads would only compete.
  */
 export function limitNativeThreads(threads: number): () => void {
   const kernels = nativeKernels();

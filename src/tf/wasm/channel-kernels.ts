@@ -1,26 +1,14 @@
 // Per-channel kernels on the wasm heap for channels-last tensors ([rows, C]), shared by the batch-norm
-// paths (wasm-batchnorm-training.ts for layers in training, wasm-batchnorm-grad.ts for tf.batchNorm's own
+// paths (wasm/batchnorm-training.ts for layers in training, wasm/batchnorm-grad.ts for tf.batchNorm's own
 // gradient) and inference: batch statistics, the two gradient sums, an affine map per channel, and from them
-// batch normalisation in training and its gradient. Each runs the SIMD module (wasm-simd.ts) when C is a
+// batch normalisation in training and its gradient. Each runs the SIMD module (wasm/simd.ts) when C is a
 // multiple of 4, else a JavaScript loop. Where oneDNN loads, its primitives take the training pair's place
-// by name (wasm-onednn-kernels.ts, native-kernels.ts), with these as their fallback.
-import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
-import type { Tf } from './backend.js';
-import { simdKernels } from './wasm-simd.js';
-
-type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-/** A kernel with several outputs. */
-export type MultiOutputKernelFunc = (args: Parameters<KernelFunc>[0]) => TensorInfo[];
+// by name (wasm/onednn-kernels.ts, native/kernels.ts), with these as their fallback.
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, type KernelFunc, type MultiOutputKernelFunc, type TensorInfo, type Tf, type WasmBackend } from '../types.js';
+import { simdKernels } from './simd.js';
 
 export const CHANNEL_SUMS_KERNEL = 'PipeBatchNormChannelSums';
 export const SCALE_SHIFT_KERNEL = 'PipeScaleShift';
-/**
- * x, gamma, beta (channels last; attrs.epsilon) → [y = γ·(x − μ)/√(σ² + ε) + β, stats [2, C]: row 0 the
- * batch's mean μ, row 1 its biased variance σ²].
- */
-export const BATCHNORM_TRAINING_KERNEL = 'PipeBatchNormTraining';
-/** dy, x, stats and gamma of a BATCHNORM_TRAINING_KERNEL call (attrs.epsilon) → [dx, dγ, dβ]. */
-export const BATCHNORM_TRAINING_GRAD_KERNEL = 'PipeBatchNormTrainingGrad';
 
 function channelsAndRows(shape: number[]): { ch: number; rows: number } {
   const ch = shape[shape.length - 1];

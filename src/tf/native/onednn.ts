@@ -1,6 +1,6 @@
 // oneDNN (the library TensorFlow's own CPU build runs its convolutions on), called through the koffi FFI
 // for the wasm backend's convolutions, matrix products, pooling and batch normalisation (see
-// wasm-onednn-kernels.ts). Its JIT kernels use the CPU's widest vector units (AVX-512 where there is one)
+// wasm/onednn-kernels.ts). Its JIT kernels use the CPU's widest vector units (AVX-512 where there is one)
 // and layouts tuned per shape.
 //
 // Optional on both ends, like OpenBLAS (blas.ts): koffi must load, and so must the system library, the
@@ -181,7 +181,7 @@ export function loadOneDnn(): OneDnnLoad {
 
 /**
  * Limits the calling thread's oneDNN calls to `threads` until the returned function restores the count. A
- * data-parallel worker calls it once: the workers are the parallelism. A no-op when oneDNN is not loaded.
+ * data-parallel replica's thread calls it once: the replicas are the parallelism. A no-op when oneDNN is not loaded.
  */
 export function limitOneDnnThreads(threads: number): () => void {
   return limitThreads(loaded && 'onednn' in loaded ? loaded.onednn : undefined, threads);

@@ -3,10 +3,10 @@
 // tfjs-core's FusedBatchNorm gradient builds each of its five outputs from separate full-size ops
 // (sub, several muls, a tile, four reductions): about a dozen passes over every activation. All five
 // need only two per-channel sums, Σdy and Σdy·(x−mean), plus one scaled copy of dy for dx, so on wasm
-// two channel kernels (wasm-channel-kernels.ts) do it in two passes and the registered gradient routes to them. On
+// two channel kernels (wasm/channel-kernels.ts) do it in two passes and the registered gradient routes to them. On
 // other backends, and for shapes they do not cover, the original gradient runs unchanged.
-import type { Tf } from './backend.js';
-import { CHANNEL_SUMS_KERNEL, SCALE_SHIFT_KERNEL } from './wasm-channel-kernels.js';
+import type { Tf } from '../types.js';
+import { CHANNEL_SUMS_KERNEL, SCALE_SHIFT_KERNEL } from './channel-kernels.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 

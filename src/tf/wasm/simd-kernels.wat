@@ -1,6 +1,6 @@
 ;; Per-channel elementwise kernels with 128-bit SIMD, run on the tfjs wasm backend's own heap (the memory is
 ;; imported), for the training passes that JavaScript loops made slow: batch-norm statistics and gradients,
-;; leading-axis sums. npm run build assembles this file (scripts/assemble-wasm.mjs); wasm-simd.ts loads it.
+;; leading-axis sums. npm run build assembles this file (scripts/assemble-wasm.mjs); wasm/simd.ts loads it.
 ;;
 ;; Every tensor is channels-last: `rows` rows of `ch` float32 values, ch a multiple of 4. Pointers are byte
 ;; offsets into the heap. Accumulating kernels add into float32 accumulators the caller zeroes and reads back

@@ -6,9 +6,8 @@
 //   dW = conv(x as [Cin,H,W,N], dy as a [Hy,Wy,N,Cout] filter dilated by the stride) as [Cin,kh,kw,Cout]
 // so we express them as calls to the backend's registered kernels (Conv2D, Transpose, Reverse,
 // PadV2, Slice, Reshape) and free every intermediate. Unsupported cases throw; they never guess.
-import type { Tf } from './backend.js';
+import type { TensorInfo, Tf } from '../types.js';
 
-type TensorInfo = { dataId: object; shape: number[]; dtype: string };
 type Backend = { disposeData(dataId: object, force?: boolean): boolean };
 type Pad = 'same' | 'valid' | number | number[][];
 

@@ -1,10 +1,9 @@
 // Adam on wasm as one SIMD pass per weight instead of a dozen kernels: the serial step of data-parallel
-// training (the workers wait for it) drops from 10–20 ms to about 2 ms for the paper CNN. Same state (the
+// training (the replica threads wait for it) drops from 10–20 ms to about 2 ms for the paper CNN. Same state (the
 // optimizer's own moment variables, so checkpoints are unchanged), same arithmetic in the same order, so
 // the same floats as tfjs's AdamOptimizer; other backends and non-float32 weights take the stock path.
-import type { Tf } from './backend.js';
-import type { KernelFunc } from './wasm-fast-reductions.js';
-import { simdKernels, type AdamConstants } from './wasm-simd.js';
+import type { KernelFunc, Tf } from '../types.js';
+import { simdKernels, type AdamConstants } from './simd.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 type Variable = Tensor & { assign(t: Tensor): void; name: string };

@@ -5,18 +5,8 @@
 // scale gradients) that is most of a training step. Reducing leading axes is a column sum over a
 // [rows, cols] matrix, and tiling is block copies, both cheap straight on the wasm heap. Anything
 // outside those fast paths goes to the stock kernel unchanged. MaxPoolGrad gets the same treatment.
-import type { Tf } from './backend.js';
-import { simdKernels } from './wasm-simd.js';
-
-type TensorInfo = { dataId: object; shape: number[]; dtype: string };
-export type WasmBackend = {
-  disposeData(dataId: object, force?: boolean): boolean;
-  incRef(dataId: object): void;
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-};
-type KernelArgs = { inputs: Record<string, TensorInfo>; attrs: Record<string, unknown>; backend: WasmBackend };
-export type KernelFunc = (args: KernelArgs) => TensorInfo;
+import type { KernelFunc, TensorInfo, Tf, WasmBackend } from '../types.js';
+import { simdKernels } from './simd.js';
 
 function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -1,5 +1,5 @@
 // Optimizers from params, and the one operation schedules need on them: changing the learning rate.
-import type { Tf } from '../tf/backend.js';
+import type { Tf } from '../tf/types.js';
 import type { NamedArray } from './checkpoint.js';
 
 type Optimizer = import('@tensorflow/tfjs').Optimizer;

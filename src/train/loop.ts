@@ -1,8 +1,7 @@
 // The training loop: epochs of seeded shuffled batches, one optimiser step per batch, validation, learning-rate
 // schedule, early stopping, and a checkpoint after every epoch so that a killed run resumes.
 //
-// The loop owns everything but the step itself: `createStep` returns an object whose `run(batch)` does one
-// optimisation step, so a data-parallel step (several workers, averaged gradients) can replace it.
+// The loop owns everything but the step itself (step.ts: on one replica or on several, the same pass).
 import { formatDuration } from '../duration.js';
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -11,19 +10,18 @@ import { eventLoopTurns } from '../event-loop.js';
 import type { ImageDataset } from '../data/image-dataset.js';
 import type { NormaliseTransform } from '../data/normalisation.js';
 import { createRandom } from '../data/random.js';
-import type { Tf } from '../tf/backend.js';
-import type { AugmentSpec } from './augment.js';
-import { BatchBuilder, type Batch } from './batches.js';
+import type { Tf } from '../tf/types.js';
+import type { AugmentSpec } from '../model/augment.js';
+import { BatchBuilder } from '../model/batches.js';
+import { inferRows } from '../model/inference.js';
+import { smoothedTargets } from '../model/loss.js';
 import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js';
-import { inferRows } from './inference.js';
-import { rowCrossEntropy, smoothedTargets } from './loss.js';
 import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec, type ScheduleState } from './lr-schedule.js';
 import { createOptimizer, readStepState, restoreStepState, setLearningRate, type OptimizerSpec } from './optimizers.js';
+import { createStep } from './step.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
-type Optimizer = import('@tensorflow/tfjs').Optimizer;
 type Tensor = import('@tensorflow/tfjs').Tensor;
-type Variable = import('@tensorflow/tfjs').Variable;
 
 export interface EarlyStoppingSpec {
   monitor: 'val_loss' | 'val_accuracy';
@@ -43,8 +41,8 @@ export interface TrainOptions {
   classWeights: number[] | null;
   earlyStopping?: EarlyStoppingSpec;
   augment?: AugmentSpec;
-  /** Worker threads for data-parallel steps; 1 trains in this thread. */
-  workers: number;
+  /** Replicas that share each batch, each in its own thread; 1 trains in this thread. */
+  replicas: number;
   /**
    * Wall-clock seconds of training (over resumed runs too) after which the epoch in progress ends at the next
    * batch, is validated like any other, and training stops.
@@ -127,83 +125,6 @@ const SHUFFLE = 1;
 const AUGMENT = 2;
 const DROPOUT = 3;
 
-export interface StepResult {
-  loss: number;
-  correct: number;
-}
-
-export interface TrainStep {
-  run(batch: Batch, targets: Float32Array, sampleWeights: Float32Array | null, dropoutSeeds: number[]): Promise<StepResult>;
-  dispose(): Promise<void>;
-}
-
-/**
- * A step over `workers` threads (src/tf/trainer.ts: gradients averaged, optimizer applied here). Its loss is
- * categorical cross-entropy against the targets it is given, which is linear in them: label smoothing is already
- * in the targets, and a row's weight w is the same as targets times w (w·CE(y, p) = CE(w·y, p)). Regularisers
- * need the in-process step.
- */
-export async function createParallelStep(model: LayersModel, optimizer: Optimizer, workers: number): Promise<TrainStep> {
-  const { createTrainer } = await import('../tf/trainer.js');
-  const trainer = await createTrainer({ model, optimizer, workers });
-  return {
-    async run(batch, targets, sampleWeights, dropoutSeeds) {
-      const rows = batch.size;
-      const classes = targets.length / rows;
-      let y = targets.subarray(0, rows * classes);
-      if (sampleWeights) {
-        y = y.slice();
-        for (let r = 0; r < rows; r++) for (let k = 0; k < classes; k++) y[r * classes + k] *= sampleWeights[r];
-      }
-      const result = await trainer.trainBatch(batch.x, y, { dropoutSeeds });
-      return { loss: result.loss, correct: Math.round(result.acc * result.n) };
-    },
-    dispose: () => trainer.dispose(),
-  };
-}
-
-/** Why a data-parallel step cannot reproduce this configuration's loss, or null when it can. */
-export function parallelBlocker(model: LayersModel, options: Pick<TrainOptions, 'classWeights' | 'labelSmoothing'>): string | null {
-  // A zero-weight row's targets would be all zeros, and the workers count a row as right by the targets' argmax.
-  if (options.classWeights?.some((w) => w === 0)) return 'a class weight of 0';
-  if (model.layers.some((l) => (l.getConfig() as Record<string, unknown>).kernelRegularizer)) return 'weight regularisers';
-  return null;
-}
-
-/** The single-process step: forward, weighted cross-entropy (+ regularisers), gradients, optimiser update. */
-export function createStep(tf: Tf, model: LayersModel, optimizer: Optimizer, shape: [number, number, number], classCount: number): TrainStep {
-  const variables = model.trainableWeights.map((w) => w.read() as Variable);
-  const dropoutLayers = model.layers.filter((l) => l.getClassName() === 'Dropout') as unknown as Array<{ seed?: number }>;
-  return {
-    dispose: async () => undefined,
-    async run(batch, targets, sampleWeights, dropoutSeeds) {
-      // A fresh dropout mask per step, reproducible from the seed (a fixed layer seed would repeat one mask).
-      dropoutLayers.forEach((layer, j) => (layer.seed = dropoutSeeds[j]));
-      let correctT: Tensor | undefined;
-      const lossT = tf.tidy(() => {
-        const x = tf.tensor4d(batch.x, [batch.size, ...shape]);
-        const y = tf.tensor2d(targets, [batch.size, classCount]);
-        const labels = tf.tensor1d(Int32Array.from(batch.labels), 'int32');
-        const w = sampleWeights ? tf.tensor1d(sampleWeights) : null;
-        const { value, grads } = tf.variableGrads(() => {
-          const probabilities = model.apply(x, { training: true }) as Tensor;
-          correctT = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), labels), 'int32')));
-          const perRow = rowCrossEntropy(tf, probabilities, y);
-          // Keras semantics: weighted rows averaged over the batch size (not over the weight sum).
-          let loss = tf.mean(w ? tf.mul(perRow, w) : perRow);
-          for (const regulariser of model.calculateLosses()) loss = tf.add(loss, regulariser);
-          return loss as import('@tensorflow/tfjs').Scalar;
-        }, variables);
-        optimizer.applyGradients(grads);
-        return value;
-      });
-      const [loss, correct] = await Promise.all([lossT.data(), correctT!.data()]);
-      tf.dispose([lossT, correctT!]);
-      return { loss: loss[0], correct: correct[0] };
-    },
-  };
-}
-
 function arraysOf(tensors: Tensor[], names?: string[]): NamedArray[] {
   return tensors.map((t, i) => ({
     name: names?.[i] ?? `w${i}`,
@@ -243,10 +164,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   const higherIsBetter = monitorKey.endsWith('accuracy');
   const optimizer = createOptimizer(tf, options.optimizer);
   const builder = new BatchBuilder(ds, ctx.transform, options.batchSize);
-  const blocker = options.workers > 1 ? parallelBlocker(model, options) : null;
-  if (blocker) ctx.log.warn({ workers: options.workers, blocker }, `training on one thread: the data-parallel step does not support ${blocker}`);
-  const workers = blocker ? 1 : options.workers;
-  const step = workers > 1 ? await createParallelStep(model, optimizer, workers) : createStep(tf, model, optimizer, shape, classCount);
+  const step = await createStep(tf, model, optimizer, options.replicas);
   const dropoutCount = model.layers.filter((l) => l.getClassName() === 'Dropout').length;
   const batchesPerEpoch = builder.batchCount(ctx.trainRows.length);
 

@@ -1,9 +1,8 @@
 // The elementwise passes around every convolution of a training step, as SIMD kernels on wasm: the bias
 // add (x + b with b per channel), relu, and relu's gradient in one pass (tfjs builds it from step, a cast
 // and a multiply). Shapes and dtypes outside these cases go to the stock kernels and gradient unchanged.
-import type { Tf } from './backend.js';
-import type { KernelFunc } from './wasm-fast-reductions.js';
-import { simdKernels } from './wasm-simd.js';
+import type { KernelFunc, Tf } from '../types.js';
+import { simdKernels } from './simd.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 

@@ -4,13 +4,12 @@
 // each a full pass over the activations, several with copies) and lets the tape differentiate through
 // all of them: about twenty full-size passes per layer and step, a fifth of the paper CNN's step. Here the
 // forward is one kernel (the batch statistics and y) and the gradient another (dx, dγ, dβ in closed form):
-// wasm-channel-kernels.ts has both, in a few SIMD passes; where oneDNN loads they run as its primitives
-// (native-kernels.ts).
+// wasm/channel-kernels.ts has both, in a few SIMD passes; where oneDNN loads they run as its primitives
+// (native/kernels.ts).
 // installTrainingBatchNorm() makes BatchNormalization layers take this path when training on wasm with
 // channels last, both γ and β, and float32 input; everything else, inference included, runs the layer's
 // own code. The moving mean and variance are updated exactly as the layer does.
-import type { Tf } from './backend.js';
-import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL } from './wasm-channel-kernels.js';
+import { BATCHNORM_TRAINING_GRAD_KERNEL, BATCHNORM_TRAINING_KERNEL, type Tf } from '../types.js';
 
 type Tensor = ReturnType<Tf['tensor']>;
 

@@ -1,5 +1,5 @@
 // Convolution (forward and both gradients) and BatchMatMul for the wasm backend as OpenBLAS GEMMs on the
-// wasm heap, where OpenBLAS is available (blas.ts). They take the stride-1 convolutions that dominate a
+// wasm heap, where OpenBLAS is available (native/blas.ts). They take the stride-1 convolutions that dominate a
 // training step (any kernel size, dilation and padding); strided ones go to the XNNPACK kernels.
 //
 // The trick that needs no im2col: pad x to Xp [N,Hp,Wp,Cin] and read it as a matrix of N·Hp·Wp rows of Cin.
@@ -12,11 +12,10 @@
 //   y      = Σ_t shift_t(Xp) · W_t            (GEMM, accumulating over taps)
 //   dXp    = Σ_t unshift_t(dyGrid · W_tᵀ)      (GEMM into dXp at the tap's offset, accumulating)
 //   dW_t   = shift_t(Xp)ᵀ · dyGrid             (GEMM with the long dimension as the reduction)
-import type { Tf } from './backend.js';
-import type { Blas } from './blas.js';
-import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type HeapRef, type TensorInfo } from './wasm-heap.js';
-import type { KernelFunc, WasmBackend } from './wasm-fast-reductions.js';
-import { wasmKernelRunner } from './wasm-conv-grads.js';
+import type { KernelFunc, TensorInfo, Tf, WasmBackend } from '../types.js';
+import type { Blas } from '../native/blas.js';
+import { conv2dInfo, fusedConvPlan, heapRef, matMulPlan, size, type Conv2DInfo, type HeapRef } from './heap.js';
+import { wasmKernelRunner } from './conv-grads.js';
 
 /** The padded grid a stride-1 convolution reads: Xp's size, where x sits in it, and the tap offsets. */
 interface Grid {
