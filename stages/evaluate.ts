@@ -52,7 +52,7 @@ export default defineStage<EvaluateParams>({
     predictions: {
       file: 'predictions.json',
       kind: 'predictions',
-      description: "Every scored image's dataset row, source, true and predicted class and class probabilities, per split (src/model/predictions.ts).",
+      description: "Every scored image's dataset row, source, true and predicted class and class probabilities, per split (src/formats/predictions.ts).",
     },
   },
   runtime: ['tensorflow'],
@@ -66,8 +66,8 @@ export default defineStage<EvaluateParams>({
     const { inferRows } = await import('../src/model/inference.js');
     const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
-    const { PREDICTIONS_FORMAT, splitPredictions } = await import('../src/model/predictions.js');
-    type Predictions = import('../src/model/predictions.js').Predictions;
+    const { PREDICTIONS_FORMAT, splitPredictions } = await import('../src/formats/predictions.js');
+    type Predictions = import('../src/formats/predictions.js').Predictions;
 
     const { tf, backend } = await loadTf(ctx.backend);
     const ds = await readDataset(ctx.inputs.data.path);

@@ -9,7 +9,7 @@ import buildModel from '../stages/build-model.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
 import { PipeError } from '../src/errors.js';
-import { parsePredictions } from '../src/model/predictions.js';
+import { parsePredictions } from '../src/formats/predictions.js';
 import { writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel, saveModel } from '../src/model/model-io.js';
