@@ -10,7 +10,7 @@ import { runStage } from './support/stage-harness.js';
 import { PipeError } from '../src/errors.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
-import type { ModelSummary } from '../src/model/summary.js';
+import type { ModelSummary } from '../src/formats/model-summary.js';
 import { PAPER_LAYERS } from './support/paper-layers.js';
 
 test('the paper CNN spec builds with the shapes of the paper’s Table 1', async () => {

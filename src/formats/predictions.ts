@@ -1,6 +1,12 @@
-// Per-image predictions of an evaluate stage (predictions.json): for each split it scored, every row's dataset
-// row, source, true class, predicted class and class probabilities, in columns. What the dashboard's mistakes
-// view and a report's gallery of misclassified images read; evaluate writes it, and this module owns the format.
+// predictions.json: the evaluate stage's per-image predictions. For each split it scored, every row's dataset
+// row, source, true class, predicted class and class probabilities, in columns: what a mistakes view or a
+// gallery of misclassified images reads (readPredictions).
+//
+// Versioned by its `format` field ('pipe-predictions/1'); a file of another format is refused.
+import { Checker, readJsonFile, writeJsonFile } from './json-file.js';
+
+export const PREDICTIONS_FILE = 'predictions.json';
+export const PREDICTIONS_KIND = 'predictions';
 export const PREDICTIONS_FORMAT = 'pipe-predictions/1';
 
 export interface SplitPredictions {
@@ -34,22 +40,44 @@ export function splitPredictions(rows: ArrayLike<number>, source: ArrayLike<numb
   return out;
 }
 
-const isIndexList = (v: unknown, n?: number): v is number[] =>
-  Array.isArray(v) && (n === undefined || v.length === n) && v.every((x) => Number.isInteger(x) && x >= 0);
+const WRITER = 'the evaluate stage';
 
-/** predictions.json as readers use it, or undefined when the value is not one (another format, damaged). */
-export function parsePredictions(json: unknown): Predictions | undefined {
-  const p = json as Partial<Predictions> | undefined;
-  if (!p || p.format !== PREDICTIONS_FORMAT || !Array.isArray(p.classes) || !p.splits || typeof p.splits !== 'object') return undefined;
-  const classes = p.classes.map(String);
-  const splits: Record<string, SplitPredictions> = {};
-  for (const [name, s] of Object.entries(p.splits)) {
-    const n = Array.isArray(s?.rows) ? s.rows.length : -1;
-    if (!isIndexList(s?.rows) || !isIndexList(s.source, n) || !isIndexList(s.truth, n) || !isIndexList(s.predicted, n)) return undefined;
-    if (!Array.isArray(s.probabilities) || s.probabilities.length !== n) return undefined;
-    if (!s.probabilities.every((row) => Array.isArray(row) && row.length === classes.length && row.every((x) => typeof x === 'number' && Number.isFinite(x)))) return undefined;
-    if ([...s.truth, ...s.predicted].some((k) => k >= classes.length)) return undefined;
-    splits[name] = s;
-  }
+/** Written compact: a row per scored image makes it the largest JSON file a run keeps. */
+export async function writePredictions(file: string, value: Predictions): Promise<void> {
+  await writeJsonFile(file, value, true);
+}
+
+/** A parsed predictions.json, checked (columns of one length, class indices in the class list); `file` names it in errors. */
+export function parsePredictions(json: unknown, file: string): Predictions {
+  const c = new Checker({ file, writer: WRITER });
+  const p = c.object(json, '');
+  if (p.format !== PREDICTIONS_FORMAT) c.fail('format', `'${PREDICTIONS_FORMAT}'`, p.format);
+  const classes = c.strings(p.classes, 'classes');
+  const splits = c.entries(p.splits, 'splits', (value, path): SplitPredictions => {
+    const s = c.object(value, path);
+    const rows = c.list(s.rows, c.at(path, 'rows'), (v, at) => c.index(v, at));
+    /** A column of row indices, or with `classIndex` of class indices. */
+    const column = (key: 'source' | 'truth' | 'predicted', classIndex = false): number[] => {
+      const values = c.list(s[key], c.at(path, key), (v, at) => {
+        const x = c.index(v, at);
+        return classIndex && x >= classes.length ? c.fail(at, `a class index below ${classes.length} (the number of classes)`, v) : x;
+      });
+      if (values.length !== rows.length) c.fail(c.at(path, key), `${rows.length} values (one per row)`, s[key], `${values.length}`);
+      return values;
+    };
+    const source = column('source');
+    const truth = column('truth', true);
+    const predicted = column('predicted', true);
+    const probabilities = c.list(s.probabilities, c.at(path, 'probabilities'), (row, at) => {
+      const values = c.numbers(row, at);
+      return values.length === classes.length ? values : c.fail(at, `${classes.length} probabilities (one per class)`, row, `${values.length}`);
+    });
+    if (probabilities.length !== rows.length) c.fail(c.at(path, 'probabilities'), `${rows.length} rows (one per row)`, s.probabilities, `${probabilities.length}`);
+    return { rows, source, truth, predicted, probabilities };
+  });
   return { format: PREDICTIONS_FORMAT, classes, splits };
+}
+
+export async function readPredictions(file: string): Promise<Predictions> {
+  return parsePredictions(await readJsonFile({ file, writer: WRITER }), file);
 }
