@@ -41,9 +41,18 @@ export function fieldError(source: Source, path: string, expected: string, value
   return new PipeError(`${source.file}: ${path || 'the file'} must be ${expected}, ${found}`, { hint: hint(source) });
 }
 
-/** Parse the JSON in `file`; a file that is not JSON is a PipeError that says so. Missing files throw ENOENT. */
+/** Parse the JSON in `file`; a file that is missing or not JSON is a PipeError that says so. */
 export async function readJsonFile(source: Source): Promise<unknown> {
-  const text = await readFile(source.file, 'utf8');
+  let text: string;
+  try {
+    text = await readFile(source.file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new PipeError(`${source.file}: no such file`, {
+      hint: `it is written by ${source.writer}; outputs of old runs may have been removed by 'pipe cache gc': run the pipeline again`,
+      cause: err,
+    });
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
