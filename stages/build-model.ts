@@ -4,8 +4,8 @@ import { writeFile } from 'node:fs/promises';
 import { defineStage } from '../src/stage.js';
 import { MODEL_SUMMARY_FILE, MODEL_SUMMARY_KIND } from '../src/formats/model-summary.js';
 import { PipeError } from '../src/errors.js';
-import { layersSchema, type LayerSpecItem } from '../src/model/layer-spec.js';
-import { checkLayerShapes } from '../src/model/layer-shapes.js';
+import { layersSchema, type LayerSpecItem } from '../src/model/layers/spec.js';
+import { checkLayerShapes } from '../src/model/layers/check-shapes.js';
 
 export interface BuildModelParams {
   inputShape: [number, number, number];
@@ -46,7 +46,7 @@ export default defineStage<BuildModelParams>({
     const [problem] = checkLayerShapes(ctx.params.layers, ctx.params.inputShape);
     if (problem) throw new PipeError(`build-model: ${problem.message}`, { hint: problem.hint });
     const { loadTf } = await import('../src/tf/backend.js');
-    const { specToTopology, fanInBiasLayers, withFanInBiases } = await import('../src/model/layer-spec.js');
+    const { specToTopology, fanInBiasLayers, withFanInBiases } = await import('../src/model/layers/spec.js');
     const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');
     const { summariseModel, summaryTable } = await import('../src/model/summary.js');
     const { writeModelSummary } = await import('../src/formats/model-summary.js');

@@ -5,7 +5,7 @@
 // that model.json holds ({class_name: 'Sequential', config: {layers: [{class_name, config}]}}) and tfjs's own
 // serialization registry builds the model from it, so there is no hand-written switch of constructors.
 // This module is light (no tfjs import) so stage param schemas can use it at validation time.
-import type { JsonSchema } from '../stage.js';
+import type { JsonSchema } from '../../stage.js';
 
 export const ACTIVATIONS = [
   'linear',

@@ -1,8 +1,8 @@
 // The shape of one image as it flows through a layer spec, computed from the spec alone (no TensorFlow.js), so
 // that a network that cannot work (a window larger than its input, dense on an image, an output that is not one
 // score per class) is refused by `pipe validate`, naming the layer, before anything is built, cached or trained.
-import type { ParamProblem } from '../stage.js';
-import type { LayerSpecItem } from './layer-spec.js';
+import type { ParamProblem } from '../../stage.js';
+import type { LayerSpecItem } from './spec.js';
 
 type Params = Record<string, unknown>;
 
