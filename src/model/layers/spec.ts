@@ -1,65 +1,13 @@
 // The YAML layer spec and how it becomes a TensorFlow.js model.
 //
-// A spec is a list of one-key objects, `- conv2d: {filters: 32, kernelSize: 3}`. Each layer type is data: its
-// Keras class name and a JSON Schema for its params. The spec is turned into the same Keras-style topology JSON
-// that model.json holds ({class_name: 'Sequential', config: {layers: [{class_name, config}]}}) and tfjs's own
-// serialization registry builds the model from it, so there is no hand-written switch of constructors.
-// This module is light (no tfjs import) so stage param schemas can use it at validation time.
+// A spec is a list of one-key objects, `- conv2d: {filters: 32, kernelSize: 3}`. Each layer type is data (one
+// module in this folder, listed in index.ts): its Keras class name and a JSON Schema for its params. The spec is
+// turned into the same Keras-style topology JSON that model.json holds ({class_name: 'Sequential', config:
+// {layers: [{class_name, config}]}}) and tfjs's own serialization registry builds the model from it, so there is
+// no hand-written switch of constructors. This module is light (no tfjs import) so stage param schemas can use it
+// at validation time.
 import type { JsonSchema } from '../../stage.js';
-
-export const ACTIVATIONS = [
-  'linear',
-  'relu',
-  'relu6',
-  'elu',
-  'selu',
-  'sigmoid',
-  'hardSigmoid',
-  'tanh',
-  'softmax',
-  'softplus',
-  'softsign',
-  'swish',
-  'mish',
-  'gelu',
-] as const;
-
-const pairOrInt = (description: string): JsonSchema => ({
-  description,
-  oneOf: [
-    { type: 'integer', minimum: 1 },
-    { type: 'array', items: { type: 'integer', minimum: 1 }, minItems: 2, maxItems: 2 },
-  ],
-});
-
-const P = {
-  filters: { type: 'integer', minimum: 1, description: 'Number of output channels (feature maps).' },
-  kernelSize: pairOrInt('Convolution window: an integer for a square window or [height, width].'),
-  strides: pairOrInt('Step of the window: an integer or [height, width].'),
-  padding: {
-    enum: ['valid', 'same'],
-    description: "'valid' (no padding, the output shrinks) or 'same' (zero padding keeps the size at stride 1).",
-  },
-  activation: { enum: [...ACTIVATIONS], description: 'Activation applied to the output.' },
-  useBias: { type: 'boolean', description: 'Whether the layer adds a learned bias.' },
-  dilationRate: pairOrInt('Dilation of the convolution window.'),
-  l2: {
-    type: 'number',
-    minimum: 0,
-    description: 'L2 weight decay on the kernel (a Keras L1L2 regulariser with l1 = 0), added to the training loss.',
-  },
-  poolSize: pairOrInt('Pooling window: an integer or [height, width].'),
-  kernelInitializer: {
-    enum: ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'torchUniform'],
-    description:
-      "How the kernel's first values are drawn (Keras names; default glorotUniform, as Keras). torchUniform is " +
-      "PyTorch's default, U(±1/√fan_in) (kaiming_uniform with a = √5).",
-  },
-  biasInitializer: {
-    oneOf: [{ enum: ['zeros', 'torchUniform'] }, { type: 'number' }],
-    description: "The bias's first values: 'zeros' (default, as Keras), 'torchUniform' (PyTorch's U(±1/√fan_in)) or a constant.",
-  },
-} satisfies Record<string, JsonSchema>;
+import { LAYER_TYPES, type LayerType } from './index.js';
 
 /**
  * Initialisers by spec name, as variance scaling: variance scale / fan, drawn uniform or from a normal cut at two
@@ -81,127 +29,6 @@ const KERNEL_INITIALIZERS: Record<string, { className: string; config?: Record<s
   lecunUniform: scaling(1, 'fan_in', 'uniform'),
   lecunNormal: scaling(1, 'fan_in', 'normal'),
   torchUniform: scaling(1 / 3, 'fan_in', 'uniform'),
-};
-
-export interface LayerType {
-  /** Keras / TensorFlow.js class name in the serialization registry. */
-  className: string;
-  description: string;
-  /** Params schema (properties only; wrapped with additionalProperties false). */
-  properties: Record<string, JsonSchema>;
-  required?: string[];
-  /** Kernel-like weights whose initialiser takes a seed (Keras config key → initialiser class). */
-  seededInitializers?: Record<string, string>;
-  /** Layers that draw random numbers while training (Dropout) get a `seed` too. */
-  seededLayer?: boolean;
-  /** The layer may be written with no params (`- flatten:` or `- flatten: {}`). */
-  paramless?: boolean;
-}
-
-/** Max and average pooling take the same params. */
-function pooling(className: string, description: string): LayerType {
-  return {
-    className,
-    description,
-    properties: {
-      poolSize: { ...P.poolSize, default: 2 },
-      strides: { ...P.strides, description: 'Step of the window; defaults to poolSize.' },
-      padding: { ...P.padding, default: 'valid' },
-    },
-  };
-}
-
-export const LAYER_TYPES: Record<string, LayerType> = {
-  conv2d: {
-    className: 'Conv2D',
-    description: '2-D convolution.',
-    properties: {
-      filters: P.filters,
-      kernelSize: P.kernelSize,
-      strides: { ...P.strides, default: 1 },
-      padding: { ...P.padding, default: 'valid' },
-      activation: { ...P.activation, default: 'linear' },
-      useBias: { ...P.useBias, default: true },
-      dilationRate: { ...P.dilationRate, default: 1 },
-      l2: P.l2,
-      kernelInitializer: P.kernelInitializer,
-      biasInitializer: P.biasInitializer,
-    },
-    required: ['filters', 'kernelSize'],
-    seededInitializers: { kernel_initializer: 'GlorotUniform' },
-  },
-  separableConv2d: {
-    className: 'SeparableConv2D',
-    description: 'Depthwise then pointwise (1×1) convolution: fewer weights than conv2d.',
-    properties: {
-      filters: P.filters,
-      kernelSize: P.kernelSize,
-      strides: { ...P.strides, default: 1 },
-      padding: { ...P.padding, default: 'valid' },
-      activation: { ...P.activation, default: 'linear' },
-      useBias: { ...P.useBias, default: true },
-      dilationRate: { ...P.dilationRate, default: 1 },
-      depthMultiplier: { type: 'integer', minimum: 1, default: 1, description: 'Depthwise channels per input channel.' },
-      kernelInitializer: { ...P.kernelInitializer, description: `${P.kernelInitializer.description} Applies to the depthwise and the pointwise kernel.` },
-      biasInitializer: P.biasInitializer,
-    },
-    required: ['filters', 'kernelSize'],
-    seededInitializers: { depthwise_initializer: 'GlorotUniform', pointwise_initializer: 'GlorotUniform' },
-  },
-  maxPooling2d: pooling('MaxPooling2D', 'Maximum over each window.'),
-  averagePooling2d: pooling('AveragePooling2D', 'Mean over each window.'),
-  globalAveragePooling2d: {
-    className: 'GlobalAveragePooling2D',
-    description: 'Mean of each channel over the whole image: [h, w, c] → [c].',
-    properties: {},
-    paramless: true,
-  },
-  batchNormalization: {
-    className: 'BatchNormalization',
-    description: 'Normalises each channel with batch statistics while training, moving averages after.',
-    properties: {
-      momentum: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, default: 0.99, description: 'Moving-average momentum.' },
-      epsilon: { type: 'number', exclusiveMinimum: 0, default: 0.001, description: 'Added to the variance to avoid dividing by zero.' },
-      center: { type: 'boolean', default: true, description: 'Learn an offset (beta).' },
-      scale: { type: 'boolean', default: true, description: 'Learn a scale (gamma).' },
-    },
-    paramless: true,
-  },
-  dropout: {
-    className: 'Dropout',
-    description: 'While training, zeroes a random fraction of its inputs.',
-    properties: {
-      rate: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'Fraction of inputs dropped, 0 ≤ rate < 1.' },
-    },
-    required: ['rate'],
-    seededLayer: true,
-  },
-  flatten: {
-    className: 'Flatten',
-    description: 'Reshapes [h, w, c] into one vector of h·w·c values.',
-    properties: {},
-    paramless: true,
-  },
-  dense: {
-    className: 'Dense',
-    description: 'Fully connected layer.',
-    properties: {
-      units: { type: 'integer', minimum: 1, description: 'Number of outputs.' },
-      activation: { ...P.activation, default: 'linear' },
-      useBias: { ...P.useBias, default: true },
-      l2: P.l2,
-      kernelInitializer: P.kernelInitializer,
-      biasInitializer: P.biasInitializer,
-    },
-    required: ['units'],
-    seededInitializers: { kernel_initializer: 'GlorotUniform' },
-  },
-  activation: {
-    className: 'Activation',
-    description: 'Applies an activation function on its own.',
-    properties: { activation: P.activation },
-    required: ['activation'],
-  },
 };
 
 /** JSON Schema of one layer's params. */
