@@ -2,9 +2,10 @@
 // and a summary table of its layers, output shapes and parameter counts.
 import { writeFile } from 'node:fs/promises';
 import { defineStage } from '../src/stage.js';
+import { MODEL_SUMMARY_FILE, MODEL_SUMMARY_KIND } from '../src/formats/model-summary.js';
 import { PipeError } from '../src/errors.js';
-import { layersSchema, type LayerSpecItem } from '../src/model/layer-spec.js';
-import { checkLayerShapes } from '../src/model/layer-shapes.js';
+import { layersSchema, type LayerSpecItem } from '../src/model/layers/spec.js';
+import { checkLayerShapes } from '../src/model/layers/check-shapes.js';
 
 export interface BuildModelParams {
   inputShape: [number, number, number];
@@ -34,7 +35,7 @@ export default defineStage<BuildModelParams>({
   inputs: {},
   outputs: {
     model: { file: 'model/', kind: 'model', description: 'Untrained model in TensorFlow.js layers format (model.json + weights.bin).' },
-    summary: { file: 'summary.json', kind: 'model-summary', description: 'Layers with output shapes and parameter counts (JSON).' },
+    summary: { file: MODEL_SUMMARY_FILE, kind: MODEL_SUMMARY_KIND, description: 'Layers with output shapes and parameter counts (JSON).' },
     summaryText: { file: 'summary.txt', kind: 'text', description: 'The same summary as a plain-text table.' },
   },
   runtime: ['seed', 'tensorflow'],
@@ -45,9 +46,10 @@ export default defineStage<BuildModelParams>({
     const [problem] = checkLayerShapes(ctx.params.layers, ctx.params.inputShape);
     if (problem) throw new PipeError(`build-model: ${problem.message}`, { hint: problem.hint });
     const { loadTf } = await import('../src/tf/backend.js');
-    const { specToTopology, fanInBiasLayers, withFanInBiases } = await import('../src/model/layer-spec.js');
+    const { specToTopology, fanInBiasLayers, withFanInBiases } = await import('../src/model/layers/spec.js');
     const { modelFromTopology, saveModel } = await import('../src/model/model-io.js');
     const { summariseModel, summaryTable } = await import('../src/model/summary.js');
+    const { writeModelSummary } = await import('../src/formats/model-summary.js');
     const { tf, backend } = await loadTf(ctx.backend);
     let topology = specToTopology(ctx.params.layers, ctx.params.inputShape, ctx.seed);
     let model;
@@ -72,7 +74,7 @@ export default defineStage<BuildModelParams>({
     try {
       await saveModel(tf, model, ctx.output('model'));
       const summary = summariseModel(model);
-      await writeFile(ctx.output('summary'), JSON.stringify(summary, null, 2) + '\n');
+      await writeModelSummary(ctx.output('summary'), summary);
       const table = summaryTable(summary);
       await writeFile(ctx.output('summaryText'), table);
       ctx.log.info(`model summary\n${table}`);

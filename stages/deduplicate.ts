@@ -6,6 +6,7 @@
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
 import { NEAR_DUPLICATES_PARAMS, type NearDuplicatesParams } from '../src/data/near-duplicates.js';
+import { DEDUPLICATION_FILE, DEDUPLICATION_KIND } from '../src/formats/deduplication.js';
 
 interface DeduplicateParams {
   from: string[];
@@ -46,18 +47,18 @@ export default defineStage<DeduplicateParams>({
   outputs: {
     data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows less the removed copies, in the same order.' },
     report: {
-      file: 'deduplication.json',
-      kind: 'deduplication',
+      file: DEDUPLICATION_FILE,
+      kind: DEDUPLICATION_KIND,
       description: 'Rows removed per split and per pair of splits, rows merged within a split, examples with thumbnails.',
     },
   },
   gateMetrics: () => ({ summary: ['rowsBefore', 'rowsAfter', 'removed', 'merged'] }),
   async run(ctx) {
-    const { writeFile } = await import('node:fs/promises');
+    const { DEDUPLICATION_FORMAT, writeDeduplication } = await import('../src/formats/deduplication.js');
     const { readDataset, selectRows, writeDataset } = await import('../src/data/image-dataset.js');
     const { findDuplicateGroups } = await import('../src/data/duplicates.js');
     const { findNearDuplicateGroups } = await import('../src/data/near-duplicates.js');
-    const { DEDUPLICATION_FORMAT, planDeduplication } = await import('../src/data/deduplication.js');
+    const { planDeduplication } = await import('../src/data/deduplication.js');
     const { thumbnailStrip } = await import('../src/data/thumbnails.js');
 
     ctx.progress.update(`reading ${ctx.inputs.data.path}`);
@@ -81,8 +82,7 @@ export default defineStage<DeduplicateParams>({
     }
     ctx.progress.update(`writing ${plan.kept.length} of ${n} rows`);
     await writeDataset(ctx.output('data'), plan.kept.length === n ? ds : selectRows(ds, plan.kept));
-    const report = { format: DEDUPLICATION_FORMAT, match: near.enabled ? 'near' : 'exact', ...plan.report };
-    await writeFile(ctx.output('report'), `${JSON.stringify(report, null, 2)}\n`);
+    await writeDeduplication(ctx.output('report'), { format: DEDUPLICATION_FORMAT, match: near.enabled ? 'near' : 'exact', ...plan.report });
 
     const removed = Object.values(plan.report.removedBySplit).reduce((a, b) => a + b, 0);
     const merged = Object.values(plan.report.mergedBySplit).reduce((a, b) => a + b, 0);

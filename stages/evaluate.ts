@@ -1,8 +1,9 @@
 // evaluate: runs a trained model over whole splits of a dataset (batched, bounded memory) and writes loss,
 // accuracy, balanced accuracy, per-class precision/recall/F1, macro F1 and the confusion matrix per split.
-import { writeFile } from 'node:fs/promises';
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
+import { METRICS_FILE, METRICS_KIND } from '../src/formats/metrics.js';
+import { PREDICTIONS_FILE, PREDICTIONS_KIND } from '../src/formats/predictions.js';
 
 export interface EvaluateParams {
   splits: string[];
@@ -48,11 +49,11 @@ export default defineStage<EvaluateParams>({
     data: { description: 'Image dataset (Arrow) holding the splits to evaluate.', accepts: ['dataset'] },
   },
   outputs: {
-    metrics: { file: 'metrics.json', kind: 'metrics', description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
+    metrics: { file: METRICS_FILE, kind: METRICS_KIND, description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
     predictions: {
-      file: 'predictions.json',
-      kind: 'predictions',
-      description: "Every scored image's dataset row, source, true and predicted class and class probabilities, per split (src/model/predictions.ts).",
+      file: PREDICTIONS_FILE,
+      kind: PREDICTIONS_KIND,
+      description: "Every scored image's dataset row, source, true and predicted class and class probabilities, per split (src/formats/predictions.ts).",
     },
   },
   runtime: ['tensorflow'],
@@ -66,8 +67,10 @@ export default defineStage<EvaluateParams>({
     const { inferRows } = await import('../src/model/inference.js');
     const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
-    const { PREDICTIONS_FORMAT, splitPredictions } = await import('../src/model/predictions.js');
-    type Predictions = import('../src/model/predictions.js').Predictions;
+    const { writeMetrics } = await import('../src/formats/metrics.js');
+    const { PREDICTIONS_FORMAT, splitPredictions, writePredictions } = await import('../src/formats/predictions.js');
+    type Predictions = import('../src/formats/predictions.js').Predictions;
+    type SplitMetricsRecord = import('../src/formats/metrics.js').SplitMetricsRecord;
 
     const { tf, backend } = await loadTf(ctx.backend);
     const ds = await readDataset(ctx.inputs.data.path);
@@ -75,7 +78,7 @@ export default defineStage<EvaluateParams>({
     try {
       checkModelFitsData(model, ds, 'evaluate');
       const builder = new BatchBuilder(ds, transformOf(ds.metadata), ctx.params.batchSize);
-      const splits: Record<string, unknown> = {};
+      const splits: Record<string, SplitMetricsRecord> = {};
       const summary: Record<string, number> = {};
       const predictions: Predictions = { format: PREDICTIONS_FORMAT, classes: ds.classes, splits: {} };
       for (const requested of ctx.params.splits) {
@@ -102,8 +105,8 @@ export default defineStage<EvaluateParams>({
           `${requested} (${rows.length} rows): accuracy ${metrics.accuracy.toFixed(4)}, balanced ${metrics.balancedAccuracy.toFixed(4)}, macro F1 ${metrics.macroF1.toFixed(4)}`,
         );
       }
-      await writeFile(ctx.output('metrics'), JSON.stringify({ splits, backend }, null, 2) + '\n');
-      await writeFile(ctx.output('predictions'), `${JSON.stringify(predictions)}\n`);
+      await writeMetrics(ctx.output('metrics'), { splits, backend });
+      await writePredictions(ctx.output('predictions'), predictions);
       return { ...summary, backend };
     } finally {
       model.dispose();

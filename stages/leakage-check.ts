@@ -5,9 +5,10 @@
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
 import { NEAR_DUPLICATES_PARAMS, type NearDuplicatesParams } from '../src/data/near-duplicates.js';
+import { LEAKAGE_FILE, LEAKAGE_KIND, type LeakageFailOn, type NearDuplicatesReport } from '../src/formats/leakage.js';
 
 interface LeakageParams {
-  failOn: 'none' | 'cross-split' | 'any';
+  failOn: LeakageFailOn;
   nearDuplicates: NearDuplicatesParams;
 }
 
@@ -35,14 +36,14 @@ export default defineStage<LeakageParams>({
   inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
   outputs: {
     report: {
-      file: 'leakage.json',
-      kind: 'leakage',
+      file: LEAKAGE_FILE,
+      kind: LEAKAGE_KIND,
       description: 'Duplicate groups per split pair, label conflicts, examples with thumbnails; near-duplicates under nearDuplicates.',
     },
   },
   gateMetrics: () => ({ summary: ['rows', 'duplicateGroups', 'rowsInDuplicateGroups', 'crossSplitGroups', 'labelConflictGroups'] }),
   async run(ctx) {
-    const { writeFile } = await import('node:fs/promises');
+    const { writeLeakage } = await import('../src/formats/leakage.js');
     const { readDataset } = await import('../src/data/image-dataset.js');
     const { findDuplicateGroups } = await import('../src/data/duplicates.js');
     const { buildLeakageReport, addMatchedRows, pairName } = await import('../src/data/leakage-report.js');
@@ -54,7 +55,7 @@ export default defineStage<LeakageParams>({
     const groups = findDuplicateGroups(ds, (done) => ctx.progress.update(`hashing ${done}/${n} images`));
     const report = buildLeakageReport(ds, groups);
     const near = ctx.params.nearDuplicates;
-    let nearReport: (ReturnType<typeof buildLeakageReport> & Record<string, unknown>) | undefined;
+    let nearReport: NearDuplicatesReport | undefined;
     if (near.enabled) {
       const options = { maxDistance: near.maxDistance, minCorrelation: near.minCorrelation, maxShift: near.maxShift };
       const found = await findNearDuplicateGroups(ds, options, (message) => ctx.progress.update(message), ctx.signal);
@@ -68,10 +69,7 @@ export default defineStage<LeakageParams>({
     }
     const { failOn } = ctx.params;
     const failing = failOn === 'any' ? report.duplicateGroups > 0 : failOn === 'cross-split' ? report.crossSplitGroups > 0 : false;
-    await writeFile(
-      ctx.output('report'),
-      JSON.stringify({ ...report, ...(nearReport ? { nearDuplicates: nearReport } : {}), failOn, failed: failing }, null, 2) + '\n',
-    );
+    await writeLeakage(ctx.output('report'), { ...report, ...(nearReport ? { nearDuplicates: nearReport } : {}), failOn, failed: failing });
 
     const found = report.pairs.filter((p) => p.groups > 0);
     const perPair = Object.fromEntries(found.map((p) => [pairName(p), { groups: p.groups, rows: p.rows, labelConflicts: p.labelConflicts }]));

@@ -4,6 +4,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStage } from '../src/stage.js';
+import { DEDUPLICATION_KIND } from '../src/formats/deduplication.js';
+import { HISTORY_KIND } from '../src/formats/history.js';
+import { LEAKAGE_KIND } from '../src/formats/leakage.js';
+import { METRICS_KIND } from '../src/formats/metrics.js';
+import { MODEL_SUMMARY_KIND } from '../src/formats/model-summary.js';
 
 export interface ReportParams {
   title: string;
@@ -47,12 +52,12 @@ export default defineStage<ReportParams>({
   },
   inputs: {
     resampled: { description: 'A dataset whose pipe.resample metadata holds class counts before and after resampling.', optional: true, accepts: ['dataset'] },
-    leakage: { description: 'leakage.json of a leakage-check stage.', optional: true, accepts: ['leakage'] },
-    deduplication: { description: 'deduplication.json of a deduplicate stage (what it removed, with thumbnails).', optional: true, accepts: ['deduplication'] },
-    summary: { description: 'summary.json of a build-model stage (layers and parameter counts).', optional: true, accepts: ['model-summary'] },
-    history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true, accepts: ['history'] },
-    metrics: { description: 'metrics.json of an evaluate stage.', optional: true, accepts: ['metrics'] },
-    reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true, accepts: ['metrics'] },
+    leakage: { description: 'leakage.json of a leakage-check stage.', optional: true, accepts: [LEAKAGE_KIND] },
+    deduplication: { description: 'deduplication.json of a deduplicate stage (what it removed, with thumbnails).', optional: true, accepts: [DEDUPLICATION_KIND] },
+    summary: { description: 'summary.json of a build-model stage (layers and parameter counts).', optional: true, accepts: [MODEL_SUMMARY_KIND] },
+    history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true, accepts: [HISTORY_KIND] },
+    metrics: { description: 'metrics.json of an evaluate stage.', optional: true, accepts: [METRICS_KIND] },
+    reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true, accepts: [METRICS_KIND] },
   },
   // The pipeline's name and backend are shown; the stages it describes are upstream (their keys are in its key).
   runtime: ['pipeline'],

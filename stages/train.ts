@@ -1,6 +1,6 @@
 // train: fits a model from build-model on a dataset's training split with a custom loop (bounded memory,
 // seeded shuffling/augmentation/dropout), validating each epoch and checkpointing so an interrupted run resumes.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
@@ -223,29 +223,23 @@ export default defineStage<TrainParams>({
       await saveModel(tf, model, ctx.output('model'));
       const last = result.history[result.history.length - 1];
       const best = result.bestEpoch ? result.history[result.bestEpoch - 1] : undefined;
-      await writeFile(
-        ctx.output('history'),
-        JSON.stringify(
-          {
-            epochs: result.history,
-            bestEpoch: result.bestEpoch,
-            monitor: result.monitor,
-            stoppedEarly: result.stoppedEarly,
-            stoppedOnTime: result.stoppedOnTime,
-            trainingSeconds: result.trainingSeconds,
-            restoredBest: result.restoredBest,
-            resumedFromEpoch: result.resumedFromEpoch,
-            classWeights,
-            backend,
-            trainSplit: p.trainSplit,
-            validationSplit: validationRows.length > 0 ? p.validationSplit : null,
-            trainRows: trainRows.length,
-            validationRows: validationRows.length,
-          },
-          null,
-          2,
-        ) + '\n',
-      );
+      const { writeHistory } = await import('../src/formats/history.js');
+      await writeHistory(ctx.output('history'), {
+        epochs: result.history,
+        bestEpoch: result.bestEpoch,
+        monitor: result.monitor,
+        stoppedEarly: result.stoppedEarly,
+        stoppedOnTime: result.stoppedOnTime,
+        trainingSeconds: result.trainingSeconds,
+        restoredBest: result.restoredBest,
+        resumedFromEpoch: result.resumedFromEpoch,
+        classWeights,
+        backend,
+        trainSplit: p.trainSplit,
+        validationSplit: validationRows.length > 0 ? p.validationSplit : null,
+        trainRows: trainRows.length,
+        validationRows: validationRows.length,
+      });
       const seconds = (performance.now() - started) / 1000;
       const trainedEpochs = result.history.length - (result.resumedFromEpoch ?? 0);
       return {

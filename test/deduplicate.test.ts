@@ -9,9 +9,10 @@ import { describe, it } from 'node:test';
 import deduplicate from '../stages/deduplicate.js';
 import leakageCheck from '../stages/leakage-check.js';
 import report from '../stages/report.js';
-import { parseDeduplication, planDeduplication, type DeduplicationReport } from '../src/data/deduplication.js';
+import { planDeduplication } from '../src/data/deduplication.js';
+import { parseDeduplication, type DeduplicationReport } from '../src/formats/deduplication.js';
 import { readDataset, writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
-import type { LeakageReport } from '../src/data/leakage-report.js';
+import type { LeakageReport } from '../src/formats/leakage.js';
 import { PipeError } from '../src/errors.js';
 import { runStage } from './support/stage-harness.js';
 
@@ -164,7 +165,10 @@ describe('deduplicate', () => {
 
     const json = JSON.parse(await readFile(result.outputs.report, 'utf8')) as DeduplicationReport;
     json.examples['train × test'][0].thumbnail = 'javascript:alert(1)';
-    assert.equal(parseDeduplication(json)?.examples['train × test'][0].thumbnail, undefined);
-    assert.equal(parseDeduplication({ ...json, format: 'other/1' }), undefined);
+    assert.equal(parseDeduplication(json, result.outputs.report).examples['train × test'][0].thumbnail, undefined);
+    assert.throws(
+      () => parseDeduplication({ ...json, format: 'other/1' }, result.outputs.report),
+      (err: unknown) => err instanceof PipeError && err.message.includes("format must be 'pipe-deduplication/1'"),
+    );
   });
 });

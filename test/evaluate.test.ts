@@ -9,7 +9,7 @@ import buildModel from '../stages/build-model.js';
 import evaluate from '../stages/evaluate.js';
 import { runStage } from './support/stage-harness.js';
 import { PipeError } from '../src/errors.js';
-import { parsePredictions } from '../src/model/predictions.js';
+import { parsePredictions, readPredictions } from '../src/formats/predictions.js';
 import { writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel, saveModel } from '../src/model/model-io.js';
@@ -85,8 +85,7 @@ test('evaluate writes the known confusion matrix, metrics and loss; test means P
   assert.equal((r.summary as { testAccuracy: number }).testAccuracy, t.accuracy);
 
   // Every scored image, per split: the rows of the confusion matrix, one by one, with their probabilities.
-  const predictions = parsePredictions(JSON.parse(await readFile(r.outputs.predictions, 'utf8')));
-  assert.ok(predictions, 'predictions.json is in its format');
+  const predictions = await readPredictions(r.outputs.predictions);
   assert.deepEqual(predictions.classes, CLASSES);
   const p = predictions.splits.test;
   assert.equal(p.rows.length, 9);
@@ -100,7 +99,11 @@ test('evaluate writes the known confusion matrix, metrics and loss; test means P
     assert.ok(Math.abs(own - (p.truth[i] === p.predicted[i] ? e2 / (e2 + 3) : 1 / (e2 + 3))) < 1e-4, `row ${row}: ${own}`);
   });
   assert.equal(predictions.splits.validation.rows.length, metrics.splits.validation.count);
-  assert.equal(parsePredictions({ ...predictions, classes: ['a'] }), undefined, 'a class index past the class list is refused');
+  assert.throws(
+    () => parsePredictions({ ...predictions, classes: ['a'] }, r.outputs.predictions),
+    (err: unknown) => err instanceof PipeError && /a class index below 1/.test(err.message),
+    'a class index past the class list is refused',
+  );
 
   await assert.rejects(
     runStage(evaluate, { params: { splits: ['holdout'] }, inputs, backend: 'cpu' }),

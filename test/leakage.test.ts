@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import leakageCheck from '../stages/leakage-check.js';
 import { runStage } from './support/stage-harness.js';
 import { writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
-import type { LeakageReport, SplitPairFindings } from '../src/data/leakage-report.js';
+import type { LeakageReport, SplitPairFindings } from '../src/formats/leakage.js';
 import { PipeError } from '../src/errors.js';
 
 const SIZE = 3 * 3;

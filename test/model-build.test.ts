@@ -10,7 +10,7 @@ import { runStage } from './support/stage-harness.js';
 import { PipeError } from '../src/errors.js';
 import { loadTf } from '../src/tf/backend.js';
 import { loadModel } from '../src/model/model-io.js';
-import type { ModelSummary } from '../src/model/summary.js';
+import type { ModelSummary } from '../src/formats/model-summary.js';
 import { paperLayers } from '../src/model/paper-cnn.js';
 
 const PAPER_LAYERS = paperLayers();

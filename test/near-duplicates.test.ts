@@ -11,7 +11,7 @@ import { runStage } from './support/stage-harness.js';
 import { writeDataset, type ImageDataset } from '../src/data/image-dataset.js';
 import { generateSyntheticFaces } from '../src/data/synthetic-faces.js';
 import { findNearDuplicateGroups, NEAR_DUPLICATE_DEFAULTS, perceptualHash } from '../src/data/near-duplicates.js';
-import type { LeakageReport } from '../src/data/leakage-report.js';
+import type { LeakageReport } from '../src/formats/leakage.js';
 
 const SIDE = 48;
 const SIZE = SIDE * SIDE;

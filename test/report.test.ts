@@ -109,6 +109,7 @@ async function fixtures(): Promise<Record<string, string>> {
       ],
       totalParams: 836,
       trainableParams: 836,
+      nonTrainableParams: 0,
     },
   };
   const paths: Record<string, string> = { resampled: resampled.outputs.data, leakage: leakage.outputs.report };

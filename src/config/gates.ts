@@ -4,6 +4,8 @@
 // `pipe run --fail-if` and from a pipeline's `gates: { failIf: [...] }`; metric names are listed in
 // src/report/run-metrics.ts, and gateCatalogue below says which of them a pipeline's stages report, so a
 // misspelt metric is refused before anything runs.
+import { LEAKAGE_KIND } from '../formats/leakage.js';
+import { HEADLINE_METRICS, METRICS_KIND } from '../formats/metrics.js';
 import type { Stage } from '../stage.js';
 import { closest } from './suggest.js';
 
@@ -72,13 +74,10 @@ export function gateTrips(gate: Gate, value: number, baselineValue?: number): bo
   }
 }
 
-/** The numbers a metrics.json split holds under its gate names (`test.accuracy`, `evaluate.test.macroF1`). */
-export const HEADLINE_METRICS = ['accuracy', 'balancedAccuracy', 'macroF1', 'loss'] as const;
-export type HeadlineMetric = (typeof HEADLINE_METRICS)[number];
-
-/** Output kinds whose files give gate names: a metrics.json per split, a leakage.json's verdict. */
-const METRICS_KIND = 'metrics';
-const LEAKAGE_KIND = 'leakage';
+/**
+ * The gate name of a leakage.json's verdict. Output kinds give gate names: a metrics.json (METRICS_KIND) its
+ * splits' HEADLINE_METRICS (`test.accuracy`, `evaluate.test.macroF1`), a leakage.json (LEAKAGE_KIND) this one.
+ */
 export const LEAKAGE_GATE = 'leakage.leaky';
 
 /**

@@ -6,22 +6,16 @@ import { latestTargets } from '../runs/latest.js';
 import { readRun, scanRuns } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { runDir } from '../runs/write.js';
+import { HISTORY_FILE, parseEpoch, readHistory } from '../formats/history.js';
+import { isObject, readOrUndefined } from '../formats/json-file.js';
+import { METRICS_FILE, readMetrics } from '../formats/metrics.js';
 import { compareRuns } from '../report/compare.js';
 import { flattenParams } from '../report/flatten.js';
-import { parseHistory, type EpochRow } from '../report/history.js';
-import { isObject } from '../report/json-fields.js';
-import { parseMetrics } from '../report/metrics.js';
+import { epochRow, historyRows, type EpochRow } from '../report/history.js';
+import { metricsView } from '../report/metrics.js';
 import { comparedRun, readRunMetrics, type RunMetrics } from '../report/run-metrics.js';
 import { runsTable, type RunRow } from '../report/runs-table.js';
 import type { CompareDetail, ConfusionView, EpochPoint, RunDetail, RunSummary, RunsList } from './api.js';
-
-async function readJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 /** Metrics kept in the record, or (for runs recorded before they were kept there) read from the store. */
 async function metricsOf(storeRoot: string, record: RunRecord): Promise<RunMetrics> {
@@ -64,13 +58,14 @@ export class EpochLog {
     for (const line of lines) {
       if (!line.includes('"epochResult"')) continue;
       let entry: unknown;
+      let row: EpochRow;
       try {
         entry = JSON.parse(line);
+        if (!isObject(entry) || typeof entry.stage !== 'string' || !isObject(entry.epochResult)) continue;
+        row = epochRow(parseEpoch(entry.epochResult, 'log.jsonl', 'epochResult'));
       } catch {
         continue;
       }
-      if (!isObject(entry) || typeof entry.stage !== 'string' || !isObject(entry.epochResult)) continue;
-      const [row] = parseHistory([entry.epochResult]);
       points.push(this.point(entry.stage, row));
     }
     return points;
@@ -99,12 +94,12 @@ function outputNamed(outputs: Record<string, string>, file: string): string | un
 async function epochsOf(storeRoot: string, record: RunRecord): Promise<EpochPoint[]> {
   const fromHistory = new Map<string, EpochPoint[]>();
   for (const [id, stage] of Object.entries(record.stages)) {
-    const path = outputNamed(stage.outputs, 'history.json');
+    const path = outputNamed(stage.outputs, HISTORY_FILE);
     if (!path || (stage.status !== 'ran' && stage.status !== 'cached')) continue;
-    const json = await readJson(join(storeRoot, path));
-    if (json === undefined) continue;
+    const history = await readOrUndefined(readHistory, join(storeRoot, path));
+    if (!history) continue;
     const log = new EpochLog();
-    fromHistory.set(id, parseHistory(json).map((row) => log.point(id, row)));
+    fromHistory.set(id, historyRows(history).map((row) => log.point(id, row)));
   }
   let logged: EpochPoint[] = [];
   try {
@@ -118,9 +113,10 @@ async function epochsOf(storeRoot: string, record: RunRecord): Promise<EpochPoin
 async function confusionOf(storeRoot: string, record: RunRecord): Promise<ConfusionView[]> {
   const out: ConfusionView[] = [];
   for (const [id, stage] of Object.entries(record.stages)) {
-    const path = outputNamed(stage.outputs, 'metrics.json');
+    const path = outputNamed(stage.outputs, METRICS_FILE);
     if (!path || (stage.status !== 'ran' && stage.status !== 'cached')) continue;
-    for (const split of parseMetrics(await readJson(join(storeRoot, path))).splits) {
+    const metrics = await readOrUndefined(readMetrics, join(storeRoot, path));
+    for (const split of metrics ? metricsView(metrics).splits : []) {
       if (split.confusion) out.push({ stage: id, split: split.split, classes: split.classes, matrix: split.confusion });
     }
   }

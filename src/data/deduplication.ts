@@ -1,43 +1,17 @@
-// Which rows the deduplicate stage removes, and the format of what it reports (deduplication.json), read back by
-// the report. Groups of copies come from the leakage check's finders (exact: src/data/duplicates.ts, near:
-// src/data/near-duplicates.ts), so "a copy" means the same thing in both stages.
+// Which rows the deduplicate stage removes, and what it reports (deduplication.json, whose format is
+// src/formats/deduplication.ts). Groups of copies come from the leakage check's finders (exact:
+// src/data/duplicates.ts, near: src/data/near-duplicates.ts), so "a copy" means the same thing in both stages.
 //
 // The rule: `from` lists the splits copies are removed from, the first losing first. A row is removed when its
 // group holds a row of a split that outranks its own: a later split of `from`, or any split not in `from`
 // (those lose nothing). With from [train], every training image that has a copy in validation or test goes;
 // with from [train, validation], validation also gives up its copies of test images. With `withinSplit`, a
 // group's rows in one split of `from` are also merged into its first one.
+import type { DeduplicationReport, RemovedExample } from '../formats/deduplication.js';
 import type { ImageDataset } from './image-dataset.js';
-
-export const DEDUPLICATION_FORMAT = 'pipe-deduplication/1';
 
 /** Examples kept per pair of splits, each a removed row beside the copy that outranked it. */
 export const EXAMPLES_PER_PAIR = 6;
-
-export interface RemovedExample {
-  /** The removed row and the row it copies (in the split that kept its image), as dataset rows of the input. */
-  removed: { row: number; split: string; label: string };
-  kept: { row: number; split: string; label: string };
-  /** A PNG strip of the two images (data: URL), added by the stage. */
-  thumbnail?: string;
-}
-
-export interface DeduplicationReport {
-  format: typeof DEDUPLICATION_FORMAT;
-  /** 'exact' (identical bytes) or 'near' (the leakage check's near-duplicates, exact ones included). */
-  match: 'exact' | 'near';
-  from: string[];
-  withinSplit: boolean;
-  rowsBefore: number;
-  rowsAfter: number;
-  /** Rows removed per split. */
-  removedBySplit: Record<string, number>;
-  /** Rows removed per "<removed split> × <outranking split>" (a row counts once, against the first outranking split). */
-  removedByPair: Record<string, number>;
-  /** Rows merged into an earlier copy in their own split (withinSplit). */
-  mergedBySplit: Record<string, number>;
-  examples: Record<string, RemovedExample[]>;
-}
 
 export interface DeduplicationPlan {
   /** Rows kept, ascending. */
@@ -105,39 +79,5 @@ export function planDeduplication(
   return {
     kept: Uint32Array.from(kept),
     report: { from, withinSplit, rowsBefore: n, rowsAfter: kept.length, removedBySplit, removedByPair, mergedBySplit, examples },
-  };
-}
-
-const isCounts = (value: unknown): value is Record<string, number> =>
-  !!value && typeof value === 'object' && Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v));
-
-/** A deduplication.json as the report shows it, or undefined when the value is not one (another format). */
-export function parseDeduplication(json: unknown): DeduplicationReport | undefined {
-  const r = json as Partial<DeduplicationReport> | undefined;
-  if (!r || r.format !== DEDUPLICATION_FORMAT || !Array.isArray(r.from) || typeof r.rowsBefore !== 'number' || typeof r.rowsAfter !== 'number') return undefined;
-  if (!isCounts(r.removedBySplit) || !isCounts(r.removedByPair) || !isCounts(r.mergedBySplit)) return undefined;
-  const examples: Record<string, RemovedExample[]> = {};
-  for (const [pair, list] of Object.entries(r.examples ?? {})) {
-    if (!Array.isArray(list)) continue;
-    examples[pair] = list
-      .filter((e): e is RemovedExample => !!e && typeof e.removed?.split === 'string' && typeof e.kept?.split === 'string')
-      .map((e) => ({
-        removed: { row: Number(e.removed.row), split: String(e.removed.split), label: String(e.removed.label) },
-        kept: { row: Number(e.kept.row), split: String(e.kept.split), label: String(e.kept.label) },
-        // Only images this stage drew: a data: URL of a PNG, never a link elsewhere.
-        ...(typeof e.thumbnail === 'string' && e.thumbnail.startsWith('data:image/png;base64,') ? { thumbnail: e.thumbnail } : {}),
-      }));
-  }
-  return {
-    format: DEDUPLICATION_FORMAT,
-    match: r.match === 'exact' ? 'exact' : 'near',
-    from: r.from.map(String),
-    withinSplit: r.withinSplit === true,
-    rowsBefore: r.rowsBefore,
-    rowsAfter: r.rowsAfter,
-    removedBySplit: r.removedBySplit,
-    removedByPair: r.removedByPair,
-    mergedBySplit: r.mergedBySplit,
-    examples,
   };
 }

@@ -1,64 +1,9 @@
 // Turns groups of identical images into a leakage report: for every pair of splits (a split with itself, and each
 // two different splits) how many groups of identical images they share, how many rows those groups hold in each
-// split, how many carry conflicting labels, and a few examples to look at.
+// split, how many carry conflicting labels, and a few examples to look at. Its format, leakage.json, is
+// src/formats/leakage.ts.
+import type { LeakageReport, SplitPairFindings } from '../formats/leakage.js';
 import type { ImageDataset } from './image-dataset.js';
-
-export interface ExampleRow {
-  /** Row index in the checked dataset. */
-  row: number;
-  /** Row number in the original source (the dataset's `source` column). */
-  source: number;
-  split: string;
-  label: string;
-}
-
-export interface DuplicateExample {
-  /** Rows of the group that lie in the pair's splits (at most a few are listed). */
-  rows: ExampleRow[];
-  /** Rows of the group in the pair's splits, listed or not. */
-  size: number;
-  labelConflict: boolean;
-  /** The listed rows side by side as a PNG data: URL (added by the leakage-check stage). */
-  thumbnail?: string;
-}
-
-export interface SplitPairFindings {
-  /** [a, a] for duplicates within one split, [a, b] for the same image in two splits. */
-  splits: [string, string];
-  kind: 'within' | 'cross';
-  /** Groups of identical images with two or more rows in the split (within), or rows in both splits (cross). */
-  groups: number;
-  /** Rows of those groups, per split of the pair. */
-  rows: Record<string, number>;
-  /** Of those groups, how many carry more than one label among the pair's rows. */
-  labelConflicts: number;
-  /**
-   * Of those groups, how many are copies of a single source row (all rows share one `source` number), as a
-   * resampling stage makes them, rather than duplicates already present in the source data.
-   */
-  sameSourceGroups: number;
-  examples: DuplicateExample[];
-  /**
-   * Near duplicates only: rows of each split of a cross pair that have a confirmed near copy in the other split
-   * themselves (group counts also hold rows linked only through a third image).
-   */
-  matchedRows?: Record<string, number>;
-}
-
-export interface LeakageReport {
-  rows: number;
-  rowsPerSplit: Record<string, number>;
-  /** Groups of two or more byte-identical images, anywhere. */
-  duplicateGroups: number;
-  /** Rows that belong to such groups. */
-  rowsInDuplicateGroups: number;
-  /** Groups whose rows carry more than one label. */
-  labelConflictGroups: number;
-  /** Groups with rows in more than one split. */
-  crossSplitGroups: number;
-  /** Every split with itself and every two splits, in the dataset's split order. */
-  pairs: SplitPairFindings[];
-}
 
 export const EXAMPLES_PER_PAIR = 5;
 const ROWS_PER_EXAMPLE = 6;

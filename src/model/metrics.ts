@@ -3,26 +3,8 @@
 // Conventions (those of scikit-learn): rows of the confusion matrix are true classes, columns predicted classes;
 // a precision or recall whose denominator is 0 counts as 0; balanced accuracy is the mean recall over classes
 // that occur in the truth; macro F1 averages over classes that occur in the truth or in the predictions.
-
-export interface ClassMetrics {
-  class: string;
-  precision: number;
-  recall: number;
-  f1: number;
-  /** Rows whose true class this is. */
-  support: number;
-}
-
-export interface ClassificationMetrics {
-  count: number;
-  accuracy: number;
-  balancedAccuracy: number;
-  macroF1: number;
-  perClass: ClassMetrics[];
-  classes: string[];
-  /** confusion[true][predicted] */
-  confusion: number[][];
-}
+// The evaluate stage writes them per split into metrics.json (src/formats/metrics.ts).
+import type { ClassificationMetrics, ClassMetrics } from '../formats/metrics.js';
 
 export function emptyConfusion(classCount: number): number[][] {
   return Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PipeError } from '../errors.js';
 import { pathInside } from '../plain-path.js';
 import type { Tf } from '../tf/backend.js';
-import type { ModelTopology } from './layer-spec.js';
+import type { ModelTopology } from './layers/spec.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type WeightsManifestEntry = { name: string; shape: number[]; dtype: string };

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import type { Tf } from '../tf/types.js';
-import { specToTopology, type LayerSpecItem } from './layer-spec.js';
+import { specToTopology, type LayerSpecItem } from './layers/spec.js';
 import { modelFromTopology } from './model-io.js';
 
 export const PAPER_INPUT_SHAPE = [48, 48, 1];

@@ -1,23 +1,8 @@
-// A Keras-like summary of a layers model: one row per layer with its output shape and parameter count.
+// A Keras-like summary of a layers model: one row per layer with its output shape and parameter count (the
+// format of build-model's summary.json is src/formats/model-summary.ts).
+import type { LayerRow, ModelSummary } from '../formats/model-summary.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
-
-export interface LayerRow {
-  name: string;
-  className: string;
-  /** Output shape with null for the batch dimension, e.g. [null, 46, 46, 32]. */
-  outputShape: Array<number | null>;
-  params: number;
-  trainableParams: number;
-}
-
-export interface ModelSummary {
-  inputShape: Array<number | null>;
-  layers: LayerRow[];
-  totalParams: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-}
 
 function count(weights: Array<{ shape: Array<number | null> }>): number {
   return weights.reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);

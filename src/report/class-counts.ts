@@ -1,7 +1,7 @@
 // Class counts before and after resampling, from the `pipe.resample` metadata a resampling stage writes into the
 // dataset (see src/data/resample-stage.ts), or plain per-split counts of a dataset that was not resampled.
 import type { ResampleRecord } from '../data/resample-stage.js';
-import { isObject, stringField, type Json } from './json-fields.js';
+import { isObject, type Json } from '../formats/json-file.js';
 
 export interface CountsTable {
   /** A split name, or "all" when every row was resampled as one pool. */
@@ -51,7 +51,7 @@ function parseStep(raw: Json, classOrder: string[]): ResampleStep | undefined {
   });
   const strategy = raw.strategy;
   return {
-    method: stringField(raw, 'method') ?? 'resample',
+    method: typeof raw.method === 'string' ? raw.method : 'resample',
     strategy: typeof strategy === 'string' || typeof strategy === 'number' ? String(strategy) : JSON.stringify(strategy ?? 'auto'),
     splits: Array.isArray(raw.splits) ? raw.splits.join(', ') : String(raw.splits ?? ''),
     tables,

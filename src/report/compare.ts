@@ -1,5 +1,6 @@
 // `pipe compare` as data: the params that differ between runs, their metrics side by side, and durations.
 // Pure: the caller reads the run records and each run's metrics files.
+import type { HeadlineMetric } from '../formats/metrics.js';
 import type { RunRecord } from '../runs/record.js';
 import { flattenParams, leafText } from './flatten.js';
 import type { MetricsView } from './metrics.js';
@@ -17,7 +18,7 @@ export interface ParamRow {
   values: (string | number | boolean | null | undefined)[];
 }
 
-export type MetricName = 'accuracy' | 'balancedAccuracy' | 'macroF1' | 'loss';
+export type MetricName = HeadlineMetric;
 export const METRICS: { name: MetricName; label: string; percent: boolean }[] = [
   { name: 'accuracy', label: 'accuracy', percent: true },
   { name: 'balancedAccuracy', label: 'balanced accuracy', percent: true },

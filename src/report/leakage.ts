@@ -1,8 +1,7 @@
-// The leakage-check stage's leakage.json (src/data/leakage-report.ts) as a verdict, findings per pair of splits
+// The leakage-check stage's leakage.json (src/formats/leakage.ts) as a verdict, findings per pair of splits
 // (exact copies, and near copies when the stage looked for them) and a few examples. The verdict also weighs the
-// protocol (src/report/protocol.ts): training on the split that is scored leaks without any shared image. Fields
-// are read defensively: a report from an older or newer stage version still shows what it can.
-import { field, isObject, numberField, stringField, type Json } from './json-fields.js';
+// protocol (src/report/protocol.ts): training on the split that is scored leaks without any shared image.
+import type { LeakageFile, LeakageReport, SplitPairFindings } from '../formats/leakage.js';
 import type { ProtocolFinding } from './protocol.js';
 
 export interface PairFindings {
@@ -60,66 +59,55 @@ export interface LeakageView {
   near?: NearDuplicateView;
 }
 
-function parsePair(value: Json): { pair: PairFindings; cross: boolean; examples: LeakageExample[] } | undefined {
-  const splits = field(value, 'splits');
-  if (!Array.isArray(splits) || splits.length !== 2) return undefined;
-  const [a, b] = splits.map(String);
-  const rowsField = isObject(value.rows) ? value.rows : {};
-  const rows = Object.fromEntries(Object.entries(rowsField).filter(([, n]) => typeof n === 'number')) as Record<string, number>;
+function pairOf(p: SplitPairFindings): { pair: PairFindings; cross: boolean; examples: LeakageExample[] } {
+  const [a, b] = p.splits;
   const pair: PairFindings = {
     a,
     b,
-    groups: numberField(value, 'groups', 'duplicates') ?? 0,
-    rows,
-    labelConflicts: numberField(value, 'labelConflicts') ?? 0,
-    sameSourceGroups: numberField(value, 'sameSourceGroups') ?? 0,
-    ...(isObject(value.matchedRows)
-      ? { matchedRows: Object.fromEntries(Object.entries(value.matchedRows).filter(([, n]) => typeof n === 'number')) as Record<string, number> }
-      : {}),
+    groups: p.groups,
+    rows: p.rows,
+    labelConflicts: p.labelConflicts,
+    sameSourceGroups: p.sameSourceGroups,
+    ...(p.matchedRows ? { matchedRows: p.matchedRows } : {}),
   };
-  const cross = stringField(value, 'kind') ? value.kind === 'cross' : a !== b;
+  const cross = p.kind === 'cross';
   const name = cross ? `${a} × ${b}` : a;
-  const examples = (Array.isArray(value.examples) ? value.examples : []).filter(isObject).map((e) => ({
+  const examples = p.examples.map((e) => ({
     pair: name,
-    size: numberField(e, 'size') ?? 0,
-    labelConflict: e.labelConflict === true,
-    ...(typeof e.thumbnail === 'string' && e.thumbnail.startsWith('data:image/png;base64,') ? { thumbnail: e.thumbnail } : {}),
-    rows: (Array.isArray(e.rows) ? e.rows : []).filter(isObject).map((r) => ({
-      row: numberField(r, 'row'),
-      source: numberField(r, 'source'),
-      split: stringField(r, 'split') ?? '',
-      label: String(field(r, 'label') ?? ''),
-    })),
+    size: e.size,
+    labelConflict: e.labelConflict,
+    ...(e.thumbnail ? { thumbnail: e.thumbnail } : {}),
+    rows: e.rows,
   }));
   return { pair, cross, examples };
 }
 
-function parsePairs(json: Json) {
-  const parsed = (json.pairs as Json[]).filter(isObject).map(parsePair).filter((p) => !!p);
+function pairsOf(report: LeakageReport) {
+  const parsed = report.pairs.map(pairOf);
   const cross = parsed.filter((p) => p.cross).map((p) => p.pair);
   return {
     cross,
     within: parsed.filter((p) => !p.cross).map((p) => p.pair),
-    crossSplitGroups: numberField(json, 'crossSplitGroups') ?? cross.reduce((sum, p) => sum + p.groups, 0),
-    labelConflictGroups: numberField(json, 'labelConflictGroups'),
+    crossSplitGroups: report.crossSplitGroups,
+    labelConflictGroups: report.labelConflictGroups,
     // Cross-split examples first: they are the ones that matter for honesty.
     examples: [...parsed.filter((p) => p.cross), ...parsed.filter((p) => !p.cross)].flatMap((p) => p.examples).slice(0, 10),
   };
 }
 
-export function parseLeakage(json: unknown): LeakageView | undefined {
-  if (!isObject(json) || !Array.isArray(json.pairs)) return undefined;
-  const near = json.nearDuplicates;
+/** A leakage.json as the report shows it. */
+export function leakageView(file: LeakageFile): LeakageView {
+  const near = file.nearDuplicates;
   return {
-    ...parsePairs(json),
-    duplicateGroups: numberField(json, 'duplicateGroups'),
-    ...(isObject(near) && Array.isArray(near.pairs)
+    ...pairsOf(file),
+    duplicateGroups: file.duplicateGroups,
+    ...(near
       ? {
           near: {
-            ...parsePairs(near),
-            maxDistance: numberField(near, 'maxDistance'),
-            minCorrelation: numberField(near, 'minCorrelation'),
-            maxShift: numberField(near, 'maxShift'),
+            ...pairsOf(near),
+            maxDistance: near.maxDistance,
+            minCorrelation: near.minCorrelation,
+            maxShift: near.maxShift,
           },
         }
       : {}),

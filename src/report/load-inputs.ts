@@ -1,14 +1,17 @@
 // Reads the report stage's optional inputs into ReportData. A missing input leaves its section out with a note;
 // an unreadable one does too (the note says why) so that a report still comes out of a partly failed pipeline.
-import { readFile } from 'node:fs/promises';
+import { readDeduplication } from '../formats/deduplication.js';
+import { readHistory } from '../formats/history.js';
+import { readLeakage } from '../formats/leakage.js';
+import { readMetrics } from '../formats/metrics.js';
+import { readModelSummary } from '../formats/model-summary.js';
 import type { ClassCountsView } from './class-counts.js';
 import { currentCounts, parseResampleMetadata } from './class-counts.js';
-import { parseHistory, parseTrainingFacts } from './history.js';
-import { parseDeduplication } from '../data/deduplication.js';
-import { parseLeakage } from './leakage.js';
-import { parseMetrics } from './metrics.js';
+import { historyRows, trainingFacts } from './history.js';
+import { leakageView } from './leakage.js';
+import { metricsView } from './metrics.js';
 import { protocolFindings } from './protocol.js';
-import { parseModelSummary } from './model-summary.js';
+import { modelSummaryView } from './model-summary.js';
 import type { ReportData } from './report-data.js';
 
 export interface ReportInputPaths {
@@ -19,10 +22,6 @@ export interface ReportInputPaths {
   history?: string;
   metrics?: string;
   reference?: string;
-}
-
-async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
 }
 
 /** The Arrow schema's metadata only: for a file-format dataset the footer is read, not the rows. */
@@ -53,8 +52,10 @@ export async function readClassCounts(path: string): Promise<ClassCountsView> {
   return { steps: [], current: currentCounts(classCounts(ds), ds.classes) };
 }
 
-function reason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** Why `path` could not be read, without repeating the path the note already names. */
+function reason(err: unknown, path: string): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
 }
 
 type Section = 'classCounts' | 'leakage' | 'deduplication' | 'model' | 'history' | 'metrics' | 'reference';
@@ -81,7 +82,7 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
       if (await read(path)) filled.push(section);
       else data.notes.push(`The ${what} at ${path} holds nothing this report can show.`);
     } catch (err) {
-      data.notes.push(`The ${what} at ${path} could not be read: ${reason(err)}`);
+      data.notes.push(`The ${what} at ${path} could not be read: ${reason(err, path)}`);
     }
   }
   await load('classCounts', paths.resampled, 'resampled dataset', async (p) => {
@@ -89,29 +90,29 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
     return data.classCounts.steps.length > 0 || (data.classCounts.current?.length ?? 0) > 0;
   });
   await load('leakage', paths.leakage, 'leakage report', async (p) => {
-    data.leakage = parseLeakage(await readJson(p));
-    return !!data.leakage;
+    data.leakage = leakageView(await readLeakage(p));
+    return true;
   });
   await load('deduplication', paths.deduplication, 'deduplication report', async (p) => {
-    data.deduplication = parseDeduplication(await readJson(p));
-    return !!data.deduplication;
+    data.deduplication = await readDeduplication(p);
+    return true;
   });
   await load('model', paths.summary, 'model summary', async (p) => {
-    data.model = parseModelSummary(await readJson(p));
-    return !!data.model && data.model.layers.length > 0;
+    data.model = modelSummaryView(await readModelSummary(p));
+    return data.model.layers.length > 0;
   });
   await load('history', paths.history, 'training history', async (p) => {
-    const json = await readJson(p);
-    data.history = parseHistory(json);
-    data.training = parseTrainingFacts(json);
+    const history = await readHistory(p);
+    data.history = historyRows(history);
+    data.training = trainingFacts(history);
     return data.history.length > 0;
   });
   await load('metrics', paths.metrics, 'metrics', async (p) => {
-    data.metrics = parseMetrics(await readJson(p));
+    data.metrics = metricsView(await readMetrics(p));
     return data.metrics.splits.length > 0;
   });
   await load('reference', paths.reference, 'reference metrics', async (p) => {
-    data.reference = parseMetrics(await readJson(p));
+    data.reference = metricsView(await readMetrics(p));
     return data.reference.splits.length > 0;
   });
   // Sections whose input held nothing usable are dropped, not shown empty.

@@ -1,6 +1,6 @@
 // Everything a report shows, gathered from the report stage's optional inputs and the pipeline's facts (only
 // those in the report's cache key: a cached report is shown by later runs and other machines).
-import type { DeduplicationReport } from '../data/deduplication.js';
+import type { DeduplicationReport } from '../formats/deduplication.js';
 import type { PipelineInfo } from '../stage.js';
 import type { ClassCountsView } from './class-counts.js';
 import type { EpochRow, TrainingFacts } from './history.js';
@@ -19,7 +19,7 @@ export interface ReportData {
   paperFigures?: boolean;
   classCounts?: ClassCountsView;
   leakage?: LeakageView;
-  /** What a deduplicate stage removed (src/data/deduplication.ts). */
+  /** What a deduplicate stage removed (its deduplication.json). */
   deduplication?: DeduplicationReport;
   /** Leaks in how train and evaluate used the splits (src/report/protocol.ts). */
   protocol?: ProtocolFinding[];

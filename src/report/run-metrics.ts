@@ -6,14 +6,15 @@
 //   <stage>.<split>.<metric>  evaluate.test.accuracy
 //   <stage>.<field>           train.bestValAccuracy (numbers in a stage's summary)
 //   leakage.leaky             1 when images are shared between splits, else 0
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { HEADLINE_METRICS, LEAKAGE_GATE, type HeadlineMetric } from '../config/gates.js';
+import { LEAKAGE_GATE } from '../config/gates.js';
+import { readOrUndefined } from '../formats/json-file.js';
+import { LEAKAGE_FILE, readLeakage } from '../formats/leakage.js';
+import { HEADLINE_METRICS, METRICS_FILE, readMetrics, type HeadlineMetric } from '../formats/metrics.js';
 import type { RunRecord } from '../runs/record.js';
 import type { ComparedRun } from './compare.js';
-import { leakageVerdict, parseLeakage } from './leakage.js';
-import { headlineSplit, parseMetrics, type SplitMetrics } from './metrics.js';
-
+import { leakageVerdict, leakageView } from './leakage.js';
+import { headlineSplit, metricsView, type SplitMetrics } from './metrics.js';
 
 export interface RunMetrics {
   /** The headline split of the last metrics.json in pipeline order. */
@@ -21,14 +22,6 @@ export interface RunMetrics {
   leakage?: { leaky: boolean; headline: string };
   /** Every number by its gate name (see above). */
   values: Record<string, number>;
-}
-
-async function readJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
 }
 
 function outputNamed(outputs: Record<string, string>, file: string): string | undefined {
@@ -43,9 +36,10 @@ export async function readRunMetrics(storeRoot: string, record: Pick<RunRecord, 
     for (const [field, value] of Object.entries(stage.summary ?? {})) {
       if (typeof value === 'number' && Number.isFinite(value)) values[`${id}.${field}`] = value;
     }
-    const metricsPath = outputNamed(stage.outputs, 'metrics.json');
-    if (metricsPath) {
-      const view = parseMetrics(await readJson(join(storeRoot, metricsPath)));
+    const metricsPath = outputNamed(stage.outputs, METRICS_FILE);
+    const metrics = metricsPath && (await readOrUndefined(readMetrics, join(storeRoot, metricsPath)));
+    if (metrics) {
+      const view = metricsView(metrics);
       const put = (split: SplitMetrics) => {
         for (const name of HEADLINE_METRICS) {
           const v = split[name];
@@ -61,14 +55,12 @@ export async function readRunMetrics(storeRoot: string, record: Pick<RunRecord, 
         for (const name of HEADLINE_METRICS) if (lead[name] !== undefined) result.headline[name] = lead[name];
       }
     }
-    const leakagePath = outputNamed(stage.outputs, 'leakage.json');
-    if (leakagePath) {
-      const view = parseLeakage(await readJson(join(storeRoot, leakagePath)));
-      if (view) {
-        const verdict = leakageVerdict(view);
-        result.leakage = { leaky: verdict.leaky, headline: verdict.headline };
-        values[LEAKAGE_GATE] = verdict.leaky ? 1 : 0;
-      }
+    const leakagePath = outputNamed(stage.outputs, LEAKAGE_FILE);
+    const leakage = leakagePath && (await readOrUndefined(readLeakage, join(storeRoot, leakagePath)));
+    if (leakage) {
+      const verdict = leakageVerdict(leakageView(leakage));
+      result.leakage = { leaky: verdict.leaky, headline: verdict.headline };
+      values[LEAKAGE_GATE] = verdict.leaky ? 1 : 0;
     }
   }
   return result;
@@ -80,8 +72,8 @@ export async function comparedRun(storeRoot: string, record: RunRecord): Promise
   for (const [stage, s] of Object.entries(record.stages)) {
     const path = s.outputs?.metrics;
     if (!path) continue;
-    const json = await readJson(join(storeRoot, path));
-    metrics[stage] = json === undefined ? undefined : parseMetrics(json);
+    const file = await readOrUndefined(readMetrics, join(storeRoot, path));
+    metrics[stage] = file && metricsView(file);
   }
   return { record, metrics };
 }
