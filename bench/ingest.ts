@@ -52,7 +52,7 @@ async function peakRssKiB(): Promise<number> {
 
 /** In the child: run the stage once and print one JSON line. */
 async function child(file: string): Promise<void> {
-  const { runStage } = await import('../test/support/stage-harness.js');
+  const { runStage } = await import('../harness/stage-harness.js');
   const stage = (await import('../stages/ingest-csv.js')).default;
   const started = performance.now();
   const result = await runStage(stage, { params: { path: file } });

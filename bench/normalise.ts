@@ -52,7 +52,7 @@ async function measure(path: string, mode: string): Promise<void> {
   const stage = (await import('../stages/normalise.js')).default;
   await import('../src/data/image-dataset.js');
   if (mode !== 'baseline') {
-    const { runStage } = await import('../test/support/stage-harness.js');
+    const { runStage } = await import('../harness/stage-harness.js');
     await runStage(stage, { params: { mode }, inputs: { data: path } });
   }
   const seconds = (performance.now() - started) / 1000;

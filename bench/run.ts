@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { remoteEnv, startS3Server } from '../test/support/s3-server-process.js';
+import { remoteEnv, startS3Server } from '../harness/s3-server-process.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const bin = join(root, 'bin', 'pipe.js');

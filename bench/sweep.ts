@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPipe, startWorker } from '../test/support/pipe-process.js';
-import { startRedis, type RedisServer } from '../test/support/redis-server.js';
-import { remoteEnv, startS3Server, type S3Server } from '../test/support/s3-server-process.js';
+import { startPipe, startWorker } from '../harness/pipe-process.js';
+import { startRedis, type RedisServer } from '../harness/redis-server.js';
+import { remoteEnv, startS3Server, type S3Server } from '../harness/s3-server-process.js';
 
 const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const bin = join(root, 'bin', 'pipe.js');

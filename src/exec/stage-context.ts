@@ -1,5 +1,5 @@
 // The one way a stage's context is built: by the executor for every run, and by tests that run one stage
-// module on its own (test/support/stage-harness.ts).
+// module on its own (harness/stage-harness.ts).
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { InputArtifact, PipelineInfo, Stage, StageContext } from '../stage.js';

@@ -2,7 +2,7 @@
 // code, a message that names the place, no stack trace, and a store that `pipe cache verify` finds sound.
 import assert from 'node:assert/strict';
 import type { SpawnSyncReturns } from 'node:child_process';
-import type { ToyProject } from './toy-project.js';
+import type { ToyProject } from '../../harness/toy-project.js';
 
 /** A line of a JavaScript stack trace ("    at fn (file.js:1:2)"). */
 const STACK_LINE = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;

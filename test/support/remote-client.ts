@@ -18,8 +18,8 @@ import { after, before } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RunRecord } from '../../src/runs/record.js';
-import { BUCKET, remoteEnv, startS3Server, type S3Server } from './s3-server-process.js';
-import { spawnPipe, type ToyProject } from './toy-project.js';
+import { BUCKET, remoteEnv, startS3Server, type S3Server } from '../../harness/s3-server-process.js';
+import { spawnPipe, type ToyProject } from '../../harness/toy-project.js';
 
 export type Transport = 's3' | 'folder';
 export const TRANSPORTS: Transport[] = ['s3', 'folder'];

@@ -4,7 +4,7 @@
 // as they happen; the harness result is written to resultFile when the stage finishes.
 import { readFile, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { runStage } from './stage-harness.js';
+import { runStage } from '../../harness/stage-harness.js';
 import type { Stage } from '../../src/stage.js';
 import type { BackendName } from '../../src/tf/backend.js';
 

@@ -4,7 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PIPE_BIN, REPO_ROOT } from './toy-project.js';
+import { PIPE_BIN, REPO_ROOT } from '../../harness/toy-project.js';
 
 export const TINY_PIPELINE = join(REPO_ROOT, 'test', 'fixtures', 'use', 'tiny.yaml');
 

@@ -56,6 +56,11 @@ export interface BlobSource {
  * are the protocol's (the signal aborts when one passes). Faults throw.
  */
 export interface BlobStore {
+  /**
+   * Load what the transport needs before its first request (S3: the SDK). Awaited outside every deadline: loading
+   * a large library on a busy machine is not the server being slow.
+   */
+  open?(): Promise<void>;
   /** The object's body and size (when known), or undefined when there is no such object. */
   get(key: string, signal: AbortSignal): Promise<{ body: Readable; size?: number } | undefined>;
   /** Write an object whole: a reader sees the old object (or none) or all of the new one, never part of it. */
@@ -160,11 +165,14 @@ export class RemoteCacheTier implements RemoteTier {
   }
 
   /** One call of the blob store, answered within `timeoutMs` (the request deadline by default) unless `signal` stops it first. */
-  private call<T>(work: (signal: AbortSignal) => Promise<T>, options: CallOptions = {}): Promise<T> {
+  private async call<T>(work: (signal: AbortSignal) => Promise<T>, options: CallOptions = {}): Promise<T> {
     const ms = options.timeoutMs ?? this.settings.timeoutMs;
     const late = options.late ?? (() => `no answer within ${formatMs(ms)} (PIPE_REMOTE_CACHE_TIMEOUT)`);
+    await (this.opened ??= this.blobs.open?.());
     return withDeadline(ms, late, options.signal, work);
   }
+
+  private opened?: Promise<void>;
 
   /** The deadline of a transfer of `size` bytes: the request deadline plus the size at the slowest accepted rate. */
   private transferMs(size: number): number {

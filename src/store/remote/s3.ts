@@ -34,6 +34,10 @@ export class S3BlobStore implements BlobStore {
     this.prefix = parsed.prefix ? `${parsed.prefix}/` : '';
   }
 
+  async open(): Promise<void> {
+    await this.loadSdk();
+  }
+
   /** The SDK loads on the first request (it is large): a run whose stages are all cached here never loads it. */
   private loadSdk(): Promise<{ s3: typeof import('@aws-sdk/client-s3'); client: S3Client }> {
     this.sdk ??= (async () => {

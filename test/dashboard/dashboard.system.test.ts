@@ -1,0 +1,456 @@
+// `pipe ui`: the dashboard server as a child process over a store of real tiny-pipeline runs, driven over HTTP
+// and in the system Chromium as a user would: sorting, picking runs to compare, a run's curves growing live.
+// Safety: loopback by default, a token anywhere else, nothing read outside the store, nothing written to it,
+// every name from the data shown as text, a damaged run record shown as damaged.
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import type { RunRecord } from '../../src/runs/record.js';
+import { launchChromium } from '../support/chromium.js';
+import { startPipe, type PipeProcess } from '../../harness/pipe-process.js';
+import { pipeWithStore, TINY_PIPELINE, type PipeRunner } from '../support/tiny-pipeline.js';
+import { REPO_ROOT } from '../../harness/toy-project.js';
+
+const PAYLOAD_IMG = '<img src=x onerror="window.__xss=1">';
+const PAYLOAD_SCRIPT = '</script><script>window.__xss=2</script>';
+const EVIL_NAME = `tiny ${PAYLOAD_IMG}${PAYLOAD_SCRIPT}`;
+const EVIL_ID = '2026-01-01T00-00-00-000Z-e71c';
+const DAMAGED_ID = '2026-01-02T00-00-00-000Z-dead';
+
+/** `pipe ui` over `store`, once it has printed its URL. */
+async function startUi(store: string, args: string[] = []): Promise<{ ui: PipeProcess; url: URL }> {
+  const ui = startPipe(REPO_ROOT, ['ui', '--port', '0', ...args], { PIPE_ARTIFACTS: store });
+  const line = await ui.waitFor(/http:\/\/\S+/);
+  return { ui, url: new URL(/http:\/\/\S+/.exec(line)![0]) };
+}
+
+/** Every file under `dir` with its size and modification time: what "nothing was written" is checked against. */
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const path = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    const s = await stat(path).catch(() => undefined);
+    out.push(`${path} ${s?.size} ${s?.mtimeMs}`);
+  }
+  return out.sort();
+}
+
+describe('pipe ui (dashboard)', () => {
+  let runner: PipeRunner;
+  let runs: RunRecord[];
+  let ui: PipeProcess;
+  let base: URL;
+  let outside: string;
+
+  const get = (path: string, init: RequestInit = {}) => fetch(new URL(path, base), init);
+
+  before(async () => {
+    runner = await pipeWithStore('pipe-ui-');
+    runs = [];
+    for (const epochs of [1, 3, 2]) {
+      const run = runner.pipe(['run', TINY_PIPELINE, '--json', '--set', `train.epochs=${epochs}`]);
+      assert.equal(run.status, 0, run.stderr);
+      runs.push(JSON.parse(run.stdout) as RunRecord);
+    }
+    // A run record from a shared store with script payloads in its pipeline name, a param and a class name.
+    const evil: RunRecord = structuredClone(runs[0]);
+    evil.id = EVIL_ID;
+    evil.startedAt = '2026-01-01T00:00:00.000Z';
+    evil.finishedAt = '2026-01-01T00:00:09.000Z';
+    evil.pipeline.name = EVIL_NAME;
+    evil.stages.train.params = { ...evil.stages.train.params, note: PAYLOAD_IMG + PAYLOAD_SCRIPT };
+    const metrics = await readFile(join(runner.store, evil.stages.evaluate.outputs.metrics), 'utf8');
+    const evilMetrics = join('entries', 'e7', 'e71c', 'out', 'metrics.json');
+    await mkdir(join(runner.store, 'entries', 'e7', 'e71c', 'out'), { recursive: true });
+    await writeFile(join(runner.store, evilMetrics), metrics.replaceAll('"Happy"', JSON.stringify(PAYLOAD_IMG + PAYLOAD_SCRIPT)));
+    evil.stages.evaluate.outputs = { metrics: evilMetrics };
+    evil.stages.report.outputs = { html: 'entries/e7/e71c/out/report.html' };
+    delete evil.metrics;
+    await mkdir(join(runner.store, 'runs', EVIL_ID));
+    await writeFile(join(runner.store, 'runs', EVIL_ID, 'run.json'), JSON.stringify(evil));
+    // A run killed while its record was copied: the JSON stops half-way.
+    const whole = await readFile(join(runner.store, 'runs', runs[0].id, 'run.json'), 'utf8');
+    await mkdir(join(runner.store, 'runs', DAMAGED_ID));
+    await writeFile(join(runner.store, 'runs', DAMAGED_ID, 'run.json'), whole.slice(0, whole.length / 2));
+    // A file outside the store, and links in the store that lead to it.
+    outside = join(tmpdir(), `pipe-ui-outside-${process.pid}`);
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(outside, 'secret.txt'), 'outside the store\n');
+    await symlink(join(outside, 'secret.txt'), join(runner.store, 'entries', 'e7', 'e71c', 'out', 'report.html'));
+    await symlink(outside, join(runner.store, 'entries', 'e7', 'outside-dir'));
+    ({ ui, url: base } = await startUi(runner.store));
+  });
+
+  after(async () => {
+    await ui?.stop();
+    await rm(runner.store, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
+  });
+
+  it('explains itself in --help and is listed by pipe --help', () => {
+    const help = runner.pipe(['ui', '--help']);
+    assert.equal(help.status, 0);
+    assert.match(help.stdout, /Usage: pipe ui \[--port 7007\] \[--host 127\.0\.0\.1\] \[--open\]/);
+    assert.match(help.stdout, /needs a token/);
+    assert.match(runner.pipe(['--help']).stdout, /\n {2}ui {8}a local dashboard/);
+  });
+
+  it('serves on 127.0.0.1 by default and prints its URL', async () => {
+    assert.equal(base.hostname, '127.0.0.1');
+    assert.equal(base.search, '', 'no token on loopback');
+    const other = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (other) {
+      await assert.rejects(fetch(`http://${other.address}:${base.port}/api/runs`), 'not reachable on another address');
+    }
+    // A page elsewhere that rebinds its own name to 127.0.0.1 is not answered.
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolve, reject) =>
+      request({ host: '127.0.0.1', port: base.port, path: '/api/runs', headers: { host: `evil.example:${base.port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+        .on('error', reject)
+        .end(),
+    );
+    assert.equal(status, 403);
+  });
+
+  it('lists every run in one compact response, the damaged record as damaged, and keeps serving', async () => {
+    const res = await get('/api/runs');
+    assert.equal(res.status, 200);
+    const list = (await res.json()) as { params: string[]; runs: { id: string; pipeline: string; params: Record<string, unknown>; accuracy?: number; leaky?: boolean }[]; damaged: string[] };
+    assert.deepEqual(
+      list.runs.map((r) => r.id),
+      [...runs].sort((a, b) => (a.startedAt < b.startedAt ? 1 : -1)).map((r) => r.id).concat(EVIL_ID),
+    );
+    assert.deepEqual(list.damaged, [DAMAGED_ID]);
+    assert.ok(list.params.includes('train.epochs'), list.params.join(', '));
+    const second = list.runs.find((r) => r.id === runs[1].id)!;
+    assert.equal(second.params['train.epochs'], 3);
+    assert.equal(typeof second.accuracy, 'number');
+    assert.equal(second.leaky, false);
+    assert.equal((await get(`/api/runs/${DAMAGED_ID}`)).status, 404);
+    assert.equal((await get(`/api/compare?runs=${Array(21).fill(runs[0].id).join(',')}`)).status, 400, 'at most 20 compared');
+    assert.equal((await get('/api/runs')).status, 200, 'still serving after the damaged record was asked for');
+  });
+
+  it('serves the run page data: epochs from history.json with lr and training time, the confusion matrix and the report link', async () => {
+    const detail = (await (await get(`/api/runs/${runs[1].id}`)).json()) as {
+      epochs: { epoch: number; lr?: number; elapsed?: number; valLoss?: number }[];
+      confusion: { classes: string[]; matrix: number[][] }[];
+      report?: string;
+    };
+    assert.deepEqual(detail.epochs.map((e) => e.epoch), [1, 2, 3]);
+    assert.ok(detail.epochs.every((e) => typeof e.lr === 'number' && typeof e.elapsed === 'number' && typeof e.valLoss === 'number'));
+    assert.equal(detail.confusion[0].classes.length, 7);
+    assert.equal(detail.confusion[0].matrix.length, 7);
+    const report = await get(detail.report!);
+    assert.equal(report.status, 200);
+    assert.match(report.headers.get('content-type')!, /text\/html/);
+    assert.match(report.headers.get('content-security-policy')!, /sandbox/);
+    assert.match(await report.text(), /<html/);
+  });
+
+  it('reads no file outside the store: .., encoded %2e%2e%2f, absolute paths and links leading out', async () => {
+    const attempts = [
+      '/store/../../../etc/passwd',
+      '/store/..%2f..%2f..%2fetc%2fpasswd',
+      '/store/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd',
+      '/store/%2e%2e/%2e%2e/etc/passwd',
+      '/store/%2Fetc%2Fpasswd',
+      `/store/${encodeURIComponent(join(outside, 'secret.txt'))}`,
+      '/store/entries/e7/e71c/out/report.html',
+      '/store/entries/e7/outside-dir/secret.txt',
+      '/api/runs/..%2f..%2fetc',
+      '/assets/..%2f..%2f..%2fpackage.json',
+      '/vendor/..%2fvega.min.js',
+      '/store/%E0%A4%A',
+      '/api/runs/%E0%A4%A',
+    ];
+    for (const path of attempts) {
+      // Sent as written: fetch would resolve the dot segments itself.
+      const { request } = await import('node:http');
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) =>
+        request({ host: '127.0.0.1', port: base.port, path }, (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        })
+          .on('error', reject)
+          .end(),
+      );
+      assert.ok(status === 404 || status === 400 || status === 403, `${path}: ${status}`);
+      assert.doesNotMatch(body, /root:|outside the store|"name": "pipe"/, path);
+    }
+    // The evil run's report link points at the link leading out: it is not served either.
+    const detail = (await (await get(`/api/runs/${EVIL_ID}`)).json()) as { report?: string };
+    assert.equal(detail.report, '/store/entries/e7/e71c/out/report.html');
+    assert.equal((await get(detail.report)).status, 404);
+    // A file inside the store is served.
+    assert.equal((await get(`/store/runs/${runs[0].id}/run.json`)).status, 200);
+  });
+
+  it('is read-only: browsing every page writes nothing to the store, and writes are refused', async (t) => {
+    const before = await snapshot(runner.store);
+    const launched = await launchChromium();
+    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    const { browser } = launched;
+    try {
+      const page = await browser.newPage();
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector('#runs tbody tr');
+      await page.goto(new URL(`/#/run/${runs[1].id}`, base).href);
+      await page.waitForSelector('figure.chart svg');
+      await page.goto(new URL(`/#/compare/${runs.map((r) => r.id).join(',')}`, base).href);
+      await page.waitForSelector('#metric-deltas');
+    } finally {
+      await browser.close();
+    }
+    for (const method of ['POST', 'PUT', 'DELETE']) assert.equal((await get(`/store/runs/${runs[0].id}/run.json`, { method })).status, 405);
+    assert.deepEqual(await snapshot(runner.store), before);
+    t.diagnostic(`${before.length} store files unchanged`);
+  });
+
+  describe('in the browser', () => {
+    let browser: Browser;
+    let page: Page;
+    const errors: string[] = [];
+
+    before(async () => {
+      const launched = await launchChromium();
+      assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+      browser = launched.browser;
+      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
+    });
+    after(() => browser?.close());
+
+    const rowOrder = () => page.$$eval('#runs tbody tr[data-run]', (rows) => rows.map((r) => r.getAttribute('data-run')));
+    const realRuns = async () => (await rowOrder()).filter((id) => id !== EVIL_ID);
+
+    it('shows every run, sorts on a column and filters on any text, from one API request', async () => {
+      const requests: string[] = [];
+      const onRequest = (r: { url(): string }) => requests.push(new URL(r.url()).pathname);
+      page.on('request', onRequest);
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      page.off('request', onRequest);
+      assert.deepEqual(requests.filter((p) => p.startsWith('/api/')), ['/api/runs']);
+      assert.ok(requests.every((p) => !p.startsWith('http')), 'nothing from elsewhere');
+      assert.equal((await rowOrder()).length, 4);
+      assert.equal(await page.$$eval('#runs tr.damaged', (rows) => rows.map((r) => r.getAttribute('data-damaged')).join()), DAMAGED_ID);
+      assert.match((await page.textContent('#runs tr.damaged'))!, /damaged/);
+
+      const byEpochs = (epochs: number[]) => epochs.map((e) => runs.find((r) => r.stages.train.params.epochs === e)!.id);
+      await page.click('button[data-sort="param:train.epochs"]');
+      assert.deepEqual(await realRuns(), byEpochs([1, 2, 3]));
+      await page.click('button[data-sort="param:train.epochs"]');
+      assert.deepEqual(await realRuns(), byEpochs([3, 2, 1]));
+
+      await page.fill('#filter', 'e71c');
+      assert.deepEqual(await rowOrder(), [EVIL_ID]);
+      await page.fill('#filter', '');
+      assert.equal((await rowOrder()).length, 4);
+    });
+
+    it('compares 3 picked runs: overlaid curves with one series a run and a point an epoch, deltas, params, matrices', async () => {
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      for (const r of runs) await page.check(`input[type=checkbox][data-run="${r.id}"]`);
+      await page.click('#compare');
+      await page.waitForSelector('figure[data-chart="learning rate"] svg .mark-line path', { state: 'attached' });
+      const lr = await page.$eval('figure[data-chart="learning rate"]', (f) => ({
+        series: Number(f.getAttribute('data-series')),
+        points: JSON.parse(f.getAttribute('data-points')!) as Record<string, number>,
+        paths: f.querySelectorAll('svg .mark-line.role-mark path').length,
+      }));
+      assert.equal(lr.series, 3);
+      assert.equal(lr.paths, 3);
+      // The runs in the order of the runs page (newest first): epochs 2, 3, 1.
+      assert.deepEqual(Object.values(lr.points), [2, 3, 1]);
+      const loss = await page.$eval('figure[data-chart="loss"]', (f) => Number(f.getAttribute('data-series')));
+      assert.equal(loss, 6, 'loss and val_loss of each run');
+      const colours = await page.$$eval('figure[data-chart="loss"] svg .mark-line.role-mark path', (paths) => new Set(paths.map((p) => p.getAttribute('stroke'))).size);
+      assert.equal(colours, 3, 'one colour a run');
+      await page.selectOption('#x-axis', 'elapsed');
+      await page.waitForSelector('figure[data-chart="learning rate"] svg .mark-line path', { state: 'attached' });
+      assert.match((await page.textContent('figure[data-chart="learning rate"]'))!, /training time \(s\)/);
+      assert.equal(await page.$eval('figure[data-chart="learning rate"]', (f) => f.getAttribute('data-points')), JSON.stringify(lr.points));
+      assert.equal(await page.$$eval('#metric-deltas tbody tr', (rows) => rows.length > 0), true);
+      assert.match((await page.textContent('#metric-deltas'))!, /\((\+|−)[\d.]+ pt\)/);
+      assert.match((await page.textContent('#param-diffs'))!, /train\.epochs/);
+      assert.equal(await page.$$eval('#compare-confusion table.confusion', (t) => t.length), 3);
+      assert.deepEqual(errors, []);
+    });
+
+    it('shows script payloads in a pipeline name, a param and a class name as text, and runs none', async () => {
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      await page.goto(new URL(`/#/run/${EVIL_ID}`, base).href);
+      await page.waitForSelector('table.confusion');
+      const runText = (await page.textContent('main'))!;
+      assert.ok(runText.includes(EVIL_NAME), 'the pipeline name, as written');
+      assert.ok(runText.includes(`note=${PAYLOAD_IMG}${PAYLOAD_SCRIPT}`), 'the param, as written');
+      assert.ok((await page.textContent('table.confusion'))!.includes(PAYLOAD_IMG + PAYLOAD_SCRIPT), 'the class name, as written');
+      await page.goto(new URL(`/#/compare/${EVIL_ID},${runs[0].id}`, base).href);
+      await page.waitForSelector('#compare-confusion table.confusion');
+      assert.ok((await page.textContent('#param-diffs'))!.includes(PAYLOAD_IMG + PAYLOAD_SCRIPT));
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector(`#runs tr[data-run="${EVIL_ID}"]`);
+      assert.ok((await page.textContent(`#runs tr[data-run="${EVIL_ID}"]`))!.includes(EVIL_NAME));
+      assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no payload ran');
+      assert.equal(await page.$$eval('main img, main script', (els) => els.length), 0, 'no element made from data');
+    });
+
+    it("grows a training run's curves in the open page as epochs end, without reloading", async () => {
+      await page.goto(new URL('/#/', base).href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      await page.evaluate(() => ((window as unknown as { __loaded: string }).__loaded = 'this page'));
+      const training = startPipe(REPO_ROOT, ['run', TINY_PIPELINE, '--set', 'train.epochs=400'], { PIPE_ARTIFACTS: runner.store });
+      try {
+        await training.waitFor(/train: epoch 1\/400/);
+        // The list refreshes itself: the new run appears as running; open it as a user would.
+        const link = await page.waitForSelector('#runs tbody tr[data-run]:has(.status-running) a', { timeout: 60_000 });
+        await link.click();
+        await page.waitForFunction(() => Number(document.querySelector('#epoch-count')?.getAttribute('data-epochs')) > 0, undefined, { timeout: 60_000, polling: 200 });
+        const first = Number(await page.getAttribute('#epoch-count', 'data-epochs'));
+        await page.waitForFunction(
+          (n) => Number(document.querySelector('#epoch-count')?.getAttribute('data-epochs')) > n + 1,
+          first,
+          { timeout: 60_000, polling: 200 },
+        );
+        const later = await page.$eval('figure[data-chart="loss"]', (f) => JSON.parse(f.getAttribute('data-points')!) as Record<string, number>);
+        assert.ok(Object.values(later).every((n) => n > first), JSON.stringify(later));
+        assert.match((await page.textContent('#epoch-count'))!, /live/);
+        assert.equal(await page.evaluate(() => (window as unknown as { __loaded?: string }).__loaded), 'this page', 'not reloaded');
+      } finally {
+        await training.stop();
+      }
+      // The run ends interrupted: the page says so and stops listening.
+      await page.waitForFunction(() => document.querySelector('#run-status')?.textContent === 'interrupted', undefined, { timeout: 60_000, polling: 200 });
+      assert.deepEqual(errors, []);
+    });
+  });
+
+  it('--open hands the URL to the platform opener (xdg-open here)', { skip: process.platform !== 'linux' && 'xdg-open is the opener on Linux only', timeout: 60_000 }, async () => {
+    const bin = await mkdtemp(join(tmpdir(), 'pipe-ui-opener-'));
+    const opened = join(bin, 'opened.txt');
+    await writeFile(join(bin, 'xdg-open'), `#!/bin/sh\nprintf '%s' "$1" > ${JSON.stringify(opened)}.tmp && mv ${JSON.stringify(opened)}.tmp ${JSON.stringify(opened)}\n`, { mode: 0o755 });
+    const server = startPipe(REPO_ROOT, ['ui', '--port', '0', '--open'], { PIPE_ARTIFACTS: runner.store, PATH: `${bin}:${process.env.PATH}` });
+    try {
+      const url = /http:\/\/\S+/.exec(await server.waitFor(/http:\/\/\S+/))![0];
+      // The opener runs on its own: wait for its file (an event on the folder, not a delay).
+      const { watch } = await import('node:fs');
+      await new Promise<void>((resolve) => {
+        const watcher = watch(bin, (_, name) => name === 'opened.txt' && (watcher.close(), resolve()));
+        void stat(opened).then(() => (watcher.close(), resolve()), () => undefined);
+      });
+      assert.equal(await readFile(opened, 'utf8'), url);
+    } finally {
+      await server.stop();
+      await rm(bin, { recursive: true, force: true });
+    }
+  });
+
+  it('serves an empty list over a store that does not exist yet, and does not make it', async () => {
+    const missing = join(tmpdir(), `pipe-ui-missing-${process.pid}`);
+    const { ui: server, url } = await startUi(missing);
+    try {
+      const list = (await (await fetch(new URL('/api/runs', url))).json()) as { runs: unknown[]; damaged: unknown[] };
+      assert.deepEqual([list.runs, list.damaged], [[], []]);
+      await assert.rejects(stat(missing), { code: 'ENOENT' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('lists a store of 400 runs in one request and one table', async () => {
+    const many = await mkdtemp(join(tmpdir(), 'pipe-ui-many-'));
+    const template = runs[0];
+    for (let i = 0; i < 400; i++) {
+      const record: RunRecord = structuredClone(template);
+      record.id = `2026-02-01T00-00-00-${String(i).padStart(3, '0')}Z-${(0x1000 + i).toString(16)}`;
+      record.startedAt = `2026-02-01T00:00:00.${String(i).padStart(3, '0')}Z`;
+      record.stages.train.params = { ...record.stages.train.params, epochs: 1 + (i % 7) };
+      await mkdir(join(many, 'runs', record.id), { recursive: true });
+      await writeFile(join(many, 'runs', record.id, 'run.json'), JSON.stringify(record));
+    }
+    const { ui: server, url } = await startUi(many);
+    const launched = await launchChromium();
+    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    try {
+      const page = await launched.browser.newPage();
+      const api: string[] = [];
+      page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path.startsWith('/api/')) api.push(path);
+      });
+      await page.goto(url.href);
+      await page.waitForSelector('#runs tbody tr[data-run]');
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      assert.deepEqual(api, ['/api/runs']);
+      await page.click('button[data-sort="param:train.epochs"]');
+      const epochs = await page.$$eval('#runs tbody tr[data-run]', (rows) => {
+        const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
+        return rows.map((row) => Number(row.children[column].textContent));
+      });
+      assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b));
+      assert.deepEqual([epochs[0], epochs[399]], [1, 7]);
+    } finally {
+      await launched.browser.close();
+      await server.stop();
+      await rm(many, { recursive: true, force: true });
+    }
+  });
+
+  describe('on another address', () => {
+    let exposed: PipeProcess;
+    let url: URL;
+    before(async () => {
+      ({ ui: exposed, url } = await startUi(runner.store, ['--host', '0.0.0.0']));
+    });
+    after(() => exposed?.stop());
+
+    it('prints a token in its URL and refuses every request without it (403)', async () => {
+      const token = url.searchParams.get('token');
+      assert.ok(token && token.length >= 32, url.href);
+      const at = (path: string) => new URL(path, `http://127.0.0.1:${url.port}`).href;
+      for (const path of ['/', '/api/runs', `/api/runs/${runs[0].id}`, '/assets/main.js', '/vendor/vega.min.js', `/store/runs/${runs[0].id}/run.json`]) {
+        assert.equal((await fetch(at(path))).status, 403, path);
+        assert.equal((await fetch(at(`${path}${path.includes('?') ? '&' : '?'}token=wrong${token.slice(5)}`))).status, 403, path);
+      }
+      const opened = await fetch(at(`/?token=${token}`));
+      assert.equal(opened.status, 200);
+      const cookie = opened.headers.get('set-cookie')!.split(';')[0];
+      assert.equal((await fetch(at('/api/runs'), { headers: { cookie } })).status, 200, 'the page goes on with the cookie');
+      assert.equal((await fetch(at('/api/runs'), { headers: { cookie: 'pipe_ui_token=nope' } })).status, 403);
+    });
+
+    it('works in a browser opened on the printed URL', async () => {
+      const launched = await launchChromium();
+      assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+      try {
+        const page = await launched.browser.newPage();
+        const refused: string[] = [];
+        page.on('response', (r) => {
+          if (r.status() === 403) refused.push(r.url());
+        });
+        await page.goto(url.href.replace('0.0.0.0', '127.0.0.1'));
+        await page.waitForSelector(`#runs tbody tr[data-run="${runs[0].id}"]`);
+        await page.goto(new URL(`/#/run/${runs[1].id}`, url.href.replace('0.0.0.0', '127.0.0.1')).href.replace(/\?token=[^#]*/, ''));
+        await page.waitForSelector('figure[data-chart="loss"] svg', { state: 'attached' });
+        assert.deepEqual(refused, []);
+      } finally {
+        await launched.browser.close();
+      }
+    });
+  });
+});
