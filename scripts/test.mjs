@@ -3,7 +3,7 @@
 //   node scripts/test.mjs            every test (npm test, CI)
 //   node scripts/test.mjs --unit     the unit tests only: files not named *.system.test.js (npm run test:unit)
 //   node scripts/test.mjs store/     only the files whose path under test/ contains one of the arguments
-// System tests start processes: the CLI, Redis, an S3 server, a browser. Unit tests start none; a guard loaded
+// System tests start processes (the CLI, Redis, an S3 server, a browser) or train whole models. Unit tests start none; a guard loaded
 // into each unit test file (test/support/unit-guard) makes a process or a listening server there an error.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
