@@ -60,6 +60,7 @@ function gallery(s: EvaluatedSplit, items: Item[], id: string, limit: number): H
     'div',
     { id, class: 'gallery', 'data-count': String(items.length) },
     ...shown.map((item) => tile(s, item.i)),
+    items.length === 0 ? el('p', { class: 'muted' }, 'no images: no row is in this cell') : null,
     items.length > shown.length ? el('p', { class: 'muted' }, `and ${items.length - shown.length} more, less confident`) : null,
   );
 }
