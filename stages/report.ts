@@ -9,6 +9,7 @@ import { HISTORY_KIND } from '../src/formats/history.js';
 import { LEAKAGE_KIND } from '../src/formats/leakage.js';
 import { METRICS_KIND } from '../src/formats/metrics.js';
 import { MODEL_SUMMARY_KIND } from '../src/formats/model-summary.js';
+import { PREDICTIONS_KIND } from '../src/formats/predictions.js';
 
 export interface ReportParams {
   title: string;
@@ -19,11 +20,12 @@ export interface ReportParams {
 
 export default defineStage<ReportParams>({
   name: 'report',
-  version: '2',
+  version: '3',
   description:
     'Writes report.html (self-contained: inline CSS and SVG charts, works offline), summary.md for a CI job summary, ' +
     'and charts as SVG and PNG: run summary, class counts before/after resampling, leakage verdict, model table, ' +
-    'accuracy and loss curves, confusion matrix, per-class metrics, and a comparison with reference metrics.',
+    'accuracy and loss curves, confusion matrix, per-class metrics and precision-recall curves, the most confident ' +
+    'mistakes with their images, and a comparison with reference metrics.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -58,13 +60,15 @@ export default defineStage<ReportParams>({
     history: { description: 'history.json of a train stage (loss and accuracy per epoch).', optional: true, accepts: [HISTORY_KIND] },
     metrics: { description: 'metrics.json of an evaluate stage.', optional: true, accepts: [METRICS_KIND] },
     reference: { description: 'Another metrics.json to show beside `metrics` (e.g. the leaky protocol).', optional: true, accepts: [METRICS_KIND] },
+    predictions: { description: 'predictions.json of an evaluate stage: precision-recall curves per class and the most confident mistakes.', optional: true, accepts: [PREDICTIONS_KIND] },
+    images: { description: 'The dataset the evaluate stage scored, for the images of its mistakes.', optional: true, accepts: ['dataset'] },
   },
   // The pipeline's name and backend are shown; the stages it describes are upstream (their keys are in its key).
   runtime: ['pipeline'],
   outputs: {
     html: { file: 'report.html', kind: 'report', description: 'The report, one self-contained HTML file.' },
     markdown: { file: 'summary.md', kind: 'text', description: 'Headline metrics, leakage verdict and class counts in Markdown.' },
-    charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss, learning-rate and confusion charts as .svg and .png (those with data).' },
+    charts: { file: 'charts/', kind: 'charts', description: 'accuracy, loss, learning-rate, confusion and precision-recall (pr) charts as .svg and .png (those with data).' },
   },
   gateMetrics: () => ({ summary: ['notes', 'accuracy'] }),
   async run(ctx) {
@@ -94,6 +98,8 @@ export default defineStage<ReportParams>({
       history: path('history'),
       metrics: path('metrics'),
       reference: path('reference'),
+      predictions: path('predictions'),
+      images: path('images'),
     });
     for (const note of data.notes) ctx.log.info(note);
 
@@ -103,6 +109,7 @@ export default defineStage<ReportParams>({
       loss: data.history && charts.lossChartSpec(data.history),
       lr: data.history && charts.learningRateChartSpec(data.history),
       confusion: lead && charts.confusionChartSpec(lead),
+      pr: data.predictions && charts.precisionRecallChartSpec(data.predictions.curves, data.predictions.split),
     };
     const chartsDir = ctx.output('charts');
     await mkdir(chartsDir, { recursive: true });

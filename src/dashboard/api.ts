@@ -9,6 +9,8 @@ export interface RunSummary {
   id: string;
   pipeline: string;
   variant?: string;
+  /** The sweep the run is a variant of (its page: /api/sweeps/<id>). */
+  sweep?: string;
   status: string;
   startedAt: string;
   /** Wall time, once the run recorded its end. */
@@ -60,6 +62,62 @@ export interface RunDetail {
   confusion: ConfusionView[];
   /** URL of the run's HTML report, served from the store, when it has one. */
   report?: string;
+  /** Whether an evaluate stage of the run wrote predictions (its mistakes page has something to show). */
+  mistakes: boolean;
+}
+
+/** One evaluated split: every scored row with its true and predicted class and probabilities (predictions.json). */
+export interface EvaluatedSplit {
+  stage: string;
+  split: string;
+  classes: string[];
+  /** URL prefix of the scored images, `${images}${row}.png`; absent when the evaluated dataset is not in the store. */
+  images?: string;
+  rows: number[];
+  source: number[];
+  truth: number[];
+  predicted: number[];
+  probabilities: number[][];
+}
+
+/** A group of identical or near-identical images the leakage check found, with its thumbnail strip. */
+export interface LeakGroup {
+  kind: 'exact' | 'near';
+  /** "train × test", or one split name for copies within it. */
+  pair: string;
+  size: number;
+  labelConflict: boolean;
+  rows: { row?: number; source?: number; split: string; label: string }[];
+  /** A PNG data: URL (only those the leakage-check stage drew). */
+  thumbnail?: string;
+}
+
+export interface MistakesDetail {
+  run: RunSummary;
+  splits: EvaluatedSplit[];
+  leaks: LeakGroup[];
+}
+
+/** One variant of a sweep: its values of the swept params and every gate-able number. */
+export interface SweepVariant {
+  id: string;
+  variant: string;
+  status: string;
+  params: Record<string, Leaf>;
+  values: Record<string, number>;
+}
+
+export interface SweepDetail {
+  id: string;
+  pipeline: string;
+  /** The swept param paths (train.epochs, build.layers[0].conv2d.filters), in the sweep's order. */
+  params: string[];
+  /** Numbers every variant has, those that differ between them first. */
+  metrics: string[];
+  /** The metric shown first: the headline split's accuracy where the variants have it. */
+  metric?: string;
+  /** The latest run of each variant, in the sweep's order. */
+  variants: SweepVariant[];
 }
 
 export interface CompareDetail {

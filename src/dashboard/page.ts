@@ -1,17 +1,26 @@
 // The dashboard's one HTML page and its styles. The page is a shell: src/dashboard/web/main.ts builds
 // everything in it from the API, with text nodes only (names, params and class names come from users' files).
 
-export const PAGE_HTML = `<!doctype html>
-<html lang="en">
+/**
+ * The page served by `pipe ui`, or (`exported`) the index.html of a static export: files beside it, relative
+ * links, the page script as one classic script (file:// pages cannot load modules) and its own CSP.
+ */
+export function pageHtml(exported = false): string {
+  const base = exported ? '' : '/';
+  const csp = exported
+    ? `\n<meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'">`
+    : '';
+  return `<!doctype html>
+<html lang="en"${exported ? ' data-site="static"' : ''}>
 <head>
 <meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="viewport" content="width=device-width, initial-scale=1">${csp}
 <title>pipe ui</title>
-<link rel="stylesheet" href="/assets/style.css">
-<script src="/vendor/vega.min.js"></script>
-<script src="/vendor/vega-lite.min.js"></script>
-<script src="/vendor/vega-embed.min.js"></script>
-<script type="module" src="/assets/main.js"></script>
+<link rel="stylesheet" href="${base}assets/style.css">
+<script src="${base}vendor/vega.min.js"></script>
+<script src="${base}vendor/vega-lite.min.js"></script>
+<script src="${base}vendor/vega-embed.min.js"></script>
+<script ${exported ? 'defer' : 'type="module"'} src="${base}assets/main.js"></script>
 </head>
 <body>
 <header><a href="#/" class="brand">pipe ui</a><nav><a href="#/">Runs</a></nav><span id="store"></span></header>
@@ -19,6 +28,9 @@ export const PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `;
+}
+
+export const PAGE_HTML = pageHtml();
 
 export const PAGE_CSS = `
 :root { --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #fff; --head: #f6f8fa; --bad: #cf222e; --good: #1a7f37; }
@@ -43,7 +55,19 @@ tr.damaged td { color: var(--bad); }
 .charts { display: flex; flex-wrap: wrap; gap: 1rem; }
 .chart { border: 1px solid var(--line); padding: .4rem; }
 .matrices { display: flex; flex-wrap: wrap; gap: 1.2rem; align-items: flex-start; }
-table.confusion { font-size: 12px; } table.confusion td { text-align: right; min-width: 2rem; } table.confusion th, table.confusion td { padding: .15rem .35rem; }
+table.confusion { font-size: 12px; } table.confusion td { text-align: center; min-width: 2.4rem; } table.confusion th, table.confusion td { padding: .15rem .35rem; }
 .delta-up { color: var(--good); } .delta-down { color: var(--bad); }
 .scroll { overflow-x: auto; }
+table.confusion.pickable td { padding: 0; } table.confusion.pickable td button { all: unset; cursor: pointer; display: block; padding: .15rem .35rem; width: 100%; text-align: center; }
+table.confusion td.picked { outline: 2px solid var(--fg); outline-offset: -2px; }
+table.confusion.pickable td button:focus-visible { outline: 2px solid #0969da; }
+.links a { margin-right: 1rem; }
+.gallery { display: flex; flex-wrap: wrap; gap: .6rem; margin: .5rem 0 1rem; }
+figure.tile { margin: 0; width: 96px; font-size: 12px; overflow-wrap: anywhere; }
+figure.tile img, figure.tile .no-image { width: 96px; height: 96px; image-rendering: pixelated; display: block; border: 2px solid var(--good); background: var(--head); }
+figure.tile.wrong img, figure.tile.wrong .no-image { border-color: var(--bad); }
+figure.tile .no-image { display: flex; align-items: center; justify-content: center; color: var(--muted); }
+img.strip { image-rendering: pixelated; height: 64px; }
+svg.plot text { font: 11px system-ui, sans-serif; fill: var(--fg); } svg.plot .axis-title { font-weight: 600; }
+svg.plot path.line:hover { stroke-width: 5; }
 `;

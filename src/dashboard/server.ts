@@ -6,15 +6,15 @@ import { createReadStream } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { join, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { PipeError } from '../errors.js';
 import { readRun } from '../runs/read.js';
 import type { LiveEvent } from './api.js';
+import { VENDOR, WEB_DIR } from './assets.js';
 import { PAGE_HTML, PAGE_CSS } from './page.js';
-import { compareDetail, EpochLog, isRunId, logFileOf, runDetail, runsList } from './run-data.js';
+import { parseRow, rowPng } from './images.js';
+import { compareDetail, evaluatedDataset, EpochLog, isRunId, logFileOf, mistakesDetail, runDetail, runsList, sweepDetail } from './run-data.js';
 import { contentTypeOf, fileInStore } from './store-files.js';
 
 export interface DashboardOptions {
@@ -43,27 +43,14 @@ export function isLoopback(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || (isIP(bare) === 4 && bare.startsWith('127.'));
 }
 
-const APP_CSP =
-  "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+// Vega evaluates its expressions with its interpreter (vega-embed's `ast` option), so no script is ever made
+// from a string: no 'unsafe-eval'.
+export const APP_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 // A store file may come from another machine's cache: it opens as an inert document of no origin of ours.
 const STORE_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:";
 
-const WEB_DIR = fileURLToPath(new URL('./web/', import.meta.url));
-const require = createRequire(import.meta.url);
-
-/** A file of an installed package, found from its entry point (the packages do not export their builds). */
-function packageFile(name: string, file: string): string {
-  const entry = require.resolve(name);
-  const marker = `${sep}node_modules${sep}${name}${sep}`;
-  return join(entry.slice(0, entry.lastIndexOf(marker) + marker.length), file);
-}
-
-const VENDOR: Record<string, () => string> = {
-  'vega.min.js': () => packageFile('vega', 'build/vega.min.js'),
-  'vega-lite.min.js': () => packageFile('vega-lite', 'build/vega-lite.min.js'),
-  'vega-embed.min.js': () => packageFile('vega-embed', 'build/vega-embed.min.js'),
-};
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8', headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
@@ -194,12 +181,32 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
       return sendJson(res, await compareDetail(storeRoot, ids));
     }
-    const run = /^\/api\/runs\/([^/]+)(\/events)?$/.exec(path);
+    const run = /^\/api\/runs\/([^/]+)(?:\/(events|mistakes))?$/.exec(path);
     if (run) {
       const id = decoded(run[1]);
       if (id === undefined || !isRunId(id)) return send(res, 404, 'no such run\n');
-      if (run[2]) return events(req, res, id);
+      if (run[2] === 'events') return events(req, res, id);
+      if (run[2] === 'mistakes') return sendJson(res, await mistakesDetail(storeRoot, id));
       return sendJson(res, await runDetail(storeRoot, id));
+    }
+    const image = /^\/api\/runs\/([^/]+)\/images\/([^/]+)\/([^/]+)\.png$/.exec(path);
+    if (image) {
+      const [id, stage, rowText] = image.slice(1).map(decoded);
+      const row = rowText === undefined ? undefined : parseRow(rowText);
+      if (id === undefined || !isRunId(id) || stage === undefined || row === undefined) return send(res, 404, 'no such image\n');
+      const record = await readRun(storeRoot, id);
+      const dataset = await evaluatedDataset(storeRoot, record, stage);
+      const file = dataset && (await fileInStore(storeRoot, dataset));
+      const png = file && (await rowPng(file, row));
+      if (!png) return send(res, 404, 'no such image\n');
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': String(png.length), 'cache-control': 'no-cache' });
+      return void res.end(png);
+    }
+    const sweep = /^\/api\/sweeps\/([^/]+)$/.exec(path);
+    if (sweep) {
+      const id = decoded(sweep[1]);
+      if (id === undefined || !isRunId(id)) return send(res, 404, 'no such sweep\n');
+      return sendJson(res, await sweepDetail(storeRoot, id));
     }
     if (path.startsWith('/store/')) {
       const relative = decoded(path.slice('/store/'.length));

@@ -3,6 +3,7 @@
 // dash pattern), a single-hue sequential scale for the confusion matrix.
 import type { EpochRow } from './history.js';
 import type { SplitMetrics } from './metrics.js';
+import type { PrCurve } from './predictions.js';
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -152,6 +153,42 @@ export function confusionChartSpec(metrics: SplitMetrics): VegaLiteSpec | undefi
         },
       },
     ],
+  };
+}
+
+/** Okabe–Ito's colour-blind safe qualitative palette, then Tableau's 20 for datasets with more classes. */
+const CLASS_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'];
+
+/** One precision-recall curve per class (one-vs-rest). */
+export function precisionRecallChartSpec(curves: PrCurve[], split: string): VegaLiteSpec | undefined {
+  if (curves.length === 0) return undefined;
+  const label = (c: PrCurve) => c.class;
+  const values = curves.flatMap((c) => [
+    // Each curve starts at recall 0 with the precision of its first step, as a step curve does.
+    { series: label(c), recall: 0, precision: c.points[0]?.precision ?? 1 },
+    ...c.points.map((p) => ({ series: label(c), recall: p.recall, precision: p.precision })),
+  ]);
+  const domain = curves.map(label);
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Precision-recall per class (${split})`,
+    width: 400,
+    height: 300,
+    config: CONFIG,
+    data: { values },
+    mark: { type: 'line', strokeWidth: 2, interpolate: 'step-before' },
+    encoding: {
+      x: { field: 'recall', type: 'quantitative', title: 'recall', scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+      y: { field: 'precision', type: 'quantitative', title: 'precision', scale: { domain: [0, 1] }, axis: { format: '.0%' } },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        scale: curves.length <= CLASS_COLOURS.length ? { domain, range: CLASS_COLOURS.slice(0, curves.length) } : { domain, scheme: 'tableau20' },
+        legend: { orient: 'right', symbolType: 'stroke', labelLimit: 320 },
+      },
+      order: { field: 'recall', type: 'quantitative' },
+    },
   };
 }
 

@@ -15,6 +15,7 @@ export interface ChartSvgs {
   loss?: string;
   lr?: string;
   confusion?: string;
+  pr?: string;
 }
 
 interface Section {
@@ -325,7 +326,54 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
       ),
     );
   }
+  const predictions = data.predictions;
+  if (predictions) {
+    body.push(
+      h('h3', {}, `Precision and recall per class (${predictions.split})`),
+      h(
+        'div',
+        { class: 'row' },
+        figure(charts.pr, `Each class against the rest, ranking the ${formatCount(predictions.rows)} rows by the probability given to the class; the table gives the area under each curve (average precision).`),
+        table(
+          ['class', { title: 'average precision', numeric: true }, { title: 'rows', numeric: true }],
+          predictions.curves.map((c) => [c.class, formatNumber(c.averagePrecision), formatCount(c.positives)]),
+          { id: 'average-precision' },
+        ),
+      ),
+    );
+    body.push(mistakesGallery(predictions));
+  }
   return { id: 'evaluation', title: 'Evaluation', body };
+}
+
+/** The most confident mistakes as small images with their true and predicted class. */
+function mistakesGallery(p: NonNullable<ReportData['predictions']>): Content {
+  const heading = h('h3', {}, `Most confident mistakes (${p.split})`);
+  if (p.mistakes.length === 0) return [heading, h('p', {}, `No mistakes: every one of the ${formatCount(p.rows)} rows was predicted right.`)];
+  const className = (k: number) => p.classes[k] ?? String(k);
+  return [
+    heading,
+    h(
+      'p',
+      {},
+      `${formatCount(p.wrong)} of ${formatCount(p.rows)} rows were predicted wrong; ` +
+        `${p.mistakes.length === p.wrong ? 'all of them' : `the ${p.mistakes.length} given the highest probability`} below, most confident first.`,
+    ),
+    h(
+      'div',
+      { class: 'gallery', id: 'mistakes' },
+      p.mistakes.map((m) =>
+        h(
+          'div',
+          { class: 'mistake', 'data-row': m.row, 'data-true': className(m.truth), 'data-predicted': className(m.predicted), 'data-probability': m.probability },
+          m.thumbnail ? h('img', { src: m.thumbnail, alt: `row ${m.row}: ${className(m.truth)} predicted as ${className(m.predicted)}`, class: 'thumb' }) : undefined,
+          h('div', {}, h('strong', {}, className(m.predicted)), ` ${formatPercent(m.probability)}`),
+          h('div', { class: 'k' }, `true: ${className(m.truth)}`),
+          h('div', { class: 'k' }, `row ${m.row} · source ${m.source}`),
+        ),
+      ),
+    ),
+  ];
 }
 
 function referenceSection(data: ReportData): Section | undefined {

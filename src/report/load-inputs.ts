@@ -5,6 +5,7 @@ import { readHistory } from '../formats/history.js';
 import { readLeakage } from '../formats/leakage.js';
 import { readMetrics } from '../formats/metrics.js';
 import { readModelSummary } from '../formats/model-summary.js';
+import { readPredictions } from '../formats/predictions.js';
 import type { ClassCountsView } from './class-counts.js';
 import { currentCounts, parseResampleMetadata } from './class-counts.js';
 import { historyRows, trainingFacts } from './history.js';
@@ -12,7 +13,8 @@ import { leakageView } from './leakage.js';
 import { metricsView } from './metrics.js';
 import { protocolFindings } from './protocol.js';
 import { modelSummaryView } from './model-summary.js';
-import type { ReportData } from './report-data.js';
+import { confidentMistakes, headlinePredictions, precisionRecallCurves } from './predictions.js';
+import type { PredictionsView, ReportData } from './report-data.js';
 
 export interface ReportInputPaths {
   resampled?: string;
@@ -22,7 +24,13 @@ export interface ReportInputPaths {
   history?: string;
   metrics?: string;
   reference?: string;
+  /** predictions.json of the evaluate stage, and the dataset it evaluated (for the mistakes' images). */
+  predictions?: string;
+  images?: string;
 }
+
+/** How many of the most confident mistakes the report shows, each as an inline image. */
+export const MISTAKES_SHOWN = 24;
 
 /** The Arrow schema's metadata only: for a file-format dataset the footer is read, not the rows. */
 async function readSchemaMetadata(path: string): Promise<Map<string, string>> {
@@ -58,7 +66,7 @@ function reason(err: unknown, path: string): string {
   return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
 }
 
-type Section = 'classCounts' | 'leakage' | 'deduplication' | 'model' | 'history' | 'metrics' | 'reference';
+type Section = 'classCounts' | 'leakage' | 'deduplication' | 'model' | 'history' | 'metrics' | 'reference' | 'predictions';
 
 const MISSING: Record<Section, string> = {
   classCounts: 'Class counts are not shown: no `resampled` dataset was connected to the report.',
@@ -68,6 +76,7 @@ const MISSING: Record<Section, string> = {
   history: 'Training curves are not shown: no training `history` input was connected.',
   metrics: 'Evaluation metrics are not shown: no `metrics` input was connected.',
   reference: '',
+  predictions: '',
 };
 
 /** Fill `data` from the given input paths; returns the sections that were filled. */
@@ -115,10 +124,44 @@ export async function loadInputs(data: ReportData, paths: ReportInputPaths): Pro
     data.reference = metricsView(await readMetrics(p));
     return data.reference.splits.length > 0;
   });
+  await load('predictions', paths.predictions, 'predictions', async (p) => {
+    data.predictions = await predictionsView(p, paths.images, data.notes);
+    return data.predictions !== undefined;
+  });
   // Sections whose input held nothing usable are dropped, not shown empty.
-  for (const section of ['classCounts', 'leakage', 'deduplication', 'model', 'history', 'metrics', 'reference'] as const) {
+  for (const section of ['classCounts', 'leakage', 'deduplication', 'model', 'history', 'metrics', 'reference', 'predictions'] as const) {
     if (!filled.includes(section)) delete data[section];
   }
   data.protocol = protocolFindings(data.training, data.metrics);
   return filled;
+}
+
+/** The headline split's PR curves and most confident mistakes, their images drawn from the evaluated dataset. */
+async function predictionsView(path: string, images: string | undefined, notes: string[]): Promise<PredictionsView | undefined> {
+  const file = await readPredictions(path);
+  const lead = headlinePredictions(file);
+  if (!lead || lead.predictions.rows.length === 0) return undefined;
+  const split = lead.predictions;
+  const mistakes: PredictionsView['mistakes'] = confidentMistakes(split, MISTAKES_SHOWN);
+  if (images && mistakes.length) {
+    try {
+      const { readDataset, rowCount } = await import('../data/image-dataset.js');
+      const { thumbnailStrip } = await import('../data/thumbnails.js');
+      const ds = await readDataset(images);
+      if (mistakes.some((m) => m.row >= rowCount(ds))) throw new Error(`it has ${rowCount(ds)} rows, fewer than predictions.json names`);
+      for (const m of mistakes) m.thumbnail = await thumbnailStrip(ds, [m.row]);
+    } catch (err) {
+      notes.push(`The images of the mistakes are not shown: the dataset at ${images} could not be read: ${reason(err, images)}`);
+    }
+  } else if (mistakes.length) {
+    notes.push('The images of the mistakes are not shown: no `images` input (the evaluated dataset) was connected.');
+  }
+  return {
+    split: lead.split,
+    classes: file.classes,
+    rows: split.rows.length,
+    wrong: split.rows.filter((_, i) => split.truth[i] !== split.predicted[i]).length,
+    curves: precisionRecallCurves(split, file.classes),
+    mistakes,
+  };
 }

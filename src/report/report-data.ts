@@ -8,6 +8,7 @@ import type { LeakageView } from './leakage.js';
 import type { ProtocolFinding } from './protocol.js';
 import type { MetricsView } from './metrics.js';
 import type { ModelSummaryView } from './model-summary.js';
+import type { Mistake, PrCurve } from './predictions.js';
 
 export interface ReportData {
   title: string;
@@ -28,6 +29,19 @@ export interface ReportData {
   training?: TrainingFacts;
   metrics?: MetricsView;
   reference?: MetricsView;
+  /** From the evaluate stage's predictions.json: its headline split's PR curves and most confident mistakes. */
+  predictions?: PredictionsView;
   /** Why sections are missing, one sentence each. */
   notes: string[];
+}
+
+export interface PredictionsView {
+  split: string;
+  classes: string[];
+  /** Rows scored, and how many of them were predicted wrong. */
+  rows: number;
+  wrong: number;
+  curves: PrCurve[];
+  /** The most confident mistakes, each with its image (a PNG data: URL) when the evaluated dataset was connected. */
+  mistakes: (Mistake & { thumbnail?: string })[];
 }

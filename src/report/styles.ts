@@ -27,6 +27,10 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "Dej
 .banner.warn { background: var(--warn-bg); border-color: var(--warn-line); }
 .banner.ok { background: var(--ok-bg); border-color: var(--ok-line); }
 .thumb { image-rendering: pixelated; display: block; max-width: none; }
+.gallery { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 16px; }
+.mistake { border: 1px solid var(--line); border-radius: 6px; padding: 6px; font-size: 13px; width: 132px; overflow-wrap: anywhere; }
+.mistake .thumb { width: 96px; height: auto; margin-bottom: 4px; }
+.mistake .k { color: var(--muted); font-size: 12px; }
 .banner.info { background: #eff6ff; border-color: #1d4ed8; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 14px; font-variant-numeric: tabular-nums; }
 th, td { padding: 6px 12px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }

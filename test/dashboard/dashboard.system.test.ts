@@ -3,7 +3,7 @@
 // Safety: loopback by default, a token anywhere else, nothing read outside the store, nothing written to it,
 // every name from the data shown as text, a damaged run record shown as damaged.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +18,7 @@ const PAYLOAD_IMG = '<img src=x onerror="window.__xss=1">';
 const PAYLOAD_SCRIPT = '</script><script>window.__xss=2</script>';
 const EVIL_NAME = `tiny ${PAYLOAD_IMG}${PAYLOAD_SCRIPT}`;
 const EVIL_ID = '2026-01-01T00-00-00-000Z-e71c';
+const EVIL_SWEEP = '2026-01-01T00-00-00-000Z-5eep';
 const DAMAGED_ID = '2026-01-02T00-00-00-000Z-dead';
 
 /** `pipe ui` over `store`, once it has printed its URL. */
@@ -66,7 +67,12 @@ describe('pipe ui (dashboard)', () => {
     const evilMetrics = join('entries', 'e7', 'e71c', 'out', 'metrics.json');
     await mkdir(join(runner.store, 'entries', 'e7', 'e71c', 'out'), { recursive: true });
     await writeFile(join(runner.store, evilMetrics), metrics.replaceAll('"Happy"', JSON.stringify(PAYLOAD_IMG + PAYLOAD_SCRIPT)));
-    evil.stages.evaluate.outputs = { metrics: evilMetrics };
+    const predictions = await readFile(join(runner.store, evil.stages.evaluate.outputs.predictions), 'utf8');
+    const evilPredictions = join('entries', 'e7', 'e71c', 'out', 'predictions.json');
+    await writeFile(join(runner.store, evilPredictions), predictions.replaceAll('"Happy"', JSON.stringify(PAYLOAD_IMG + PAYLOAD_SCRIPT)));
+    evil.stages.evaluate.outputs = { metrics: evilMetrics, predictions: evilPredictions };
+    // A sweep of one variant whose name and swept param carry the payloads.
+    evil.sweep = { id: EVIL_SWEEP, variant: `v ${PAYLOAD_IMG}`, sets: [`train.note=${PAYLOAD_IMG}${PAYLOAD_SCRIPT}`] };
     evil.stages.report.outputs = { html: 'entries/e7/e71c/out/report.html' };
     delete evil.metrics;
     await mkdir(join(runner.store, 'runs', EVIL_ID));
@@ -95,6 +101,8 @@ describe('pipe ui (dashboard)', () => {
     assert.equal(help.status, 0);
     assert.match(help.stdout, /Usage: pipe ui \[--port 7007\] \[--host 127\.0\.0\.1\] \[--open\]/);
     assert.match(help.stdout, /needs a token/);
+    assert.match(help.stdout, /pipe ui --export <dir> \[--force\]/);
+    assert.match(help.stdout, /static site/);
     assert.match(runner.pipe(['--help']).stdout, /\n {2}ui {8}a local dashboard/);
   });
 
@@ -208,6 +216,10 @@ describe('pipe ui (dashboard)', () => {
       await page.waitForSelector('figure.chart svg');
       await page.goto(new URL(`/#/compare/${runs.map((r) => r.id).join(',')}`, base).href);
       await page.waitForSelector('#metric-deltas');
+      await page.goto(new URL(`/#/mistakes/${runs[1].id}/evaluate/test/0/1`, base).href);
+      await page.waitForSelector('#cell-gallery', { state: 'attached' });
+      await page.goto(new URL(`/#/sweep/${EVIL_SWEEP}`, base).href);
+      await page.waitForSelector('#parallel svg');
     } finally {
       await browser.close();
     }
@@ -308,6 +320,27 @@ describe('pipe ui (dashboard)', () => {
       assert.ok((await page.textContent(`#runs tr[data-run="${EVIL_ID}"]`))!.includes(EVIL_NAME));
       assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no payload ran');
       assert.equal(await page.$$eval('main img, main script', (els) => els.length), 0, 'no element made from data');
+    });
+
+    it('shows the payloads as text on the mistakes and sweep pages too', async () => {
+      const payload = PAYLOAD_IMG + PAYLOAD_SCRIPT;
+      await page.goto(new URL(`/#/run/${EVIL_ID}`, base).href);
+      await page.waitForSelector('#mistakes-link');
+      await page.click('#mistakes-link');
+      await page.waitForSelector('#confident-mistakes figure.tile img');
+      assert.ok((await page.textContent('table.confusion'))!.includes(payload), 'the class name in the matrix, as written');
+      const happy = await page.$$eval('#confident-mistakes figure.tile', (tiles) => tiles.map((t) => [t.getAttribute('data-true'), t.textContent]));
+      assert.ok(happy.some(([truth, text]) => truth === payload && text!.includes(payload)), 'the class name on a tile, as written');
+      const sources = await page.$$eval('main img', (imgs) => imgs.map((i) => i.getAttribute('src')!));
+      assert.ok(sources.length > 0 && sources.every((src) => src.startsWith(`/api/runs/${EVIL_ID}/images/evaluate/`)), sources.join(' '));
+      await page.goto(new URL(`/#/sweep/${EVIL_SWEEP}`, base).href);
+      await page.waitForSelector('#parallel svg path.line', { state: 'attached' });
+      assert.ok((await page.textContent('#variants'))!.includes(payload), 'the swept param, as written');
+      assert.ok((await page.textContent('#variants'))!.includes(`v ${PAYLOAD_IMG}`), 'the variant, as written');
+      assert.ok((await page.textContent('#parallel'))!.includes(payload), 'the param on its axis, as text');
+      assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no payload ran');
+      assert.equal(await page.$$eval('main img, main script, svg script, svg image, svg foreignObject', (els) => els.length), 0, 'no element made from data');
+      assert.deepEqual(errors, []);
     });
 
     it("grows a training run's curves in the open page as epochs end, without reloading", async () => {
@@ -452,5 +485,250 @@ describe('pipe ui (dashboard)', () => {
         await launched.browser.close();
       }
     });
+  });
+});
+
+/** A GET sent as written (fetch would resolve dot segments itself): its status and body. */
+async function rawGet(port: string, path: string): Promise<{ status: number; body: string }> {
+  const { request } = await import('node:http');
+  return new Promise((resolve, reject) =>
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString('latin1')));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    })
+      .on('error', reject)
+      .end(),
+  );
+}
+
+interface SplitPredictions {
+  rows: number[];
+  truth: number[];
+  predicted: number[];
+  probabilities: number[][];
+}
+
+// One store, built once: a sweep of the tiny pipeline over two params (2 × 2 variants), served and exported.
+describe('pipe ui: mistakes, sweeps and export', () => {
+  let runner: PipeRunner;
+  let variants: RunRecord[];
+  let ui: PipeProcess;
+  let base: URL;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+  const requests: string[] = [];
+  const temporary: string[] = [];
+
+  const predictionsOf = async (record: RunRecord) =>
+    (JSON.parse(await readFile(join(runner.store, record.stages.evaluate.outputs.predictions), 'utf8')) as { classes: string[]; splits: { test: SplitPredictions } });
+
+  before(async () => {
+    runner = await pipeWithStore('pipe-ui-sweep-');
+    const sweep = runner.pipe(['run', TINY_PIPELINE, '--sweep', 'train.epochs=[1,2]', '--sweep', 'build.layers[0].conv2d.filters=[4,8]']);
+    assert.equal(sweep.status, 0, sweep.stderr);
+    const records: RunRecord[] = [];
+    for (const id of await readdir(join(runner.store, 'runs'))) records.push(JSON.parse(await readFile(join(runner.store, 'runs', id, 'run.json'), 'utf8')) as RunRecord);
+    variants = records.filter((r) => r.sweep && !r.sweep.shared).sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
+    assert.equal(variants.length, 4);
+    ({ ui, url: base } = await startUi(runner.store));
+    const launched = await launchChromium();
+    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    browser = launched.browser;
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('request', (r) => requests.push(r.url()));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await ui?.stop();
+    await rm(runner.store, { recursive: true, force: true });
+    await Promise.all(temporary.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it('serves every scored row of a run as its mistakes data, as predictions.json has them', async () => {
+    const run = variants[3];
+    const detail = (await (await fetch(new URL(`/api/runs/${run.id}/mistakes`, base))).json()) as { splits: (SplitPredictions & { stage: string; split: string; images?: string; classes: string[] })[] };
+    const file = await predictionsOf(run);
+    assert.equal(detail.splits.length, 1);
+    const [split] = detail.splits;
+    assert.deepEqual([split.stage, split.split, split.classes], ['evaluate', 'test', file.classes]);
+    assert.deepEqual([split.rows, split.truth, split.predicted, split.probabilities], [file.splits.test.rows, file.splits.test.truth, file.splits.test.predicted, file.splits.test.probabilities]);
+    assert.equal(split.images, `/api/runs/${run.id}/images/evaluate/`);
+    const image = await fetch(new URL(`${split.images}${split.rows[0]}.png`, base));
+    assert.equal(image.status, 200);
+    assert.equal(image.headers.get('content-type'), 'image/png');
+    const png = Buffer.from(await image.arrayBuffer());
+    assert.deepEqual([...png.subarray(1, 4)], [...Buffer.from('PNG')]);
+  });
+
+  it('serves images only of rows of the evaluated dataset: no .., encoded %2e%2e%2f, absolute paths or rows out of range', async () => {
+    const id = variants[0].id;
+    const dataset = join(runner.store, variants[0].stages.normalise.outputs.data);
+    const attempts = [
+      `/api/runs/${id}/images/evaluate/../../../../etc/passwd.png`,
+      `/api/runs/${id}/images/evaluate/..%2f..%2f..%2fetc%2fpasswd.png`,
+      `/api/runs/${id}/images/evaluate/%2e%2e%2f%2e%2e%2fetc%2fpasswd.png`,
+      `/api/runs/${id}/images/%2e%2e%2f%2e%2e%2fnormalise/1.png`,
+      `/api/runs/${id}/images/%2Fetc%2Fpasswd/1.png`,
+      `/api/runs/${id}/images/${encodeURIComponent(dataset)}/1.png`,
+      `/api/runs/${id}/images/evaluate/${encodeURIComponent(dataset)}.png`,
+      `/api/runs/..%2f..%2f${id}/images/evaluate/1.png`,
+      `/api/runs/${id}/images/train/1.png`,
+      `/api/runs/${id}/images/normalise/1.png`,
+      `/api/runs/${id}/images/evaluate/420.png`,
+      `/api/runs/${id}/images/evaluate/99999999999.png`,
+      `/api/runs/${id}/images/evaluate/-1.png`,
+      `/api/runs/${id}/images/evaluate/1.5.png`,
+      `/api/runs/${id}/images/evaluate/01.png`,
+      `/api/runs/${id}/images/evaluate/1e2.png`,
+      `/api/runs/${id}/images/evaluate/%31.png%00`,
+      `/api/runs/${id}/images/evaluate/%E0%A4%A.png`,
+    ];
+    for (const path of attempts) {
+      const { status, body } = await rawGet(base.port, path);
+      assert.ok(status === 404 || status === 400, `${path}: ${status}`);
+      assert.doesNotMatch(body, /root:|PNG/, path);
+    }
+    assert.equal((await rawGet(base.port, `/api/runs/${id}/images/evaluate/419.png`)).status, 200, 'the last row is served');
+  });
+
+  it("opens a run's confusion cell on exactly the images of that true class predicted as that class", async () => {
+    const run = variants[3];
+    const file = await predictionsOf(run);
+    const test = file.splits.test;
+    // The off-diagonal cell with the most rows.
+    const counts = new Map<string, number>();
+    test.truth.forEach((t, i) => t !== test.predicted[i] && counts.set(`${t},${test.predicted[i]}`, (counts.get(`${t},${test.predicted[i]}`) ?? 0) + 1));
+    const [t, p] = [...counts].sort((a, b) => b[1] - a[1])[0][0].split(',').map(Number);
+    const expected = test.rows
+      .map((row, i) => ({ row, i }))
+      .filter(({ i }) => test.truth[i] === t && test.predicted[i] === p)
+      .sort((a, b) => test.probabilities[b.i][p] - test.probabilities[a.i][p] || a.row - b.row);
+
+    await page.goto(new URL(`/#/run/${run.id}`, base).href);
+    await page.click(`table.confusion button[data-true="${t}"][data-predicted="${p}"]`);
+    await page.waitForSelector('#cell-gallery figure.tile');
+    assert.match(page.url(), new RegExp(`#/mistakes/${run.id}/evaluate/test/${t}/${p}$`));
+    const tiles = await page.$$eval('#cell-gallery figure.tile', (items) =>
+      items.map((f) => ({ row: Number(f.getAttribute('data-row')), truth: f.getAttribute('data-true'), predicted: f.getAttribute('data-predicted'), probability: Number(f.getAttribute('data-probability')) })),
+    );
+    assert.deepEqual(tiles.map((x) => x.row), expected.map((e) => e.row));
+    assert.ok(tiles.every((x) => x.truth === file.classes[t] && x.predicted === file.classes[p]));
+    assert.deepEqual(tiles.map((x) => x.probability), expected.map((e) => test.probabilities[e.i][p]));
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#cell-gallery img')).every((img) => img.complete && img.naturalWidth === 24));
+    assert.match((await page.textContent('#cell h2'))!, new RegExp(`True ${file.classes[t]}, predicted ${file.classes[p]}`));
+
+    // Another cell of the same page, clicked there: the diagonal (right predictions).
+    await page.click(`table.confusion button[data-true="${t}"][data-predicted="${t}"]`);
+    await page.waitForSelector(`#cell[data-predicted="${file.classes[t]}"]`);
+    const right = await page.$$eval('#cell-gallery figure.tile', (items) => items.map((f) => Number(f.getAttribute('data-row'))));
+    assert.deepEqual(right.sort((a, b) => a - b), test.rows.filter((_, i) => test.truth[i] === t && test.predicted[i] === t).sort((a, b) => a - b));
+    assert.deepEqual(errors, []);
+  });
+
+  it('lists the most confident mistakes, wrong predictions only, by probability', async () => {
+    const run = variants[1];
+    const test = (await predictionsOf(run)).splits.test;
+    await page.goto(new URL(`/#/mistakes/${run.id}`, base).href);
+    await page.waitForSelector('#confident-mistakes figure.tile');
+    const tiles = await page.$$eval('#confident-mistakes figure.tile', (items) =>
+      items.map((f) => ({ row: Number(f.getAttribute('data-row')), truth: f.getAttribute('data-true'), predicted: f.getAttribute('data-predicted'), probability: Number(f.getAttribute('data-probability')) })),
+    );
+    const wrong = test.rows.map((row, i) => ({ row, i })).filter(({ i }) => test.truth[i] !== test.predicted[i]);
+    assert.equal(tiles.length, Math.min(48, wrong.length));
+    assert.ok(tiles.every((x) => x.truth !== x.predicted), 'wrong predictions only');
+    const probabilities = tiles.map((x) => x.probability);
+    assert.deepEqual(probabilities, [...probabilities].sort((a, b) => b - a), 'most confident first');
+    const top = wrong.map(({ i }) => test.probabilities[i][test.predicted[i]]).sort((a, b) => b - a);
+    assert.deepEqual(probabilities, top.slice(0, tiles.length));
+    assert.ok(await page.$('#leaks'), 'the leakage section');
+  });
+
+  it('draws a sweep: one line per variant through the swept params and the chosen metric, and a scatter', async () => {
+    await page.goto(new URL('/#/', base).href);
+    await page.click(`#runs tr[data-run="${variants[0].id}"] a[href^="#/sweep/"]`);
+    await page.waitForSelector('#parallel svg path.line', { state: 'attached' });
+    const lines = await page.$$eval('#parallel svg path.line', (paths) => paths.map((p) => ({ run: p.getAttribute('data-run'), d: p.getAttribute('d')! })));
+    assert.deepEqual(lines.map((l) => l.run).sort(), variants.map((v) => v.id).sort(), 'one line per variant');
+    assert.ok(lines.every((l) => l.d.split('L').length === 3), 'through both params and the metric');
+    const axes = await page.$$eval('#parallel svg g.axis', (gs) => gs.map((g) => g.getAttribute('data-axis')));
+    assert.deepEqual(axes, ['train.epochs', 'build.layers[0].conv2d.filters', 'test.accuracy']);
+    assert.equal(await page.$$eval('#scatter svg circle[data-run]', (c) => c.length), 4);
+
+    await page.selectOption('#sweep-metric', 'test.loss');
+    await page.waitForSelector('#parallel svg g.axis[data-axis="test.loss"]');
+    const losses = await page.$$eval('#variants tbody tr', (rows) => rows.map((r) => [r.getAttribute('data-run'), r.lastElementChild!.textContent]));
+    for (const [id, text] of losses) {
+      const loss = variants.find((v) => v.id === id)!.metrics!.values['test.loss'];
+      assert.equal(Number(text), Number(loss.toPrecision(3)), `${id}: ${text}`);
+    }
+    await page.selectOption('#sweep-param', 'build.layers[0].conv2d.filters');
+    assert.match((await page.textContent('#scatter figcaption'))!, /build\.layers\[0\]\.conv2d\.filters against test\.loss/);
+    const ticks = await page.$$eval('#scatter svg text.tick', (t) => t.map((x) => x.textContent));
+    assert.ok(ticks.includes('4') && ticks.includes('8'), ticks.join());
+    assert.deepEqual(errors, []);
+  });
+
+  it('exports the pages as a static site that works from files, offline; refuses a folder that holds files', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'pipe-ui-export-'));
+    temporary.push(parent);
+    const site = join(parent, 'site');
+    const exported = runner.pipe(['ui', '--export', site]);
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.match(exported.stdout, /6 runs, 1 sweeps, \d+ images and 4 reports/);
+    assert.deepEqual(await readdir(parent), ['site'], 'nothing left beside it');
+
+    requests.length = 0;
+    const index = new URL(`file://${join(site, 'index.html')}`);
+    await page.goto(`${index.href}#/`);
+    await page.waitForSelector('#runs tbody tr[data-run]');
+    assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 6);
+    await page.click(`#runs tr[data-run="${variants[2].id}"] td:nth-child(2) a`);
+    await page.waitForSelector('figure[data-chart="loss"] svg .mark-line path', { state: 'attached' });
+    const epochs = variants[2].stages.train.params.epochs as number;
+    assert.equal(await page.$eval('figure[data-chart="loss"]', (f) => f.getAttribute('data-points')), JSON.stringify({ loss: epochs, val_loss: epochs }));
+    assert.equal(await page.$$eval('figure[data-chart="loss"] svg .mark-line.role-mark path', (p) => p.length), 2);
+    const report = await page.getAttribute('#report-link', 'href');
+    assert.ok(report?.startsWith('store/entries/'), report ?? '');
+    await stat(join(site, report!));
+
+    await page.click('#mistakes-link');
+    await page.waitForSelector('#confident-mistakes figure.tile img');
+    await page.waitForFunction(() => Array.from(document.querySelectorAll<HTMLImageElement>('#confident-mistakes img')).every((img) => img.complete && img.naturalWidth === 24));
+    await page.click('table.confusion button[data-true="0"][data-predicted="0"]');
+    await page.waitForSelector('#cell[data-true]');
+
+    await page.goto(`${index.href}#/sweep/${variants[0].sweep!.id}`);
+    await page.waitForSelector('#parallel svg path.line', { state: 'attached' });
+    assert.equal(await page.$$eval('#parallel svg path.line', (p) => p.length), 4);
+    assert.deepEqual(requests.filter((r) => !r.startsWith('file://')), [], 'nothing but its own files');
+    assert.deepEqual(errors, []);
+
+    const again = runner.pipe(['ui', '--export', site]);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /exists and is not empty[\s\S]*--force/);
+    const forced = runner.pipe(['ui', '--export', site, '--force']);
+    assert.equal(forced.status, 0, forced.stderr);
+    assert.deepEqual(await readdir(parent), ['site']);
+
+    // A dataset damaged after the runs: the export fails, and the site that was there stays as it was.
+    const damaged = join(parent, 'store');
+    await cp(runner.store, damaged, { recursive: true });
+    const arrow = join(damaged, variants[0].stages.normalise.outputs.data);
+    await writeFile(arrow, (await readFile(arrow)).subarray(0, 100));
+    const before = await snapshot(site);
+    const failed = runner.pipe(['ui', '--export', site, '--force'], { env: { PIPE_ARTIFACTS: damaged } });
+    assert.notEqual(failed.status, 0);
+    assert.deepEqual(await snapshot(site), before);
+    assert.deepEqual((await readdir(parent)).sort(), ['site', 'store'], 'no half-written folder left');
+    const fresh = runner.pipe(['ui', '--export', join(parent, 'fresh')], { env: { PIPE_ARTIFACTS: damaged } });
+    assert.notEqual(fresh.status, 0);
+    assert.deepEqual((await readdir(parent)).sort(), ['site', 'store']);
   });
 });

@@ -12,6 +12,7 @@ import type { PipelineInfo, Stage } from '../../src/stage.js';
 import oversample from '../../stages/oversample.js';
 import leakageCheck from '../../stages/leakage-check.js';
 import report from '../../stages/report.js';
+import { confidentMistakes, precisionRecallCurves } from '../../src/report/predictions.js';
 import { launchChromium } from '../support/chromium.js';
 import { runStage as runInHarness, type HarnessOptions, type HarnessResult } from '../../harness/stage-harness.js';
 
@@ -112,7 +113,27 @@ async function fixtures(): Promise<Record<string, string>> {
       nonTrainableParams: 0,
     },
   };
-  const paths: Record<string, string> = { resampled: resampled.outputs.data, leakage: leakage.outputs.report };
+  // What evaluate writes for the 5 test rows (12..16 of `data`): three of them wrong, at probabilities .9, .6, .4.
+  files['predictions.json'] = {
+    format: 'pipe-predictions/1',
+    classes: CLASSES,
+    splits: {
+      test: {
+        rows: [12, 13, 14, 15, 16],
+        source: [12, 13, 14, 15, 16],
+        truth: [0, 1, 2, 3, 3],
+        predicted: [0, 3, 0, 3, 2],
+        probabilities: [
+          [0.7, 0.1, 0.1, 0.1],
+          [0.1, 0.2, 0.1, 0.6],
+          [0.9, 0, 0.05, 0.05],
+          [0.1, 0.1, 0.1, 0.7],
+          [0.2, 0.1, 0.4, 0.3],
+        ],
+      },
+    },
+  };
+  const paths: Record<string, string> = { resampled: resampled.outputs.data, leakage: leakage.outputs.report, images: data };
   for (const [name, value] of Object.entries(files)) {
     const path = join(dir, name);
     await writeFile(path, JSON.stringify(value));
@@ -128,7 +149,7 @@ function fullReport(): Promise<HarnessResult> {
     runStage(report, {
       pipeline: PIPELINE,
       params: { title: 'FER2013 honest protocol', label: 'honest', referenceLabel: 'leaky (paper)' },
-      inputs: { resampled: p.resampled, leakage: p.leakage, summary: p.summary, history: p.history, metrics: p.metrics, reference: p.reference },
+      inputs: { resampled: p.resampled, leakage: p.leakage, summary: p.summary, history: p.history, metrics: p.metrics, reference: p.reference, predictions: p.predictions, images: p.images },
     }),
   );
   return full;
@@ -137,13 +158,13 @@ function fullReport(): Promise<HarnessResult> {
 test('report writes html, markdown and every chart as SVG and PNG', async () => {
   const result = await fullReport();
   const charts = (await readdir(result.outputs.charts)).sort();
-  assert.deepEqual(charts, ['accuracy.png', 'accuracy.svg', 'confusion.png', 'confusion.svg', 'loss.png', 'loss.svg', 'lr.png', 'lr.svg']);
-  for (const name of ['accuracy', 'loss', 'lr', 'confusion']) {
+  assert.deepEqual(charts, ['accuracy.png', 'accuracy.svg', 'confusion.png', 'confusion.svg', 'loss.png', 'loss.svg', 'lr.png', 'lr.svg', 'pr.png', 'pr.svg']);
+  for (const name of ['accuracy', 'loss', 'lr', 'confusion', 'pr']) {
     const meta = await sharp(join(result.outputs.charts, `${name}.png`)).metadata();
     assert.equal(meta.format, 'png');
     assert.ok((meta.width ?? 0) > 300 && (meta.height ?? 0) > 200, `${name}.png is ${meta.width}×${meta.height}`);
   }
-  assert.deepEqual(result.summary && (result.summary as { sections: string[] }).sections, ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference']);
+  assert.deepEqual(result.summary && (result.summary as { sections: string[] }).sections, ['classCounts', 'leakage', 'model', 'history', 'metrics', 'reference', 'predictions']);
   assert.equal((result.summary as { leaky: boolean }).leaky, true);
   assert.match(await readFile(result.outputs.html, 'utf8'), /<figcaption>The learning rate of each epoch\.<\/figcaption>/);
 });
@@ -184,6 +205,27 @@ test('summary.md carries the metrics table, leakage verdict, reference and class
   assert.match(md, /^\| disgust \| 1 \| 5 \|$/m);
   assert.ok(md.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), md);
   assert.ok(!md.includes('<script>'));
+});
+
+test('precision-recall curves rank rows by the class probability; mistakes sort by the probability of the wrong class', async () => {
+  const split = JSON.parse(await readFile((await fixtures()).predictions, 'utf8')).splits.test;
+  const curves = precisionRecallCurves(split, CLASSES);
+  assert.deepEqual(curves.map((c) => [c.class, c.positives]), [['angry', 1], ['disgust', 1], [EVIL, 1], ['happy', 2]]);
+  // happy: rows ranked 15 (.7, happy), 13 (.6), 16 (.3, happy), 12, 14.
+  const happy = curves[3];
+  assert.deepEqual(happy.points, [{ recall: 0.5, precision: 1 }, { recall: 1, precision: 2 / 3 }]);
+  assert.ok(Math.abs(happy.averagePrecision - (0.5 + 0.5 * (2 / 3))) < 1e-9);
+  assert.deepEqual(confidentMistakes(split, 2).map((m) => [m.row, m.probability]), [[14, 0.9], [13, 0.6]]);
+});
+
+test('without the evaluated dataset the mistakes are listed without images, and a note says why', async () => {
+  const p = await fixtures();
+  const result = await runStage(report, { pipeline: PIPELINE, inputs: { metrics: p.metrics, predictions: p.predictions } });
+  const html = await readFile(result.outputs.html, 'utf8');
+  assert.equal(html.match(/class="mistake"/g)?.length, 3);
+  assert.ok(!html.includes('<img'), 'no images');
+  assert.ok(html.includes('no `images` input (the evaluated dataset) was connected'));
+  assert.ok((await readdir(result.outputs.charts)).includes('pr.svg'));
 });
 
 test('a report with no inputs still comes out, saying what is not shown', async () => {
@@ -240,13 +282,23 @@ test('report.html renders in headless Chromium: charts drawn, no script, no netw
         };
       }),
     );
-    assert.equal(charts.length, 4, 'accuracy, loss, learning-rate and confusion charts');
+    assert.equal(charts.length, 5, 'accuracy, loss, learning-rate, confusion and precision-recall charts');
     for (const c of charts) assert.ok(c.width > 100 && c.height > 100, JSON.stringify(c));
     assert.equal(charts[0].lines, 2, 'accuracy: train and validation lines');
     assert.equal(charts[1].lines, 2, 'loss: train and validation lines');
     assert.equal(charts[2].lines, 1, 'learning rate: one line');
     assert.equal(charts[3].cells, CLASSES.length ** 2, 'one confusion cell per class pair');
     assert.equal(charts[3].texts, CLASSES.length ** 2, 'a count in every cell');
+    assert.equal(charts[4].lines, CLASSES.length, 'a precision-recall curve per class');
+    const legend = await page.$$eval('figure svg', (svgs) => Array.from(svgs[4].querySelectorAll('.role-legend-label text'), (t) => t.textContent));
+    assert.deepEqual(legend, CLASSES, 'each class in the legend, its name as text');
+    // The gallery: the wrong predictions only, most confident first, each with its image.
+    const gallery = await page.$$eval('#mistakes .mistake', (items) =>
+      items.map((m) => ({ row: m.getAttribute('data-row'), truth: m.getAttribute('data-true'), predicted: m.getAttribute('data-predicted'), img: m.querySelector('img')?.naturalWidth ?? 0 })),
+    );
+    assert.deepEqual(gallery.map((g) => g.row), ['14', '13', '16']);
+    assert.ok(gallery.every((g) => g.truth !== g.predicted && g.img > 0), JSON.stringify(gallery));
+    assert.deepEqual(gallery.map((g) => [g.truth, g.predicted]), [[EVIL, 'angry'], ['disgust', 'happy'], ['happy', EVIL]]);
 
     assert.equal(await page.locator('script').count(), 0, 'no script element was injected');
     assert.ok((await page.textContent('body'))!.includes(EVIL), 'the class name is shown as text');

@@ -76,7 +76,8 @@ export function lineChart(title: string, series: Series[], metrics: CurveMetric[
       ],
     },
   };
-  void window.vegaEmbed(target, spec, { actions: false, renderer: 'svg' }).then(({ view }) => views.set(box, view));
+  // ast: vega evaluates expressions with its interpreter, so the page's CSP needs no 'unsafe-eval'.
+  void window.vegaEmbed(target, spec, { actions: false, renderer: 'svg', ast: true }).then(({ view }) => views.set(box, view));
   return box;
 }
 
@@ -85,12 +86,19 @@ export function releaseCharts(root: Element): void {
   root.querySelectorAll<HTMLElement>('figure.chart').forEach((box) => views.get(box)?.finalize());
 }
 
-/** A confusion matrix as a table: true class by row, predicted by column. */
-export function confusionTable(view: ConfusionView, caption: string): HTMLElement {
+/** What a click on a confusion cell does, and the cell shown as picked. */
+export interface CellPick {
+  onPick(truth: number, predicted: number): void;
+  picked?: [number, number];
+}
+
+/** A confusion matrix as a table: true class by row, predicted by column; with `pick`, each cell is a button. */
+export function confusionTable(view: ConfusionView, caption: string, pick?: CellPick): HTMLElement {
   const max = Math.max(1, ...view.matrix.flat());
+  const name = (k: number) => view.classes[k] ?? String(k);
   return el(
     'table',
-    { class: 'confusion', 'data-classes': String(view.classes.length) },
+    { class: `confusion${pick ? ' pickable' : ''}`, 'data-classes': String(view.classes.length), 'data-stage': view.stage, 'data-split': view.split },
     el('caption', {}, caption),
     el('thead', {}, el('tr', {}, el('th', {}, 'true \\ predicted'), ...view.classes.map((c) => el('th', {}, c)))),
     el(
@@ -102,7 +110,14 @@ export function confusionTable(view: ConfusionView, caption: string): HTMLElemen
           {},
           el('th', {}, view.classes[i] ?? String(i)),
           ...row.map((n, j) => {
-            const cell = el('td', {}, String(n));
+            const cell = pick
+              ? el(
+                  'td',
+                  { class: pick.picked?.[0] === i && pick.picked[1] === j ? 'picked' : undefined },
+                  el('button', { type: 'button', 'data-true': String(i), 'data-predicted': String(j), title: `${name(i)} predicted as ${name(j)}` }, String(n)),
+                )
+              : el('td', {}, String(n));
+            cell.querySelector('button')?.addEventListener('click', () => pick!.onPick(i, j));
             const alpha = n / max;
             cell.style.background = i === j ? `rgba(26,127,55,${alpha * 0.6})` : `rgba(207,34,46,${alpha * 0.6})`;
             return cell;

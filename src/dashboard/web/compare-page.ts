@@ -2,7 +2,8 @@
 // the first run picked; the params that differ; the confusion matrices side by side.
 import type { CompareDetail, RunDetail } from '../api.js';
 import { confusionTable, releaseCharts, type Series, type XAxis } from './charts.js';
-import { el, fetchJson, leaf, number, percent, runLink, show } from './dom.js';
+import { el, leaf, number, percent, runLink, show } from './dom.js';
+import { load } from './data.js';
 import { axisPicker, curves, seriesOf } from './run-page.js';
 
 const PERCENT = new Set(['accuracy', 'balancedAccuracy']);
@@ -21,7 +22,7 @@ function delta(value: number | undefined, first: number | undefined, isPercent: 
 }
 
 export async function comparePage(root: HTMLElement, ids: string[]): Promise<() => void> {
-  const detail = await fetchJson<CompareDetail>(`/api/compare?runs=${ids.map(encodeURIComponent).join(',')}`);
+  const detail = await load<CompareDetail>(`/api/compare?runs=${ids.map(encodeURIComponent).join(',')}`);
   const { comparison, runs } = detail;
   const labels = runs.map(label);
   const series: Series[] = runs.flatMap((d, i) => seriesOf(d.epochs, (stage, stages) => (stages > 1 ? `${labels[i]} ${stage}` : labels[i])));

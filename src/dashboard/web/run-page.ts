@@ -3,7 +3,9 @@
 // Server-Sent Events and the curves grow in place.
 import type { EpochPoint, LiveEvent, RunDetail } from '../api.js';
 import { confusionTable, lineChart, releaseCharts, type Series, type XAxis } from './charts.js';
-import { duration, el, fetchJson, leaf, number, percent, show, when } from './dom.js';
+import { duration, el, leaf, number, percent, show, when } from './dom.js';
+import { isStatic, load } from './data.js';
+import { mistakesHash } from './mistakes-page.js';
 
 /** Epochs per training stage, in epoch order; a newer point for the same epoch replaces the older. */
 export function seriesOf(points: EpochPoint[], name: (stage: string, stages: number) => string): Series[] {
@@ -46,7 +48,7 @@ function headline(d: RunDetail): HTMLElement {
       'tbody',
       {},
       el('tr', {}, el('th', {}, 'status'), el('td', { id: 'run-status', class: `status-${r.status}` }, r.status)),
-      el('tr', {}, el('th', {}, 'pipeline'), el('td', {}, r.pipeline, r.variant ? ` (variant ${r.variant})` : '')),
+      el('tr', {}, el('th', {}, 'pipeline'), el('td', {}, r.pipeline, r.variant ? ` (variant ${r.variant}` : '', r.sweep ? el('span', {}, ' of ', sweepLink(r.sweep)) : '', r.variant ? ')' : '')),
       el('tr', {}, el('th', {}, 'started'), el('td', {}, when(r.startedAt))),
       el('tr', {}, el('th', {}, 'duration'), el('td', {}, duration(r.seconds))),
       el('tr', {}, el('th', {}, `${r.split ?? 'test'} accuracy`), el('td', {}, percent(r.accuracy))),
@@ -55,6 +57,10 @@ function headline(d: RunDetail): HTMLElement {
       el('tr', {}, el('th', {}, 'leakage'), el('td', { class: r.leaky ? 'leak' : undefined }, r.leakage ?? '—')),
     ),
   );
+}
+
+export function sweepLink(id: string, text = `sweep ${id}`): HTMLAnchorElement {
+  return el('a', { href: `#/sweep/${encodeURIComponent(id)}`, class: 'sweep-link' }, text);
 }
 
 function stagesTable(d: RunDetail): HTMLElement {
@@ -81,7 +87,7 @@ function stagesTable(d: RunDetail): HTMLElement {
 }
 
 export async function runPage(root: HTMLElement, id: string): Promise<() => void> {
-  let detail = await fetchJson<RunDetail>(`/api/runs/${encodeURIComponent(id)}`);
+  let detail = await load<RunDetail>(`/api/runs/${encodeURIComponent(id)}`);
   let points = [...detail.epochs];
   let x: XAxis = 'epoch';
   const chartsBox = el('div', { id: 'curves' });
@@ -101,14 +107,30 @@ export async function runPage(root: HTMLElement, id: string): Promise<() => void
     show(
       root,
       el('h1', {}, `Run ${detail.run.id}`),
-      detail.report ? el('p', {}, el('a', { href: detail.report, id: 'report-link', target: '_blank', rel: 'noopener' }, 'HTML report')) : null,
+      el(
+        'p',
+        { class: 'links' },
+        detail.mistakes ? el('a', { href: mistakesHash(detail.run.id, {}), id: 'mistakes-link' }, 'Mistakes') : null,
+        detail.report ? el('a', { href: detail.report, id: 'report-link', target: '_blank', rel: 'noopener' }, 'HTML report') : null,
+      ),
       headline(detail),
       el('h2', {}, 'Training'),
       epochCount,
       chartsBox,
       el('h2', {}, 'Confusion'),
       detail.confusion.length
-        ? el('div', { class: 'matrices' }, ...detail.confusion.map((c) => confusionTable(c, `${c.stage} · ${c.split}`)))
+        ? el(
+            'div',
+            { class: 'matrices' },
+            // With predictions, a cell opens the mistakes page on its images.
+            ...detail.confusion.map((c) =>
+              confusionTable(
+                c,
+                `${c.stage} · ${c.split}`,
+                detail.mistakes ? { onPick: (t, p) => (location.hash = mistakesHash(detail.run.id, { stage: c.stage, split: c.split, cell: [t, p] })) } : undefined,
+              ),
+            ),
+          )
         : el('p', { class: 'muted' }, 'no confusion matrix recorded'),
       el('h2', {}, 'Stages'),
       el('div', { class: 'scroll' }, stagesTable(detail)),
@@ -119,7 +141,7 @@ export async function runPage(root: HTMLElement, id: string): Promise<() => void
 
   let source: EventSource | undefined;
   let pending: ReturnType<typeof setTimeout> | undefined;
-  if (detail.run.status === 'running') {
+  if (detail.run.status === 'running' && !isStatic) {
     source = new EventSource(`/api/runs/${encodeURIComponent(id)}/events`);
     source.onmessage = (message) => {
       const event = JSON.parse(message.data as string) as LiveEvent;
@@ -129,7 +151,7 @@ export async function runPage(root: HTMLElement, id: string): Promise<() => void
         pending ??= setTimeout(() => ((pending = undefined), drawCurves()), 200);
       } else if (event.status !== 'running') {
         source?.close();
-        void fetchJson<RunDetail>(`/api/runs/${encodeURIComponent(id)}`).then((fresh) => {
+        void load<RunDetail>(`/api/runs/${encodeURIComponent(id)}`).then((fresh) => {
           detail = fresh;
           points = [...fresh.epochs];
           draw();

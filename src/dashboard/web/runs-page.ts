@@ -2,7 +2,8 @@
 // headline metrics, leakage), sorted and filtered on any column, with checkboxes to pick runs to compare.
 // Rows are built in one pass from one /api/runs response.
 import type { RunSummary, RunsList } from '../api.js';
-import { duration, el, fetchJson, leaf, number, percent, runLink, show, when } from './dom.js';
+import { duration, el, leaf, number, percent, runLink, show, when } from './dom.js';
+import { isStatic, load } from './data.js';
 
 interface Column {
   key: string;
@@ -26,7 +27,7 @@ function columns(list: RunsList): Column[] {
     { key: 'id', label: 'run', numeric: false, value: (r) => r.id, cell: (r) => runLink(r.id) },
     { key: 'status', label: 'status', numeric: false, value: (r) => r.status, cell: (r) => el('span', { class: `status-${r.status}` }, r.status) },
     { key: 'pipeline', label: 'pipeline', numeric: false, value: (r) => r.pipeline, cell: (r) => r.pipeline },
-    { key: 'variant', label: 'variant', numeric: false, value: (r) => r.variant, cell: (r) => r.variant ?? '' },
+    { key: 'variant', label: 'variant', numeric: false, value: (r) => r.variant, cell: (r) => (r.variant && r.sweep ? el('a', { href: `#/sweep/${encodeURIComponent(r.sweep)}`, title: `sweep ${r.sweep}` }, r.variant) : r.variant ?? '') },
     { key: 'startedAt', label: 'started', numeric: false, value: (r) => r.startedAt, cell: (r) => when(r.startedAt) },
     { key: 'seconds', label: 'duration', numeric: true, value: (r) => r.seconds, cell: (r) => duration(r.seconds) },
     { key: 'ran', label: 'ran', numeric: true, value: (r) => r.ran, cell: (r) => `${r.ran}/${r.stages}` },
@@ -69,7 +70,7 @@ export const runsState: RunsPageState = { filter: '', picked: new Set() };
 
 /** Show the runs page in `root`; resolves to a function that stops its refreshing. */
 export async function runsPage(root: HTMLElement): Promise<() => void> {
-  let list = await fetchJson<RunsList>('/api/runs');
+  let list = await load<RunsList>('/api/runs');
   const store = document.getElementById('store');
   if (store) store.textContent = list.store;
   const table = el('table', { id: 'runs' });
@@ -130,7 +131,9 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   const updateCompare = () => {
     const n = runsState.picked.size;
     compare.textContent = `Compare selected (${n})`;
-    compare.disabled = n < 2 || n > 20;
+    // An exported site has no server to compare runs: each comparison is made on request.
+    compare.disabled = isStatic || n < 2 || n > 20;
+    if (isStatic) compare.title = 'comparing runs needs pipe ui';
   };
   compare.addEventListener('click', () => {
     const ids = list.runs.map((r) => r.id).filter((id) => runsState.picked.has(id));
@@ -147,8 +150,8 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   // Runs start and end while the page is open: refresh the list (one request) every few seconds.
   let stopped = false;
   const timer = setInterval(async () => {
-    if (stopped) return;
-    list = await fetchJson<RunsList>('/api/runs').catch(() => list);
+    if (stopped || isStatic) return;
+    list = await load<RunsList>('/api/runs').catch(() => list);
     if (!stopped) render();
   }, 3000);
   return () => {
