@@ -6,11 +6,12 @@
 // child's peak RSS and the artifact's size; `pipe plan` of the tree with no stat cache and again unchanged;
 // and a linear extrapolation to 450,000 images from the two largest sizes.
 //
-//   npm run bench:scale -- [--sizes 10000,50000] [--csv-rows 1000000] [--no-images] [--keep]
+//   npm run bench:scale -- [--sizes 10000,50000] [--until <stage>] [--csv-rows 1000000] [--no-images] [--keep]
 //
 // --csv-rows N also writes a FER2013-style CSV (emotion,pixels,Usage; 48×48 grey) of N rows, gzipped and cached
 // the same way, and times the ingest-csv stage alone with its peak RSS: a million rows is 2.3 GB of pixels, past
-// what one Arrow array (2^31 bytes) holds. --keep leaves the stores behind (they hold several GB at 50,000).
+// what one Arrow array (2^31 bytes) holds. --until stops each size's pipeline after that stage (ingest, split,
+// oversample, normalise, build, train, evaluate). --keep leaves the stores behind (they hold several GB at 50,000).
 // Load average, core count and OPENBLAS_CORETYPE are printed: every figure moves with them.
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -289,6 +290,14 @@ async function runStage(pipeline: string, stage: string, store: string, n: numbe
   };
 }
 
+function stagesUntil(): readonly string[] {
+  const i = process.argv.indexOf('--until');
+  if (i < 0) return STAGES;
+  const last = STAGES.indexOf(process.argv[i + 1] as (typeof STAGES)[number]);
+  if (last < 0) throw new Error(`--until takes one of ${STAGES.join(', ')}`);
+  return STAGES.slice(0, last + 1);
+}
+
 async function benchImages(n: number, keep: boolean): Promise<Row[]> {
   const root = await imageTree(n);
   const work = await mkdtemp(join(tmpdir(), `pipe-bench-scale-${n}-`));
@@ -304,7 +313,7 @@ async function benchImages(n: number, keep: boolean): Promise<Row[]> {
       console.log(formatRow(rows[rows.length - 1]));
     }
     let rowsIn = n;
-    for (const stage of STAGES) {
+    for (const stage of stagesUntil()) {
       progressLine(`${n.toLocaleString('en-US')} images: ${stage}...`);
       const { row, rowsOut } = await runStage(pipeline, stage, store, n, rowsIn);
       if (stage !== 'build' && stage !== 'train' && stage !== 'evaluate') rowsIn = rowsOut;
@@ -391,7 +400,7 @@ async function main(): Promise<void> {
   const table = [HEADER, ...rows.map(formatRow), ...extra.map(formatRow), ...(csv ? [formatRow(csv)] : [])].join('\n');
   const report =
     `\n${table}\n\nmachine: ${machine}; load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n` +
-    `command: npm run bench:scale -- --sizes ${sizes.join(',')}${csvRows ? ` --csv-rows ${csvRows}` : ''}\n` +
+    `command: npm run bench:scale -- ${process.argv.slice(2).join(' ')}\n` +
     'wall (process): the whole `pipe run --until <stage>` child (planning included); peak RSS: that child\'s, from /usr/bin/time -v; ' +
     'images/s: rows the stage wrote per second of its run() (train: its own figure; evaluate: test rows; plan: the tree\'s images per second of wall time)\n';
   console.log(report);

@@ -318,72 +318,119 @@ export async function openDatasetWriter(path: string, header: DatasetHeader, opt
   };
 }
 
-function concatColumn<T extends Uint8Array | Int8Array | Uint32Array>(
-  vector: Vector | null,
-  Ctor: { new (n: number): T },
-  perRow = 1,
-): T {
+/** Parse Arrow IPC bytes (file or stream format) written by encodeDataset or another Arrow tool with the same schema. */
+export function decodeDataset(bytes: Uint8Array, where = 'dataset'): ImageDataset {
+  const table = tableFromIPC(bytes);
+  const builder = new DatasetBuilder(table.schema, where, table.numRows);
+  for (const batch of table.batches) builder.add(batch);
+  return builder.finish();
+}
+
+/**
+ * Copies record batches, one at a time, into one set of typed arrays: a batch can be dropped once copied, so
+ * reading holds the dataset once plus a batch, not twice.
+ */
+class DatasetBuilder {
+  private readonly shape: [number, number, number];
+  private readonly classes: string[];
+  private readonly size: number;
+  private readonly metadata: Record<string, string> = {};
+  private readonly declaredSplits: boolean;
+  private readonly splitNames: string[] = [];
+  private labels: Uint8Array;
+  private pixels: Uint8Array;
+  private splitCodes: Int8Array;
+  private source: Uint32Array;
+  private rows = 0;
+
+  /** `capacity`: the rows expected (an upper bound saves growing the arrays). */
+  constructor(schema: Schema, private readonly where: string, capacity: number) {
+    const meta = schema.metadata;
+    const shapeText = meta.get(SHAPE_KEY);
+    const classesText = meta.get(CLASSES_KEY);
+    if (!shapeText || !classesText) {
+      throw new Error(`${where}: not a pipe image dataset (schema metadata lacks ${SHAPE_KEY} or ${CLASSES_KEY})`);
+    }
+    this.shape = JSON.parse(shapeText) as [number, number, number];
+    this.classes = JSON.parse(classesText) as string[];
+    this.size = this.shape[0] * this.shape[1] * this.shape[2];
+    for (const [k, v] of meta) if (k !== SHAPE_KEY && k !== CLASSES_KEY && k !== DECLARED_SPLITS_KEY) this.metadata[k] = v;
+    this.declaredSplits = meta.get(DECLARED_SPLITS_KEY) === 'true';
+    for (const name of ['label', 'pixels', 'split', 'source']) {
+      if (!schema.fields.some((f) => f.name === name)) throw new Error(`${where}: column "${name}" is missing`);
+    }
+    this.labels = new Uint8Array(capacity);
+    this.pixels = new Uint8Array(capacity * this.size);
+    this.splitCodes = new Int8Array(capacity);
+    this.source = new Uint32Array(capacity);
+  }
+
+  add(batch: RecordBatch): void {
+    const n = batch.numRows;
+    if (this.rows + n > this.labels.length) this.grow(Math.max(this.rows + n, this.labels.length * 2));
+    const at = this.rows;
+    copyColumn(batch.getChild('label'), this.labels, at, 1);
+    copyColumn(batch.getChild('pixels'), this.pixels, at, this.size);
+    copyColumn(batch.getChild('source'), this.source, at, 1);
+    // Dictionaries may differ per batch; map every batch's codes onto one list of names.
+    let row = at;
+    for (const chunk of batch.getChild('split')!.data) {
+      const dict = chunk.dictionary;
+      const local: number[] = [];
+      if (dict) {
+        for (let k = 0; k < dict.length; k++) {
+          const name = String(dict.get(k));
+          let code = this.splitNames.indexOf(name);
+          if (code < 0) code = this.splitNames.push(name) - 1;
+          local.push(code);
+        }
+      }
+      const codes = chunk.values as ArrayLike<number>;
+      for (let k = 0; k < chunk.length; k++) this.splitCodes[row++] = local[codes[chunk.offset + k]];
+    }
+    this.rows += n;
+  }
+
+  finish(): ImageDataset {
+    const n = this.rows;
+    const fit = <T extends Uint8Array | Int8Array | Uint32Array>(a: T, per: number) => (a.length === n * per ? a : (a.subarray(0, n * per) as T));
+    const splitCodes = fit(this.splitCodes, 1);
+    if (this.declaredSplits) dropUnusedSplits(this.splitNames, splitCodes);
+    return {
+      shape: this.shape,
+      classes: this.classes,
+      labels: fit(this.labels, 1),
+      pixels: fit(this.pixels, this.size),
+      splitNames: this.splitNames,
+      splitCodes,
+      source: fit(this.source, 1),
+      metadata: this.metadata,
+    };
+  }
+
+  private grow(rows: number): void {
+    const more = <T extends Uint8Array | Int8Array | Uint32Array>(old: T, fresh: T) => {
+      fresh.set(old.subarray(0, this.rows * (fresh.length / rows)));
+      return fresh;
+    };
+    this.labels = more(this.labels, new Uint8Array(rows));
+    this.pixels = more(this.pixels, new Uint8Array(rows * this.size));
+    this.splitCodes = more(this.splitCodes, new Int8Array(rows));
+    this.source = more(this.source, new Uint32Array(rows));
+  }
+}
+
+/** Copies a batch's column (its chunks' values; a fixed-size list's child values) into `out` from row `at`. */
+function copyColumn(vector: Vector | null, out: Uint8Array | Uint32Array, at: number, perRow: number): void {
   if (!vector) throw new Error('missing column');
-  const out = new Ctor(vector.length * perRow);
-  let offset = 0;
+  let offset = at * perRow;
   for (const chunk of vector.data) {
-    const values = (perRow === 1 ? chunk.values : chunk.children[0].values) as T;
+    const values = (perRow === 1 ? chunk.values : chunk.children[0].values) as Uint8Array | Uint32Array;
     const start = chunk.offset * perRow;
     const len = chunk.length * perRow;
     out.set(values.subarray(start, start + len), offset);
     offset += len;
   }
-  return out;
-}
-
-/** Parse Arrow IPC bytes (file or stream format) written by encodeDataset or another Arrow tool with the same schema. */
-export function decodeDataset(bytes: Uint8Array, where = 'dataset'): ImageDataset {
-  return datasetFromTable(tableFromIPC(bytes), where);
-}
-
-function datasetFromTable(table: Table, where: string): ImageDataset {
-  const meta = table.schema.metadata;
-  const shapeText = meta.get(SHAPE_KEY);
-  const classesText = meta.get(CLASSES_KEY);
-  if (!shapeText || !classesText) {
-    throw new Error(`${where}: not a pipe image dataset (schema metadata lacks ${SHAPE_KEY} or ${CLASSES_KEY})`);
-  }
-  const shape = JSON.parse(shapeText) as [number, number, number];
-  const classes = JSON.parse(classesText) as string[];
-  const size = shape[0] * shape[1] * shape[2];
-  const splitVector = table.getChild('split');
-  if (!splitVector) throw new Error(`${where}: column "split" is missing`);
-  // Dictionaries may differ per batch; map every batch's codes onto one list of names.
-  const splitNames: string[] = [];
-  const splitCodes = new Int8Array(table.numRows);
-  let row = 0;
-  for (const chunk of splitVector.data) {
-    const dict = chunk.dictionary;
-    const local: number[] = [];
-    if (dict) {
-      for (let k = 0; k < dict.length; k++) {
-        const name = String(dict.get(k));
-        let code = splitNames.indexOf(name);
-        if (code < 0) code = splitNames.push(name) - 1;
-        local.push(code);
-      }
-    }
-    const codes = chunk.values as ArrayLike<number>;
-    for (let k = 0; k < chunk.length; k++) splitCodes[row++] = local[codes[chunk.offset + k]];
-  }
-  const metadata: Record<string, string> = {};
-  for (const [k, v] of meta) if (k !== SHAPE_KEY && k !== CLASSES_KEY && k !== DECLARED_SPLITS_KEY) metadata[k] = v;
-  if (meta.get(DECLARED_SPLITS_KEY) === 'true') dropUnusedSplits(splitNames, splitCodes);
-  return {
-    shape,
-    classes,
-    labels: concatColumn(table.getChild('label'), Uint8Array),
-    pixels: concatColumn(table.getChild('pixels'), Uint8Array, size),
-    splitNames,
-    splitCodes,
-    source: concatColumn(table.getChild('source'), Uint32Array),
-    metadata,
-  };
 }
 
 /** Removes the names no row has (in place), renumbering the codes. */
@@ -410,9 +457,14 @@ export async function readDataset(path: string): Promise<ImageDataset> {
   try {
     if (!(await isIpcFile(handle))) return decodeDataset(await handle.readFile(), path);
     const reader = await RecordBatchReader.from(handle);
-    const batches: RecordBatch[] = [];
-    for await (const batch of reader) batches.push(batch);
-    return datasetFromTable(new Table(reader.schema, batches), path);
+    await reader.open();
+    // Every row takes at least its pixels and 6 bytes of the other columns: the file's size bounds the rows.
+    const shapeText = reader.schema.metadata.get(SHAPE_KEY);
+    const shape = shapeText ? (JSON.parse(shapeText) as number[]) : [1, 1, 1];
+    const bound = Math.floor((await handle.stat()).size / (shape[0] * shape[1] * shape[2] + 6));
+    const builder = new DatasetBuilder(reader.schema, path, bound);
+    for await (const batch of reader) builder.add(batch);
+    return builder.finish();
   } finally {
     await handle.close();
   }
