@@ -103,7 +103,7 @@ export default defineStage<IngestCsvParams>({
   },
   gateMetrics: () => ({ summary: ['rows', 'csvMegabytes', 'parseSeconds', 'seconds'] }),
   async run(ctx) {
-    // apache-arrow takes ~0.3 s to load: let it load while the CSV streams in, and wait for it only to write.
+    // apache-arrow takes ~0.3 s to load: start now, while the rest loads (and the CSV streams in, when rows are held).
     const datasetModule = import('../src/data/image-dataset.js');
     const { readCsvDataset } = await import('../src/data/read-csv-dataset.js');
     const { defaultAllowedSplits } = await import('../src/data/csv-image-parser.js');
@@ -116,8 +116,6 @@ export default defineStage<IngestCsvParams>({
     // Rows stream into the file as they are parsed when the split names are known before reading (the file's
     // dictionary comes first): no split column, or a list of allowed splits. Otherwise they are held until the end.
     const declared = p.splitColumn === null ? ['all'] : allowedSplits;
-    type Writer = import('../src/data/image-dataset.js').DatasetWriter;
-    let writer: Writer | null = null;
     const options = {
       displayName: p.path,
       labelColumn: p.labelColumn,
@@ -141,7 +139,6 @@ export default defineStage<IngestCsvParams>({
       const { openDatasetWriter, rowsPerBatch } = await datasetModule;
       const header = { shape: p.shape, classes: p.classes, splitNames: declared, metadata, declaredSplits: true };
       const open = await openDatasetWriter(ctx.output('data'), header, { rowsPerBatch: p.rowsPerBatch });
-      writer = open;
       try {
         parsed = await readCsvDataset(file, {
           ...options,
@@ -169,7 +166,7 @@ export default defineStage<IngestCsvParams>({
       ctx.log.warn(`skipped ${parsed.skipped.length} bad row(s) of ${p.path}` + (parsed.skipped.length > LOG_LIMIT ? ` (first ${LOG_LIMIT} logged)` : ''));
     }
 
-    if (!writer) {
+    if (!declared) {
       const { writeDataset, classCounts } = await datasetModule;
       const dataset = {
         shape: p.shape,
