@@ -15,6 +15,7 @@ export interface IngestCsvParams {
   delimiter: string;
   allowedSplits?: string[] | null;
   onBadRow: 'error' | 'skip';
+  rowsPerBatch?: number;
 }
 
 /** Bad rows listed one by one in the summary; the rest are only counted (all are in the log up to LOG_LIMIT). */
@@ -83,6 +84,11 @@ export default defineStage<IngestCsvParams>({
         description:
           'Split values a row may have; any other value is a bad row. Default: Training, PublicTest, PrivateTest when splitColumn is "Usage", otherwise any non-empty value (null also means any).',
       },
+      rowsPerBatch: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Rows per Arrow record batch, which is also how many parsed rows are held before they are written. Default: about 64 MiB of pixels.',
+      },
       onBadRow: {
         enum: ['error', 'skip'],
         default: 'error',
@@ -97,7 +103,7 @@ export default defineStage<IngestCsvParams>({
   },
   gateMetrics: () => ({ summary: ['rows', 'csvMegabytes', 'parseSeconds', 'seconds'] }),
   async run(ctx) {
-    // apache-arrow takes ~0.3 s to load: let it load while the CSV streams in, and wait for it only to write.
+    // apache-arrow takes ~0.3 s to load: start now, while the rest loads (and the CSV streams in, when rows are held).
     const datasetModule = import('../src/data/image-dataset.js');
     const { readCsvDataset } = await import('../src/data/read-csv-dataset.js');
     const { defaultAllowedSplits } = await import('../src/data/csv-image-parser.js');
@@ -106,7 +112,11 @@ export default defineStage<IngestCsvParams>({
     const started = performance.now();
     const allowedSplits = p.allowedSplits === undefined ? defaultAllowedSplits(p.splitColumn) : p.allowedSplits;
     const mb = (n: number) => (n / 1e6).toFixed(1);
-    const parsed = await readCsvDataset(file, {
+    const metadata = { 'pipe.source': JSON.stringify({ kind: 'csv', file: basename(p.path), sourceColumn: 'line number' }) };
+    // Rows stream into the file as they are parsed when the split names are known before reading (the file's
+    // dictionary comes first): no split column, or a list of allowed splits. Otherwise they are held until the end.
+    const declared = p.splitColumn === null ? ['all'] : allowedSplits;
+    const options = {
       displayName: p.path,
       labelColumn: p.labelColumn,
       pixelsColumn: p.pixelsColumn,
@@ -117,14 +127,37 @@ export default defineStage<IngestCsvParams>({
       allowedSplits,
       onBadRow: p.onBadRow,
       signal: ctx.signal,
-      onProgress: (r) =>
+      onProgress: (r: import('../src/data/read-csv-dataset.js').ReadProgress) =>
         ctx.progress.update(
           `read ${mb(r.fileBytesRead)}/${mb(r.fileBytes)} MB · ${r.rows.toLocaleString('en-US')} rows` +
             (r.skipped ? ` · ${r.skipped} skipped` : ''),
         ),
-    });
+    };
+    let parsed: Awaited<ReturnType<typeof readCsvDataset>>;
+    let counts: Record<string, number[]> = {};
+    if (declared) {
+      const { openDatasetWriter, rowsPerBatch } = await datasetModule;
+      const header = { shape: p.shape, classes: p.classes, splitNames: declared, metadata, declaredSplits: true };
+      const open = await openDatasetWriter(ctx.output('data'), header, { rowsPerBatch: p.rowsPerBatch });
+      try {
+        parsed = await readCsvDataset(file, {
+          ...options,
+          splitNames: declared,
+          batchRows: p.rowsPerBatch ?? rowsPerBatch(p.shape),
+          onBatch: (rows) => open.append(rows),
+        });
+        ctx.progress.update(`writing ${parsed.rows.toLocaleString('en-US')} rows`);
+        await open.close();
+      } catch (err) {
+        await open.abort();
+        throw err;
+      }
+      // Only the splits the file has rows in, as readDataset will see them.
+      counts = Object.fromEntries(declared.map((name, k) => [name, open.counts[k]]).filter(([, byClass]) => (byClass as number[]).some((x) => x > 0)));
+    } else {
+      parsed = await readCsvDataset(file, options);
+    }
     const parseSeconds = (performance.now() - started) / 1000;
-    const { writeDataset, classCounts } = await datasetModule;
 
     for (const bad of parsed.skipped.slice(0, LOG_LIMIT)) {
       ctx.log.warn({ line: bad.line, column: bad.column }, `skipped ${basename(p.path)}:${bad.line}: ${bad.column}: ${bad.message}`);
@@ -133,20 +166,23 @@ export default defineStage<IngestCsvParams>({
       ctx.log.warn(`skipped ${parsed.skipped.length} bad row(s) of ${p.path}` + (parsed.skipped.length > LOG_LIMIT ? ` (first ${LOG_LIMIT} logged)` : ''));
     }
 
-    const dataset = {
-      shape: p.shape,
-      classes: p.classes,
-      labels: parsed.labels,
-      pixels: parsed.pixels,
-      splitNames: parsed.splitNames,
-      splitCodes: parsed.splitCodes,
-      source: parsed.source,
-      metadata: { 'pipe.source': JSON.stringify({ kind: 'csv', file: basename(p.path), sourceColumn: 'line number' }) },
-    };
-    ctx.progress.update(`writing ${parsed.rows.toLocaleString('en-US')} rows`);
-    await writeDataset(ctx.output('data'), dataset);
+    if (!declared) {
+      const { writeDataset, classCounts } = await datasetModule;
+      const dataset = {
+        shape: p.shape,
+        classes: p.classes,
+        labels: parsed.labels,
+        pixels: parsed.pixels,
+        splitNames: parsed.splitNames,
+        splitCodes: parsed.splitCodes,
+        source: parsed.source,
+        metadata,
+      };
+      ctx.progress.update(`writing ${parsed.rows.toLocaleString('en-US')} rows`);
+      await writeDataset(ctx.output('data'), dataset, { rowsPerBatch: p.rowsPerBatch });
+      counts = classCounts(dataset);
+    }
 
-    const counts = classCounts(dataset);
     const perSplit: Record<string, Record<string, number>> = {};
     for (const [split, byClass] of Object.entries(counts)) {
       perSplit[split] = Object.fromEntries(p.classes.map((c, k) => [c, byClass[k]]));

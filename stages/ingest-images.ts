@@ -17,6 +17,7 @@ export interface IngestImagesParams {
   classes?: string[];
   fit: 'cover' | 'contain' | 'fill';
   layout: FolderLayout;
+  rowsPerBatch?: number;
 }
 
 /** Images decoded at once: enough to keep libvips' threads busy, few enough to bound memory. */
@@ -80,6 +81,11 @@ export default defineStage<IngestImagesParams>({
         description:
           'Class names in label order, matching the class folder names. Default: the class folder names, sorted. A class folder not listed is an error.',
       },
+      rowsPerBatch: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Rows per Arrow record batch, which is also how many decoded images are held before they are written. Default: about 64 MiB of pixels.',
+      },
       fit: {
         enum: ['cover', 'contain', 'fill'],
         default: 'cover',
@@ -111,7 +117,7 @@ export default defineStage<IngestImagesParams>({
     }
     const { decodeImage, IMAGE_PREPARATION_KEY } = await import('../src/data/decode-image.js');
     const { listImageFolder, UNSPLIT } = await import('../src/data/image-folder.js');
-    const { writeDataset, classCounts } = await import('../src/data/image-dataset.js');
+    const { openDatasetWriter, rowsPerBatch } = await import('../src/data/image-dataset.js');
     const { writeFile } = await import('node:fs/promises');
     const { join } = await import('node:path');
     const started = performance.now();
@@ -129,10 +135,21 @@ export default defineStage<IngestImagesParams>({
     }
     const n = listing.files.length;
     const size = h * w * c;
-    const pixels = new Uint8Array(n * size);
-    const labels = new Uint8Array(n);
-    const splitCodes = new Int8Array(n);
-    const source = new Uint32Array(n);
+    const batchRows = p.rowsPerBatch ?? rowsPerBatch(p.shape);
+    const splitCodeOf = new Map(listing.splits.map((name, k) => [name, k]));
+    const writer = await openDatasetWriter(
+      ctx.output('data'),
+      {
+        shape: p.shape,
+        classes: listing.classes,
+        splitNames: listing.splits,
+        metadata: {
+          'pipe.source': JSON.stringify({ kind: 'images', ...(p.root ? { root: basename(p.root) } : { list: basename(p.list!) }), sourceColumn: `line number in ${FILE_LIST}` }),
+          [IMAGE_PREPARATION_KEY]: JSON.stringify({ fit: p.fit }),
+        },
+      },
+      { rowsPerBatch: batchRows },
+    );
 
     // libvips' warnings (a bad checksum in a PNG chunk, a damaged JPEG tile) sit in one queue for the whole process
     // and are handed to whichever image finishes next, so with several images in flight they cannot be pinned on
@@ -144,6 +161,9 @@ export default defineStage<IngestImagesParams>({
       decodeImage(listing.files[i].absolute, { shape: p.shape, fit: p.fit }, onWarning);
     const shownName = (i: number) => (p.root ? `${p.root}/${listing.files[i].relative}` : `${listing.files[i].relative} (from ${p.list})`);
 
+    // Rows go to the writer a batch at a time, in file order, so the output does not depend on which decode
+    // finishes first; a batch is written while the next one decodes.
+    let batch = emptyBatch(0, 0);
     const decode = async (i: number): Promise<void> => {
       const file = listing.files[i];
       const shown = shownName(i);
@@ -159,57 +179,58 @@ export default defineStage<IngestImagesParams>({
       } finally {
         inFlight.delete(i);
       }
-      pixels.set(data, i * size);
-      labels[i] = file.label;
-      splitCodes[i] = listing.splits.indexOf(file.split);
-      source[i] = i + 1;
+      const row = i - batch.start;
+      batch.pixels.set(data, row * size);
+      batch.labels[row] = file.label;
+      batch.splitCodes[row] = splitCodeOf.get(file.split)!;
+      batch.source[row] = i + 1;
     };
-
-    let next = 0;
-    let done = 0;
-    let lastReport = 0;
-    let failed = false;
-    const worker = async () => {
-      while (next < n && !failed) {
-        ctx.signal.throwIfAborted();
-        try {
-          await decode(next++);
-        } catch (err) {
-          failed = true; // the other workers stop at their next image
-          throw err;
-        }
-        done++;
-        const now = Date.now();
-        if (now - lastReport >= 250) {
-          lastReport = now;
-          ctx.progress.update(`decoded ${done.toLocaleString('en-US')}/${n.toLocaleString('en-US')} images`);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, n) }, worker));
-    for (const i of [...suspects].sort((a, b) => a - b)) {
-      const shown = shownName(i);
-      await decodeFile(i, (warning) => ctx.log.warn({ file: shown }, `${shown}: ${warning}`));
+    function emptyBatch(start: number, rows: number) {
+      return { start, labels: new Uint8Array(rows), pixels: new Uint8Array(rows * size), splitCodes: new Int8Array(rows), source: new Uint32Array(rows) };
     }
 
-    const dataset = {
-      shape: p.shape,
-      classes: listing.classes,
-      labels,
-      pixels,
-      splitNames: listing.splits,
-      splitCodes,
-      source,
-      metadata: {
-        'pipe.source': JSON.stringify({ kind: 'images', ...(p.root ? { root: basename(p.root) } : { list: basename(p.list!) }), sourceColumn: `line number in ${FILE_LIST}` }),
-        [IMAGE_PREPARATION_KEY]: JSON.stringify({ fit: p.fit }),
-      },
-    };
-    ctx.progress.update(`writing ${n.toLocaleString('en-US')} rows`);
-    await writeDataset(ctx.output('data'), dataset);
+    let done = 0;
+    let lastReport = 0;
+    try {
+      for (let start = 0; start < n; start += batchRows) {
+        const end = Math.min(n, start + batchRows);
+        batch = emptyBatch(start, end - start);
+        let next = start;
+        let failed = false;
+        const worker = async () => {
+          while (next < end && !failed) {
+            ctx.signal.throwIfAborted();
+            try {
+              await decode(next++);
+            } catch (err) {
+              failed = true; // the other workers stop at their next image
+              throw err;
+            }
+            done++;
+            const now = Date.now();
+            if (now - lastReport >= 250) {
+              lastReport = now;
+              ctx.progress.update(`decoded ${done.toLocaleString('en-US')}/${n.toLocaleString('en-US')} images`);
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, end - start) }, worker));
+        // Waits for the previous batch to reach the disk, then queues this one and decoding goes on.
+        await writer.append(batch);
+      }
+      for (const i of [...suspects].sort((a, b) => a - b)) {
+        const shown = shownName(i);
+        await decodeFile(i, (warning) => ctx.log.warn({ file: shown }, `${shown}: ${warning}`));
+      }
+      ctx.progress.update(`writing ${n.toLocaleString('en-US')} rows`);
+      await writer.close();
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
     await writeFile(join(ctx.outDir, FILE_LIST), listing.files.map((f) => f.relative).join('\n') + '\n');
 
-    const counts = classCounts(dataset);
+    const counts = Object.fromEntries(listing.splits.map((name, k) => [name, writer.counts[k]]));
     return {
       rows: n,
       classes: listing.classes,

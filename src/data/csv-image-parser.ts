@@ -35,6 +35,21 @@ export interface CsvImageOptions {
   onBadRow: 'error' | 'skip';
   /** Uncompressed size if known (or an estimate), used to size the arrays once instead of growing them. */
   expectedBytes?: number;
+  /**
+   * Hand rows over in batches of this many (takeBatches) instead of holding them all: the arrays are fresh for
+   * each batch, and finish() returns only the counts, with empty arrays.
+   */
+  batchRows?: number;
+  /** Split names in code order, known ahead (the split column's codes follow it; others are still added). */
+  splitNames?: string[];
+}
+
+/** Rows the parser has handed over (see CsvImageOptions.batchRows). */
+export interface CsvRows {
+  labels: Uint8Array;
+  pixels: Uint8Array;
+  splitCodes: Int8Array;
+  source: Uint32Array;
 }
 
 export interface BadRow {
@@ -96,7 +111,10 @@ export class CsvImageParser {
   private pixels = new Uint8Array(0);
   private splitCodes = new Int8Array(0);
   private source = new Uint32Array(0);
+  /** Rows in the arrays now; rowsBefore: rows already handed over in batches. */
   private rows = 0;
+  private rowsBefore = 0;
+  private readonly full: CsvRows[] = [];
   private readonly splitNames: string[] = [];
   private readonly splitCodeByName = new Map<string, number>();
 
@@ -138,6 +156,12 @@ export class CsvImageParser {
     opts.classes.forEach((name, i) => this.classIndex.set(name, i));
     this.allowed = opts.allowedSplits ? new Set(opts.allowedSplits) : null;
     if (opts.splitColumn === null) this.splitCode('all');
+    for (const name of opts.splitNames ?? []) this.splitCode(name);
+  }
+
+  /** The full batches made since the last call (with batchRows), oldest first. */
+  takeBatches(): CsvRows[] {
+    return this.full.splice(0);
   }
 
   /** Feed the next chunk of the file (already decompressed). */
@@ -184,7 +208,9 @@ export class CsvImageParser {
         hint: `point path at a CSV file with a header line (e.g. ${this.expectedHeader()}) and one row per image`,
       });
     }
-    if (this.rows === 0) {
+    if (this.opts.batchRows && this.rows > 0) this.handOver();
+    const total = this.rowsBefore + this.rows;
+    if (total === 0) {
       const why = this.skipped.length > 0 ? ` (all ${this.skipped.length} rows were bad and skipped)` : '';
       throw new PipeError(`${this.opts.file} has a header but no usable data rows${why}`, {
         hint: 'add rows after the header line',
@@ -197,7 +223,7 @@ export class CsvImageParser {
       splitNames: this.splitNames.slice(),
       splitCodes: this.splitCodes.subarray(0, n),
       source: this.source.subarray(0, n),
-      rows: n,
+      rows: total,
       lines: this.line,
       bytes: this.bytes,
       skipped: this.skipped.slice(),
@@ -205,7 +231,7 @@ export class CsvImageParser {
   }
 
   get rowsSoFar(): number {
-    return this.rows;
+    return this.rowsBefore + this.rows;
   }
 
   get skippedSoFar(): number {
@@ -299,6 +325,19 @@ export class CsvImageParser {
 
   private ensureCapacity(): void {
     if (this.rows < this.capacity) return;
+    // A typed array holds at most 2^32 bytes, and a later stage reads the whole dataset into one: say so.
+    const most = Math.floor(MAX_PIXEL_BYTES / this.size);
+    if (this.rowsBefore + this.rows >= most) {
+      throw new PipeError(`${this.opts.file} has more than ${most.toLocaleString('en-US')} images of ${this.size} pixels: more than one dataset can hold in memory (4 GiB of pixels)`, {
+        hint: 'split the CSV into several files, or use smaller images',
+      });
+    }
+    const batchRows = this.opts.batchRows;
+    if (batchRows) {
+      if (this.rows > 0) this.handOver();
+      this.allocate(batchRows);
+      return;
+    }
     // Start with ~16 MB of pixels, then double; once rows are seen and the file size is known, jump to the
     // size estimated from the average row length (+3%) so a large file is copied at most once or twice.
     let next = this.capacity === 0 ? Math.max(16, Math.min(1024, Math.floor(16e6 / this.size))) : this.capacity * 2;
@@ -306,13 +345,6 @@ export class CsvImageParser {
     if (expected && this.rows >= 16) {
       const estimate = Math.ceil((expected / this.rowBytes) * this.rows * 1.03) + 16;
       if (estimate > next) next = estimate;
-    }
-    // A typed array holds at most 2^32 bytes: grow to that and no further, then say what the limit is.
-    const most = Math.floor(MAX_PIXEL_BYTES / this.size);
-    if (this.rows >= most) {
-      throw new PipeError(`${this.opts.file} has more than ${most.toLocaleString('en-US')} images of ${this.size} pixels: more than one dataset can hold in memory (4 GiB of pixels)`, {
-        hint: 'split the CSV into several files, or use smaller images',
-      });
     }
     next = Math.min(next, most);
     const grow = <T extends Uint8Array | Int8Array | Uint32Array>(old: T, make: (n: number) => T, per: number): T => {
@@ -325,6 +357,28 @@ export class CsvImageParser {
     this.splitCodes = grow(this.splitCodes, (n) => new Int8Array(n), 1);
     this.source = grow(this.source, (n) => new Uint32Array(n), 1);
     this.capacity = next;
+  }
+
+  /** Moves the rows parsed so far into a batch for takeBatches. */
+  private handOver(): void {
+    const n = this.rows;
+    this.full.push({
+      labels: this.labels.subarray(0, n),
+      pixels: this.pixels.subarray(0, n * this.size),
+      splitCodes: this.splitCodes.subarray(0, n),
+      source: this.source.subarray(0, n),
+    });
+    this.rowsBefore += n;
+    this.allocate(0);
+  }
+
+  private allocate(rows: number): void {
+    this.labels = new Uint8Array(rows);
+    this.pixels = new Uint8Array(rows * this.size);
+    this.splitCodes = new Int8Array(rows);
+    this.source = new Uint32Array(rows);
+    this.rows = 0;
+    this.capacity = rows;
   }
 
   private splitCode(name: string): number {

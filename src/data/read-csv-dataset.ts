@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { PipeError } from '../errors.js';
 import { CsvImageParser } from './csv-image-parser.js';
-import type { CsvImageOptions, ParsedCsv } from './csv-image-parser.js';
+import type { CsvImageOptions, CsvRows, ParsedCsv } from './csv-image-parser.js';
 
 export interface ReadProgress {
   /** Bytes of the file on disk read so far (compressed bytes for .gz). */
@@ -23,6 +23,11 @@ export interface ReadCsvOptions extends Omit<CsvImageOptions, 'file' | 'expected
   displayName?: string;
   onProgress?: (p: ReadProgress) => void;
   signal?: AbortSignal;
+  /**
+   * With batchRows: takes each full batch as it is parsed (e.g. a dataset writer's append); reading waits for it,
+   * so a slow writer holds the file back rather than memory filling up.
+   */
+  onBatch?: (rows: CsvRows) => Promise<void>;
 }
 
 export interface ReadCsvResult extends ParsedCsv {
@@ -79,10 +84,17 @@ export async function readCsvDataset(path: string, options: ReadCsvOptions): Pro
     ? pipeline(file, createGunzip({ chunkSize: CHUNK, ...{ readableHighWaterMark: 4 * CHUNK } }), () => {})
     : file;
   let lastReport = 0;
+  // A failure while handing rows over is the taker's (e.g. a full disk), not the file's.
+  let handingOver = false;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       options.signal?.throwIfAborted();
       parser.push(chunk);
+      if (options.onBatch) {
+        handingOver = true;
+        for (const rows of parser.takeBatches()) await options.onBatch(rows);
+        handingOver = false;
+      }
       const now = Date.now();
       if (options.onProgress && now - lastReport >= 250) {
         lastReport = now;
@@ -91,7 +103,7 @@ export async function readCsvDataset(path: string, options: ReadCsvOptions): Pro
     }
   } catch (err) {
     source.destroy();
-    if (err instanceof PipeError || options.signal?.aborted) throw err;
+    if (err instanceof PipeError || options.signal?.aborted || handingOver) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (gzip && code.startsWith('Z_')) {
       throw new PipeError(`${name}: gzip data is corrupt or truncated (${(err as Error).message})`, {
@@ -102,6 +114,7 @@ export async function readCsvDataset(path: string, options: ReadCsvOptions): Pro
     throw new PipeError(`cannot read ${name}: ${(err as Error).message}`, { cause: err, exitCode: 1 });
   }
   const parsed = parser.finish();
+  if (options.onBatch) for (const rows of parser.takeBatches()) await options.onBatch(rows);
   options.onProgress?.({ fileBytesRead: fileBytes, fileBytes, rows: parsed.rows, skipped: parsed.skipped.length });
   return { ...parsed, gzip, fileBytes };
 }

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordBatchReader, tableFromIPC, tableToIPC } from 'apache-arrow';
-import { readDataset, rowsPerBatch, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import { classCounts, openDatasetWriter, readDataset, rowsPerBatch, selectRows, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
 
 function dataset(rows: number): ImageDataset {
   const shape: [number, number, number] = [4, 3, 2];
@@ -68,6 +68,77 @@ test('a dataset in the Arrow stream format, as another tool may write it, still 
     const stream = join(dir, 'stream.arrows');
     await writeFile(stream, tableToIPC(tableFromIPC(await readFile(fileFormat)), 'stream'));
     assert.deepEqual(await readDataset(stream), ds);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Rows start..end of `ds` as fresh arrays, as an ingest hands them to the writer. */
+function slice(ds: ImageDataset, start: number, end: number) {
+  const part = selectRows(ds, Array.from({ length: end - start }, (_, i) => start + i));
+  return { labels: part.labels, pixels: part.pixels, splitCodes: part.splitCodes, source: part.source };
+}
+
+test('the streaming writer takes rows in pieces of any size, cuts them into batches, and writes what writeDataset writes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-dataset-'));
+  try {
+    const ds = dataset(53);
+    const streamed = join(dir, 'streamed.arrow');
+    const writer = await openDatasetWriter(streamed, ds, { rowsPerBatch: 10 });
+    for (const [start, end] of [[0, 25], [25, 26], [26, 26], [26, 53]]) await writer.append(slice(ds, start, end));
+    assert.equal(writer.rows, 53);
+    assert.deepEqual(writer.counts, Object.values(classCounts(ds)), 'rows per split code and class');
+    await writer.close();
+    const batches = [...(await RecordBatchReader.from(await readFile(streamed)))].map((b) => b.numRows);
+    assert.deepEqual(batches, [10, 10, 5, 1, 10, 10, 7], 'each piece cut at 10 rows; an empty piece adds nothing');
+    assert.deepEqual(await readDataset(streamed), ds);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('split names declared ahead keep only those rows have when read; a writer with no rows writes an empty dataset', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-dataset-'));
+  try {
+    const ds = dataset(12);
+    const file = join(dir, 'declared.arrow');
+    // Declared: train, validation, test; the rows use only train (0) and test (2).
+    const writer = await openDatasetWriter(file, { ...ds, declaredSplits: true }, { rowsPerBatch: 5 });
+    const rows = slice(ds, 0, 12);
+    rows.splitCodes = Int8Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 2 : 0));
+    await writer.append(rows);
+    await writer.close();
+    const back = await readDataset(file);
+    assert.deepEqual(back.splitNames, ['train', 'test']);
+    assert.deepEqual([...back.splitCodes], Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? 1 : 0)));
+    assert.deepEqual(back.metadata, { 'pipe.note': '"kept"' }, 'the marker is not carried on');
+    const table = tableFromIPC(await readFile(file));
+    assert.deepEqual(table.getChild('split')!.toArray().slice(0, 2), ['test', 'train'], 'other Arrow readers see the names too');
+
+    const empty = join(dir, 'empty.arrow');
+    const none = await openDatasetWriter(empty, ds);
+    await none.close();
+    const read = await readDataset(empty);
+    assert.equal(read.labels.length, 0);
+    assert.deepEqual(read.splitNames, ['train', 'validation', 'test'], 'names not declared ahead stay, rows or not');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the writer refuses a split code or label outside its names, and an aborted writer leaves no open file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-dataset-'));
+  try {
+    const ds = dataset(3);
+    const writer = await openDatasetWriter(join(dir, 'bad.arrow'), ds);
+    const rows = slice(ds, 0, 3);
+    rows.splitCodes[1] = 3;
+    await assert.rejects(writer.append(rows), /row 1: split code 3 is not one of 3 split names/);
+    const labels = slice(ds, 0, 3);
+    labels.labels[2] = 2;
+    await assert.rejects(writer.append(labels), /row 2: label 2 is not one of 2 classes/);
+    await writer.abort();
+    await assert.rejects(writer.append(slice(ds, 0, 1)), /closed/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import ingestCsv from '../../stages/ingest-csv.js';
+import { RecordBatchReader } from 'apache-arrow';
 import { readDataset } from '../../src/data/image-dataset.js';
+import { readFile } from 'node:fs/promises';
 import { PipeError } from '../../src/errors.js';
 import { runStage } from '../../harness/stage-harness.js';
 
@@ -145,6 +147,44 @@ test('split values are free-form when splitColumn is not Usage, and allowedSplit
   const err = await ingestError(csv, { ...params, allowedSplits: ['a'] });
   assert.match(err.message, /:3:\d+: column 'fold': unknown fold 'b' \(allowed: a\)/);
   assert.match(err.hint ?? '', /list it in allowedSplits \(or set allowedSplits: null to accept any value\)/);
+});
+
+test('rows stream to the file in batches as they are parsed; only the splits the file has are in the dataset', async () => {
+  const rows: Row[] = Array.from({ length: 23 }, (_, i) => ({ label: i % 7, pixels: pixelsFor(i, FER_SIZE), usage: i < 20 ? 'Training' : 'PrivateTest' }));
+  const file = await tempFile('fer.csv.gz', gzipSync(ferCsv(rows)));
+  const { result, dataset } = await ingest(file, { rowsPerBatch: 4 });
+  assertRoundTrip(dataset, rows);
+  assert.deepEqual(dataset.splitNames, ['Training', 'PrivateTest'], 'PublicTest is allowed but no row has it');
+  const batches = [...(await RecordBatchReader.from(await readFile(result.outputs.data)))].map((b) => b.numRows);
+  assert.deepEqual(batches, [4, 4, 4, 4, 4, 3]);
+  const summary = result.summary as Record<string, any>;
+  assert.deepEqual(summary.splits, { Training: 20, PrivateTest: 3 });
+  assert.equal(summary.rows, 23);
+  const { dataset: whole } = await ingest(file);
+  assert.deepEqual(whole, dataset, 'the same dataset as in one batch');
+
+  // With split values not known before reading (allowedSplits: null) the rows are held, then written in batches.
+  const free = await ingest(file, { rowsPerBatch: 4, allowedSplits: null });
+  assertRoundTrip(free.dataset, rows);
+  assert.deepEqual(free.dataset.splitNames, ['Training', 'PrivateTest']);
+  assert.deepEqual([...(await RecordBatchReader.from(await readFile(free.result.outputs.data)))].map((b) => b.numRows), [4, 4, 4, 4, 4, 3]);
+});
+
+test('skipped rows leave no gap in a streamed batch, and a file without a split column streams as split all', async () => {
+  const lines = ferCsv(goodRows).trimEnd().split('\n');
+  lines[2] = lines[2].replace(/^\d+/, '9');
+  const { result, dataset } = await ingest(await tempFile('fer.csv', lines.join('\n') + '\n'), { rowsPerBatch: 2, onBadRow: 'skip' });
+  const kept = goodRows.filter((_, i) => i !== 1);
+  assert.deepEqual([...dataset.labels], kept.map((r) => r.label));
+  assert.deepEqual(dataset.pixels, Uint8Array.from(kept.flatMap((r) => r.pixels)));
+  assert.deepEqual([...dataset.source], [2, 4, 5, 6]);
+  assert.equal((result.summary as Record<string, any>).skipped.count, 1);
+
+  const plain = 'emotion,pixels\n' + goodRows.map((r) => `${r.label},${r.pixels.join(' ')}`).join('\n') + '\n';
+  const unsplit = await ingest(await tempFile('plain.csv', plain), { rowsPerBatch: 2, splitColumn: null });
+  assert.deepEqual(unsplit.dataset.splitNames, ['all']);
+  assert.deepEqual([...unsplit.dataset.labels], goodRows.map((r) => r.label));
+  assert.deepEqual((unsplit.result.summary as Record<string, any>).splits, { all: 5 });
 });
 
 const badRowCases: Array<[string, (rows: string[]) => void, RegExp]> = [

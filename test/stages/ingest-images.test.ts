@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import ingestImages from '../../stages/ingest-images.js';
+import { RecordBatchReader } from 'apache-arrow';
 import { imageAt, readDataset } from '../../src/data/image-dataset.js';
 import { PipeError } from '../../src/errors.js';
 import { runStage } from '../../harness/stage-harness.js';
@@ -130,6 +131,24 @@ test("<root>/<class>/<image> (Keras's layout): every row in split 'all', which t
   temporary.push(join(divided.outDir, '..'));
   const summary = divided.summary as { classCounts: Record<string, Record<string, number>> };
   assert.deepEqual(summary.classCounts, { train: { happy: 8, sad: 16 }, test: { happy: 2, sad: 4 } });
+});
+
+test('images stream to the file a batch at a time, in file order whatever order they decode in', async () => {
+  const files: Record<string, (path: string) => Promise<void>> = {};
+  // Sizes differ so that decodes finish out of order; rows must still follow the file names.
+  for (let i = 0; i < 23; i++) files[`${i % 3 === 0 ? 'sad' : 'happy'}/${String(i).padStart(2, '0')}.png`] = (path) =>
+      i % 2 ? png(path, Uint8Array.from({ length: 64 * 64 }, (_, k) => (k * i) % 256), 64, 64, 1) : png(path, grey(i), 4, 4, 1);
+  const root = await tree(files);
+  const whole = await readDataset((await ingest({ root, shape: [4, 4, 1], fit: 'fill' })).outputs.data);
+  const result = await ingest({ root, shape: [4, 4, 1], fit: 'fill', rowsPerBatch: 5 });
+  const batches = [...(await RecordBatchReader.from(await readFile(result.outputs.data)))].map((b) => b.numRows);
+  assert.deepEqual(batches, [5, 5, 5, 5, 3]);
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds, whole, 'the same dataset as in one batch');
+  assert.deepEqual([...ds.source], Array.from({ length: 23 }, (_, i) => i + 1));
+  const listed = (await readFile(join(result.outDir, 'files.txt'), 'utf8')).trim().split('\n');
+  assert.deepEqual(listed, [...listed].sort(), 'files.txt in name order, row k = line k');
+  assert.deepEqual((result.summary as Record<string, any>).classCounts, { all: { happy: 15, sad: 8 } });
 });
 
 test('errors: an undecodable file is named; a class folder not in classes; shape and grayscale disagree', async () => {
