@@ -4,6 +4,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import { editDistance } from '../config/suggest.js';
 import { hostTag, isProcessAlive } from '../owner.js';
 import type { RunRecord } from './record.js';
 
@@ -91,27 +92,80 @@ export async function listRuns(storeRoot: string): Promise<RunRecord[]> {
   return (await scanRuns(storeRoot)).records;
 }
 
-/** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */
-export async function readRun(storeRoot: string, id: string): Promise<RunRecord> {
-  const ids = await runIds(storeRoot);
-  const matches = ids.includes(id) ? [id] : ids.filter((candidate) => candidate.startsWith(id));
+/** The ids closest to `given`, closest first: those sharing the longest start with it, then the fewest edits. */
+export function closeRunIds(given: string, ids: string[], count = 3): string[] {
+  const common = (id: string) => {
+    let n = 0;
+    while (n < id.length && n < given.length && id[n] === given[n]) n++;
+    return n;
+  };
+  const scored = ids.map((id) => ({ id, common: common(id), edits: editDistance(given, id.slice(0, Math.max(given.length, 1))) }));
+  scored.sort((a, b) => b.common - a.common || a.edits - b.edits || (a.id < b.id ? 1 : -1));
+  return scored.slice(0, count).map((s) => s.id);
+}
+
+/**
+ * The id in `ids` that `given` names: itself, or the only id that starts with it. Throws PipeError when none or
+ * several match, listing the closest ids (or those it starts).
+ */
+export function resolveRunId(given: string, ids: string[], where: string): string {
+  const matches = ids.includes(given) ? [given] : ids.filter((candidate) => candidate.startsWith(given));
   if (matches.length > 1) {
-    throw new PipeError(`run id '${id}' is ambiguous: it starts ${matches.length} runs in ${runsDir(storeRoot)}`, {
+    throw new PipeError(`run id '${given}' is ambiguous: it starts ${matches.length} runs in ${where}`, {
       hint: `give more characters, e.g. one of: ${matches.sort().reverse().slice(0, 5).join(', ')}`,
     });
   }
   if (matches.length === 0) {
-    throw new PipeError(`no run '${id}' in ${runsDir(storeRoot)}`, {
-      hint: "`pipe runs` lists the runs there; use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere",
+    const close = closeRunIds(given, ids);
+    throw new PipeError(`no run '${given}' in ${where}`, {
+      hint: close.length
+        ? `the closest: ${close.join(', ')} ('pipe runs' lists them; --cache <dir> or PIPE_ARTIFACTS if they are stored elsewhere)`
+        : "no runs are recorded there: `pipe runs` lists them; use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere",
     });
   }
-  const record = await readRecordFile(storeRoot, matches[0]);
+  return matches[0];
+}
+
+/** The full id of the run folder `given` names (see resolveRunId). */
+export async function resolveRun(storeRoot: string, given: string): Promise<string> {
+  return resolveRunId(given, await runIds(storeRoot), runsDir(storeRoot));
+}
+
+/** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */
+export async function readRun(storeRoot: string, id: string): Promise<RunRecord> {
+  const found = await resolveRun(storeRoot, id);
+  const record = await readRecordFile(storeRoot, found);
   if (!record) {
-    throw new PipeError(`run record ${join(runsDir(storeRoot), matches[0], 'run.json')} cannot be read`, {
+    throw new PipeError(`run record ${join(runsDir(storeRoot), found, 'run.json')} cannot be read`, {
       hint: 'the run may have been killed while writing it; compare another run',
     });
   }
   return record;
+}
+
+/**
+ * A run record as it is on disk (no live status worked out), for rewriting it; undefined when the file is
+ * missing, and a PipeError when it is not a run record.
+ */
+export async function readRecordAsWritten(storeRoot: string, id: string): Promise<RunRecord | undefined> {
+  const path = join(runsDir(storeRoot), id, 'run.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!looksLikeRecord(parsed)) {
+    throw new PipeError(`run record ${path} is damaged (not a whole run record)`, { hint: `'pipe runs rm ${id}' removes it` });
+  }
+  return parsed;
 }
 
 /** The newest run of the pipeline with this `name:`, or undefined when it never ran in this store. */
