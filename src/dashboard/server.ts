@@ -11,7 +11,7 @@ import { join, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { timingSafeEqual } from 'node:crypto';
 import { PipeError } from '../errors.js';
-import { readRun } from '../runs/read.js';
+import { readRun, type RecordCache } from '../runs/read.js';
 import type { LiveEvent } from './api.js';
 import { PAGE_HTML, PAGE_CSS } from './page.js';
 import { compareDetail, EpochLog, isRunId, logFileOf, runDetail, runsList } from './run-data.js';
@@ -108,6 +108,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const { storeRoot, token } = options;
   const pollMs = options.pollMs ?? 500;
   const live = new Set<() => void>();
+  // The runs page asks for the list every few seconds: records whose file did not change are not parsed again.
+  const records: RecordCache = new Map();
 
   /** Whether the request may be answered; sets the token cookie when the token came in the URL. */
   const admitted = (req: IncomingMessage, url: URL, res: ServerResponse): boolean => {
@@ -186,7 +188,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const vendor = /^\/vendor\/([a-z.-]+)$/.exec(path);
     if (vendor && Object.hasOwn(VENDOR, vendor[1])) return sendFile(res, VENDOR[vendor[1]](), 'text/javascript; charset=utf-8');
-    if (path === '/api/runs') return sendJson(res, await runsList(storeRoot));
+    if (path === '/api/runs') return sendJson(res, await runsList(storeRoot, records));
     if (path === '/api/compare') {
       const ids = (url.searchParams.get('runs') ?? '').split(',').filter(Boolean);
       if (ids.length < 1 || ids.length > MAX_COMPARED || !ids.every(isRunId)) {

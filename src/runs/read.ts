@@ -1,7 +1,7 @@
 // Reading run records (<storeRoot>/runs/<runId>/run.json, format in ./record.ts) for `pipe runs`, `pipe compare`
 // and reports; the store root itself comes from src/store/root.ts. Listings skip records that cannot be read or
 // parsed: a run killed while writing its record must not break every later listing.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
 import { editDistance } from '../config/suggest.js';
@@ -77,10 +77,43 @@ function newestFirst(a: Pick<RunRecord, 'id' | 'startedAt'>, b: Pick<RunRecord, 
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-/** Every run folder of the store: the readable records newest first, and the ids of those that cannot be read. */
-export async function scanRuns(storeRoot: string): Promise<{ records: RunRecord[]; damaged: string[] }> {
+/**
+ * Parsed records by run id with the size and modification time of the file they were read from, for a reader that
+ * lists the same store again and again (the dashboard): an unchanged file is not read or parsed twice.
+ */
+export type RecordCache = Map<string, { mtimeMs: number; size: number; record?: RunRecord }>;
+
+async function readRecordCached(storeRoot: string, id: string, cache: RecordCache): Promise<RunRecord | undefined> {
+  const path = join(runsDir(storeRoot), id, 'run.json');
+  const st = await stat(path).catch(() => undefined);
+  if (!st) {
+    cache.delete(id);
+    return undefined;
+  }
+  const known = cache.get(id);
+  if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.record && withLiveStatus(known.record);
+  let record: RunRecord | undefined;
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    record = looksLikeRecord(parsed) ? parsed : undefined;
+  } catch {
+    record = undefined;
+  }
+  cache.set(id, { mtimeMs: st.mtimeMs, size: st.size, record });
+  return record && withLiveStatus(record);
+}
+
+/**
+ * Every run folder of the store: the readable records newest first, and the ids of those that cannot be read.
+ * With `cache`, records whose file did not change since the last scan are not read again.
+ */
+export async function scanRuns(storeRoot: string, cache?: RecordCache): Promise<{ records: RunRecord[]; damaged: string[] }> {
   const ids = await runIds(storeRoot);
-  const read = await Promise.all(ids.map((id) => readRecordFile(storeRoot, id)));
+  const read = await Promise.all(ids.map((id) => (cache ? readRecordCached(storeRoot, id, cache) : readRecordFile(storeRoot, id))));
+  if (cache) {
+    const present = new Set(ids);
+    for (const id of [...cache.keys()]) if (!present.has(id)) cache.delete(id);
+  }
   return {
     records: read.filter((r): r is RunRecord => r !== undefined).sort(newestFirst),
     damaged: ids.filter((_, i) => read[i] === undefined).sort().reverse(),

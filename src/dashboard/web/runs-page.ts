@@ -1,6 +1,7 @@
-// The runs page: one table of every run (status, pipeline, variant, start, duration, the params that differ,
-// headline metrics, leakage), sorted and filtered on any column, with checkboxes to pick runs to compare.
-// Rows are built in one pass from one /api/runs response.
+// The runs page: one table of every run (name, status, pipeline, variant, tags, git commit, start, duration, the
+// params that differ, headline metrics, leakage, notes), sorted and filtered on any column, with checkboxes to
+// pick runs to compare. Rows are built in one pass from one /api/runs response; the list refreshes itself, and
+// the table is rebuilt only when the response changed.
 import type { RunSummary, RunsList } from '../api.js';
 import { duration, el, fetchJson, leaf, number, percent, runLink, show, when } from './dom.js';
 
@@ -22,11 +23,19 @@ function columns(list: RunsList): Column[] {
     value: (r) => r[key],
     cell: (r) => format(r[key]),
   });
+  const named = list.runs.some((r) => r.name !== undefined);
+  const tagged = list.runs.some((r) => r.tags?.length);
+  const noted = list.runs.some((r) => r.notes?.length);
   return [
     { key: 'id', label: 'run', numeric: false, value: (r) => r.id, cell: (r) => runLink(r.id) },
+    ...(named ? [{ key: 'name', label: 'name', numeric: false, value: (r: RunSummary) => r.name, cell: (r: RunSummary) => r.name ?? '' }] : []),
     { key: 'status', label: 'status', numeric: false, value: (r) => r.status, cell: (r) => el('span', { class: `status-${r.status}` }, r.status) },
     { key: 'pipeline', label: 'pipeline', numeric: false, value: (r) => r.pipeline, cell: (r) => r.pipeline },
     { key: 'variant', label: 'variant', numeric: false, value: (r) => r.variant, cell: (r) => r.variant ?? '' },
+    ...(tagged
+      ? [{ key: 'tags', label: 'tags', numeric: false, value: (r: RunSummary) => r.tags?.join(' '), cell: (r: RunSummary) => tagList(r.tags) }]
+      : []),
+    { key: 'commit', label: 'commit', numeric: false, value: (r) => (r.git ? `${r.git.commit}${r.git.dirty ? '*' : ''}` : undefined), cell: (r) => commit(r.git) },
     { key: 'startedAt', label: 'started', numeric: false, value: (r) => r.startedAt, cell: (r) => when(r.startedAt) },
     { key: 'seconds', label: 'duration', numeric: true, value: (r) => r.seconds, cell: (r) => duration(r.seconds) },
     { key: 'ran', label: 'ran', numeric: true, value: (r) => r.ran, cell: (r) => `${r.ran}/${r.stages}` },
@@ -49,7 +58,44 @@ function columns(list: RunsList): Column[] {
       value: (r) => (r.leaky === undefined ? undefined : r.leaky ? 'LEAK' : 'none'),
       cell: (r) => (r.leaky === undefined ? '—' : el('span', { class: r.leaky ? 'leak' : '', title: r.leakage }, r.leaky ? 'LEAK' : 'none')),
     },
+    ...(noted ? [{ key: 'notes', label: 'notes', numeric: false, value: (r: RunSummary) => r.notes?.map((n) => n.text).join('\n'), cell: (r: RunSummary) => notes(r) }] : []),
   ];
+}
+
+function tagList(tags: string[] | undefined): Node | string {
+  return tags?.length ? el('span', { class: 'tags' }, ...tags.map((t) => el('span', { class: 'tag' }, t))) : '';
+}
+
+/** The short commit, with a mark when tracked files had uncommitted changes. */
+export function commit(git: RunSummary['git']): Node | string {
+  if (!git) return '—';
+  const title = `${git.commit}${git.dirty ? ' with uncommitted changes' : ''}`;
+  return el('span', { class: 'commit', title }, git.commit.slice(0, 7), git.dirty ? el('span', { class: 'dirty', 'aria-label': 'uncommitted changes' }, '*') : null);
+}
+
+/** The latest note (its first line, cut short), and how many came before; all of them on hover. */
+function notes(r: RunSummary): Node | string {
+  const all = r.notes ?? [];
+  if (!all.length) return '';
+  const last = all[all.length - 1].text.split('\n')[0];
+  const shown = last.length > 60 ? `${last.slice(0, 59)}…` : last;
+  const title = all.map((n) => `${n.at.replace('T', ' ').slice(0, 16)}  ${n.text}`).join('\n');
+  return el('span', { class: 'note', title }, shown, all.length > 1 ? el('span', { class: 'muted' }, ` (+${all.length - 1})`) : null);
+}
+
+/**
+ * The filter: each word must be found in the row; a word `column:text` (e.g. tags:baseline, status:failed,
+ * train.epochs:3) only in that column, named by its heading or key.
+ */
+export function rowFilter(cols: Column[], text: string): (r: RunSummary) => boolean {
+  const terms = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const tests = terms.map((term) => {
+    const m = /^([^:]+):(.*)$/.exec(term);
+    const column = m && cols.find((c) => c.label.toLowerCase() === m[1] || c.key.toLowerCase() === m[1] || c.key.toLowerCase() === `param:${m[1]}`);
+    if (column && m) return (r: RunSummary) => String(column.value(r) ?? '').toLowerCase().includes(m[2]);
+    return (r: RunSummary) => cols.some((c) => String(c.value(r) ?? '').toLowerCase().includes(term));
+  });
+  return (r) => tests.every((t) => t(r));
 }
 
 function compareValues(a: string | number | undefined, b: string | number | undefined): number {
@@ -76,14 +122,12 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   const count = el('span', { class: 'muted', id: 'runs-count' });
   const empty = el('p', { class: 'muted', id: 'no-runs' }, `no runs recorded in ${list.store} yet; start one with 'pipe run <pipeline.yaml>' (this page shows it as it starts)`);
   const compare = el('button', { id: 'compare', type: 'button' }, 'Compare selected');
-  const filter = el('input', { type: 'search', id: 'filter', placeholder: 'filter: any text in a row, e.g. tiny or running' });
+  const filter = el('input', { type: 'search', id: 'filter', placeholder: 'filter: text in a row, or column:text, e.g. tags:baseline status:failed' });
   filter.value = runsState.filter;
 
   const render = () => {
     const cols = columns(list);
-    const needle = runsState.filter.trim().toLowerCase();
-    const text = (r: RunSummary) => cols.map((c) => String(c.value(r) ?? '')).join('\u0000').toLowerCase();
-    let rows = needle ? list.runs.filter((r) => text(r).includes(needle)) : [...list.runs];
+    const rows = runsState.filter.trim() ? list.runs.filter(rowFilter(cols, runsState.filter)) : [...list.runs];
     const sort = runsState.sort;
     const column = sort && cols.find((c) => c.key === sort.key);
     if (sort && column) {
@@ -121,7 +165,7 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
       );
     }
     for (const id of list.damaged) {
-      body.append(el('tr', { class: 'damaged', 'data-damaged': id }, el('td', {}, ''), el('td', {}, id), el('td', { colspan: String(cols.length - 1) }, 'damaged: its run.json cannot be read')));
+      body.append(el('tr', { class: 'damaged', 'data-damaged': id }, el('td', {}, ''), el('td', {}, id), el('td', { colspan: String(cols.length - 1) }, 'damaged: its run.json cannot be read (pipe runs rm removes it)')));
     }
     show(table, el('thead', {}, head), body);
     empty.hidden = list.runs.length + list.damaged.length > 0;
@@ -146,10 +190,16 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   updateCompare();
   // Runs start and end while the page is open: refresh the list (one request) every few seconds.
   let stopped = false;
+  let last = JSON.stringify(list);
   const timer = setInterval(async () => {
     if (stopped) return;
-    list = await fetchJson<RunsList>('/api/runs').catch(() => list);
-    if (!stopped) render();
+    const text = await fetch('/api/runs', { headers: { accept: 'application/json' } })
+      .then((res) => (res.ok ? res.text() : last))
+      .catch(() => last);
+    if (stopped || text === last) return;
+    last = text;
+    list = JSON.parse(text) as RunsList;
+    render();
   }, 3000);
   return () => {
     stopped = true;
