@@ -374,7 +374,7 @@ describe('pipe ui (dashboard)', () => {
     }
   });
 
-  it('lists a store of 400 runs in one request and one table', async () => {
+  it('lists a store of 400 runs in one request, a page of 100 rows at a time', async () => {
     const many = await mkdtemp(join(tmpdir(), 'pipe-ui-many-'));
     const template = runs[0];
     for (let i = 0; i < 400; i++) {
@@ -397,15 +397,29 @@ describe('pipe ui (dashboard)', () => {
       });
       await page.goto(url.href);
       await page.waitForSelector('#runs tbody tr[data-run]');
-      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      // A page of 100 rows at a time; sorting covers every run.
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 100);
+      assert.equal(await page.textContent('#page-range'), 'rows 1–100 of 400');
       assert.deepEqual(api, ['/api/runs']);
       await page.click('button[data-sort="param:train.epochs"]');
-      const epochs = await page.$$eval('#runs tbody tr[data-run]', (rows) => {
-        const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
-        return rows.map((row) => Number(row.children[column].textContent));
-      });
+      const shownEpochs = () =>
+        page.$$eval('#runs tbody tr[data-run]', (rows) => {
+          const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
+          return rows.map((row) => Number(row.children[column].textContent));
+        });
+      const epochs = await shownEpochs();
+      for (const range of ['101–200', '201–300', '301–400']) {
+        await page.click('#page-next');
+        assert.equal(await page.textContent('#page-range'), `rows ${range} of 400`);
+        epochs.push(...(await shownEpochs()));
+      }
+      assert.ok(await page.isDisabled('#page-next'));
+      assert.equal(epochs.length, 400);
       assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b));
       assert.deepEqual([epochs[0], epochs[399]], [1, 7]);
+      await page.click('#page-all');
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      assert.deepEqual(api, ['/api/runs'], 'paging and sorting ask the server nothing');
     } finally {
       await launched.browser.close();
       await server.stop();

@@ -63,19 +63,33 @@ function tabulable(record: RunRecord): boolean {
   return Object.values(record.stages).every((s) => isObject(s) && (s.params === undefined || isObject(s.params)) && isObject(s.outputs ?? {}));
 }
 
-export async function runsList(storeRoot: string, cache?: RecordCache): Promise<RunsList> {
-  const scanned = await scanRuns(storeRoot, cache);
+/** What the server keeps between two lists: the parsed records, and the last list with what it was made from. */
+export interface ListCache {
+  records: RecordCache;
+  last?: { signature: string; list: RunsList };
+}
+
+export async function runsList(storeRoot: string, cache?: ListCache): Promise<RunsList> {
+  const scanned = await scanRuns(storeRoot, cache?.records);
+  let signature = '';
+  if (cache) {
+    // The same files (by size and mtime) with the same live statuses make the same list: send it again.
+    signature = `${scanned.damaged.join()}|${scanned.records.map((r) => `${r.id}:${cache.records.get(r.id)?.mtimeMs}:${cache.records.get(r.id)?.size}:${r.status}`).join()}`;
+    if (cache.last?.signature === signature) return cache.last.list;
+  }
   const records = scanned.records.filter(tabulable);
   const damaged = [...scanned.damaged, ...scanned.records.filter((r) => !records.includes(r)).map((r) => r.id)];
   const metrics = new Map<RunRecord, RunMetrics>();
   await Promise.all(records.map(async (r) => metrics.set(r, await metricsOf(storeRoot, r))));
   const table = runsTable(records, (r) => metrics.get(r), true);
-  return {
+  const list = {
     store: storeRoot,
     params: table.params,
     runs: records.map((r, i) => summary(r, table.rows[i], metrics.get(r))),
     damaged,
   };
+  if (cache) cache.last = { signature, list };
+  return list;
 }
 
 /**

@@ -3,6 +3,7 @@
 // pick runs to compare. Rows are built in one pass from one /api/runs response; the list refreshes itself, and
 // the table is rebuilt only when the response changed.
 import type { RunSummary, RunsList } from '../api.js';
+import { preloadCharts } from './charts.js';
 import { duration, el, fetchJson, leaf, number, percent, runLink, show, when } from './dom.js';
 
 interface Column {
@@ -109,9 +110,19 @@ export interface RunsPageState {
   sort?: { key: string; descending: boolean };
   filter: string;
   picked: Set<string>;
+  /** Which page of PAGE_ROWS rows shows (sorting and filtering cover every run; only the table is paged). */
+  page: number;
+  /** Every row at once (slower to draw with thousands of runs). */
+  all: boolean;
 }
 
-export const runsState: RunsPageState = { filter: '', picked: new Set() };
+export const runsState: RunsPageState = { filter: '', picked: new Set(), page: 0, all: false };
+
+/**
+ * Rows drawn at once. A browser lays out a table of thousands of rows in seconds, so a big store is shown a page
+ * at a time; a hundred rows draw at once.
+ */
+export const PAGE_ROWS = 100;
 
 /** Show the runs page in `root`; resolves to a function that stops its refreshing. */
 export async function runsPage(root: HTMLElement): Promise<() => void> {
@@ -146,31 +157,61 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
         const button = el('button', { type: 'button', 'data-sort': c.key }, c.label + arrow);
         button.addEventListener('click', () => {
           runsState.sort = { key: c.key, descending: sort?.key === c.key ? !sort.descending : c.numeric };
+          runsState.page = 0;
           render();
         });
         return el('th', { class: c.numeric ? 'num' : undefined, 'aria-sort': arrow ? (sort!.descending ? 'descending' : 'ascending') : undefined }, button);
       }),
     );
+    const pages = runsState.all ? 1 : Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+    runsState.page = Math.min(runsState.page, pages - 1);
+    const first = runsState.all ? 0 : runsState.page * PAGE_ROWS;
+    const shown = runsState.all ? rows : rows.slice(first, first + PAGE_ROWS);
     const body = el('tbody');
-    for (const r of rows) {
+    for (const r of shown) {
       const pick = el('input', { type: 'checkbox', 'data-run': r.id, 'aria-label': `compare ${r.id}` });
       pick.checked = runsState.picked.has(r.id);
-      pick.addEventListener('change', () => {
-        if (pick.checked) runsState.picked.add(r.id);
-        else runsState.picked.delete(r.id);
-        updateCompare();
-      });
       body.append(
         el('tr', { 'data-run': r.id }, el('td', {}, pick), ...cols.map((c) => el('td', { class: c.numeric ? 'num' : undefined }, c.cell(r)))),
       );
     }
-    for (const id of list.damaged) {
-      body.append(el('tr', { class: 'damaged', 'data-damaged': id }, el('td', {}, ''), el('td', {}, id), el('td', { colspan: String(cols.length - 1) }, 'damaged: its run.json cannot be read (pipe runs rm removes it)')));
+    // The damaged records come after every run: on the last page.
+    if (runsState.page === pages - 1) {
+      for (const id of list.damaged) {
+        body.append(el('tr', { class: 'damaged', 'data-damaged': id }, el('td', {}, ''), el('td', {}, id), el('td', { colspan: String(cols.length - 1) }, 'damaged: its run.json cannot be read (pipe runs rm removes it)')));
+      }
     }
     show(table, el('thead', {}, head), body);
     empty.hidden = list.runs.length + list.damaged.length > 0;
     count.textContent = `${rows.length} of ${list.runs.length} runs${list.damaged.length ? `, ${list.damaged.length} damaged` : ''}`;
+    pager.hidden = rows.length <= PAGE_ROWS;
+    range.textContent = runsState.all ? `all ${rows.length} rows` : `rows ${rows.length ? first + 1 : 0}–${first + shown.length} of ${rows.length}`;
+    previous.disabled = runsState.all || runsState.page === 0;
+    next.disabled = runsState.all || runsState.page >= pages - 1;
+    all.textContent = runsState.all ? `${PAGE_ROWS} a page` : 'show all';
   };
+  const pager = el('span', { class: 'pager', id: 'pager' });
+  const previous = el('button', { type: 'button', id: 'page-previous' }, '‹ previous');
+  const next = el('button', { type: 'button', id: 'page-next' }, 'next ›');
+  const range = el('span', { id: 'page-range' });
+  const all = el('button', { type: 'button', id: 'page-all' }, 'show all');
+  pager.append(previous, range, next, all);
+  const turn = (change: () => void) => () => {
+    change();
+    render();
+  };
+  previous.addEventListener('click', turn(() => (runsState.page = Math.max(0, runsState.page - 1))));
+  next.addEventListener('click', turn(() => (runsState.page += 1)));
+  all.addEventListener('click', turn(() => ((runsState.all = !runsState.all), (runsState.page = 0))));
+  // One listener for every row's checkbox.
+  table.addEventListener('change', (event) => {
+    const pick = event.target as HTMLInputElement;
+    const id = pick.getAttribute('data-run');
+    if (pick.type !== 'checkbox' || id === null) return;
+    if (pick.checked) runsState.picked.add(id);
+    else runsState.picked.delete(id);
+    updateCompare();
+  });
   const updateCompare = () => {
     const n = runsState.picked.size;
     compare.textContent = `Compare selected (${n})`;
@@ -182,12 +223,15 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
   });
   filter.addEventListener('input', () => {
     runsState.filter = filter.value;
+    runsState.page = 0;
     render();
   });
 
-  show(root, el('h1', {}, 'Runs'), el('div', { class: 'toolbar' }, filter, compare, count), empty, el('div', { class: 'scroll' }, table));
+  show(root, el('h1', {}, 'Runs'), el('div', { class: 'toolbar' }, filter, compare, count, pager), empty, el('div', { class: 'scroll' }, table));
   render();
   updateCompare();
+  // The compare page draws charts: load their scripts while the person picks runs.
+  setTimeout(() => void preloadCharts().catch(() => undefined), 300);
   // Runs start and end while the page is open: refresh the list (one request) every few seconds.
   let stopped = false;
   let last = JSON.stringify(list);
