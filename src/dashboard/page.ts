@@ -40,7 +40,6 @@ tr.damaged td { color: var(--bad); }
 .tag { display: inline-block; padding: 0 .35rem; margin-right: .25rem; border: 1px solid var(--line); border-radius: 999px; font-size: 12px; background: var(--head); }
 .commit { font-family: ui-monospace, monospace; font-size: 12px; } .dirty { color: #9a6700; font-weight: 700; }
 .pager { display: flex; gap: .5rem; align-items: center; margin-left: auto; } .pager[hidden] { display: none; }
-.note { white-space: normal; display: inline-block; max-width: 24rem; }
 ul.notes { margin: 0; padding-left: 1.1rem; } ul.notes li { white-space: pre-wrap; }
 .status-running { color: #9a6700; font-weight: 600; } .status-failed, .status-interrupted, .leak { color: var(--bad); font-weight: 600; }
 .status-ok { color: var(--good); }
