@@ -230,7 +230,7 @@ describe('pipe runs rm', () => {
       const unknown = project.pipe(args);
       assert.equal(unknown.status, 2, args.join(' '));
       assert.match(unknown.stderr, new RegExp(`error: no run '${typo}' in `));
-      assert.match(unknown.stderr, new RegExp(`hint: the closest: ${id}`));
+      assert.match(unknown.stderr, new RegExp(`hint: \`pipe runs\` lists the runs there; the closest: ${id}`));
     }
 
     // A record of a run still going (this test's own process stands for it).

@@ -152,8 +152,8 @@ export function resolveRunId(given: string, ids: string[], where: string): strin
     const close = closeRunIds(given, ids);
     throw new PipeError(`no run '${given}' in ${where}`, {
       hint: close.length
-        ? `the closest: ${close.join(', ')} ('pipe runs' lists them; --cache <dir> or PIPE_ARTIFACTS if they are stored elsewhere)`
-        : "no runs are recorded there: `pipe runs` lists them; use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere",
+        ? `\`pipe runs\` lists the runs there; the closest: ${close.join(', ')} (use --cache <dir> or PIPE_ARTIFACTS if they are stored elsewhere)`
+        : '`pipe runs` lists the runs there (none yet); use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere',
     });
   }
   return matches[0];
