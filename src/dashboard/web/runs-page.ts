@@ -88,7 +88,7 @@ function notes(r: RunSummary): Node | string {
  * The filter: each word must be found in the row; a word `column:text` (e.g. tags:baseline, status:failed,
  * train.epochs:3) only in that column, named by its heading or key.
  */
-export function rowFilter(cols: Column[], text: string): (r: RunSummary) => boolean {
+function rowFilter(cols: Column[], text: string): (r: RunSummary) => boolean {
   const terms = text.trim().toLowerCase().split(/\s+/).filter(Boolean);
   const tests = terms.map((term) => {
     const m = /^([^:]+):(.*)$/.exec(term);
