@@ -4,6 +4,8 @@
 export interface CommandModule {
   /** Full help text for `pipe <command> --help`: usage line, what it does, options, examples. */
   usage: string;
+  /** The help of a subcommand (`pipe runs note --help`), given the arguments; `usage` where absent. */
+  helpFor?(argv: string[]): string;
   /** Runs the command with the arguments after its name; resolves to the process exit code. */
   run(argv: string[], options?: CommandOptions): Promise<number>;
 }

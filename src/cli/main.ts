@@ -20,7 +20,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'dag', summary: 'print the stage graph (text or Mermaid)', load: () => import('./commands/dag.js') },
   { name: 'export', summary: 'write a trained model as a TensorFlow.js model with its classes and preprocessing', load: () => import('./commands/export.js') },
   { name: 'predict', summary: 'classify PNG/JPEG images with a trained model, prepared as in training', load: () => import('./commands/predict.js') },
-  { name: 'runs', summary: 'list past runs: when, which stages ran or were cached, durations', load: () => import('./commands/runs.js') },
+  { name: 'runs', summary: 'list past runs (when, name, tags, stages run or cached, metrics); note or remove one', load: () => import('./commands/runs.js') },
   { name: 'compare', summary: 'compare runs or pipelines: differing params and metrics side by side', load: () => import('./commands/compare.js') },
   { name: 'ui', summary: 'a local dashboard of the runs: sortable table, live training curves, runs compared', load: () => import('./commands/ui.js') },
   { name: 'schema', summary: 'regenerate schemas/pipeline.schema.json from the core and every stage', load: () => import('./commands/schema.js') },
@@ -80,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const command = await entry.load();
     if (rest.includes('-h') || rest.includes('--help')) {
-      process.stdout.write(command.usage);
+      process.stdout.write(command.helpFor?.(rest) ?? command.usage);
       return 0;
     }
     return await command.run(rest, { debug });

@@ -7,10 +7,18 @@ import type { Leaf } from '../report/flatten.js';
 /** One row of the runs page: compact, so a store with thousands of runs lists in one response. */
 export interface RunSummary {
   id: string;
+  /** `pipe run --name` and `--tag`s. */
+  name?: string;
+  tags?: string[];
   pipeline: string;
   variant?: string;
   /** The sweep the run is a variant of (its page: /api/sweeps/<id>). */
   sweep?: string;
+  /** The git commit of the pipeline's checkout, and whether tracked files had changes. */
+  git?: { commit: string; dirty: boolean };
+  host?: string;
+  /** `pipe runs note`s, oldest first. */
+  notes?: { at: string; text: string }[];
   status: string;
   startedAt: string;
   /** Wall time, once the run recorded its end. */

@@ -5,6 +5,11 @@
  * The page served by `pipe ui`, or (`exported`) the index.html of a static export: files beside it, relative
  * links, the page script as one classic script (file:// pages cannot load modules) and its own CSP.
  */
+/** The served page fetches its modules at once instead of one import after another. */
+const MODULE_PRELOADS = ['dom', 'charts', 'runs-page', 'run-page', 'compare-page', 'mistakes-page', 'sweep-page', 'data']
+  .map((name) => `\n<link rel="modulepreload" href="/assets/${name}.js">`)
+  .join('');
+
 export function pageHtml(exported = false): string {
   const base = exported ? '' : '/';
   const csp = exported
@@ -16,10 +21,7 @@ export function pageHtml(exported = false): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">${csp}
 <title>pipe ui</title>
-<link rel="stylesheet" href="${base}assets/style.css">
-<script src="${base}vendor/vega.min.js"></script>
-<script src="${base}vendor/vega-lite.min.js"></script>
-<script src="${base}vendor/vega-embed.min.js"></script>
+<link rel="stylesheet" href="${base}assets/style.css">${exported ? '' : MODULE_PRELOADS}
 <script ${exported ? 'defer' : 'type="module"'} src="${base}assets/main.js"></script>
 </head>
 <body>
@@ -47,6 +49,10 @@ th { background: var(--head); position: sticky; top: 0; }
 th button { all: unset; cursor: pointer; font-weight: 600; }
 td.num, th.num { text-align: right; }
 tr.damaged td { color: var(--bad); }
+.tag { display: inline-block; padding: 0 .35rem; margin-right: .25rem; border: 1px solid var(--line); border-radius: 999px; font-size: 12px; background: var(--head); }
+.commit { font-family: ui-monospace, monospace; font-size: 12px; } .dirty { color: #9a6700; font-weight: 700; }
+.pager { display: flex; gap: .5rem; align-items: center; margin-left: auto; } .pager[hidden] { display: none; }
+ul.notes { margin: 0; padding-left: 1.1rem; } ul.notes li { white-space: pre-wrap; }
 .status-running { color: #9a6700; font-weight: 600; } .status-failed, .status-interrupted, .leak { color: var(--bad); font-weight: 600; }
 .status-ok { color: var(--good); }
 .toolbar { display: flex; gap: .8rem; align-items: center; margin-bottom: .6rem; }

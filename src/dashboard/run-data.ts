@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { PipeError } from '../errors.js';
 import { basename, join } from 'node:path';
 import { latestTargets } from '../runs/latest.js';
-import { readRun, scanRuns } from '../runs/read.js';
+import { readRun, scanRuns, type RecordCache } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { runDir } from '../runs/write.js';
 import { HISTORY_FILE, parseEpoch, readHistory } from '../formats/history.js';
@@ -22,30 +22,79 @@ import { runsTable, type RunRow } from '../report/runs-table.js';
 import type { CompareDetail, ConfusionView, EpochPoint, EvaluatedSplit, LeakGroup, MistakesDetail, RunDetail, RunSummary, RunsList, SweepDetail } from './api.js';
 import { fileInStore } from './store-files.js';
 
-/** Metrics kept in the record, or (for runs recorded before they were kept there) read from the store. */
+const readMetricsOf = new WeakMap<RunRecord, Promise<RunMetrics>>();
+
+/**
+ * Metrics kept in the record, or (for runs recorded before they were kept there) read from the store, once per
+ * parsed record (a record cached by the list is asked again at each refresh).
+ */
 async function metricsOf(storeRoot: string, record: RunRecord): Promise<RunMetrics> {
-  return record.metrics ?? (await readRunMetrics(storeRoot, record));
+  if (record.metrics) return record.metrics;
+  let read = readMetricsOf.get(record);
+  if (!read) readMetricsOf.set(record, (read = readRunMetrics(storeRoot, record)));
+  return read;
+}
+
+/**
+ * What a person wrote on the run and where it ran, taken field by field: a record from a shared store is data,
+ * and a field of the wrong shape is left out rather than trusted.
+ */
+function labelsOf(record: RunRecord): Pick<RunSummary, 'name' | 'tags' | 'git' | 'host' | 'notes'> {
+  const git = record.git as unknown as { commit?: unknown; dirty?: unknown } | undefined;
+  const tags = Array.isArray(record.tags) ? record.tags.filter((t): t is string => typeof t === 'string') : [];
+  const notes = Array.isArray(record.notes)
+    ? record.notes.filter((n) => isObject(n) && typeof n.text === 'string' && typeof n.at === 'string').map((n) => ({ at: n.at, text: n.text }))
+    : [];
+  return {
+    ...(typeof record.name === 'string' ? { name: record.name } : {}),
+    ...(tags.length ? { tags } : {}),
+    ...(isObject(git) && typeof git.commit === 'string' ? { git: { commit: git.commit, dirty: git.dirty === true } } : {}),
+    ...(typeof record.host === 'string' ? { host: record.host } : {}),
+    ...(notes.length ? { notes } : {}),
+  };
 }
 
 function summary(record: RunRecord, row: RunRow, metrics: RunMetrics | undefined): RunSummary {
   return {
     ...row,
+    ...labelsOf(record),
     ...(record.sweep ? { variant: record.sweep.variant, ...(record.sweep.id ? { sweep: record.sweep.id } : {}) } : {}),
     ...(metrics?.leakage ? { leakage: metrics.leakage.headline } : {}),
   };
 }
 
-export async function runsList(storeRoot: string): Promise<RunsList> {
-  const { records, damaged } = await scanRuns(storeRoot);
+/** Whether the table can be built from the record: each stage an object (a record of another shape is damaged). */
+function tabulable(record: RunRecord): boolean {
+  return Object.values(record.stages).every((s) => isObject(s) && (s.params === undefined || isObject(s.params)) && isObject(s.outputs ?? {}));
+}
+
+/** What the server keeps between two lists: the parsed records, and the last list with what it was made from. */
+export interface ListCache {
+  records: RecordCache;
+  last?: { signature: string; list: RunsList };
+}
+
+export async function runsList(storeRoot: string, cache?: ListCache): Promise<RunsList> {
+  const scanned = await scanRuns(storeRoot, cache?.records);
+  let signature = '';
+  if (cache) {
+    // The same files (by size and mtime) with the same live statuses make the same list: send it again.
+    signature = `${scanned.damaged.join()}|${scanned.records.map((r) => `${r.id}:${cache.records.get(r.id)?.mtimeMs}:${cache.records.get(r.id)?.size}:${r.status}`).join()}`;
+    if (cache.last?.signature === signature) return cache.last.list;
+  }
+  const records = scanned.records.filter(tabulable);
+  const damaged = [...scanned.damaged, ...scanned.records.filter((r) => !records.includes(r)).map((r) => r.id)];
   const metrics = new Map<RunRecord, RunMetrics>();
   await Promise.all(records.map(async (r) => metrics.set(r, await metricsOf(storeRoot, r))));
   const table = runsTable(records, (r) => metrics.get(r), true);
-  return {
+  const list = {
     store: storeRoot,
     params: table.params,
     runs: records.map((r, i) => summary(r, table.rows[i], metrics.get(r))),
     damaged,
   };
+  if (cache) cache.last = { signature, list };
+  return list;
 }
 
 /**

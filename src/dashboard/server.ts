@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import { PipeError } from '../errors.js';
 import { readRun } from '../runs/read.js';
-import type { LiveEvent } from './api.js';
+import type { LiveEvent, RunsList } from './api.js';
 import { VENDOR, WEB_DIR } from './assets.js';
 import { PAGE_HTML, PAGE_CSS } from './page.js';
 import { parseRow, rowPng } from './images.js';
-import { compareDetail, evaluatedDataset, EpochLog, isRunId, logFileOf, mistakesDetail, runDetail, runsList, sweepDetail } from './run-data.js';
+import { compareDetail, evaluatedDataset, EpochLog, isRunId, logFileOf, mistakesDetail, runDetail, runsList, sweepDetail, type ListCache } from './run-data.js';
 import { contentTypeOf, fileInStore } from './store-files.js';
 
 export interface DashboardOptions {
@@ -95,6 +95,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const { storeRoot, token } = options;
   const pollMs = options.pollMs ?? 500;
   const live = new Set<() => void>();
+  // The runs page asks for the list every few seconds: records whose file did not change are not parsed again.
+  const lists: ListCache = { records: new Map() };
+  const bodies = new WeakMap<RunsList, string>();
 
   /** Whether the request may be answered; sets the token cookie when the token came in the URL. */
   const admitted = (req: IncomingMessage, url: URL, res: ServerResponse): boolean => {
@@ -173,7 +176,12 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const vendor = /^\/vendor\/([a-z.-]+)$/.exec(path);
     if (vendor && Object.hasOwn(VENDOR, vendor[1])) return sendFile(res, VENDOR[vendor[1]](), 'text/javascript; charset=utf-8');
-    if (path === '/api/runs') return sendJson(res, await runsList(storeRoot));
+    if (path === '/api/runs') {
+      const list = await runsList(storeRoot, lists);
+      let body = bodies.get(list);
+      if (body === undefined) bodies.set(list, (body = JSON.stringify(list)));
+      return send(res, 200, body, 'application/json; charset=utf-8');
+    }
     if (path === '/api/compare') {
       const ids = (url.searchParams.get('runs') ?? '').split(',').filter(Boolean);
       if (ids.length < 1 || ids.length > MAX_COMPARED || !ids.every(isRunId)) {

@@ -10,6 +10,9 @@ import type { RunMetrics } from './run-metrics.js';
 
 export interface RunRow {
   id: string;
+  /** `pipe run --name`, and its `--tag`s. */
+  name?: string;
+  tags?: string[];
   pipeline: string;
   status: string;
   startedAt: string;
@@ -52,6 +55,8 @@ export function runsTable(records: RunRecord[], metricsOf: (r: RunRecord) => Run
     for (const p of params) if (p.values[i] !== undefined) values[p.path] = p.values[i] as RunRow['params'][string];
     return {
       id: record.id,
+      ...(typeof record.name === 'string' ? { name: record.name } : {}),
+      ...(Array.isArray(record.tags) && record.tags.length ? { tags: record.tags.filter((t) => typeof t === 'string') } : {}),
       pipeline: record.pipeline.name,
       status: record.status,
       startedAt: record.startedAt,
@@ -74,22 +79,28 @@ const TEXT_PARAM_COLUMNS = 6;
 
 function cells(t: RunsTable, paramColumns: string[]): { header: string[]; rows: string[][]; numeric: boolean[] } {
   const split = t.rows.find((r) => r.split)?.split ?? 'test';
-  const header = ['run', 'pipeline', 'status', 'time', 'ran', ...paramColumns, `${split} acc`, 'bal. acc', 'macro F1', 'leakage'];
-  const numeric = header.map((_, i) => i === 3 || i === 4 || i >= 5 + paramColumns.length);
-  numeric[header.length - 1] = false;
-  const rows = t.rows.map((r) => [
-    r.id,
-    r.pipeline,
-    r.status,
-    formatDuration(r.seconds),
-    `${r.ran}/${r.stages}`,
-    ...paramColumns.map((p) => (p in r.params ? leafText(r.params[p]) : '—')),
-    formatPercent(r.accuracy),
-    formatPercent(r.balancedAccuracy),
-    formatNumber(r.macroF1),
-    r.leaky === undefined ? '—' : r.leaky ? 'LEAK' : 'none',
-  ]);
-  return { header, rows, numeric };
+  // The name and tags columns show only where some run has one.
+  const named = t.rows.some((r) => r.name !== undefined);
+  const tagged = t.rows.some((r) => r.tags?.length);
+  const columns: Array<{ head: string; numeric: boolean; cell(r: RunRow): string }> = [
+    { head: 'run', numeric: false, cell: (r) => r.id },
+    ...(named ? [{ head: 'name', numeric: false, cell: (r: RunRow) => r.name ?? '' }] : []),
+    { head: 'pipeline', numeric: false, cell: (r) => r.pipeline },
+    { head: 'status', numeric: false, cell: (r) => r.status },
+    { head: 'time', numeric: true, cell: (r) => formatDuration(r.seconds) },
+    { head: 'ran', numeric: true, cell: (r) => `${r.ran}/${r.stages}` },
+    ...paramColumns.map((p) => ({ head: p, numeric: false, cell: (r: RunRow) => (p in r.params ? leafText(r.params[p]) : '—') })),
+    { head: `${split} acc`, numeric: true, cell: (r) => formatPercent(r.accuracy) },
+    { head: 'bal. acc', numeric: true, cell: (r) => formatPercent(r.balancedAccuracy) },
+    { head: 'macro F1', numeric: true, cell: (r) => formatNumber(r.macroF1) },
+    { head: 'leakage', numeric: false, cell: (r) => (r.leaky === undefined ? '—' : r.leaky ? 'LEAK' : 'none') },
+    ...(tagged ? [{ head: 'tags', numeric: false, cell: (r: RunRow) => (r.tags ?? []).join(' ') }] : []),
+  ];
+  return {
+    header: columns.map((c) => c.head),
+    rows: t.rows.map((r) => columns.map((c) => c.cell(r))),
+    numeric: columns.map((c) => c.numeric),
+  };
 }
 
 export function runsTableText(t: RunsTable): string {

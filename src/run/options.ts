@@ -20,6 +20,10 @@ export interface RunOptions {
   logLevel: string;
   failIf: Gate[];
   baseline?: string;
+  /** `--name`, checked (src/runs/labels.ts); a sweep passes it to each variant's run unchanged. */
+  name?: string;
+  /** `--tag`s, checked; a sweep passes them to each variant's run. */
+  tags: string[];
   /** The command line the run was started with, kept in its record (a sweep variant's tells whether it ran the file as it is). */
   commandLine: string[];
 }

@@ -3,7 +3,7 @@
 // record and its JSON log, Ctrl-C and SIGTERM, the executor (this process, or a queue's workers), the pushes to
 // the remote cache, and publishing the outputs under latest/. What happens is told through RunEvents; what the
 // run came to is the result, for the caller to print.
-import { relative } from 'node:path';
+import { dirname, relative } from 'node:path';
 import { pino } from 'pino';
 import type { LoadedPipeline } from '../config/types.js';
 import { PipeError } from '../errors.js';
@@ -11,6 +11,7 @@ import { localExecutor, type Executor, type StageOutcome } from '../exec/executo
 import { openVariants } from '../exec/open-pipeline.js';
 import { upstreamOf, type Plan } from '../plan/plan.js';
 import { previousKeyParts, stageStates, type StageState } from '../plan/staleness.js';
+import { gitState, hostName, pipeVersion } from '../runs/provenance.js';
 import { outlineOf } from '../runs/read.js';
 import type { RunRecord } from '../runs/record.js';
 import { newRunId } from '../runs/write.js';
@@ -63,10 +64,17 @@ export async function runPipeline(o: RunOptions, events: RunEvents = {}): Promis
   }
 
   const runId = newRunId();
+  // The checkout of the pipeline file, not of the working directory: that is the code the run ran.
+  const git = await gitState(dirname(loaded.file));
   const record: RunRecord = {
     id: runId,
     pipeline: { name: plan.pipeline.name, file: relative(process.cwd(), loaded.file), path: relative(store.root, loaded.file) },
     ...(variant === undefined ? {} : { sweep: { ...sweepRun, variant, sets: variantSets } }),
+    ...(o.name === undefined ? {} : { name: o.name }),
+    ...(o.tags.length ? { tags: o.tags } : {}),
+    ...(git ? { git } : {}),
+    host: hostName(),
+    pipeVersion: pipeVersion(),
     startedAt: new Date().toISOString(),
     status: 'running',
     owner: { pid: process.pid, host: hostTag() },

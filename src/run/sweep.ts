@@ -69,6 +69,10 @@ function childArgs(o: RunOptions, step: SweepStep): string[] {
   for (const id of step.only ?? []) args.push('--only', id);
   for (const id of step.force) args.push(`--force=${id}`);
   if (o.backend) args.push('--backend', o.backend);
+  // Every run of the sweep, its shared steps included, carries the sweep's name and tags: filtering on the name
+  // finds the whole sweep, and the variant is a field of its own (record.sweep.variant).
+  if (o.name !== undefined) args.push('--name', o.name);
+  for (const tag of o.tags) args.push('--tag', tag);
   if (o.queue) args.push('--queue', o.queue);
   // Gates judge a variant's metrics; the shared steps stop before them.
   if (!step.shared) {

@@ -10,7 +10,7 @@
 // Where symbolic links cannot be made (some Windows and network file systems), or with PIPE_LATEST=copy, the
 // files are copied instead.
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { isProcessAlive } from '../owner.js';
 import type { RunRecord } from './record.js';
@@ -69,6 +69,38 @@ async function replace(from: string, to: string): Promise<void> {
   }
 }
 
+/** Make `<dir>/<name>` point at `target` (relative to the store root): a relative link, or a copy. */
+async function placeLink(storeRoot: string, dir: string, name: LatestName, target: string): Promise<string> {
+  const link = join(dir, name);
+  const temp = join(dir, `.${name}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
+  const absolute = join(storeRoot, ...target.split('/'));
+  let linked = false;
+  if (process.env.PIPE_LATEST !== 'copy') {
+    try {
+      await symlink(relative(dirname(link), absolute), temp, name === 'model' ? 'dir' : 'file');
+      linked = true;
+    } catch (err) {
+      if (!linkFailed(err)) throw err;
+    }
+  }
+  if (!linked) await cp(absolute, temp, { recursive: true });
+  try {
+    await replace(temp, link);
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+  return link;
+}
+
+/** Temp files of a publisher that was killed (not of one still at work), and folder copies moved aside. */
+async function tidy(dir: string): Promise<void> {
+  for (const entry of await readdir(dir)) {
+    const temp = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(entry);
+    if ((temp && !isProcessAlive(Number(temp[1]))) || /\.old-[0-9a-f]{8}$/.test(entry)) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+}
+
 /**
  * Point `<store>/latest/<pipeline>/` (a variant's: `<pipeline>@<variant>/`) at this run's outputs. A name the
  * run did not produce (a run with --until train writes no report) keeps pointing at the newest one an earlier
@@ -79,35 +111,75 @@ export async function publishLatest(storeRoot: string, record: RunRecord): Promi
   if (record.sweep?.shared) return {};
   const dir = latestDir(storeRoot, record.pipeline.name, record.sweep?.variant);
   await mkdir(dir, { recursive: true });
-  const targets = latestTargets(record);
-  const copy = process.env.PIPE_LATEST === 'copy';
   const published: Partial<Record<LatestName, string>> = {};
-  for (const [name, target] of Object.entries(targets) as [LatestName, string][]) {
-    const link = join(dir, name);
-    const temp = join(dir, `.${name}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`);
-    const absolute = join(storeRoot, ...target.split('/'));
-    let linked = false;
-    if (!copy) {
-      try {
-        await symlink(relative(dirname(link), absolute), temp, name === 'model' ? 'dir' : 'file');
-        linked = true;
-      } catch (err) {
-        if (!linkFailed(err)) throw err;
-      }
-    }
-    if (!linked) await cp(absolute, temp, { recursive: true });
-    try {
-      await replace(temp, link);
-    } catch (err) {
-      await rm(temp, { recursive: true, force: true });
-      throw err;
-    }
-    published[name] = link;
+  for (const [name, target] of Object.entries(latestTargets(record)) as [LatestName, string][]) {
+    published[name] = await placeLink(storeRoot, dir, name, target);
   }
-  for (const entry of await readdir(dir)) {
-    // Temp files of a publisher that was killed (not of one still at work), and folder copies moved aside.
-    const temp = /^\..+\.(\d+)\.[0-9a-f]+\.tmp$/.exec(entry);
-    if ((temp && !isProcessAlive(Number(temp[1]))) || /\.old-[0-9a-f]{8}$/.test(entry)) await rm(join(dir, entry), { recursive: true, force: true });
-  }
+  await tidy(dir);
   return published;
+}
+
+/** Whether a run published its outputs under latest/ (what publishRun does for a run that ended ok). */
+function publishes(record: RunRecord): boolean {
+  return record.status === 'ok' && !record.sweep?.shared;
+}
+
+/** The id of the run whose run.json `<dir>/run.json` is (a link to it, or a copy of it); undefined when there is none. */
+async function linkedRun(dir: string): Promise<string | undefined> {
+  const path = join(dir, 'run.json');
+  try {
+    const target = await readlink(path);
+    return /(?:^|[\\/])runs[\\/]([^\\/]+)[\\/]run\.json$/.exec(target)?.[1];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code !== 'EINVAL' && code !== 'UNKNOWN') throw err;
+  }
+  // A copy (PIPE_LATEST=copy, or where links cannot be made).
+  try {
+    const id = (JSON.parse(await readFile(path, 'utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After the record of run `removedId` was deleted: each latest/ folder that points at it (its run.json is that
+ * run's) is pointed at what the remaining runs of the folder (same pipeline name and variant, ended ok) made, as
+ * if they had been published one after another: each link to the newest that made it. A link that no remaining
+ * run made goes, and so does a folder left with none. Works from the folders, so a removed record that could
+ * not be read is handled too. Returns each folder touched and the run it now points at (none: dropped).
+ */
+export async function relinkLatestAfterRemoval(storeRoot: string, removedId: string, remaining: RunRecord[]): Promise<Array<{ dir: string; run?: string }>> {
+  let folders: string[];
+  try {
+    folders = (await readdir(join(storeRoot, 'latest'), { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => join(storeRoot, 'latest', e.name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const touched: Array<{ dir: string; run?: string }> = [];
+  for (const dir of folders) {
+    if ((await linkedRun(dir)) !== removedId) continue;
+    const same = remaining
+      .filter((r) => r.id !== removedId && publishes(r) && latestDir(storeRoot, r.pipeline.name, r.sweep?.variant) === dir)
+      .sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : a.id < b.id ? -1 : 1));
+    // Oldest first, so the newest run that made a name wins it.
+    const targets: Partial<Record<LatestName, string>> = {};
+    for (const r of same) Object.assign(targets, latestTargets(r));
+    const names = Object.keys(targets) as LatestName[];
+    if (names.length === 0) {
+      await rm(dir, { recursive: true, force: true });
+      touched.push({ dir });
+      continue;
+    }
+    for (const name of names) await placeLink(storeRoot, dir, name, targets[name]!);
+    for (const entry of await readdir(dir)) {
+      if (!entry.startsWith('.') && !names.includes(entry as LatestName)) await rm(join(dir, entry), { recursive: true, force: true });
+    }
+    await tidy(dir);
+    touched.push({ dir, run: same[same.length - 1].id });
+  }
+  return touched;
 }

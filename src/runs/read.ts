@@ -1,9 +1,10 @@
 // Reading run records (<storeRoot>/runs/<runId>/run.json, format in ./record.ts) for `pipe runs`, `pipe compare`
 // and reports; the store root itself comes from src/store/root.ts. Listings skip records that cannot be read or
 // parsed: a run killed while writing its record must not break every later listing.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PipeError } from '../errors.js';
+import { editDistance } from '../config/suggest.js';
 import { hostTag, isProcessAlive } from '../owner.js';
 import type { RunRecord } from './record.js';
 
@@ -76,10 +77,43 @@ function newestFirst(a: Pick<RunRecord, 'id' | 'startedAt'>, b: Pick<RunRecord, 
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
-/** Every run folder of the store: the readable records newest first, and the ids of those that cannot be read. */
-export async function scanRuns(storeRoot: string): Promise<{ records: RunRecord[]; damaged: string[] }> {
+/**
+ * Parsed records by run id with the size and modification time of the file they were read from, for a reader that
+ * lists the same store again and again (the dashboard): an unchanged file is not read or parsed twice.
+ */
+export type RecordCache = Map<string, { mtimeMs: number; size: number; record?: RunRecord }>;
+
+async function readRecordCached(storeRoot: string, id: string, cache: RecordCache): Promise<RunRecord | undefined> {
+  const path = join(runsDir(storeRoot), id, 'run.json');
+  const st = await stat(path).catch(() => undefined);
+  if (!st) {
+    cache.delete(id);
+    return undefined;
+  }
+  const known = cache.get(id);
+  if (known && known.mtimeMs === st.mtimeMs && known.size === st.size) return known.record && withLiveStatus(known.record);
+  let record: RunRecord | undefined;
+  try {
+    const parsed: unknown = JSON.parse(await readFile(path, 'utf8'));
+    record = looksLikeRecord(parsed) ? parsed : undefined;
+  } catch {
+    record = undefined;
+  }
+  cache.set(id, { mtimeMs: st.mtimeMs, size: st.size, record });
+  return record && withLiveStatus(record);
+}
+
+/**
+ * Every run folder of the store: the readable records newest first, and the ids of those that cannot be read.
+ * With `cache`, records whose file did not change since the last scan are not read again.
+ */
+export async function scanRuns(storeRoot: string, cache?: RecordCache): Promise<{ records: RunRecord[]; damaged: string[] }> {
   const ids = await runIds(storeRoot);
-  const read = await Promise.all(ids.map((id) => readRecordFile(storeRoot, id)));
+  const read = await Promise.all(ids.map((id) => (cache ? readRecordCached(storeRoot, id, cache) : readRecordFile(storeRoot, id))));
+  if (cache) {
+    const present = new Set(ids);
+    for (const id of [...cache.keys()]) if (!present.has(id)) cache.delete(id);
+  }
   return {
     records: read.filter((r): r is RunRecord => r !== undefined).sort(newestFirst),
     damaged: ids.filter((_, i) => read[i] === undefined).sort().reverse(),
@@ -91,27 +125,80 @@ export async function listRuns(storeRoot: string): Promise<RunRecord[]> {
   return (await scanRuns(storeRoot)).records;
 }
 
-/** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */
-export async function readRun(storeRoot: string, id: string): Promise<RunRecord> {
-  const ids = await runIds(storeRoot);
-  const matches = ids.includes(id) ? [id] : ids.filter((candidate) => candidate.startsWith(id));
+/** The ids closest to `given`, closest first: those sharing the longest start with it, then the fewest edits. */
+export function closeRunIds(given: string, ids: string[], count = 3): string[] {
+  const common = (id: string) => {
+    let n = 0;
+    while (n < id.length && n < given.length && id[n] === given[n]) n++;
+    return n;
+  };
+  const scored = ids.map((id) => ({ id, common: common(id), edits: editDistance(given, id.slice(0, Math.max(given.length, 1))) }));
+  scored.sort((a, b) => b.common - a.common || a.edits - b.edits || (a.id < b.id ? 1 : -1));
+  return scored.slice(0, count).map((s) => s.id);
+}
+
+/**
+ * The id in `ids` that `given` names: itself, or the only id that starts with it. Throws PipeError when none or
+ * several match, listing the closest ids (or those it starts).
+ */
+export function resolveRunId(given: string, ids: string[], where: string): string {
+  const matches = ids.includes(given) ? [given] : ids.filter((candidate) => candidate.startsWith(given));
   if (matches.length > 1) {
-    throw new PipeError(`run id '${id}' is ambiguous: it starts ${matches.length} runs in ${runsDir(storeRoot)}`, {
+    throw new PipeError(`run id '${given}' is ambiguous: it starts ${matches.length} runs in ${where}`, {
       hint: `give more characters, e.g. one of: ${matches.sort().reverse().slice(0, 5).join(', ')}`,
     });
   }
   if (matches.length === 0) {
-    throw new PipeError(`no run '${id}' in ${runsDir(storeRoot)}`, {
-      hint: "`pipe runs` lists the runs there; use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere",
+    const close = closeRunIds(given, ids);
+    throw new PipeError(`no run '${given}' in ${where}`, {
+      hint: close.length
+        ? `\`pipe runs\` lists the runs there; the closest: ${close.join(', ')} (use --cache <dir> or PIPE_ARTIFACTS if they are stored elsewhere)`
+        : '`pipe runs` lists the runs there (none yet); use --cache <dir> (or PIPE_ARTIFACTS) if they are stored elsewhere',
     });
   }
-  const record = await readRecordFile(storeRoot, matches[0]);
+  return matches[0];
+}
+
+/** The full id of the run folder `given` names (see resolveRunId). */
+export async function resolveRun(storeRoot: string, given: string): Promise<string> {
+  return resolveRunId(given, await runIds(storeRoot), runsDir(storeRoot));
+}
+
+/** The run with this id, or with the only id that starts with it. Throws PipeError when none or several match. */
+export async function readRun(storeRoot: string, id: string): Promise<RunRecord> {
+  const found = await resolveRun(storeRoot, id);
+  const record = await readRecordFile(storeRoot, found);
   if (!record) {
-    throw new PipeError(`run record ${join(runsDir(storeRoot), matches[0], 'run.json')} cannot be read`, {
+    throw new PipeError(`run record ${join(runsDir(storeRoot), found, 'run.json')} cannot be read`, {
       hint: 'the run may have been killed while writing it; compare another run',
     });
   }
   return record;
+}
+
+/**
+ * A run record as it is on disk (no live status worked out), for rewriting it; undefined when the file is
+ * missing, and a PipeError when it is not a run record.
+ */
+export async function readRecordAsWritten(storeRoot: string, id: string): Promise<RunRecord | undefined> {
+  const path = join(runsDir(storeRoot), id, 'run.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!looksLikeRecord(parsed)) {
+    throw new PipeError(`run record ${path} is damaged (not a whole run record)`, { hint: `'pipe runs rm ${id}' removes it` });
+  }
+  return parsed;
 }
 
 /** The newest run of the pipeline with this `name:`, or undefined when it never ran in this store. */

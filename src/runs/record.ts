@@ -1,5 +1,6 @@
 // The record of one `pipe run`, written to <store>/runs/<id>/run.json (with the run's JSON log beside it as
-// log.jsonl). `pipe runs`, `pipe status`, `pipe compare` and reports read these.
+// log.jsonl). `pipe runs`, `pipe status`, `pipe compare` and reports read these. Fields added since the first
+// records are optional, so older records stay readable.
 
 export type StageRunStatus = 'cached' | 'ran' | 'failed' | 'skipped' | 'interrupted';
 
@@ -30,6 +31,12 @@ export interface StageRecord {
   filePaths?: Record<string, string>;
 }
 
+export interface RunNote {
+  /** ISO time the note was added. */
+  at: string;
+  text: string;
+}
+
 export interface RunRecord {
   /** Sortable id: ISO time plus a short random suffix, e.g. 2026-11-24T10-46-46-123Z-3fa9. */
   id: string;
@@ -53,6 +60,18 @@ export interface RunRecord {
     /** The run that built the stages the variants share (before the variants run). */
     shared?: boolean;
   };
+  /** `pipe run --name`: what the person who started it called it (a sweep's variants share the sweep's name). */
+  name?: string;
+  /** `pipe run --tag` (repeatable), without repeats. */
+  tags?: string[];
+  /** `pipe runs note`: notes added after the run, oldest first. */
+  notes?: RunNote[];
+  /** The git checkout that holds the pipeline file: its HEAD and whether tracked files had changes. Absent outside one. */
+  git?: { commit: string; dirty: boolean };
+  /** The name of the host it ran on (owner.host is a tag of it). */
+  host?: string;
+  /** The version of pipe that ran it. */
+  pipeVersion?: string;
   startedAt: string;
   finishedAt?: string;
   /**

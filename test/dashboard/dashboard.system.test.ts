@@ -3,16 +3,18 @@
 // Safety: loopback by default, a token anywhere else, nothing read outside the store, nothing written to it,
 // every name from the data shown as text, a damaged run record shown as damaged.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RunRecord } from '../../src/runs/record.js';
 import { launchChromium } from '../support/chromium.js';
 import { startPipe, type PipeProcess } from '../../harness/pipe-process.js';
 import { pipeWithStore, TINY_PIPELINE, type PipeRunner } from '../support/tiny-pipeline.js';
-import { REPO_ROOT } from '../../harness/toy-project.js';
+import { makeToyProject, REPO_ROOT, type ToyProject } from '../../harness/toy-project.js';
+import type { RunsList } from '../../src/dashboard/api.js';
 
 const PAYLOAD_IMG = '<img src=x onerror="window.__xss=1">';
 const PAYLOAD_SCRIPT = '</script><script>window.__xss=2</script>';
@@ -405,7 +407,7 @@ describe('pipe ui (dashboard)', () => {
     }
   });
 
-  it('lists a store of 400 runs in one request and one table', async () => {
+  it('lists a store of 400 runs in one request, a page of 100 rows at a time', async () => {
     const many = await mkdtemp(join(tmpdir(), 'pipe-ui-many-'));
     const template = runs[0];
     for (let i = 0; i < 400; i++) {
@@ -428,15 +430,29 @@ describe('pipe ui (dashboard)', () => {
       });
       await page.goto(url.href);
       await page.waitForSelector('#runs tbody tr[data-run]');
-      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      // A page of 100 rows at a time; sorting covers every run.
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 100);
+      assert.equal(await page.textContent('#page-range'), 'rows 1–100 of 400');
       assert.deepEqual(api, ['/api/runs']);
       await page.click('button[data-sort="param:train.epochs"]');
-      const epochs = await page.$$eval('#runs tbody tr[data-run]', (rows) => {
-        const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
-        return rows.map((row) => Number(row.children[column].textContent));
-      });
+      const shownEpochs = () =>
+        page.$$eval('#runs tbody tr[data-run]', (rows) => {
+          const column = Array.from(document.querySelectorAll('#runs thead th')).findIndex((th) => th.querySelector('[data-sort="param:train.epochs"]'));
+          return rows.map((row) => Number(row.children[column].textContent));
+        });
+      const epochs = await shownEpochs();
+      for (const range of ['101–200', '201–300', '301–400']) {
+        await page.click('#page-next');
+        assert.equal(await page.textContent('#page-range'), `rows ${range} of 400`);
+        epochs.push(...(await shownEpochs()));
+      }
+      assert.ok(await page.isDisabled('#page-next'));
+      assert.equal(epochs.length, 400);
       assert.deepEqual(epochs, [...epochs].sort((a, b) => a - b));
       assert.deepEqual([epochs[0], epochs[399]], [1, 7]);
+      await page.click('#page-all');
+      assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
+      assert.deepEqual(api, ['/api/runs'], 'paging and sorting ask the server nothing');
     } finally {
       await launched.browser.close();
       await server.stop();
@@ -730,5 +746,121 @@ describe('pipe ui: mistakes, sweeps and export', () => {
     const fresh = runner.pipe(['ui', '--export', join(parent, 'fresh')], { env: { PIPE_ARTIFACTS: damaged } });
     assert.notEqual(fresh.status, 0);
     assert.deepEqual((await readdir(parent)).sort(), ['site', 'store']);
+  });
+});
+
+describe('pipe ui: names, tags, commits and notes of runs', () => {
+  const NAME_SCRIPT = '<script>window.__xss=11</script>';
+  const NAME_IMG = '"><img src=x onerror="window.__xss=12">';
+  // A tag is one word: the payload without spaces.
+  const TAG_IMG = '"><img/src=x/onerror=window.__xss=13>';
+  const NOTE = `<script>window.__xss=14</script>\n"><img src=x onerror="window.__xss=15">`;
+  const ODD_ID = '2026-01-03T00-00-00-000Z-0dd0';
+  const BROKEN_ID = '2026-01-04T00-00-00-000Z-b0ke';
+  let project: ToyProject;
+  let ui: PipeProcess;
+  let base: URL;
+  let evil: RunRecord;
+  let plain: RunRecord;
+  let browser: Browser;
+
+  const pipe = (args: string[]) => {
+    const r = project.pipe(args, { GIT_CEILING_DIRECTORIES: dirname(project.dir) });
+    assert.equal(r.status, 0, `pipe ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  before(async () => {
+    project = await makeToyProject();
+    const git = (...args: string[]) => spawnSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd: project.dir });
+    git('init', '-q');
+    git('add', 'pipeline.yaml', 'stages');
+    git('commit', '-q', '-m', 'toy');
+    plain = JSON.parse(pipe(['run', 'pipeline.yaml', '--json', '--name', 'alpha run', '--tag', 'baseline'])) as RunRecord;
+    await writeFile(project.pipeline, `${await readFile(project.pipeline, 'utf8')}# edited\n`);
+    evil = JSON.parse(pipe(['run', 'pipeline.yaml', '--json', '--set', 'scale.factor=3', '--name', `${NAME_SCRIPT}${NAME_IMG}`, '--tag', TAG_IMG, '--tag', 'zeta'])) as RunRecord;
+    pipe(['runs', 'note', evil.id, NOTE]);
+    pipe(['runs', 'note', evil.id, 'second note']);
+    const store = join(project.dir, 'artifacts');
+    // From a shared store: fields of the wrong shape (left out), and stages that cannot be tabulated (damaged).
+    const odd = { ...plain, id: ODD_ID, startedAt: '2026-01-03T00:00:00.000Z', name: 42, tags: 'baseline', notes: [{ at: 1, text: null }, 'x'], git: 'HEAD' };
+    const broken = { ...plain, id: BROKEN_ID, startedAt: '2026-01-04T00:00:00.000Z', stages: { source: null } };
+    for (const r of [odd, broken]) {
+      await mkdir(join(store, 'runs', r.id));
+      await writeFile(join(store, 'runs', r.id, 'run.json'), JSON.stringify(r));
+    }
+    ui = startPipe(project.dir, ['ui', '--port', '0'], { PIPE_ARTIFACTS: store });
+    base = new URL(/http:\/\/\S+/.exec(await ui.waitFor(/http:\/\/\S+/))![0]);
+    const launched = await launchChromium();
+    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    browser = launched.browser;
+  });
+
+  after(async () => {
+    await browser?.close();
+    await ui?.stop();
+    await rm(project.dir, { recursive: true, force: true });
+  });
+
+  it('lists name, tags, commit and notes in /api/runs, leaves out fields of the wrong shape, and marks untabulable records damaged', async () => {
+    const list = (await (await fetch(new URL('/api/runs', base))).json()) as RunsList;
+    const byId = new Map(list.runs.map((r) => [r.id, r]));
+    const e = byId.get(evil.id)!;
+    assert.equal(e.name, `${NAME_SCRIPT}${NAME_IMG}`);
+    assert.deepEqual(e.tags, [TAG_IMG, 'zeta']);
+    assert.deepEqual(e.notes?.map((n) => n.text), [NOTE, 'second note']);
+    assert.equal(e.git?.dirty, true);
+    assert.match(e.git!.commit, /^[0-9a-f]{40}$/);
+    assert.deepEqual(byId.get(plain.id)!.git, { commit: e.git!.commit, dirty: false });
+    const odd = byId.get(ODD_ID)!;
+    assert.deepEqual([odd.name, odd.tags, odd.notes, odd.git], [undefined, undefined, undefined, undefined]);
+    assert.ok(list.damaged.includes(BROKEN_ID), list.damaged.join());
+    assert.ok(!byId.has(BROKEN_ID));
+  });
+
+  it('shows them as text in the runs page and the run page, sorts and filters on them, and runs no payload', async () => {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.goto(new URL('/#/', base).href);
+    await page.waitForSelector(`#runs tr[data-run="${evil.id}"]`);
+    const row = (await page.textContent(`#runs tr[data-run="${evil.id}"]`))!;
+    assert.ok(row.includes(`${NAME_SCRIPT}${NAME_IMG}`), 'the name, as written');
+    assert.ok(row.includes(TAG_IMG), 'the tag, as written');
+    assert.ok(row.includes('second note') && row.includes('(+1)'), 'the latest note, and how many before it');
+    assert.ok(row.includes(`${evil.git!.commit.slice(0, 7)}*`), 'the short commit, marked dirty');
+    const title = await page.getAttribute(`#runs tr[data-run="${evil.id}"] .note`, 'title');
+    assert.ok(title!.includes(NOTE), 'every note on hover');
+    assert.ok((await page.textContent(`#runs tr[data-run="${plain.id}"]`))!.includes(plain.git!.commit.slice(0, 7)));
+    assert.match((await page.textContent(`#runs tr[data-damaged="${BROKEN_ID}"]`))!, /damaged/);
+    const headings = await page.$$eval('#runs thead button', (b) => b.map((x) => x.getAttribute('data-sort')));
+    for (const key of ['name', 'tags', 'commit', 'startedAt', 'seconds', 'notes']) assert.ok(headings.includes(key), `a ${key} column: ${headings.join()}`);
+
+    const order = () => page.$$eval('#runs tbody tr[data-run]', (rows) => rows.map((r) => r.getAttribute('data-run')));
+    await page.click('button[data-sort="name"]');
+    assert.deepEqual(await order(), [evil.id, plain.id, ODD_ID], 'by name; a run without one last');
+    await page.click('button[data-sort="name"]');
+    assert.deepEqual(await order(), [plain.id, evil.id, ODD_ID]);
+    await page.fill('#filter', 'tags:zeta');
+    assert.deepEqual(await order(), [evil.id]);
+    await page.fill('#filter', 'tags:baseline');
+    assert.deepEqual(await order(), [plain.id], 'a record whose tags are not a list has none');
+    await page.fill('#filter', 'alpha status:ok');
+    assert.deepEqual(await order(), [plain.id]);
+    await page.fill('#filter', 'notes:second');
+    assert.deepEqual(await order(), [evil.id]);
+    await page.fill('#filter', '');
+
+    await page.goto(new URL(`/#/run/${evil.id}`, base).href);
+    await page.waitForSelector('#run-notes');
+    assert.equal(await page.textContent('#run-name'), `${NAME_SCRIPT}${NAME_IMG}`);
+    assert.ok((await page.textContent('#run-tags'))!.includes(TAG_IMG));
+    const notes = await page.$$eval('#run-notes li', (items) => items.map((li) => li.textContent));
+    assert.equal(notes.length, 2);
+    assert.ok(notes[0]!.endsWith(NOTE), notes[0]!);
+    assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no payload ran');
+    assert.equal(await page.$$eval('main img, main script', (els) => els.length), 0, 'no element made from data');
+    assert.deepEqual(errors, []);
+    await page.close();
   });
 });

@@ -1,6 +1,7 @@
 // `pipe run`: the flags, the run itself (src/run/run.ts), then what it came to: the live view while it runs, the
 // summary or the run record as JSON, failures, gates, and the exit code.
 import { parseGate, GATE_SYNTAX_HINT } from '../../config/gates.js';
+import { checkRunName, checkRunTags } from '../../runs/labels.js';
 import { PipeError, stackOf } from '../../errors.js';
 import { printable } from '../../printable.js';
 import { messageOf } from '../../exec/executor.js';
@@ -31,6 +32,10 @@ Options:
                              the same commit and the remote cache between machines (docs/scale.md). A queue
                              gone for PIPE_QUEUE_RECONNECT_S seconds (default 20) fails the run. With
                              PIPE_QUEUE_KEY set the jobs are signed with it (for workers that have the key)
+  --name <text>              name the run (one line, at most 120 characters): 'pipe runs' and 'pipe ui' show
+                             it. A sweep's variants all get the sweep's name (each has its variant beside it)
+  --tag <word>               tag the run (repeatable; one word each, at most 64 characters), e.g. --tag baseline;
+                             a sweep's variants all get the sweep's tags
   --dry-run                  show what would run and why, run nothing
   --fail-if <condition>      fail the run (exit code 3) when a metric meets the condition, e.g.
                              --fail-if 'test.accuracy < 0.6' (repeatable; adds to the pipeline's gates.failIf);
@@ -46,7 +51,8 @@ Options:
 A sweep (the pipeline's sweep: block, or --sweep) runs the stages its variants share once, then the variants,
 up to --jobs at a time, and ends with 'pipe compare' over them.
 
-The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'). Artifacts live in ./artifacts,
+The run record and log go to <artifacts>/runs/<run-id>/ (see 'pipe runs'); the record also keeps the git
+commit of the pipeline file's checkout (and whether tracked files had changes), the host and pipe's version. Artifacts live in ./artifacts,
 the pipeline's cache: setting, or $PIPE_ARTIFACTS (which wins, so CI can restore one cache for all).
 After the run, <artifacts>/latest/<pipeline name>/ (a sweep variant's: latest/<pipeline name>@<variant>/)
 links to its report.html, metrics.json, summary.md, model/ and run.json, and the last lines print those paths
@@ -72,6 +78,7 @@ Examples:
   pipe run pipelines/quickstart.yaml
   pipe run pipelines/fer2013-baseline.yaml --set ingest.path=data/fer2013.csv.gz --set train.epochs=10
   pipe run pipelines/quickstart.yaml --force=train --until evaluate
+  pipe run pipelines/quickstart.yaml --name 'wider conv' --tag baseline --tag fer2013
   pipe run pipelines/quickstart.yaml --sweep 'train.optimizer.learningRate=[0.002,0.0005]' --jobs 2 --sort test.accuracy
   pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < 0.6' --fail-if 'leakage.leaky == 1'
   pipe run pipelines/quickstart.yaml --fail-if 'test.accuracy < baseline - 0.01' --baseline main-run.json
@@ -103,6 +110,8 @@ function parse(argv: string[]): Parsed {
     'log-level': { type: 'string', default: 'info' },
     'fail-if': { type: 'string', multiple: true, default: [] },
     baseline: { type: 'string' },
+    name: { type: 'string' },
+    tag: { type: 'string', multiple: true, default: [] },
   });
   const file = onePipeline('run', positionals);
   const backend = values.backend;
@@ -121,6 +130,8 @@ function parse(argv: string[]): Parsed {
     if (typeof gate === 'string') throw new PipeError(`--fail-if: ${gate}`, { hint: GATE_SYNTAX_HINT });
     return gate;
   });
+  const name = values.name === undefined ? undefined : checkRunName(values.name);
+  const tags = checkRunTags(values.tag as string[]);
   return {
     json: values.json!,
     sort: values.sort,
@@ -139,6 +150,8 @@ function parse(argv: string[]): Parsed {
       backend,
       dryRun: values['dry-run']!,
       logLevel: values['log-level']!,
+      name,
+      tags,
       commandLine: argv,
     },
   };

@@ -9,8 +9,9 @@ export const usage = `Usage: pipe ui [--port 7007] [--host 127.0.0.1] [--open] [
        pipe ui --export <dir> [--force] [--cache <dir>]
 
 Serves a dashboard of the runs in the artifact store (the same runs 'pipe runs' lists) and prints its URL:
-  Runs     every run with its status (live), pipeline, variant, start, duration, the params that differ and
-           its headline metrics with the leakage verdict; sort and filter on any column, tick runs to compare
+  Runs     every run with its name, status (live), pipeline, variant, tags, git commit, start, duration,
+           the params that differ, its headline metrics with the leakage verdict and its notes; sort and
+           filter on any column (tags:baseline), 100 rows a page, tick runs to compare
   Run      curves of loss, accuracy and learning rate by epoch or by training time, growing live while the
            run trains; the headline metrics, the confusion matrices and a link to the HTML report
   Compare  2 to 20 runs: curves overlaid, one colour a run; each metric's difference from the first run;

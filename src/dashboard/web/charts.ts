@@ -1,6 +1,9 @@
-// Line charts (vega-lite through vega-embed, loaded by the page from the package) and confusion matrices.
+// Line charts (vega-lite through vega-embed, served from the installed packages) and confusion matrices. The
+// vega scripts (about 1.5 MB) load on the first chart, not with the page: the runs page draws none, and shows
+// its table without waiting for them.
 // Each chart's data is also on its element (data-series, data-points), so what is drawn can be checked.
 import type { ConfusionView, EpochPoint } from '../api.js';
+import { isStatic } from './data.js';
 import { el } from './dom.js';
 
 interface VegaView {
@@ -30,6 +33,30 @@ export interface Series {
 }
 
 const views = new WeakMap<HTMLElement, VegaView>();
+
+let vega: Promise<void> | undefined;
+
+/** vega, vega-lite and vega-embed, one after another (each needs the one before), once. */
+export function preloadCharts(): Promise<void> {
+  return loadVega();
+}
+
+function loadVega(): Promise<void> {
+  vega ??= ['vega.min.js', 'vega-lite.min.js', 'vega-embed.min.js'].reduce(
+    (before, file) =>
+      before.then(
+        () =>
+          new Promise<void>((done, fail) => {
+            const script = el('script', { src: `${isStatic ? '' : '/'}vendor/${file}` });
+            script.addEventListener('load', () => done());
+            script.addEventListener('error', () => fail(new Error(`cannot load vendor/${file}`)));
+            document.head.append(script);
+          }),
+      ),
+    Promise.resolve(),
+  );
+  return vega;
+}
 
 /** A chart of `metrics` over `x`, one line per series and metric; empty lines are left out. */
 export function lineChart(title: string, series: Series[], metrics: CurveMetric[], x: XAxis): HTMLElement {
@@ -62,7 +89,9 @@ export function lineChart(title: string, series: Series[], metrics: CurveMetric[
     width: 340,
     height: 200,
     data: { values },
-    mark: { type: 'line', point: true },
+    // A dot an epoch while the lines are few; with many (20 runs compared) the dots hide the lines and cost
+    // thousands of SVG nodes, and the tooltip still follows the line.
+    mark: { type: 'line', point: values.length <= 600 && Object.keys(counts).length <= 8 },
     encoding: {
       x: { field: 'x', type: 'quantitative', title: x === 'epoch' ? 'epoch' : 'training time (s)', axis: x === 'epoch' ? { tickMinStep: 1 } : {} },
       y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
@@ -76,8 +105,13 @@ export function lineChart(title: string, series: Series[], metrics: CurveMetric[
       ],
     },
   };
-  // ast: vega evaluates expressions with its interpreter, so the page's CSP needs no 'unsafe-eval'.
-  void window.vegaEmbed(target, spec, { actions: false, renderer: 'svg', ast: true }).then(({ view }) => views.set(box, view));
+  void loadVega().then(async () => {
+    // The page may have moved on while the scripts loaded.
+    if (!box.isConnected) return;
+    // ast: vega evaluates expressions with its interpreter, so the page's CSP needs no 'unsafe-eval'.
+    const { view } = await window.vegaEmbed(target, spec, { actions: false, renderer: 'svg', ast: true });
+    views.set(box, view);
+  });
   return box;
 }
 

@@ -6,6 +6,7 @@ import { confusionTable, lineChart, releaseCharts, type Series, type XAxis } fro
 import { duration, el, leaf, number, percent, show, when } from './dom.js';
 import { isStatic, load } from './data.js';
 import { mistakesHash } from './mistakes-page.js';
+import { commit } from './runs-page.js';
 
 /** Epochs per training stage, in epoch order; a newer point for the same epoch replaces the older. */
 export function seriesOf(points: EpochPoint[], name: (stage: string, stages: number) => string): Series[] {
@@ -47,14 +48,20 @@ function headline(d: RunDetail): HTMLElement {
     el(
       'tbody',
       {},
+      r.name !== undefined ? el('tr', {}, el('th', {}, 'name'), el('td', { id: 'run-name' }, r.name)) : null,
       el('tr', {}, el('th', {}, 'status'), el('td', { id: 'run-status', class: `status-${r.status}` }, r.status)),
       el('tr', {}, el('th', {}, 'pipeline'), el('td', {}, r.pipeline, r.variant ? ` (variant ${r.variant}` : '', r.sweep ? el('span', {}, ' of ', sweepLink(r.sweep)) : '', r.variant ? ')' : '')),
+      r.tags?.length ? el('tr', {}, el('th', {}, 'tags'), el('td', { id: 'run-tags' }, ...r.tags.map((t) => el('span', { class: 'tag' }, t)))) : null,
+      r.git ? el('tr', {}, el('th', {}, 'commit'), el('td', {}, commit(r.git), r.host ? el('span', { class: 'muted' }, ` on ${r.host}`) : null)) : null,
       el('tr', {}, el('th', {}, 'started'), el('td', {}, when(r.startedAt))),
       el('tr', {}, el('th', {}, 'duration'), el('td', {}, duration(r.seconds))),
       el('tr', {}, el('th', {}, `${r.split ?? 'test'} accuracy`), el('td', {}, percent(r.accuracy))),
       el('tr', {}, el('th', {}, 'balanced accuracy'), el('td', {}, percent(r.balancedAccuracy))),
       el('tr', {}, el('th', {}, 'macro F1'), el('td', {}, number(r.macroF1))),
       el('tr', {}, el('th', {}, 'leakage'), el('td', { class: r.leaky ? 'leak' : undefined }, r.leakage ?? '—')),
+      r.notes?.length
+        ? el('tr', {}, el('th', {}, 'notes'), el('td', {}, el('ul', { class: 'notes', id: 'run-notes' }, ...r.notes.map((n) => el('li', {}, el('span', { class: 'muted' }, `${when(n.at)}  `), n.text)))))
+        : null,
     ),
   );
 }
