@@ -1,6 +1,6 @@
 // conv2d: a 2-D convolution.
 import { pair, windowShape, type LayerParams, type LayerType, type ShapeStep } from './layer-type.js';
-import { PARAMS } from './params.js';
+import { CONVOLUTION_PARAMS, PARAMS } from './params.js';
 
 /** A convolution's window over an image: kernelSize, strides (default 1), dilationRate, `filters` channels out. */
 export function convolutionShape(type: string, input: number[], p: LayerParams): ShapeStep {
@@ -18,13 +18,7 @@ export const conv2d: LayerType = {
   className: 'Conv2D',
   description: '2-D convolution.',
   properties: {
-    filters: PARAMS.filters,
-    kernelSize: PARAMS.kernelSize,
-    strides: { ...PARAMS.strides, default: 1 },
-    padding: { ...PARAMS.padding, default: 'valid' },
-    activation: { ...PARAMS.activation, default: 'linear' },
-    useBias: { ...PARAMS.useBias, default: true },
-    dilationRate: { ...PARAMS.dilationRate, default: 1 },
+    ...CONVOLUTION_PARAMS,
     l2: PARAMS.l2,
     kernelInitializer: PARAMS.kernelInitializer,
     biasInitializer: PARAMS.biasInitializer,

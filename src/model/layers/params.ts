@@ -54,3 +54,14 @@ export const PARAMS = {
     description: "The bias's first values: 'zeros' (default, as Keras), 'torchUniform' (PyTorch's U(±1/√fan_in)) or a constant.",
   },
 } satisfies Record<string, JsonSchema>;
+
+/** What conv2d and separableConv2d share, in this order (the schema lists them so). */
+export const CONVOLUTION_PARAMS = {
+  filters: PARAMS.filters,
+  kernelSize: PARAMS.kernelSize,
+  strides: { ...PARAMS.strides, default: 1 },
+  padding: { ...PARAMS.padding, default: 'valid' },
+  activation: { ...PARAMS.activation, default: 'linear' },
+  useBias: { ...PARAMS.useBias, default: true },
+  dilationRate: { ...PARAMS.dilationRate, default: 1 },
+};
