@@ -67,8 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === '-v' || name === '--version') {
-    const { createRequire } = await import('node:module');
-    process.stdout.write(`${(createRequire(import.meta.url)('../../../package.json') as { version: string }).version}\n`);
+    const { pipeVersion } = await import('../runs/provenance.js');
+    process.stdout.write(`${pipeVersion()}\n`);
     return 0;
   }
   const entry = COMMANDS.find((c) => c.name === name);

@@ -35,7 +35,7 @@ describe('stage code hashes count code, not comments', () => {
 
   before(async () => {
     copy = await mkdtemp(join(REPO_ROOT, '.code-hash-'));
-    for (const part of ['bin', 'dist/src', 'dist/stages']) await cp(join(REPO_ROOT, part), join(copy, part), { recursive: true });
+    for (const part of ['package.json', 'bin', 'dist/src', 'dist/stages']) await cp(join(REPO_ROOT, part), join(copy, part), { recursive: true });
     runner = await pipeWithStore('pipe-code-hash-');
     const run = pipeOfCopy(['run', TINY_PIPELINE]);
     assert.equal(run.status, 0, run.stderr);
