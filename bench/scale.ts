@@ -21,6 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { flag, option } from './args.js';
+import { loadSharp } from '../src/packages.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(repoRoot, 'bin', 'pipe.js');
@@ -74,7 +75,7 @@ async function imageTree(n: number): Promise<string> {
   const root = join(cacheDir, `images-${n}`);
   const done = `${root}.complete`;
   if (existsSync(done)) return root;
-  const sharp = (await import('sharp')).default;
+  const sharp = loadSharp();
   await rm(root, { recursive: true, force: true });
   const counts = classCountsFor(n);
   const jobs: Array<{ path: string; label: number; seed: number }> = [];

@@ -38,12 +38,22 @@ try {
   process.exit(1);
 }
 if (unit) files = files.filter((f) => !f.endsWith('.system.test.js'));
+// Longest first (measured), then the other system tests, then the unit tests, so that the last files to start are
+// short and the cores stay busy to the end instead of one long file running alone. Three at a time on 2 cores:
+// system tests spend part of their time waiting on the processes and servers they start.
+const LONGEST = ['exec/bullmq/quickstart', 'run/quickstart', 'dashboard/', 'cli/use-results', 'exec/runner-cache', 'store/remote/cache', 'store/remote/gc', 'exec/bullmq/redis-restart', 'train/backends'];
+const rank = (f) => {
+  const path = relative(testRoot, f).split(sep).join('/');
+  const i = LONGEST.findIndex((x) => path.startsWith(x));
+  return i >= 0 ? i : path.endsWith('.system.test.js') ? LONGEST.length : LONGEST.length + 1;
+};
+files.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
 if (filters.length) files = files.filter((f) => filters.some((x) => relative(testRoot, f).split(sep).join('/').includes(x)));
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
-const nodeArgs = ['--test', '--test-concurrency=2'];
+const nodeArgs = ['--test', '--test-concurrency=3'];
 if (unit) nodeArgs.push('--import', join(testRoot, 'support', 'unit-guard.js'));
 const result = spawnSync(process.execPath, [...nodeArgs, ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

@@ -2,6 +2,7 @@
 // once and kept while its images are asked for: a page of thumbnails is many requests for rows of one file.
 import { stat } from 'node:fs/promises';
 import { readDataset, rowCount, type ImageDataset } from '../data/image-dataset.js';
+import { loadSharp } from '../packages.js';
 
 const KEPT = 2;
 const datasets = new Map<string, { mtimeMs: number; dataset: Promise<ImageDataset> }>();
@@ -37,6 +38,6 @@ export async function rowPng(file: string, row: number): Promise<Buffer | undefi
   // Grey or RGB as stored; any other channel count shows its first channel.
   const channels = c === 3 ? 3 : 1;
   const raw = channels === c ? Buffer.from(pixels) : Buffer.from(Uint8Array.from({ length: h * w }, (_, i) => pixels[i * c]));
-  const { default: sharp } = await import('sharp');
+  const sharp = loadSharp();
   return sharp(raw, { raw: { width: w, height: h, channels } }).png().toBuffer();
 }

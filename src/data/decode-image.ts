@@ -3,6 +3,7 @@
 // contain pads with black, fill stretches). `ingest-images` and `pipe predict` both decode through here, so a
 // picture given to a trained model is prepared exactly as its training images were.
 
+import { loadSharp } from '../packages.js';
 export type ImageFit = 'cover' | 'contain' | 'fill';
 
 export interface ImagePreparation {
@@ -20,7 +21,7 @@ export const IMAGE_PREPARATION_KEY = 'pipe.image';
  * them per process, so with several images in flight a warning may belong to another of them.
  */
 export async function decodeImage(input: string | Buffer, prep: ImagePreparation, onWarning?: (warning: string) => void): Promise<Buffer> {
-  const sharp = (await import('sharp')).default;
+  const sharp = loadSharp();
   const [h, w, c] = prep.shape;
   const decoder = sharp(input, { failOn: 'error' });
   if (onWarning) decoder.on('warning', onWarning);

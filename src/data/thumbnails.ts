@@ -1,9 +1,10 @@
 // Small PNG strips of dataset rows, side by side, as data: URLs a self-contained report can show inline.
 import type { ImageDataset } from './image-dataset.js';
+import { loadSharp } from '../packages.js';
 
 /** One PNG of the given rows next to each other (2 px apart), each scaled up `scale` times, as a data: URL. */
 export async function thumbnailStrip(ds: Pick<ImageDataset, 'pixels' | 'shape'>, rows: number[], scale = 2): Promise<string> {
-  const { default: sharp } = await import('sharp');
+  const sharp = loadSharp();
   const [h, w, c] = ds.shape;
   const size = h * w * c;
   const gap = 2;

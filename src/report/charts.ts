@@ -4,6 +4,7 @@
 import type { EpochRow } from './history.js';
 import type { SplitMetrics } from './metrics.js';
 import type { PrCurve } from './predictions.js';
+import { loadSharp } from '../packages.js';
 
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -211,6 +212,6 @@ export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
 
 /** PNG of an SVG at twice its size, for places that show images but not SVG. */
 export async function svgToPng(svg: string): Promise<Buffer> {
-  const { default: sharp } = await import('sharp');
+  const sharp = loadSharp();
   return sharp(Buffer.from(svg), { density: 144 }).png().toBuffer();
 }

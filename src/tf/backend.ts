@@ -1,6 +1,7 @@
 // Which TensorFlow.js backend a run uses, chosen lazily: nothing here loads tfjs until loadTf() is called.
 import { createRequire } from 'node:module';
 import type { Tf } from './types.js';
+import { loadTfjs, loadTfjsNative, loadTfjsWasm } from '../packages.js';
 
 // Callers that load tfjs name its type from here too.
 export type { Tf } from './types.js';
@@ -104,10 +105,10 @@ async function load(backend: BackendName): Promise<LoadedTf> {
           "use backend: auto (or wasm), or install one of them (run 'pipe doctor' to see what is available)",
       );
     }
-    tf = (await import(pkg)) as Tf;
+    tf = loadTfjsNative(pkg);
   } else {
-    tf = await import('@tensorflow/tfjs');
-    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    tf = loadTfjs();
+    if (backend === 'wasm') loadTfjsWasm();
   }
   if (!(await tf.setBackend(backend))) throw new Error(`backend '${backend}' failed to initialise`);
   await tf.ready();

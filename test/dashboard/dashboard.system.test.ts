@@ -652,8 +652,10 @@ describe('pipe ui: mistakes, sweeps and export', () => {
     const run = variants[1];
     const test = (await predictionsOf(run)).splits.test;
     await page.goto(new URL(`/#/mistakes/${run.id}`, base).href);
-    await page.waitForSelector('#confident-mistakes figure.tile');
-    const tiles = await page.$$eval('#confident-mistakes figure.tile', (items) =>
+    // The previous page (another run's mistakes) stays until this one is drawn.
+    const gallery = `[data-run="${run.id}"] #confident-mistakes figure.tile`;
+    await page.waitForSelector(gallery);
+    const tiles = await page.$$eval(gallery, (items) =>
       items.map((f) => ({ row: Number(f.getAttribute('data-row')), truth: f.getAttribute('data-true'), predicted: f.getAttribute('data-predicted'), probability: Number(f.getAttribute('data-probability')) })),
     );
     const wrong = test.rows.map((row, i) => ({ row, i })).filter(({ i }) => test.truth[i] !== test.predicted[i]);

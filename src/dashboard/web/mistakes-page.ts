@@ -119,7 +119,8 @@ export async function mistakesPage(root: HTMLElement, id: string, at: MistakesAt
   let current = pickSplit(at.stage, at.split);
   let cell = current && at.stage === current.stage && at.split === current.split ? at.cell : undefined;
 
-  const body = el('div');
+  // Names its run, so a page (or a test) can tell this run's galleries from the previous page's.
+  const body = el('div', { 'data-run': id });
   const draw = () => {
     if (!current) {
       show(body, el('p', { class: 'muted' }, 'no predictions recorded: the run has no evaluate stage that wrote predictions.json'));

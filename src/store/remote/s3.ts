@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BlobInfo, BlobSource, BlobStore } from './protocol.js';
+import { loadS3Sdk } from '../../packages.js';
 
 /** The pieces of an s3:// URL, or what is wrong with it. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } | string {
@@ -43,7 +44,7 @@ export class S3BlobStore implements BlobStore {
     this.sdk ??= (async () => {
       // The SDK warns on every Node version its next major release will drop; Node 20 is supported by this one.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const s3 = await import('@aws-sdk/client-s3');
+      const s3 = loadS3Sdk();
       const client = new s3.S3Client({
         region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
         ...(this.endpoint ? { endpoint: this.endpoint, forcePathStyle: true } : {}),

@@ -103,20 +103,21 @@ describe('the quickstart through the queue', { concurrency: false }, () => {
     workers.splice(workers.indexOf(training), 1, await startWorker(REPO_ROOT, redis.url, await workerEnv()));
   });
 
-  it('a sweep of four variants runs on the workers, builds its shared stages once and prints the comparison', async () => {
-    // Fewer faces than above, so that the shared stages are new to the remote cache too.
-    const result = startPipe(REPO_ROOT, ['run', QUICKSTART, '--set', 'faces.count=240', '--set', 'train.workers=1', '--sweep', 'train.optimizer.learningRate=[0.002,0.0005]', '--sweep', 'train.epochs=[1,2]', '--queue', redis.url], submitterEnv);
+  it('a sweep runs its variants on the workers, builds their shared stages once and prints the comparison', async () => {
+    // Fewer faces than above, so that the shared stages are new to the remote cache too. Two variants: how a
+    // sweep expands is the local sweep tests' business.
+    const result = startPipe(REPO_ROOT, ['run', QUICKSTART, '--set', 'faces.count=240', '--set', 'train.workers=1', '--set', 'train.epochs=1', '--sweep', 'train.optimizer.learningRate=[0.002,0.0005]', '--queue', redis.url], submitterEnv);
     const { code } = await result.exited;
     assert.equal(code, 0, result.output);
-    const sweepId = /^sweep (\S+): 4 variants .*, 4 at a time on the queue redis:\/\/127\.0\.0\.1:\d+$/m.exec(result.stdout)?.[1];
+    const sweepId = /^sweep (\S+): 2 variants .*, 2 at a time on the queue redis:\/\/127\.0\.0\.1:\d+$/m.exec(result.stdout)?.[1];
     assert.ok(sweepId, result.stdout);
     const records = (await listRuns(submitterEnv.PIPE_ARTIFACTS)).filter((r) => r.sweep?.id === sweepId);
     // build does not read the faces: the first test built it already.
-    const variants = assertSharedStagesOnce(records, ['build']);
+    const variants = assertSharedStagesOnce(records, ['build'], 2);
     for (const id of ['train', 'evaluate', 'report']) assert.ok(variants.every((r) => r.stages[id].worker === hostname()), id);
-    const table = result.stdout.slice(result.stdout.indexOf('quickstart: sweep of 4 variants'));
-    assert.match(table, /^train\.epochs\s+[12]\s+[12]\s+[12]\s+[12]$/m);
-    assert.equal([...(/^test accuracy\s+(.*)$/m.exec(table)?.[1] ?? '').matchAll(/([\d.]+)%/g)].length, 4, table);
+    const table = result.stdout.slice(result.stdout.indexOf('quickstart: sweep of 2 variants'));
+    assert.match(table, /^train\.optimizer\.learningRate\s+0\.002\s+0\.0005$/m);
+    assert.equal([...(/^test accuracy\s+(.*)$/m.exec(table)?.[1] ?? '').matchAll(/([\d.]+)%/g)].length, 2, table);
   });
 });
 
