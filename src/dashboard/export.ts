@@ -11,7 +11,7 @@ import type { RunRecord } from '../runs/record.js';
 import { VENDOR, WEB_DIR } from './assets.js';
 import { rowPng } from './images.js';
 import { pageHtml, PAGE_CSS } from './page.js';
-import { isRunId, mistakesDetail, runDetail, runsList, sweepDetail, type ImageBase } from './run-data.js';
+import { comparedRunOf, isRunId, mistakesDetail, runDetail, runsList, sweepDetail, type ImageBase } from './run-data.js';
 import { fileInStore } from './store-files.js';
 import { staticDataFile, staticDataScript } from './web/static-paths.js';
 
@@ -113,6 +113,7 @@ async function writeSite(storeRoot: string, out: string): Promise<Omit<ExportRes
       }
     }
     await data(`/api/runs/${run.id}`, detail);
+    await data(`/api/compared/${run.id}`, await comparedRunOf(storeRoot, run.id));
     if (!detail.mistakes) continue;
     const mistakes = await mistakesDetail(storeRoot, run.id, imageBase);
     for (const split of mistakes.splits) {

@@ -12,7 +12,7 @@ import { isObject, readOrUndefined } from '../formats/json-file.js';
 import { LEAKAGE_FILE, readLeakage } from '../formats/leakage.js';
 import { METRICS_FILE, readMetrics } from '../formats/metrics.js';
 import { PREDICTIONS_FILE, readPredictions } from '../formats/predictions.js';
-import { compareRuns } from '../report/compare.js';
+import { compareRuns, type ComparedRun } from '../report/compare.js';
 import { flattenParams, type Leaf } from '../report/flatten.js';
 import { epochRow, historyRows, type EpochRow } from '../report/history.js';
 import { metricsView } from '../report/metrics.js';
@@ -312,6 +312,11 @@ export function isRunId(id: string): boolean {
 
 export async function runDetail(storeRoot: string, id: string): Promise<RunDetail> {
   return detailOf(storeRoot, await readRun(storeRoot, id));
+}
+
+/** What a comparison needs of one run (an exported site compares the runs picked in the page). */
+export async function comparedRunOf(storeRoot: string, id: string): Promise<ComparedRun> {
+  return comparedRun(storeRoot, await readRun(storeRoot, id));
 }
 
 export async function compareDetail(storeRoot: string, ids: string[]): Promise<CompareDetail> {

@@ -725,6 +725,19 @@ describe('pipe ui: mistakes, sweeps and export', () => {
     await page.goto(`${index.href}#/sweep/${variants[0].sweep!.id}`);
     await page.waitForSelector('#parallel svg path.line', { state: 'attached' });
     assert.equal(await page.$$eval('#parallel svg path.line', (p) => p.length), 4);
+
+    // Runs picked in the exported runs page compare as with a server: a series a run, the params that differ.
+    await page.goto(`${index.href}#/`);
+    await page.waitForSelector('#runs tbody tr[data-run]');
+    const picked = variants.slice(0, 3);
+    for (const r of picked) await page.check(`input[type=checkbox][data-run="${r.id}"]`);
+    await page.click('#compare');
+    await page.waitForSelector('figure[data-chart="learning rate"] svg .mark-line path', { state: 'attached' });
+    assert.equal(await page.$eval('figure[data-chart="learning rate"]', (f) => Number(f.getAttribute('data-series'))), 3);
+    const served = await (await fetch(new URL(`/api/compare?runs=${picked.map((r) => r.id).join(',')}`, base))).json();
+    const shown = (await page.textContent('#param-diffs'))!;
+    for (const row of (served as { comparison: { params: { path: string }[] } }).comparison.params) assert.ok(shown.includes(row.path), `${row.path} in ${shown}`);
+    assert.match((await page.textContent('#metric-deltas'))!, /\((\+|−)[\d.]+ pt\)/);
     assert.deepEqual(requests.filter((r) => !r.startsWith('file://')), [], 'nothing but its own files');
     assert.deepEqual(errors, []);
 

@@ -217,8 +217,7 @@ export async function runsPage(root: HTMLElement): Promise<() => void> {
     const n = runsState.picked.size;
     compare.textContent = `Compare selected (${n})`;
     // An exported site has no server to compare runs: each comparison is made on request.
-    compare.disabled = isStatic || n < 2 || n > 20;
-    if (isStatic) compare.title = 'comparing runs needs pipe ui';
+    compare.disabled = n < 2 || n > 20;
   };
   compare.addEventListener('click', () => {
     const ids = list.runs.map((r) => r.id).filter((id) => runsState.picked.has(id));
