@@ -39,6 +39,42 @@ export interface ParamProblem {
   hint?: string;
 }
 
+/** An image's [height, width, channels]. */
+export type ImageShape = [number, number, number];
+
+/**
+ * What `pipe validate` can tell about an output from params alone, before anything runs (see Stage.facts).
+ * An open record: a fact left out is unknown and goes unchecked. Built-in facts: `imageShape` (a dataset's
+ * images) and `inputShape` (the images a model takes).
+ */
+export interface OutputFacts {
+  imageShape?: ImageShape;
+  inputShape?: ImageShape;
+  /** The stage and params that set these facts, for messages; a stage that passes facts on keeps it. */
+  source?: FactSource;
+  [fact: string]: unknown;
+}
+
+export interface FactSource {
+  /** Id of the stage whose params set the facts. */
+  stage: string;
+  /** Those params by name: what to change to change the facts. */
+  params: string[];
+  /** How they read in a message, e.g. "size 48, grey". */
+  says: string;
+}
+
+/**
+ * A problem Stage.facts found. Reported at the `inputs:` entry of `input` when given, else at the param `at`
+ * when given, else at the stage.
+ */
+export interface FactProblem {
+  message: string;
+  hint?: string;
+  input?: string;
+  at?: (string | number)[];
+}
+
 /**
  * Facts outside params and inputs that change a stage's result. The core adds each one to the cache key.
  * - 'seed': the pipeline seed.
@@ -134,6 +170,17 @@ export interface Stage<P = any> {
    * before anything runs. Must be quick and free of I/O; return no problems when the params are fine.
    */
   check?(params: P): ParamProblem[];
+  /**
+   * Optional: what its outputs will hold, told from its params and the facts of the outputs wired to its inputs
+   * (undefined where unknown, in what it returns too), and the problems those facts show (a model that takes
+   * other images than its data holds). Run by `pipe validate` and before anything runs, once per stage in
+   * execution order, after its params passed their schema and `check`. Must be quick and free of I/O.
+   */
+  facts?(
+    params: P,
+    inputs: Record<string, OutputFacts | undefined>,
+    stage: { id: string },
+  ): { outputs?: Record<string, OutputFacts | undefined>; problems?: FactProblem[] };
   /**
    * Optional: the numbers a run of this stage reports, so that a CI gate naming a misspelt metric is refused
    * before anything runs (src/config/gates.ts). `splits`: the splits its metrics.json holds; `summary`: the

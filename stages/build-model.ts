@@ -40,6 +40,9 @@ export default defineStage<BuildModelParams>({
   },
   runtime: ['seed', 'tensorflow'],
   check: (params) => checkLayerShapes(params.layers, params.inputShape),
+  facts: (p, _inputs, { id }) => ({
+    outputs: { model: { inputShape: p.inputShape, source: { stage: id, params: ['inputShape'], says: `inputShape [${p.inputShape.join(', ')}]` } } },
+  }),
   gateMetrics: () => ({ summary: ['layers', 'totalParams', 'trainableParams'] }),
   async run(ctx) {
     // Params reach run() checked, but a stage can also be run on its own (tests, other runners).

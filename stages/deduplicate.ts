@@ -52,6 +52,8 @@ export default defineStage<DeduplicateParams>({
       description: 'Rows removed per split and per pair of splits, rows merged within a split, examples with thumbnails.',
     },
   },
+  // Drops rows: the images' shape passes on.
+  facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
   gateMetrics: () => ({ summary: ['rowsBefore', 'rowsAfter', 'removed', 'merged'] }),
   async run(ctx) {
     const { DEDUPLICATION_FORMAT, writeDeduplication } = await import('../src/formats/deduplication.js');

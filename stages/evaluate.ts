@@ -4,6 +4,7 @@ import { defineStage } from '../src/stage.js';
 import { PipeError } from '../src/errors.js';
 import { METRICS_FILE, METRICS_KIND } from '../src/formats/metrics.js';
 import { PREDICTIONS_FILE, PREDICTIONS_KIND } from '../src/formats/predictions.js';
+import { modelDataMismatch } from '../src/model/shape-facts.js';
 
 export interface EvaluateParams {
   splits: string[];
@@ -57,6 +58,7 @@ export default defineStage<EvaluateParams>({
     },
   },
   runtime: ['tensorflow'],
+  facts: (_params, inputs) => ({ problems: modelDataMismatch(inputs, 'model', 'data') }),
   gateMetrics: (params) => ({ splits: params.splits, summary: params.splits.flatMap((s) => [`${s}Accuracy`, `${s}BalancedAccuracy`]) }),
   async run(ctx) {
     const { loadTf } = await import('../src/tf/backend.js');

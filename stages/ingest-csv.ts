@@ -101,6 +101,9 @@ export default defineStage<IngestCsvParams>({
   outputs: {
     data: { file: 'data.arrow', kind: 'dataset', description: 'Image dataset (Arrow IPC file): label, pixels, split, source = CSV line number.' },
   },
+  facts: (p, _inputs, { id }) => ({
+    outputs: { data: { imageShape: p.shape, source: { stage: id, params: ['shape'], says: `shape [${p.shape.join(', ')}]` } } },
+  }),
   gateMetrics: () => ({ summary: ['rows', 'csvMegabytes', 'parseSeconds', 'seconds'] }),
   async run(ctx) {
     // apache-arrow takes ~0.3 s to load: start now, while the rest loads (and the CSV streams in, when rows are held).

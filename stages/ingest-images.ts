@@ -106,6 +106,11 @@ export default defineStage<IngestImagesParams>({
     (params.root === undefined) === (params.list === undefined)
       ? [{ at: [], message: params.root === undefined ? 'give root (an image folder) or list (a CSV of image paths)' : 'give root or list, not both', hint: 'root: <folder> reads a folder tree; list: <file.csv> reads the images a CSV names' }]
       : [],
+  facts: (p, _inputs, { id }) => ({
+    outputs: {
+      data: { imageShape: p.shape, source: { stage: id, params: ['shape', 'grayscale'], says: `shape [${p.shape.join(', ')}]${p.grayscale ? ', grey' : ''}` } },
+    },
+  }),
   gateMetrics: () => ({ summary: ['rows', 'ignored', 'seconds'] }),
   async run(ctx) {
     const p = ctx.params;

@@ -43,6 +43,8 @@ export default defineStage<NormaliseParams>({
   },
   inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows, with the transform in pipe.normalise metadata.' } },
+  // The same images as its input: their shape passes on.
+  facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
   gateMetrics: () => ({ summary: ['scale', 'fitRows', 'rows'] }),
   async run(ctx) {
     const { readDataset, writeDataset, rowsOfSplit, imageAt } = await import('../src/data/image-dataset.js');

@@ -58,6 +58,8 @@ export default defineStage<SplitParams>({
   inputs: { data: { description: 'Image dataset (Arrow).', accepts: ['dataset'] } },
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The same rows in the same order with new split values.' } },
   runtime: ['seed'],
+  // The same images as its input: their shape passes on.
+  facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
   gateMetrics: () => ({ summary: ['rows', 'sourcesInSeveralSplits'] }),
   async run(ctx) {
     const { readDataset, writeDataset, classCounts } = await import('../src/data/image-dataset.js');

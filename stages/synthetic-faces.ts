@@ -45,6 +45,9 @@ export default defineStage<SyntheticFacesParams>({
   inputs: {},
   outputs: { data: { file: 'data.arrow', kind: 'dataset', description: 'The generated image dataset with a split column.' } },
   runtime: ['seed'],
+  facts: (p, _inputs, { id }) => ({
+    outputs: { data: { imageShape: [p.size, p.size, 1], source: { stage: id, params: ['size'], says: `size ${p.size}, grey` } } },
+  }),
   gateMetrics: () => ({ summary: ['rows', 'seed'] }),
   async run(ctx) {
     const { generateSyntheticFaces } = await import('../src/data/synthetic-faces.js');

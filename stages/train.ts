@@ -10,6 +10,7 @@ import type { ScheduleSpec } from '../src/train/lr-schedule.js';
 import type { OptimizerSpec } from '../src/train/optimizers.js';
 import type { EarlyStoppingSpec } from '../src/train/loop.js';
 import { DURATION_PATTERN, durationSeconds } from '../src/duration.js';
+import { modelDataMismatch } from '../src/model/shape-facts.js';
 
 export interface TrainParams {
   optimizer: OptimizerSpec;
@@ -146,6 +147,11 @@ export default defineStage<TrainParams>({
     history: { file: 'history.json', kind: 'history', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
   },
   runtime: ['seed', 'tensorflow'],
+  // The trained model takes the images the given one does, and must take those the data holds.
+  facts: (_params, inputs) => ({
+    outputs: { model: inputs.model },
+    problems: modelDataMismatch(inputs, 'model', 'data'),
+  }),
   gateMetrics: () => ({
     summary: ['epochs', 'bestEpoch', 'finalValAccuracy', 'bestValAccuracy', 'finalAccuracy', 'imagesPerSecond', 'resumedFromEpoch'],
   }),

@@ -9,6 +9,7 @@ import type { Stage } from '../stage.js';
 import { validatorFor, validateWithPaths, type PathParam } from './ajv.js';
 import { problemsFromAjv } from './ajv-errors.js';
 import { coreSchema } from './core-schema.js';
+import { deriveFacts, type FactsStage } from './facts.js';
 import { gateCatalogue, GATE_SYNTAX_HINT, parseGate, unknownGateMetric, type GateCatalogue } from './gates.js';
 import { findCycles, resolveInputs, topologicalOrder, type GraphStage } from './graph.js';
 import { applyOverride, defineOwn, fitOverrideValue, OverrideError, overrideFor, parseOverride, schemaAt, type Override } from './overrides.js';
@@ -178,6 +179,8 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   for (const [id, module] of loaded) uses[id] = module.stage.name;
 
   const pathParams: Record<string, PathParam[]> = {};
+  /** Stages whose params passed their schema and `check`: only those tell their outputs' facts. */
+  const paramsPassed = new Set<string>();
   for (const [id, entry] of entries) {
     const module = loaded.get(id);
     if (!module) continue;
@@ -192,6 +195,7 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
     const checked = checkParams(module.stage, entry.with, id, uses);
     problems.push(...checked.problems);
     pathParams[id] = checked.paths;
+    if (checked.problems.length === 0) paramsPassed.add(id);
   }
   // Which metrics the stages report is only known once every stage loaded with params its schema passed.
   if (problems.length === 0 && errors.length === 0 && loaded.size === entries.length) {
@@ -215,7 +219,22 @@ export async function loadPipeline(file: string, options: LoadOptions = {}): Pro
   }
   const resolvedInputs = resolveInputs(graph);
   problems.push(...resolvedInputs.problems);
-  for (const cycle of findCycles(edges)) problems.push(cycleProblem(cycle, edges, stagesDoc));
+  const cycles = findCycles(edges);
+  for (const cycle of cycles) problems.push(cycleProblem(cycle, edges, stagesDoc));
+  // What the outputs will hold (an image shape), walked in execution order, which a cycle leaves undefined.
+  if (cycles.length === 0) {
+    const factsStages: Record<string, FactsStage> = {};
+    for (const id of Object.keys(stagesDoc)) {
+      const passed = paramsPassed.has(id);
+      factsStages[id] = {
+        uses: uses[id] ?? '?',
+        stage: passed ? loaded.get(id)?.stage : undefined,
+        params: passed ? ((stagesDoc[id] as Json).with as Json) : undefined,
+        inputs: resolvedInputs.inputs[id] ?? {},
+      };
+    }
+    problems.push(...deriveFacts(factsStages, topologicalOrder(edges)).problems);
+  }
 
   for (const problem of problems) {
     const override = overrideFor(overrides, problem.path, (path) => source.has(path));

@@ -67,6 +67,8 @@ export function defineResampleStage(kind: SamplerKind): Stage<ResampleParams> {
     inputs: { data: { description: 'Image dataset (Arrow) with a split column.', accepts: ['dataset'] } },
     outputs: { data: { file: 'data.arrow', kind: 'dataset', description: `The ${method}d dataset; pipe.resample metadata records class counts before and after.` } },
     runtime: ['seed'],
+    // Copies or drops rows: the images' shape passes on.
+    facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
     gateMetrics: () => ({ summary: ['rowsBefore', 'rowsAfter', kind === 'over' ? 'rowsAdded' : 'rowsRemoved'] }),
     async run(ctx) {
       const { readDataset, writeDataset, selectRows } = await import('./image-dataset.js');

@@ -1,4 +1,4 @@
-// `pipe validate`: check a pipeline (core schema, every stage's params, the input graph) without running it.
+// `pipe validate`: check a pipeline (core schema, every stage's params, the input graph, the stages' output facts) without running it.
 import { PipeError, PipeErrors } from '../../errors.js';
 import { printable } from '../../printable.js';
 import { onePipeline, parseCommandArgs } from '../args.js';
@@ -6,8 +6,8 @@ import { onePipeline, parseCommandArgs } from '../args.js';
 export const usage = `Usage: pipe validate <pipeline.yaml> [--set key=value]...
 
 Check a pipeline without running anything: YAML syntax, the pipeline schema, each stage's params,
-and that every input refers to an existing stage output with no cycles. Prints every problem at once,
-each at file:line:column with the offending line.
+that every input refers to an existing stage output with no cycles, and that each model takes the
+images its data holds. Prints every problem at once, each at file:line:column with the offending line.
 
 Options:
   --set <path>=<value>   override a value, as \`pipe run\` would (repeatable):
