@@ -80,13 +80,17 @@ export class StatCache {
     private readonly tmpDir: string,
   ) {}
 
+  /** The file read once, however many lookups wait for it (hashing runs several files at once). */
+  private loading?: Promise<Map<string, StatCacheRecord>>;
+
   private async load(): Promise<Map<string, StatCacheRecord>> {
-    if (!this.records) {
-      const records = await readCacheFile(this.file);
+    if (this.records) return this.records;
+    this.loading ??= readCacheFile(this.file).then((records) => {
       for (const [path, record] of this.updates) records.set(path, record);
       this.records ??= records;
-    }
-    return this.records;
+      return this.records;
+    });
+    return this.loading;
   }
 
   /** The cached hash of `path` if its current stat matches the record. */
