@@ -30,7 +30,7 @@ export default defineStage<IngestImagesParams>({
   version: '1',
   description:
     'Read a folder tree <root>/<split>/<class>/*.jpg|jpeg|png or <root>/<class>/*.jpg|jpeg|png (split and class from the folder names), ' +
-    'or a CSV list of image paths with labels and optional splits, into an Arrow image dataset resized to one shape.',
+    'or a CSV or Parquet list of image paths with labels and optional splits, into an Arrow image dataset resized to one shape.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -46,7 +46,7 @@ export default defineStage<IngestImagesParams>({
         minLength: 1,
         'x-pipe-path': 'listing',
         description:
-          'Instead of root: a CSV with a header and one row per image: its path relative to the CSV\'s folder (which must hold every image), ' +
+          'Instead of root: a CSV with a header (or a .parquet file) and one row per image: its path relative to the list\'s folder (which must hold every image), ' +
           'its label (a class name) and optionally its split (without one, every row is in split \'all\' for a split stage to divide).',
       },
       columns: {
@@ -104,7 +104,7 @@ export default defineStage<IngestImagesParams>({
   },
   check: (params) =>
     (params.root === undefined) === (params.list === undefined)
-      ? [{ at: [], message: params.root === undefined ? 'give root (an image folder) or list (a CSV of image paths)' : 'give root or list, not both', hint: 'root: <folder> reads a folder tree; list: <file.csv> reads the images a CSV names' }]
+      ? [{ at: [], message: params.root === undefined ? 'give root (an image folder) or list (a CSV or Parquet list of image paths)' : 'give root or list, not both', hint: 'root: <folder> reads a folder tree; list: <file.csv|file.parquet> reads the images a list names' }]
       : [],
   facts: (p, _inputs, { id }) => ({
     outputs: {

@@ -1,6 +1,6 @@
 // ingest-images run for real on small PNG/JPEG trees made with sharp in a temp folder.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -10,6 +10,7 @@ import { RecordBatchReader } from 'apache-arrow';
 import { imageAt, readDataset } from '../../src/data/image-dataset.js';
 import { PipeError } from '../../src/errors.js';
 import { runStage } from '../../harness/stage-harness.js';
+import { REPO_ROOT } from '../../harness/toy-project.js';
 
 /** Deterministic grey 4x4 image bytes for an id. */
 function grey(id: number): Uint8Array {
@@ -193,4 +194,30 @@ test('a CSV list of image paths, labels and splits, columns by name, paths relat
   assert.match(ingestImages.check!({ ...base })[0]?.message ?? '', /give root \(an image folder\) or list/);
   assert.match(ingestImages.check!({ ...base, root: 'a', list: 'b.csv' })[0]?.message ?? '', /not both/);
   assert.deepEqual(ingestImages.check!({ ...base, list: 'b.csv' }), []);
+});
+
+test('a Parquet list reads as the CSV does: columns by name, numbers as labels, and says what it cannot read', async () => {
+  // Written by pyarrow (test/fixtures/lists): snappy-compressed as pandas and pyarrow write by default.
+  const fixture = (name: string) => join(REPO_ROOT, 'test', 'fixtures', 'lists', name);
+  const root = await tree({ 'img/a.png': greyPng(1), 'img/b.png': greyPng(2), 'img/sub/c.png': greyPng(3) });
+  for (const name of ['labels.parquet', 'numbered.parquet', 'zstd.parquet', 'nested.parquet']) await copyFile(fixture(name), join(root, name));
+  const result = await ingest({ list: join(root, 'labels.parquet'), shape: [4, 4, 1], columns: { path: 'file', label: 'emotion', split: 'fold' } });
+  const ds = await readDataset(result.outputs.data);
+  assert.deepEqual(ds.classes, ['happy', 'sad']);
+  assert.deepEqual(ds.splitNames, ['train', 'test']);
+  assert.deepEqual([...ds.labels], [1, 0, 0]);
+  assert.deepEqual(imageAt(ds, 1), grey(3));
+  assert.equal(await readFile(join(result.outDir, 'files.txt'), 'utf8'), 'img/b.png\nimg/sub/c.png\nimg/a.png\n');
+
+  // Class numbers as labels, no split column: the labels as text, in the order classes gives.
+  const numbered = await readDataset((await ingest({ list: join(root, 'numbered.parquet'), shape: [4, 4, 1], classes: ['0', '1', '2', '3'] })).outputs.data);
+  assert.deepEqual([...numbered.labels], [3, 0]);
+  assert.deepEqual(numbered.splitNames, ['all']);
+
+  const zstd = await ingestError(root, { root: undefined, list: join(root, 'zstd.parquet') });
+  assert.match(zstd.message, /cannot read the columns path, label of .*zstd\.parquet: .*ZSTD/);
+  assert.match(zstd.hint ?? '', /snappy/);
+  assert.match((await ingestError(root, { root: undefined, list: join(root, 'nested.parquet') })).message, /nested\.parquet, row 1: column 'path' holds a list, not text/);
+  await writeFile(join(root, 'fake.parquet'), 'path,label\nimg/a.png,happy\n');
+  assert.match((await ingestError(root, { root: undefined, list: join(root, 'fake.parquet') })).message, /fake\.parquet is not a Parquet file that can be read/);
 });
