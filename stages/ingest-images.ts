@@ -25,6 +25,19 @@ const IN_FLIGHT = 16;
 /** Written next to data.arrow: line k is the image whose `source` is k. */
 const FILE_LIST = 'files.txt';
 
+/** Grey images have one channel and colour ones three: a shape that says otherwise is refused at validate time. */
+function channelProblems(p: Pick<IngestImagesParams, 'shape' | 'grayscale'>) {
+  const [h, w, c] = p.shape;
+  if (p.grayscale ? c === 1 : c === 3) return [];
+  return [
+    {
+      at: ['shape', 2],
+      message: `shape ${JSON.stringify(p.shape)} has ${c} channel(s) but grayscale is ${p.grayscale}`,
+      hint: p.grayscale ? `use shape: [${h}, ${w}, 1], or grayscale: false for colour` : `use shape: [${h}, ${w}, 3], or grayscale: true`,
+    },
+  ];
+}
+
 export default defineStage<IngestImagesParams>({
   name: 'ingest-images',
   version: '1',
@@ -102,10 +115,12 @@ export default defineStage<IngestImagesParams>({
       description: `Image dataset (Arrow IPC file); source = line number in ${FILE_LIST} (next to it), which lists the image files.`,
     },
   },
-  check: (params) =>
-    (params.root === undefined) === (params.list === undefined)
+  check: (params) => [
+    ...((params.root === undefined) === (params.list === undefined)
       ? [{ at: [], message: params.root === undefined ? 'give root (an image folder) or list (a CSV or Parquet list of image paths)' : 'give root or list, not both', hint: 'root: <folder> reads a folder tree; list: <file.csv|file.parquet> reads the images a list names' }]
-      : [],
+      : []),
+    ...channelProblems(params),
+  ],
   facts: (p, _inputs, { id }) => ({
     outputs: {
       data: { imageShape: p.shape, source: { stage: id, params: ['shape', 'grayscale'], says: `shape [${p.shape.join(', ')}]${p.grayscale ? ', grey' : ''}` } },
@@ -115,11 +130,8 @@ export default defineStage<IngestImagesParams>({
   async run(ctx) {
     const p = ctx.params;
     const [h, w, c] = p.shape;
-    if (p.grayscale ? c !== 1 : c !== 3) {
-      throw new PipeError(`shape ${JSON.stringify(p.shape)} has ${c} channel(s) but grayscale is ${p.grayscale}`, {
-        hint: p.grayscale ? `use shape: [${h}, ${w}, 1], or grayscale: false for colour` : `use shape: [${h}, ${w}, 3], or grayscale: true`,
-      });
-    }
+    const [mismatch] = channelProblems(p);
+    if (mismatch) throw new PipeError(mismatch.message, { hint: mismatch.hint });
     const { decodeImage, IMAGE_PREPARATION_KEY } = await import('../src/data/decode-image.js');
     const { listImageFolder, UNSPLIT } = await import('../src/data/image-folder.js');
     const { openDatasetWriter, rowsPerBatch } = await import('../src/data/image-dataset.js');

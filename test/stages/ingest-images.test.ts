@@ -194,6 +194,11 @@ test('a CSV list of image paths, labels and splits, columns by name, paths relat
   assert.match(ingestImages.check!({ ...base })[0]?.message ?? '', /give root \(an image folder\) or list/);
   assert.match(ingestImages.check!({ ...base, root: 'a', list: 'b.csv' })[0]?.message ?? '', /not both/);
   assert.deepEqual(ingestImages.check!({ ...base, list: 'b.csv' }), []);
+  // A channel count that grayscale contradicts, at the shape's channel entry.
+  const [channels] = ingestImages.check!({ ...base, list: 'b.csv', shape: [4, 4, 3] });
+  assert.deepEqual(channels?.at, ['shape', 2]);
+  assert.match(channels?.message ?? '', /has 3 channel\(s\) but grayscale is true/);
+  assert.deepEqual(ingestImages.check!({ ...base, list: 'b.csv', shape: [4, 4, 3], grayscale: false }), []);
 });
 
 test('a Parquet list reads as the CSV does: columns by name, numbers as labels, and says what it cannot read', async () => {
