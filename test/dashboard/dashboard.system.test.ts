@@ -13,6 +13,7 @@ import type { RunRecord } from '../../src/runs/record.js';
 import { launchChromium } from '../support/chromium.js';
 import { startPipe, type PipeProcess } from '../../harness/pipe-process.js';
 import { pipeWithStore, TINY_PIPELINE, type PipeRunner } from '../support/tiny-pipeline.js';
+import { tinyRunsStore } from '../support/dashboard-store.js';
 import { makeToyProject, REPO_ROOT, type ToyProject } from '../../harness/toy-project.js';
 import type { RunsList } from '../../src/dashboard/api.js';
 
@@ -51,13 +52,7 @@ describe('pipe ui (dashboard)', () => {
   const get = (path: string, init: RequestInit = {}) => fetch(new URL(path, base), init);
 
   before(async () => {
-    runner = await pipeWithStore('pipe-ui-');
-    runs = [];
-    for (const epochs of [1, 3, 2]) {
-      const run = runner.pipe(['run', TINY_PIPELINE, '--json', '--set', `train.epochs=${epochs}`]);
-      assert.equal(run.status, 0, run.stderr);
-      runs.push(JSON.parse(run.stdout) as RunRecord);
-    }
+    ({ runner, runs } = await tinyRunsStore('pipe-ui-'));
     // A run record from a shared store with script payloads in its pipeline name, a param and a class name.
     const evil: RunRecord = structuredClone(runs[0]);
     evil.id = EVIL_ID;
