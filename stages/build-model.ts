@@ -15,7 +15,7 @@ export interface BuildModelParams {
 export default defineStage<BuildModelParams>({
   name: 'build-model',
   version: '1',
-  description: 'Builds an untrained Keras-style sequential CNN from a layer list, with seeded initial weights.',
+  description: 'Builds an untrained Keras-style CNN from a layer list (residual blocks included), with seeded initial weights.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -62,8 +62,11 @@ export default defineStage<BuildModelParams>({
       if (fanInBiases.length) {
         // Built once for the kernel shapes that give each fan-in, then again with the bounds in place.
         const built = model;
-        const pointwise = (index: number) => built.layers[index].weights.find((w) => /pointwise/.test(w.originalName)) ?? built.layers[index].weights[0];
-        topology = withFanInBiases(topology, fanInBiases, (index) => pointwise(index).shape as number[]);
+        const pointwise = (name: string) => {
+          const layer = built.getLayer(name);
+          return layer.weights.find((w) => /pointwise/.test(w.originalName)) ?? layer.weights[0];
+        };
+        topology = withFanInBiases(topology, fanInBiases, (name) => pointwise(name).shape as number[]);
         built.dispose();
         model = await modelFromTopology(tf, topology);
       }

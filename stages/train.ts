@@ -47,13 +47,25 @@ export default defineStage<TrainParams>({
         description: 'Optimiser and its settings.',
         additionalProperties: false,
         properties: {
-          name: { enum: ['adam', 'sgd', 'rmsprop'], default: 'adam', description: 'Update rule.' },
+          name: {
+            enum: ['adam', 'adamw', 'sgd', 'rmsprop'],
+            default: 'adam',
+            description: 'Update rule. adamw: Adam with decoupled weight decay on the kernels (see weightDecay).',
+          },
           learningRate: lr('Initial learning rate.', 0.001),
           momentum: { type: 'number', minimum: 0, exclusiveMaximum: 1, description: 'sgd: momentum (0 = plain SGD); rmsprop: momentum.' },
-          beta1: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam: decay of the first-moment average (0.9).' },
-          beta2: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam: decay of the second-moment average (0.999).' },
-          epsilon: lr('adam/rmsprop: added to the denominator for stability (1e-7).'),
+          beta1: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam/adamw: decay of the first-moment average (0.9).' },
+          beta2: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'adam/adamw: decay of the second-moment average (0.999).' },
+          epsilon: lr('adam/adamw/rmsprop: added to the denominator for stability (1e-7).'),
           rho: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1, description: 'rmsprop: decay of the squared-gradient average (0.9).' },
+          weightDecay: {
+            type: 'number',
+            minimum: 0,
+            exclusiveMaximum: 1,
+            description:
+              'adamw: decoupled weight decay (0.01). Before each step every kernel becomes w − lr·weightDecay·w, with the ' +
+              "step's scheduled rate, apart from the gradient; biases and batch-norm scales and offsets are not decayed.",
+          },
         },
         default: { name: 'adam', learningRate: 0.001 },
       },

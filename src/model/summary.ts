@@ -8,8 +8,9 @@ function count(weights: Array<{ shape: Array<number | null> }>): number {
   return weights.reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
 }
 
+/** One row per layer; a functional model's input layer is the summary's inputShape, not a row. */
 export function summariseModel(model: LayersModel): ModelSummary {
-  const layers: LayerRow[] = model.layers.map((layer) => ({
+  const layers: LayerRow[] = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer').map((layer) => ({
     name: layer.name,
     className: layer.getClassName(),
     outputShape: layer.outputShape as Array<number | null>,

@@ -1,12 +1,21 @@
 // Optimizers from params, and the one operation schedules need on them: changing the learning rate.
+//
+// adamw is Adam with decoupled weight decay (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"):
+// before each Adam step every kernel is scaled, w ← w − lr·weightDecay·w with the step's (scheduled) rate, apart
+// from the gradient, so the decay is not divided by Adam's second moment as an L2 term in the loss would be.
+// Biases and batch-norm scales and offsets (the weights of rank 1) are not decayed, as PyTorch training
+// recipes usually set it up (Keras's AdamW decays every weight). The Adam step is tfjs's own (or its fused wasm
+// kernel, tf/wasm/adam.ts), so the optimizer's state, checkpoints and resumes are exactly adam's.
 import type { Tf } from '../tf/types.js';
 import type { NamedArray } from './checkpoint.js';
 
 type Optimizer = import('@tensorflow/tfjs').Optimizer;
 type Variable = import('@tensorflow/tfjs').Variable;
+type NamedTensorMap = import('@tensorflow/tfjs').NamedTensorMap;
+type NamedTensor = { name: string; tensor: import('@tensorflow/tfjs').Tensor };
 
 export interface OptimizerSpec {
-  name: 'adam' | 'sgd' | 'rmsprop';
+  name: 'adam' | 'adamw' | 'sgd' | 'rmsprop';
   learningRate: number;
   /** sgd: momentum (0 = plain SGD); rmsprop: momentum. */
   momentum?: number;
@@ -15,12 +24,45 @@ export interface OptimizerSpec {
   epsilon?: number;
   /** rmsprop: decay of the squared-gradient average. */
   rho?: number;
+  /** adamw: decoupled weight decay per step, w ← w − lr·weightDecay·w on kernels (default 0.01). */
+  weightDecay?: number;
+}
+
+/** adamw's default weight decay (PyTorch's and Keras's). */
+export const ADAMW_WEIGHT_DECAY = 0.01;
+
+/** Adam whose applyGradients first decays the kernels among the updated variables (see the top of this module). */
+function adamW(tf: Tf, spec: OptimizerSpec): Optimizer {
+  const adam = tf.train.adam(spec.learningRate, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
+  const weightDecay = spec.weightDecay ?? ADAMW_WEIGHT_DECAY;
+  const o = adam as unknown as { learningRate: number; applyGradients(grads: NamedTensorMap | NamedTensor[]): void };
+  o.applyGradients = (variableGradients) => {
+    const updated = Array.isArray(variableGradients)
+      ? variableGradients.filter((v) => v.tensor != null).map((v) => v.name)
+      : Object.keys(variableGradients).filter((name) => variableGradients[name] != null);
+    const variables = tf.engine().registeredVariables;
+    // The rate setLearningRate gave this step.
+    const keep = 1 - o.learningRate * weightDecay;
+    if (weightDecay > 0) {
+      tf.tidy(() => {
+        for (const name of updated) {
+          const variable = variables[name];
+          if (variable && variable.rank > 1) variable.assign(tf.mul(variable, tf.scalar(keep)));
+        }
+      });
+    }
+    // Looked up on each call: the wasm backend installs its fused Adam step on the prototype.
+    (Object.getPrototypeOf(adam) as typeof o).applyGradients.call(adam, variableGradients);
+  };
+  return adam;
 }
 
 export function createOptimizer(tf: Tf, spec: OptimizerSpec): Optimizer {
   switch (spec.name) {
     case 'adam':
       return tf.train.adam(spec.learningRate, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
+    case 'adamw':
+      return adamW(tf, spec);
     case 'sgd':
       return spec.momentum ? tf.train.momentum(spec.learningRate, spec.momentum) : tf.train.sgd(spec.learningRate);
     case 'rmsprop':

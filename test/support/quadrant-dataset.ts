@@ -8,6 +8,7 @@ import { rowsOfSplit, writeDataset, type ImageDataset } from '../../src/data/ima
 import { transformOf } from '../../src/data/normalisation.js';
 import type { TrainContext } from '../../src/train/loop.js';
 import { createRandom } from '../../src/data/random.js';
+import type { LayerSpecItem } from '../../src/model/layers/spec.js';
 
 export const QUADRANT_CLASSES = ['top-left', 'top-right', 'bottom-left', 'bottom-right'];
 
@@ -105,3 +106,27 @@ export async function quadrantTrainContext(
     ...fields,
   };
 }
+
+/**
+ * A small residual net for the same images (build-model params): a stem, a downsampling block (projected
+ * shortcut with batch norm), an identity block with dropout, and a classifier.
+ */
+export const RESIDUAL_LAYERS: LayerSpecItem[] = [
+  { conv2d: { filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' } },
+  {
+    residual: {
+      layers: [
+        { conv2d: { filters: 8, kernelSize: 3, strides: 2, padding: 'same' } },
+        { batchNormalization: {} },
+        { activation: { activation: 'relu' } },
+        { conv2d: { filters: 8, kernelSize: 3, padding: 'same' } },
+        { batchNormalization: {} },
+      ],
+      activation: 'relu',
+    },
+  },
+  { residual: { layers: [{ conv2d: { filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' } }, { dropout: { rate: 0.1 } }] } },
+  { globalAveragePooling2d: null },
+  { dense: { units: 4, activation: 'softmax' } },
+];
+

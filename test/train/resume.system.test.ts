@@ -90,6 +90,7 @@ const LAYERS = [
 for (const optimizer of [
   { name: 'adam' as const, learningRate: 0.01 },
   { name: 'rmsprop' as const, learningRate: 0.005, momentum: 0.5 },
+  { name: 'adamw' as const, learningRate: 0.01, weightDecay: 0.05 },
 ]) {
   test(`${optimizer.name}: a run stopped after epoch 3 and resumed ends with the history and weights of an uninterrupted run`, async () => {
     const { tf } = await loadTf('cpu');
