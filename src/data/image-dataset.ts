@@ -710,26 +710,27 @@ function grown<T extends Uint8Array | Int8Array | Uint32Array>(old: T, fresh: T)
 }
 
 /**
- * Writes rows of `reader` to `writer` in the order of `picks` (row indices of the reader; rows may repeat), in
- * batches of the writer's size. A row's pixels come from its batch, read when the row before it came from another
- * batch: picks in file order read each batch once; any order is correct, only slower. `splitCodes` (one per input
- * row) replaces the input's codes, e.g. with a new split assignment; `onBatch` is awaited before each batch is read,
- * with the number of rows copied so far (progress, and a chance to stop).
+ * Writes rows of `reader` to `writer` in the order of `picks` (row indices of the reader; rows may repeat; default
+ * every row in file order), in batches of the writer's size. A row's pixels come from its batch, read when the row
+ * before it came from another batch: picks in file order read each batch once; any order is correct, only slower.
+ * `splitCodes` (one per input row) replaces the input's codes, e.g. with a new split assignment; `onBatch` is
+ * awaited before each batch is read, with the number of rows copied so far (progress, and a chance to stop).
  */
 export async function copyRows(
   reader: DatasetReader,
-  picks: ArrayLike<number>,
   writer: DatasetWriter,
-  options: { splitCodes?: Int8Array; onBatch?: (copied: number) => void | Promise<void> } = {},
+  options: { picks?: ArrayLike<number>; splitCodes?: Int8Array; onBatch?: (copied: number) => void | Promise<void> } = {},
 ): Promise<void> {
   if (options.splitCodes && options.splitCodes.length !== reader.rows) {
     throw new Error(`${options.splitCodes.length} split codes for ${reader.rows} rows`);
   }
+  const picks = options.picks;
+  const count = picks ? picks.length : reader.rows;
   let start = 0;
   let end = 0;
   let rows: DatasetRows | null = null;
-  for (let j = 0; j < picks.length; j++) {
-    const i = picks[j];
+  for (let j = 0; j < count; j++) {
+    const i = picks ? picks[j] : j;
     if (rows === null || i < start || i >= end) {
       await options.onBatch?.(j);
       const b = reader.batchOf(i);

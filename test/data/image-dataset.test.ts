@@ -182,7 +182,7 @@ test('a reader holds the small columns of every row and reads any batch alone; c
       const out = join(dir, 'picked.arrow');
       const writer = await openDatasetWriter(out, reader.header, { rowsPerBatch: 7 });
       const seen: number[] = [];
-      await copyRows(reader, picks, writer, { onBatch: (copied) => void seen.push(copied) });
+      await copyRows(reader, writer, { picks, onBatch: (copied) => void seen.push(copied) });
       await writer.close();
       assert.equal(seen[0], 0);
       const expected = join(dir, 'expected.arrow');
