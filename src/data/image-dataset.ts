@@ -7,6 +7,10 @@
 //   source : Uint32                      row number in the original source (CSV line, file index), for provenance
 // Schema metadata: `pipe.shape` = JSON [h,w,c], `pipe.classes` = JSON string[], plus stage-specific keys
 // (e.g. `pipe.normalise`), all JSON strings.
+//
+// readDataset reads a file whole; openDatasetReader reads the small columns of every row and then any batch on
+// its own, and openDatasetWriter writes batches as they are made, so a stage that keeps or copies rows
+// (copyRows) holds a few batches rather than the dataset.
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   Data,
