@@ -105,12 +105,13 @@ export function defineResampleStage(kind: SamplerKind): Stage<ResampleParams> {
         }
         const writer = await openDatasetWriter(ctx.output('data'), { ...header, metadata: { ...header.metadata, [RESAMPLE_KEY]: JSON.stringify(record) } });
         const verb = method === 'oversample' ? 'copying' : 'keeping';
+        const total = plan.rows.length;
         try {
           await copyRows(reader, writer, {
             picks: plan.rows,
             onBatch: (copied) => {
               if (ctx.signal.aborted) throw new PipeError(`${method} interrupted`, { exitCode: 1 });
-              ctx.progress.update(`${verb} rows: ${copied}/${plan!.rows.length}`);
+              ctx.progress.update(`${verb} rows: ${copied}/${total}`);
             },
           });
           await writer.close();
