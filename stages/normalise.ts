@@ -47,42 +47,70 @@ export default defineStage<NormaliseParams>({
   facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
   gateMetrics: () => ({ summary: ['scale', 'fitRows', 'rows'] }),
   async run(ctx) {
-    const { readDataset, writeDataset, rowsOfSplit, imageAt } = await import('../src/data/image-dataset.js');
+    const { openDatasetReader, openDatasetWriter, copyRows, imageSize } = await import('../src/data/image-dataset.js');
     const { NORMALISE_KEY, PixelStatistics, SCALE_TRANSFORM } = await import('../src/data/normalisation.js');
     type Transform = import('../src/data/normalisation.js').NormaliseTransform;
     const { mode, statistics, fitSplit } = ctx.params;
-    ctx.progress.update(`reading ${ctx.inputs.data.path}`);
-    const ds = await readDataset(ctx.inputs.data.path);
-    let transform: Transform;
-    if (mode === 'scale') {
-      transform = { ...SCALE_TRANSFORM };
-    } else {
-      const rows = rowsOfSplit(ds, fitSplit);
-      if (rows.length === 0) {
-        const present = ds.splitNames.map((s) => `'${s}'`).join(', ') || '(none)';
-        throw new PipeError(`normalise: split '${fitSplit}' has no rows to fit mean and std on`, {
-          hint: `the dataset's splits are ${present}; set fitSplit to the training split (run a split stage first if there is none)`,
-        });
-      }
-      const stats = new PixelStatistics(ds.shape[2]);
-      // Ctrl-C is seen within a few images of it.
-      const turn = eventLoopTurns();
-      for (let j = 0; j < rows.length; j++) {
-        stats.add(imageAt(ds, rows[j]));
-        if (j % 256 === 0) {
-          await turn();
-          if (ctx.signal.aborted) throw new PipeError('normalise interrupted', { exitCode: 1 });
-          if (j % 8192 === 0) ctx.progress.update(`statistics: ${j}/${rows.length} ${fitSplit} images`);
+    ctx.progress.update(`reading labels and splits of ${ctx.inputs.data.path}`);
+    // A batch at a time: one pass over the fit split's batches for the statistics, one to write every row.
+    const reader = await openDatasetReader(ctx.inputs.data.path);
+    try {
+      const { header, columns } = reader;
+      const interrupted = () => new PipeError('normalise interrupted', { exitCode: 1 });
+      let transform: Transform;
+      if (mode === 'scale') {
+        transform = { ...SCALE_TRANSFORM };
+      } else {
+        const code = header.splitNames.indexOf(fitSplit);
+        let fitRows = 0;
+        for (let i = 0; i < reader.rows; i++) if (columns.splitCodes[i] === code) fitRows++;
+        if (code < 0 || fitRows === 0) {
+          const present = header.splitNames.map((s) => `'${s}'`).join(', ') || '(none)';
+          throw new PipeError(`normalise: split '${fitSplit}' has no rows to fit mean and std on`, {
+            hint: `the dataset's splits are ${present}; set fitSplit to the training split (run a split stage first if there is none)`,
+          });
         }
+        const size = imageSize(header);
+        const stats = new PixelStatistics(header.shape[2]);
+        // Ctrl-C is seen within a few images of it.
+        const turn = eventLoopTurns();
+        let added = 0;
+        for (let b = 0; b < reader.batchCount; b++) {
+          const start = reader.batchStart(b);
+          const end = reader.batchStart(b + 1);
+          if (!columns.splitCodes.subarray(start, end).includes(code)) continue;
+          ctx.progress.update(`statistics: ${added}/${fitRows} ${fitSplit} images`);
+          const { pixels } = await reader.batch(b);
+          for (let i = start; i < end; i++) {
+            if (columns.splitCodes[i] !== code) continue;
+            stats.add(pixels.subarray((i - start) * size, (i - start + 1) * size));
+            if (++added % 256 === 0) {
+              await turn();
+              if (ctx.signal.aborted) throw interrupted();
+            }
+          }
+        }
+        const { mean, std, zeroStd } = stats.result(statistics === 'per-channel');
+        if (zeroStd) ctx.log.warn(`split '${fitSplit}' has constant pixels in some channel; std set to 1 there`);
+        transform = { mode, scale: 1 / 255, mean, std, fitSplit, fitRows };
       }
-      const { mean, std, zeroStd } = stats.result(statistics === 'per-channel');
-      if (zeroStd) ctx.log.warn(`split '${fitSplit}' has constant pixels in some channel; std set to 1 there`);
-      transform = { mode, scale: 1 / 255, mean, std, fitSplit, fitRows: rows.length };
+      const writer = await openDatasetWriter(ctx.output('data'), { ...header, metadata: { ...header.metadata, [NORMALISE_KEY]: JSON.stringify(transform) } });
+      try {
+        await copyRows(reader, writer, {
+          onBatch: (copied) => {
+            if (ctx.signal.aborted) throw interrupted();
+            ctx.progress.update(`writing rows: ${copied}/${reader.rows}`);
+          },
+        });
+        await writer.close();
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      ctx.log.info({ transform }, `normalise: ${mode}`);
+      return { ...transform, rows: reader.rows };
+    } finally {
+      await reader.close();
     }
-    ds.metadata[NORMALISE_KEY] = JSON.stringify(transform);
-    ctx.progress.update('writing');
-    await writeDataset(ctx.output('data'), ds);
-    ctx.log.info({ transform }, `normalise: ${mode}`);
-    return { ...transform, rows: ds.labels.length };
   },
 });

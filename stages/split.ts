@@ -62,7 +62,7 @@ export default defineStage<SplitParams>({
   facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
   gateMetrics: () => ({ summary: ['rows', 'sourcesInSeveralSplits'] }),
   async run(ctx) {
-    const { readDataset, writeDataset, classCounts } = await import('../src/data/image-dataset.js');
+    const { openDatasetReader, openDatasetWriter, copyRows } = await import('../src/data/image-dataset.js');
     const { mapSplits, fractionSplits, sourcesInSeveralSplits } = await import('../src/data/split-plan.js');
     const p = ctx.params;
     if (p.map && p.fractions) {
@@ -73,51 +73,68 @@ export default defineStage<SplitParams>({
     if (p.from && !p.fractions) {
       throw new PipeError('from only applies with fractions', { hint: 'remove from, or add fractions' });
     }
-    ctx.progress.update('reading data');
-    const ds = await readDataset(ctx.inputs.data.path);
-    const seed = p.seed ?? ctx.seed;
-    let record: Record<string, unknown>;
-    let assigned;
-    if (p.fractions) {
-      assigned = fractionSplits({
-        labels: ds.labels,
-        classCount: ds.classes.length,
-        splitNames: ds.splitNames,
-        splitCodes: ds.splitCodes,
-        fractions: p.fractions,
-        from: p.from,
-        seed,
+    ctx.progress.update('reading labels and splits');
+    // The splits are chosen from the labels and split codes alone; the pixels then pass through a batch at a time.
+    const reader = await openDatasetReader(ctx.inputs.data.path);
+    try {
+      const { header, columns } = reader;
+      const seed = p.seed ?? ctx.seed;
+      let record: Record<string, unknown>;
+      let assigned;
+      if (p.fractions) {
+        assigned = fractionSplits({
+          labels: columns.labels,
+          classCount: header.classes.length,
+          splitNames: header.splitNames,
+          splitCodes: columns.splitCodes,
+          fractions: p.fractions,
+          from: p.from,
+          seed,
+        });
+        record = { method: 'fractions', fractions: p.fractions, from: p.from ?? 'all', seed, stratified: true };
+      } else {
+        const map = p.map ?? FER2013_SPLIT_MAP;
+        assigned = mapSplits(header.splitNames, columns.splitCodes, map);
+        record = { method: 'map', map };
+      }
+      // Copies of one source row (from resampling before this stage) in different splits leak test data into training.
+      const leaked = sourcesInSeveralSplits(columns.source, assigned.splitCodes);
+      if (leaked > 0) {
+        ctx.log.warn(
+          `${leaked} source rows have copies in more than one split: evaluation data overlaps training data (resample after splitting, and only the train split, to avoid this)`,
+        );
+      }
+      const writer = await openDatasetWriter(ctx.output('data'), {
+        shape: header.shape,
+        classes: header.classes,
+        splitNames: assigned.splitNames,
+        metadata: { ...header.metadata, [SPLIT_KEY]: JSON.stringify({ ...record, sourcesInSeveralSplits: leaked }) },
       });
-      record = { method: 'fractions', fractions: p.fractions, from: p.from ?? 'all', seed, stratified: true };
-    } else {
-      const map = p.map ?? FER2013_SPLIT_MAP;
-      assigned = mapSplits(ds.splitNames, ds.splitCodes, map);
-      record = { method: 'map', map };
+      try {
+        await copyRows(reader, writer, {
+          splitCodes: assigned.splitCodes,
+          onBatch: (copied) => {
+            if (ctx.signal.aborted) throw new PipeError('split interrupted', { exitCode: 1 });
+            ctx.progress.update(`writing rows: ${copied}/${reader.rows}`);
+          },
+        });
+        await writer.close();
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+      const counts = writer.counts;
+      return {
+        method: record.method,
+        rows: reader.rows,
+        splits: Object.fromEntries(assigned.splitNames.map((s, code) => [s, counts[code].reduce((a, b) => a + b, 0)])),
+        classCounts: Object.fromEntries(
+          assigned.splitNames.map((s, code) => [s, Object.fromEntries(header.classes.map((name, k) => [name, counts[code][k]]))]),
+        ),
+        sourcesInSeveralSplits: leaked,
+      };
+    } finally {
+      await reader.close();
     }
-    // Copies of one source row (from resampling before this stage) in different splits leak test data into training.
-    const leaked = sourcesInSeveralSplits(ds.source, assigned.splitCodes);
-    if (leaked > 0) {
-      ctx.log.warn(
-        `${leaked} source rows have copies in more than one split: evaluation data overlaps training data (resample after splitting, and only the train split, to avoid this)`,
-      );
-    }
-    const out = {
-      ...ds,
-      splitNames: assigned.splitNames,
-      splitCodes: assigned.splitCodes,
-      metadata: { ...ds.metadata, [SPLIT_KEY]: JSON.stringify({ ...record, sourcesInSeveralSplits: leaked }) },
-    };
-    ctx.progress.update(`writing ${ds.labels.length} rows`);
-    await writeDataset(ctx.output('data'), out);
-    const counts = classCounts(out);
-    return {
-      method: record.method,
-      rows: ds.labels.length,
-      splits: Object.fromEntries(Object.entries(counts).map(([s, c]) => [s, c.reduce((a, b) => a + b, 0)])),
-      classCounts: Object.fromEntries(
-        Object.entries(counts).map(([s, c]) => [s, Object.fromEntries(ds.classes.map((name, k) => [name, c[k]]))]),
-      ),
-      sourcesInSeveralSplits: leaked,
-    };
   },
 });

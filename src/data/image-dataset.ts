@@ -7,6 +7,10 @@
 //   source : Uint32                      row number in the original source (CSV line, file index), for provenance
 // Schema metadata: `pipe.shape` = JSON [h,w,c], `pipe.classes` = JSON string[], plus stage-specific keys
 // (e.g. `pipe.normalise`), all JSON strings.
+//
+// readDataset reads a file whole; openDatasetReader reads the small columns of every row and then any batch on
+// its own, and openDatasetWriter writes batches as they are made, so a stage that keeps or copies rows
+// (copyRows) holds a few batches rather than the dataset.
 import { open, type FileHandle } from 'node:fs/promises';
 import {
   Data,
@@ -17,6 +21,7 @@ import {
   makeData,
   RecordBatch,
   RecordBatchFileWriter,
+  AsyncRecordBatchFileReader,
   RecordBatchReader,
   Schema,
   Struct,
@@ -225,7 +230,13 @@ export interface DatasetWriter {
    * so memory holds this call's rows and the ones the caller makes next, not the whole dataset.
    */
   append(rows: DatasetRows): Promise<void>;
-  /** Rows appended so far. */
+  /**
+   * Copies row `i` of `from` into the next batch the writer fills itself (fresh arrays of rowsPerBatch rows), and
+   * appends that batch once it is full: rows gathered one by one from anywhere (several batches of an input, in
+   * any order) come out in batches of the same size as writeDataset's. Appends and copies keep their order.
+   */
+  copyRow(from: DatasetRows, i: number): Promise<void>;
+  /** Rows appended or copied so far. */
   readonly rows: number;
   /** Rows per split code, then per class: what classCounts would say of the written dataset, by code. */
   readonly counts: number[][];
@@ -271,32 +282,77 @@ export async function openDatasetWriter(path: string, header: DatasetHeader, opt
     if (failure !== null) throw failure;
   };
   let closed = false;
+  const push = async (more: DatasetRows) => {
+    const n = rowsIn(more, size);
+    for (let i = 0; i < n; i++) {
+      const code = more.splitCodes[i];
+      const label = more.labels[i];
+      if (!(code >= 0 && code < counts.length)) throw new Error(`row ${rows + i}: split code ${code} is not one of ${counts.length} split names`);
+      if (label >= header.classes.length) throw new Error(`row ${rows + i}: label ${label} is not one of ${header.classes.length} classes`);
+      counts[code][label]++;
+    }
+    // The previous append's rows go to disk before this one's join the queue.
+    await waitFor(queued);
+    for (let start = 0; start < n; start += step) {
+      const end = Math.min(n, start + step);
+      writer.write(make(more, start, end));
+      queued += (end - start) * (size + 6);
+    }
+    rows += n;
+  };
+  const abort = async () => {
+    if (closed) return;
+    closed = true;
+    writer.abort();
+    await drained;
+    await handle.close();
+  };
+  // Rows copied one by one, waiting for a full batch.
+  let pending: DatasetRows | null = null;
+  let pendingRows = 0;
+  const flush = async () => {
+    if (pending === null || pendingRows === 0) return;
+    const full = pending;
+    const n = pendingRows;
+    pending = null;
+    pendingRows = 0;
+    await push(
+      n === step
+        ? full
+        : { labels: full.labels.subarray(0, n), pixels: full.pixels.subarray(0, n * size), splitCodes: full.splitCodes.subarray(0, n), source: full.source.subarray(0, n) },
+    );
+  };
   return {
     get rows() {
-      return rows;
+      return rows + pendingRows;
     },
     counts,
     async append(more) {
       if (closed) throw new Error('dataset writer is closed');
-      const n = rowsIn(more, size);
-      for (let i = 0; i < n; i++) {
-        const code = more.splitCodes[i];
-        const label = more.labels[i];
-        if (!(code >= 0 && code < counts.length)) throw new Error(`row ${rows + i}: split code ${code} is not one of ${counts.length} split names`);
-        if (label >= header.classes.length) throw new Error(`row ${rows + i}: label ${label} is not one of ${header.classes.length} classes`);
-        counts[code][label]++;
+      await flush();
+      await push(more);
+    },
+    async copyRow(from, i) {
+      if (closed) throw new Error('dataset writer is closed');
+      if (!(i >= 0 && i < from.labels.length)) throw new RangeError(`row ${i} is not one of ${from.labels.length}`);
+      if (pending === null) {
+        pending = { labels: new Uint8Array(step), pixels: new Uint8Array(step * size), splitCodes: new Int8Array(step), source: new Uint32Array(step) };
       }
-      // The previous append's rows go to disk before this one's join the queue.
-      await waitFor(queued);
-      for (let start = 0; start < n; start += step) {
-        const end = Math.min(n, start + step);
-        writer.write(make(more, start, end));
-        queued += (end - start) * (size + 6);
-      }
-      rows += n;
+      const j = pendingRows++;
+      pending.labels[j] = from.labels[i];
+      pending.splitCodes[j] = from.splitCodes[i];
+      pending.source[j] = from.source[i];
+      pending.pixels.set(from.pixels.subarray(i * size, (i + 1) * size), j * size);
+      if (pendingRows === step) await flush();
     },
     async close() {
       if (closed) return;
+      try {
+        await flush();
+      } catch (err) {
+        await abort();
+        throw err;
+      }
       closed = true;
       try {
         // An empty dataset is still one (empty) batch, which carries the schema and the split names.
@@ -308,13 +364,7 @@ export async function openDatasetWriter(path: string, header: DatasetHeader, opt
         await handle.close();
       }
     },
-    async abort() {
-      if (closed) return;
-      closed = true;
-      writer.abort();
-      await drained;
-      await handle.close();
-    },
+    abort,
   };
 }
 
@@ -334,7 +384,7 @@ class DatasetBuilder {
   private readonly shape: [number, number, number];
   private readonly classes: string[];
   private readonly size: number;
-  private readonly metadata: Record<string, string> = {};
+  private readonly metadata: Record<string, string>;
   private readonly declaredSplits: boolean;
   private readonly splitNames: string[] = [];
   private labels: Uint8Array;
@@ -344,21 +394,13 @@ class DatasetBuilder {
   private rows = 0;
 
   /** `capacity`: the rows expected (an upper bound saves growing the arrays). */
-  constructor(schema: Schema, private readonly where: string, capacity: number) {
-    const meta = schema.metadata;
-    const shapeText = meta.get(SHAPE_KEY);
-    const classesText = meta.get(CLASSES_KEY);
-    if (!shapeText || !classesText) {
-      throw new Error(`${where}: not a pipe image dataset (schema metadata lacks ${SHAPE_KEY} or ${CLASSES_KEY})`);
-    }
-    this.shape = JSON.parse(shapeText) as [number, number, number];
-    this.classes = JSON.parse(classesText) as string[];
-    this.size = this.shape[0] * this.shape[1] * this.shape[2];
-    for (const [k, v] of meta) if (k !== SHAPE_KEY && k !== CLASSES_KEY && k !== DECLARED_SPLITS_KEY) this.metadata[k] = v;
-    this.declaredSplits = meta.get(DECLARED_SPLITS_KEY) === 'true';
-    for (const name of ['label', 'pixels', 'split', 'source']) {
-      if (!schema.fields.some((f) => f.name === name)) throw new Error(`${where}: column "${name}" is missing`);
-    }
+  constructor(schema: Schema, where: string, capacity: number) {
+    const header = headerOf(schema, where);
+    this.shape = header.shape;
+    this.classes = header.classes;
+    this.size = imageSize(header);
+    this.metadata = header.metadata;
+    this.declaredSplits = header.declaredSplits === true;
     this.labels = new Uint8Array(capacity);
     this.pixels = new Uint8Array(capacity * this.size);
     this.splitCodes = new Int8Array(capacity);
@@ -366,28 +408,14 @@ class DatasetBuilder {
   }
 
   add(batch: RecordBatch): void {
-    const n = batch.numRows;
+    const rows = batchColumns(batch, this.size, this.splitNames);
+    const n = rows.labels.length;
     if (this.rows + n > this.labels.length) this.grow(Math.max(this.rows + n, this.labels.length * 2));
     const at = this.rows;
-    copyColumn(batch.getChild('label'), this.labels, at, 1);
-    copyColumn(batch.getChild('pixels'), this.pixels, at, this.size);
-    copyColumn(batch.getChild('source'), this.source, at, 1);
-    // Dictionaries may differ per batch; map every batch's codes onto one list of names.
-    let row = at;
-    for (const chunk of batch.getChild('split')!.data) {
-      const dict = chunk.dictionary;
-      const local: number[] = [];
-      if (dict) {
-        for (let k = 0; k < dict.length; k++) {
-          const name = String(dict.get(k));
-          let code = this.splitNames.indexOf(name);
-          if (code < 0) code = this.splitNames.push(name) - 1;
-          local.push(code);
-        }
-      }
-      const codes = chunk.values as ArrayLike<number>;
-      for (let k = 0; k < chunk.length; k++) this.splitCodes[row++] = local[codes[chunk.offset + k]];
-    }
+    this.labels.set(rows.labels, at);
+    this.pixels.set(rows.pixels, at * this.size);
+    this.splitCodes.set(rows.splitCodes, at);
+    this.source.set(rows.source, at);
     this.rows += n;
   }
 
@@ -420,17 +448,86 @@ class DatasetBuilder {
   }
 }
 
-/** Copies a batch's column (its chunks' values; a fixed-size list's child values) into `out` from row `at`. */
-function copyColumn(vector: Vector | null, out: Uint8Array | Uint32Array, at: number, perRow: number): void {
-  if (!vector) throw new Error('missing column');
-  let offset = at * perRow;
-  for (const chunk of vector.data) {
-    const values = (perRow === 1 ? chunk.values : chunk.children[0].values) as Uint8Array | Uint32Array;
-    const start = chunk.offset * perRow;
-    const len = chunk.length * perRow;
-    out.set(values.subarray(start, start + len), offset);
-    offset += len;
+/**
+ * The shape, classes and metadata a pipe dataset's schema carries, after checking that it is one (split names are
+ * left empty: they come with the batches' dictionaries).
+ */
+function headerOf(schema: Schema, where: string): DatasetHeader {
+  const meta = schema.metadata;
+  const shapeText = meta.get(SHAPE_KEY);
+  const classesText = meta.get(CLASSES_KEY);
+  if (!shapeText || !classesText) {
+    throw new Error(`${where}: not a pipe image dataset (schema metadata lacks ${SHAPE_KEY} or ${CLASSES_KEY})`);
   }
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of meta) if (k !== SHAPE_KEY && k !== CLASSES_KEY && k !== DECLARED_SPLITS_KEY) metadata[k] = v;
+  for (const name of ['label', 'pixels', 'split', 'source']) {
+    if (!schema.fields.some((f) => f.name === name)) throw new Error(`${where}: column "${name}" is missing`);
+  }
+  return {
+    shape: JSON.parse(shapeText) as [number, number, number],
+    classes: JSON.parse(classesText) as string[],
+    splitNames: [],
+    metadata,
+    declaredSplits: meta.get(DECLARED_SPLITS_KEY) === 'true',
+  };
+}
+
+/**
+ * A record batch's columns as DatasetRows: views of the batch's buffers where a column is one chunk (as the writer
+ * makes them), copies otherwise. Dictionaries may differ per batch; every batch's split codes are mapped onto one
+ * list of names, `splitNames`, which grows as new names appear.
+ */
+function batchColumns(batch: RecordBatch, size: number, splitNames: string[]): DatasetRows {
+  const n = batch.numRows;
+  const splitCodes = new Int8Array(n);
+  let row = 0;
+  for (const chunk of column(batch, 'split').data) {
+    const dict = chunk.dictionary;
+    const local: number[] = [];
+    if (dict) {
+      for (let k = 0; k < dict.length; k++) {
+        const name = String(dict.get(k));
+        let code = splitNames.indexOf(name);
+        if (code < 0) code = splitNames.push(name) - 1;
+        local.push(code);
+      }
+    }
+    const codes = chunk.values as ArrayLike<number>;
+    for (let k = 0; k < chunk.length; k++) splitCodes[row++] = local[codes[chunk.offset + k]];
+  }
+  return {
+    labels: columnValues(column(batch, 'label'), new Uint8Array(n), 1),
+    pixels: columnValues(column(batch, 'pixels'), new Uint8Array(n * size), size),
+    splitCodes,
+    source: columnValues(column(batch, 'source'), new Uint32Array(n), 1),
+  };
+}
+
+function column(batch: RecordBatch, name: string): Vector {
+  const vector = batch.getChild(name);
+  if (!vector) throw new Error(`missing column ${name}`);
+  return vector;
+}
+
+/**
+ * A batch's column values (its chunks' values; a fixed-size list's child values): a view of the one chunk's values,
+ * or the chunks copied into `out`.
+ */
+function columnValues<T extends Uint8Array | Uint32Array>(vector: Vector, out: T, perRow: number): T {
+  const valuesOf = (chunk: Data) => {
+    const values = (perRow === 1 ? chunk.values : chunk.children[0].values) as T;
+    return values.subarray(chunk.offset * perRow, (chunk.offset + chunk.length) * perRow) as T;
+  };
+  if (vector.data.length === 1 && vector.data[0].length * perRow === out.length) return valuesOf(vector.data[0]);
+  let offset = 0;
+  for (const chunk of vector.data) {
+    const values = valuesOf(chunk);
+    out.set(values, offset);
+    offset += values.length;
+  }
+  if (offset !== out.length) throw new Error(`column ${vector.type} holds ${offset / perRow} rows, the batch ${out.length / perRow}`);
+  return out;
 }
 
 /** Removes the names no row has (in place), renumbering the codes. */
@@ -475,4 +572,177 @@ async function isIpcFile(handle: FileHandle): Promise<boolean> {
   const magic = Buffer.alloc(6);
   const { bytesRead } = await handle.read(magic, 0, 6, 0);
   return bytesRead === 6 && magic.toString('latin1') === 'ARROW1';
+}
+
+/** The small columns of every row: what choosing rows (splits, resampling, a split's rows) needs, without pixels. */
+export interface DatasetColumns {
+  labels: Uint8Array;
+  splitCodes: Int8Array;
+  source: Uint32Array;
+}
+
+/**
+ * A dataset file read a batch at a time: the small columns of every row are read when it opens (6 bytes a row),
+ * pixels only when a batch is asked for. Memory holds the columns and one batch, whatever the file's size.
+ */
+export interface DatasetReader {
+  /** Shape, classes, metadata and split names as readDataset gives them (names declared ahead that no row has are dropped). */
+  readonly header: DatasetHeader;
+  /** Rows in the file. */
+  readonly rows: number;
+  /** Every row's label, split code (an index into header.splitNames) and source. */
+  readonly columns: DatasetColumns;
+  /** Record batches in the file. */
+  readonly batchCount: number;
+  /** The first row of batch b; batchStart(batchCount) is the row count. */
+  batchStart(b: number): number;
+  /** The batch that holds row i. */
+  batchOf(i: number): number;
+  /**
+   * Batch b's rows: pixels read from the file (a view of the batch as read), the other columns views of `columns`.
+   * The batch read last is kept, so asking for it again reads nothing.
+   */
+  batch(b: number): Promise<DatasetRows>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens a dataset file for reading batch by batch, in any order: the IPC file format's footer locates each record
+ * batch, so batch b is read alone. A stream-format file (another Arrow tool's) is read whole.
+ */
+export async function openDatasetReader(path: string): Promise<DatasetReader> {
+  const handle = await open(path, 'r');
+  try {
+    let schema: Schema;
+    let batchCount: number;
+    let readBatch: (b: number) => Promise<RecordBatch>;
+    if (await isIpcFile(handle)) {
+      const reader = await RecordBatchReader.from(handle);
+      await reader.open();
+      if (!(reader instanceof AsyncRecordBatchFileReader)) throw new Error(`${path}: expected an Arrow IPC file`);
+      schema = reader.schema;
+      batchCount = reader.numRecordBatches;
+      readBatch = async (b) => {
+        const batch = await reader.readRecordBatch(b);
+        if (!batch) throw new Error(`${path}: record batch ${b} of ${batchCount} could not be read`);
+        return batch;
+      };
+    } else {
+      const table = tableFromIPC(await handle.readFile());
+      schema = table.schema;
+      batchCount = table.batches.length;
+      readBatch = async (b) => table.batches[b];
+    }
+    const header = headerOf(schema, path);
+    const size = imageSize(header);
+    // Every row takes at least its pixels and 6 bytes of the other columns: the file's size bounds the rows.
+    let capacity = Math.floor((await handle.stat()).size / (size + 6));
+    let labels = new Uint8Array(capacity);
+    let splitCodes = new Int8Array(capacity);
+    let source = new Uint32Array(capacity);
+    const starts = new Float64Array(batchCount + 1);
+    let rows = 0;
+    for (let b = 0; b < batchCount; b++) {
+      const part = batchColumns(await readBatch(b), size, header.splitNames);
+      const n = part.labels.length;
+      if (rows + n > capacity) {
+        capacity = Math.max(rows + n, capacity * 2);
+        labels = grown(labels, new Uint8Array(capacity));
+        splitCodes = grown(splitCodes, new Int8Array(capacity));
+        source = grown(source, new Uint32Array(capacity));
+      }
+      labels.set(part.labels, rows);
+      splitCodes.set(part.splitCodes, rows);
+      source.set(part.source, rows);
+      rows += n;
+      starts[b + 1] = rows;
+    }
+    const columns: DatasetColumns = { labels: labels.subarray(0, rows), splitCodes: splitCodes.subarray(0, rows), source: source.subarray(0, rows) };
+    if (header.declaredSplits) dropUnusedSplits(header.splitNames, columns.splitCodes);
+    delete header.declaredSplits;
+    let last: { b: number; rows: DatasetRows } | null = null;
+    const batchOf = (i: number) => {
+      if (!(i >= 0 && i < rows)) throw new RangeError(`row ${i} is not one of ${rows}`);
+      // The last batch whose first row is at or before i (empty batches are passed over).
+      let lo = 0;
+      let hi = batchCount - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (starts[mid] <= i) lo = mid;
+        else hi = mid - 1;
+      }
+      return lo;
+    };
+    return {
+      header,
+      rows,
+      columns,
+      batchCount,
+      batchStart: (b) => starts[b],
+      batchOf,
+      async batch(b) {
+        if (last?.b === b) return last.rows;
+        last = null;
+        const start = starts[b];
+        const end = starts[b + 1];
+        const read = await readBatch(b);
+        if (read.numRows !== end - start) throw new Error(`${path}: record batch ${b} holds ${read.numRows} rows, ${end - start} when opened`);
+        const pixels = columnValues(column(read, 'pixels'), new Uint8Array((end - start) * size), size);
+        const out: DatasetRows = {
+          labels: columns.labels.subarray(start, end),
+          pixels,
+          splitCodes: columns.splitCodes.subarray(start, end),
+          source: columns.source.subarray(start, end),
+        };
+        last = { b, rows: out };
+        return out;
+      },
+      async close() {
+        last = null;
+        await handle.close();
+      },
+    };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+function grown<T extends Uint8Array | Int8Array | Uint32Array>(old: T, fresh: T): T {
+  fresh.set(old);
+  return fresh;
+}
+
+/**
+ * Writes rows of `reader` to `writer` in the order of `picks` (row indices of the reader; rows may repeat; default
+ * every row in file order), in batches of the writer's size. A row's pixels come from its batch, read when the row
+ * before it came from another batch: picks in file order read each batch once; any order is correct, only slower.
+ * `splitCodes` (one per input row) replaces the input's codes, e.g. with a new split assignment; `onBatch` is
+ * awaited before each batch is read, with the number of rows copied so far (progress, and a chance to stop).
+ */
+export async function copyRows(
+  reader: DatasetReader,
+  writer: DatasetWriter,
+  options: { picks?: ArrayLike<number>; splitCodes?: Int8Array; onBatch?: (copied: number) => void | Promise<void> } = {},
+): Promise<void> {
+  if (options.splitCodes && options.splitCodes.length !== reader.rows) {
+    throw new Error(`${options.splitCodes.length} split codes for ${reader.rows} rows`);
+  }
+  const picks = options.picks;
+  const count = picks ? picks.length : reader.rows;
+  let start = 0;
+  let end = 0;
+  let rows: DatasetRows | null = null;
+  for (let j = 0; j < count; j++) {
+    const i = picks ? picks[j] : j;
+    if (rows === null || i < start || i >= end) {
+      await options.onBatch?.(j);
+      const b = reader.batchOf(i);
+      start = reader.batchStart(b);
+      end = reader.batchStart(b + 1);
+      rows = await reader.batch(b);
+      if (options.splitCodes) rows = { ...rows, splitCodes: options.splitCodes.subarray(start, end) };
+    }
+    await writer.copyRow(rows, i - start);
+  }
 }

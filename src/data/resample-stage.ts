@@ -1,5 +1,6 @@
 // The oversample and undersample stages differ only in direction, so both are made here.
 // Light at top level (stage modules are imported when a pipeline is validated); Arrow is loaded inside run().
+import { PipeError } from '../errors.js';
 import { defineStage, type Stage } from '../stage.js';
 import { strategySchema, type SamplerKind, type SamplingStrategy } from './sampling-strategy.js';
 import type { CountsByGroup, SplitSelection } from './resample.js';
@@ -35,7 +36,8 @@ export function defineResampleStage(kind: SamplerKind): Stage<ResampleParams> {
   const method = kind === 'over' ? 'oversample' : 'undersample';
   return defineStage<ResampleParams>({
     name: method,
-    version: '1',
+    // oversample 2: copies follow the rows they copy, in file order, rather than the order they were drawn in.
+    version: kind === 'over' ? '2' : '1',
     description:
       kind === 'over'
         ? 'Random over-sampling (imbalanced-learn RandomOverSampler): keeps every row and appends random copies ' +
@@ -71,32 +73,55 @@ export function defineResampleStage(kind: SamplerKind): Stage<ResampleParams> {
     facts: (_params, inputs) => ({ outputs: { data: inputs.data } }),
     gateMetrics: () => ({ summary: ['rowsBefore', 'rowsAfter', kind === 'over' ? 'rowsAdded' : 'rowsRemoved'] }),
     async run(ctx) {
-      const { readDataset, writeDataset, selectRows } = await import('./image-dataset.js');
+      const { openDatasetReader, openDatasetWriter, copyRows } = await import('./image-dataset.js');
       const { planResample } = await import('./resample.js');
       const seed = ctx.params.seed ?? ctx.seed;
-      ctx.progress.update(`reading ${ctx.inputs.data.path}`);
-      const ds = await readDataset(ctx.inputs.data.path);
-      const plan = planResample(ds, { kind, strategy: ctx.params.strategy, splits: ctx.params.splits, seed });
-      ctx.progress.update(`${method === 'oversample' ? 'copying' : 'dropping'} ${plan.changed} rows`);
-      const out = selectRows(ds, plan.rows);
-      const record: ResampleRecord = {
-        method,
-        strategy: ctx.params.strategy,
-        splits: ctx.params.splits,
-        seed,
-        before: plan.before,
-        after: plan.after,
-        rowsBefore: ds.labels.length,
-        rowsAfter: out.labels.length,
-      };
-      const earlier = ds.metadata[RESAMPLE_KEY];
-      if (earlier) {
-        const prev = JSON.parse(earlier) as ResampleRecord;
-        const { previous = [], ...last } = prev;
-        record.previous = [...previous, last];
+      ctx.progress.update(`reading labels and splits of ${ctx.inputs.data.path}`);
+      // The rows are chosen from the labels and splits alone; their pixels are then copied over a batch at a time.
+      const reader = await openDatasetReader(ctx.inputs.data.path);
+      let record: ResampleRecord;
+      let plan;
+      try {
+        const { header, columns } = reader;
+        plan = planResample(
+          { labels: columns.labels, splitCodes: columns.splitCodes, splitNames: header.splitNames, classes: header.classes },
+          { kind, strategy: ctx.params.strategy, splits: ctx.params.splits, seed },
+        );
+        record = {
+          method,
+          strategy: ctx.params.strategy,
+          splits: ctx.params.splits,
+          seed,
+          before: plan.before,
+          after: plan.after,
+          rowsBefore: reader.rows,
+          rowsAfter: plan.rows.length,
+        };
+        const earlier = header.metadata[RESAMPLE_KEY];
+        if (earlier) {
+          const prev = JSON.parse(earlier) as ResampleRecord;
+          const { previous = [], ...last } = prev;
+          record.previous = [...previous, last];
+        }
+        const writer = await openDatasetWriter(ctx.output('data'), { ...header, metadata: { ...header.metadata, [RESAMPLE_KEY]: JSON.stringify(record) } });
+        const verb = method === 'oversample' ? 'copying' : 'keeping';
+        const total = plan.rows.length;
+        try {
+          await copyRows(reader, writer, {
+            picks: plan.rows,
+            onBatch: (copied) => {
+              if (ctx.signal.aborted) throw new PipeError(`${method} interrupted`, { exitCode: 1 });
+              ctx.progress.update(`${verb} rows: ${copied}/${total}`);
+            },
+          });
+          await writer.close();
+        } catch (err) {
+          await writer.abort();
+          throw err;
+        }
+      } finally {
+        await reader.close();
       }
-      out.metadata[RESAMPLE_KEY] = JSON.stringify(record);
-      await writeDataset(ctx.output('data'), out);
       ctx.log.info({ before: plan.before, after: plan.after }, `${method}: ${record.rowsBefore} → ${record.rowsAfter} rows`);
       return {
         method,

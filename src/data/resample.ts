@@ -1,8 +1,12 @@
-// Random over- and under-sampling of an image dataset, split by split, as row-index plans (pure: no I/O), so
-// the stages only read, apply `selectRows`, and write.
+// Random over- and under-sampling of an image dataset, split by split, as row-index plans (pure: no I/O) made
+// from the labels and split codes alone, so the stages choose rows without the pixels and then copy them over a
+// batch at a time (`copyRows`).
 //
 // Over-sampling does what imbalanced-learn's RandomOverSampler does: every original row is kept in place and,
 // class by class, (wanted − current) rows drawn uniformly WITH replacement from that class are appended as copies.
+// The copies are appended in the order of the rows they copy (not the order they were drawn in), so that writing
+// them reads the input's batches once more in file order rather than one batch per copy; training shuffles its
+// rows every epoch, and no count or report depends on the order.
 // Under-sampling (RandomUnderSampler) keeps `wanted` rows of each selected class drawn WITHOUT replacement; kept
 // rows stay in their original order (imbalanced-learn groups them by class; order carries no meaning for training).
 import { PipeError } from '../errors.js';
@@ -24,7 +28,10 @@ export interface ResampleOptions {
 export type CountsByGroup = Record<string, Record<string, number>>;
 
 export interface ResamplePlan {
-  /** Source row indices of the result, in order (may repeat when over-sampling). */
+  /**
+   * Source row indices of the result, in order: every row kept, in file order, then (over-sampling) the copies,
+   * in the order of the rows they copy.
+   */
   rows: Uint32Array;
   before: CountsByGroup;
   after: CountsByGroup;
@@ -111,6 +118,8 @@ export function planResample(ds: DatasetView, options: ResampleOptions): Resampl
     rows = new Uint32Array(n + appended.length);
     for (let i = 0; i < n; i++) rows[i] = i;
     rows.set(appended, n);
+    // In file order (see the top of this file): the same copies as drawn.
+    rows.subarray(n).sort();
   } else {
     const kept: number[] = [];
     for (let i = 0; i < n; i++) if (keep[i]) kept.push(i);

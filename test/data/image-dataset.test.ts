@@ -6,7 +6,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordBatchReader, tableFromIPC, tableToIPC } from 'apache-arrow';
-import { classCounts, openDatasetWriter, readDataset, rowsPerBatch, selectRows, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import {
+  classCounts,
+  copyRows,
+  openDatasetReader,
+  openDatasetWriter,
+  readDataset,
+  rowsPerBatch,
+  selectRows,
+  writeDataset,
+  type ImageDataset,
+} from '../../src/data/image-dataset.js';
 
 function dataset(rows: number): ImageDataset {
   const shape: [number, number, number] = [4, 3, 2];
@@ -139,6 +149,77 @@ test('the writer refuses a split code or label outside its names, and an aborted
     await assert.rejects(writer.append(labels), /row 2: label 2 is not one of 2 classes/);
     await writer.abort();
     await assert.rejects(writer.append(slice(ds, 0, 1)), /closed/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reader holds the small columns of every row and reads any batch alone; copyRows gathers rows in any order', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-dataset-'));
+  try {
+    const ds = dataset(250);
+    const file = join(dir, 'data.arrow');
+    await writeDataset(file, ds, { rowsPerBatch: 7 });
+    const reader = await openDatasetReader(file);
+    try {
+      assert.equal(reader.rows, 250);
+      assert.equal(reader.batchCount, 36, 'ceil(250 / 7) batches');
+      assert.deepEqual(reader.header, { shape: ds.shape, classes: ds.classes, splitNames: ds.splitNames, metadata: ds.metadata });
+      assert.deepEqual(reader.columns, { labels: ds.labels, splitCodes: ds.splitCodes, source: ds.source });
+      assert.equal(reader.batchOf(0), 0);
+      assert.equal(reader.batchOf(249), 35);
+      assert.equal(reader.batchStart(reader.batchOf(100)), 98);
+      assert.throws(() => reader.batchOf(250), RangeError);
+      // Batches out of order, each the rows it says.
+      for (const b of [20, 3, 35, 3]) {
+        const rows = await reader.batch(b);
+        const start = reader.batchStart(b);
+        const part = slice(ds, start, reader.batchStart(b + 1));
+        assert.deepEqual({ ...rows, pixels: Uint8Array.from(rows.pixels) }, part, `batch ${b}`);
+      }
+      // Picks from anywhere, repeats included, come out as selectRows makes them, in writeDataset's batches.
+      const picks = Uint32Array.from({ length: 400 }, (_, j) => (j < 250 ? j : (j * 7919) % 250));
+      const out = join(dir, 'picked.arrow');
+      const writer = await openDatasetWriter(out, reader.header, { rowsPerBatch: 7 });
+      const seen: number[] = [];
+      await copyRows(reader, writer, { picks, onBatch: (copied) => void seen.push(copied) });
+      await writer.close();
+      assert.equal(seen[0], 0);
+      const expected = join(dir, 'expected.arrow');
+      await writeDataset(expected, selectRows(ds, picks), { rowsPerBatch: 7 });
+      assert.deepEqual(await readFile(out), await readFile(expected), 'byte for byte the file selectRows and writeDataset make');
+    } finally {
+      await reader.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a reader of split names declared ahead drops those no row has, as readDataset does; a stream-format file reads too', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-dataset-'));
+  try {
+    const ds = dataset(30);
+    const file = join(dir, 'declared.arrow');
+    const writer = await openDatasetWriter(file, { ...ds, declaredSplits: true }, { rowsPerBatch: 4 });
+    const rows = slice(ds, 0, 30);
+    rows.splitCodes = Int8Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? 2 : 0));
+    await writer.append(rows);
+    await writer.close();
+    const whole = await readDataset(file);
+    const reader = await openDatasetReader(file);
+    assert.deepEqual(reader.header.splitNames, whole.splitNames);
+    assert.deepEqual(reader.columns.splitCodes, whole.splitCodes);
+    assert.equal(reader.header.declaredSplits, undefined, 'the marker is not carried on');
+    await reader.close();
+
+    const stream = join(dir, 'stream.arrows');
+    await writeFile(stream, tableToIPC(tableFromIPC(await readFile(file)), 'stream'));
+    const fromStream = await openDatasetReader(stream);
+    assert.equal(fromStream.batchCount, 8);
+    assert.deepEqual(fromStream.columns, { labels: whole.labels, splitCodes: whole.splitCodes, source: whole.source });
+    assert.deepEqual(Uint8Array.from((await fromStream.batch(7)).pixels), whole.pixels.subarray(28 * 24));
+    await fromStream.close();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,13 +2,13 @@
 // normaliseBatch applies it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import normalise from '../../stages/normalise.js';
 import { runStage } from '../../harness/stage-harness.js';
-import { readDataset, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
-import { normaliseBatch, PixelStatistics, transformOf, type NormaliseTransform } from '../../src/data/normalisation.js';
+import { imageAt, readDataset, rowsOfSplit, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import { NORMALISE_KEY, normaliseBatch, PixelStatistics, SCALE_TRANSFORM, transformOf, type NormaliseTransform } from '../../src/data/normalisation.js';
 import { PipeError } from '../../src/errors.js';
 
 /** 4x4 images with `channels` channels: train bytes vary in 0..60, validation bytes are all 250. */
@@ -136,4 +136,45 @@ test('PixelStatistics reports constant images with std 1 instead of dividing by 
   const r = stats.result(true);
   assert.deepEqual(r, { mean: [9 / 255], std: [1], zeroStd: true });
   assert.throws(() => new PixelStatistics(1).result(true), PipeError);
+});
+
+test('normalise streams a dataset of many record batches into the file the whole-dataset normalise wrote', async () => {
+  // 350 rows of 3x3x3 images in batches of 7; train rows are every third past row 70, so the first ten batches hold none of them.
+  const n = 350;
+  const ds: ImageDataset = {
+    shape: [3, 3, 3],
+    classes: ['x', 'y'],
+    labels: Uint8Array.from({ length: n }, (_, i) => i % 2),
+    pixels: Uint8Array.from({ length: n * 27 }, (_, i) => ((i * 53) % 200) + (i % 3) * 20),
+    splitNames: ['validation', 'train'],
+    splitCodes: Int8Array.from({ length: n }, (_, i) => (i < 70 || i % 3 !== 0 ? 0 : 1)),
+    source: Uint32Array.from({ length: n }, (_, i) => i),
+    metadata: { 'pipe.note': '"kept"' },
+  };
+  const input = join(await mkdtemp(join(tmpdir(), 'pipe-normalise-test-')), 'data.arrow');
+  await writeDataset(input, ds, { rowsPerBatch: 7 });
+  for (const params of [{ mode: 'scale' }, { mode: 'standardise' }, { mode: 'standardise', statistics: 'global' }]) {
+    const { outputs, summary } = await runStage(normalise, { params, inputs: { data: input } });
+    // The whole-dataset way: every train image of the dataset in memory, in row order.
+    const whole = await readDataset(input);
+    let transform: NormaliseTransform;
+    if (params.mode === 'scale') transform = { ...SCALE_TRANSFORM };
+    else {
+      const rows = rowsOfSplit(whole, 'train');
+      const stats = new PixelStatistics(3);
+      for (const i of rows) stats.add(imageAt(whole, i));
+      const { mean, std } = stats.result(params.statistics !== 'global');
+      transform = { mode: 'standardise', scale: 1 / 255, mean, std, fitSplit: 'train', fitRows: rows.length };
+    }
+    const expected = join(await mkdtemp(join(tmpdir(), 'pipe-normalise-test-')), 'data.arrow');
+    await writeDataset(expected, { ...whole, metadata: { ...whole.metadata, [NORMALISE_KEY]: JSON.stringify(transform) } });
+    assert.deepEqual(await readFile(outputs.data), await readFile(expected), `byte for byte, ${JSON.stringify(params)}`);
+    assert.equal((summary as { rows: number }).rows, n);
+    if (params.mode === 'standardise') {
+      assert.equal((summary as { fitRows: number }).fitRows, 93);
+      // And the statistics are those of the train bytes, computed naively.
+      const [mean, std] = naiveStats(ds, params.statistics === 'global' ? -1 : 0);
+      assert.ok(Math.abs(transform.mean[0] - mean) < 1e-12 && Math.abs(transform.std[0] - std) < 1e-12);
+    }
+  }
 });

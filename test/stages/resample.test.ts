@@ -2,13 +2,13 @@
 // splits touched, copies are true copies, and the seed decides the draws.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import oversample from '../../stages/oversample.js';
 import undersample from '../../stages/undersample.js';
 import { runStage } from '../../harness/stage-harness.js';
-import { classCounts, imageAt, readDataset, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
+import { classCounts, imageAt, readDataset, selectRows, writeDataset, type ImageDataset } from '../../src/data/image-dataset.js';
 import { planResample } from '../../src/data/resample.js';
 import { targetCounts } from '../../src/data/sampling-strategy.js';
 import { PipeError } from '../../src/errors.js';
@@ -198,4 +198,45 @@ test('targetCounts ignores absent classes and breaks ties like imbalanced-learn 
   assert.deepEqual(targetCounts([2, 5, 2], CLASSES, 'minority', 'over'), [5, 5, 2]);
   assert.deepEqual(targetCounts([0, 4, 2], CLASSES, 'auto', 'under'), [0, 2, 2]);
   assert.deepEqual(targetCounts([0, 0, 0], CLASSES, 'auto', 'over'), [0, 0, 0]);
+});
+
+test('resampling streams a dataset of many record batches into the file selectRows of the plan makes', async () => {
+  // 400 rows of 2x3x3 images in batches of 7: train imbalanced 6:3:1, validation and test interleaved with it.
+  const n = 400;
+  const labels = Uint8Array.from({ length: n }, (_, i) => (((i / 5) | 0) * 37) % 10).map((v) => (v < 6 ? 0 : v < 9 ? 1 : 2));
+  const ds: ImageDataset = {
+    shape: [2, 3, 3],
+    classes: CLASSES,
+    labels,
+    pixels: Uint8Array.from({ length: n * 18 }, (_, i) => (i * 97 + (i >> 4)) % 256),
+    splitNames: ['train', 'validation', 'test'],
+    splitCodes: Int8Array.from({ length: n }, (_, i) => (i % 5 < 3 ? 0 : i % 5 === 3 ? 1 : 2)),
+    source: Uint32Array.from({ length: n }, (_, i) => 7 * i + 1),
+    metadata: { 'pipe.origin': '"many batches"' },
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-resample-test-'));
+  const input = join(dir, 'input.arrow');
+  await writeDataset(input, ds, { rowsPerBatch: 7 });
+  const cases: [typeof oversample, 'over' | 'under', Record<string, unknown>][] = [
+    [oversample, 'over', { strategy: 'auto' }],
+    [oversample, 'over', { strategy: 'auto', splits: 'all' }],
+    [oversample, 'over', { strategy: { B: 200, C: 150 }, splits: ['train', 'validation'] }],
+    [undersample, 'under', { strategy: 'auto' }],
+  ];
+  for (const [stage, kind, params] of cases) {
+    const result = await runStage(stage, { params, inputs: { data: input }, seed: 5 });
+    const out = await readDataset(result.outputs.data);
+    const plan = planResample(ds, { kind, strategy: params.strategy as never, splits: (params.splits ?? ['train']) as never, seed: 5 });
+    const expected = join(dir, 'expected.arrow');
+    await writeDataset(expected, { ...selectRows(ds, plan.rows), metadata: out.metadata });
+    assert.deepEqual(await readFile(result.outputs.data), await readFile(expected), `byte for byte, ${kind} ${JSON.stringify(params)}`);
+    assert.equal(out.labels.length, plan.rows.length);
+    assert.equal(JSON.parse(out.metadata['pipe.resample']).rowsAfter, plan.rows.length);
+    if (kind === 'over') {
+      assert.ok(plan.rows.length > n, 'copies were made');
+      assert.deepEqual(Array.from(plan.rows.subarray(0, n)), Array.from({ length: n }, (_, i) => i), 'originals in place');
+      const copies = Array.from(plan.rows.subarray(n));
+      assert.deepEqual(copies, copies.slice().sort((a, b) => a - b), 'copies in the order of the rows they copy');
+    }
+  }
 });

@@ -1,14 +1,14 @@
 // The split stage run for real on small Arrow datasets: renaming FER2013's Usage values, stratified fractions
 // with exact counts and seeded determinism, dividing only some splits, and the errors.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import split from '../../stages/split.js';
+import split, { SPLIT_KEY } from '../../stages/split.js';
 import { classCounts, readDataset, writeDataset } from '../../src/data/image-dataset.js';
 import type { ImageDataset } from '../../src/data/image-dataset.js';
-import { quotas } from '../../src/data/split-plan.js';
+import { fractionSplits, mapSplits, quotas, sourcesInSeveralSplits } from '../../src/data/split-plan.js';
 import { PipeError } from '../../src/errors.js';
 import { runStage } from '../../harness/stage-harness.js';
 
@@ -145,4 +145,55 @@ test('param errors: map and fractions together, fractions not adding to 1, from 
   await assert.rejects(runSplit(ds, { fractions: { train: 0.8, test: 0.1 } }), /fractions add up to 0\.9, not 1/);
   await assert.rejects(runSplit(ds, { map: { a: 'x', b: 'y' }, from: ['a'] }), /from only applies with fractions/);
   await assert.rejects(runSplit(ds, { fractions: { x: 1 }, from: ['zzz'] }), /from names split 'zzz' that the data lacks/);
+});
+
+/** What split wrote when it read the dataset whole: the same assignment over readDataset, written by writeDataset. */
+async function wholeDatasetSplit(input: string, params: { map?: Record<string, string>; fractions?: Record<string, number>; from?: string[] }, seed: number, out: string) {
+  const ds = await readDataset(input);
+  let record: Record<string, unknown>;
+  let assigned;
+  if (params.fractions) {
+    assigned = fractionSplits({ labels: ds.labels, classCount: ds.classes.length, splitNames: ds.splitNames, splitCodes: ds.splitCodes, fractions: params.fractions, from: params.from, seed });
+    record = { method: 'fractions', fractions: params.fractions, from: params.from ?? 'all', seed, stratified: true };
+  } else {
+    assigned = mapSplits(ds.splitNames, ds.splitCodes, params.map!);
+    record = { method: 'map', map: params.map };
+  }
+  const leaked = sourcesInSeveralSplits(ds.source, assigned.splitCodes);
+  const metadata = { ...ds.metadata, [SPLIT_KEY]: JSON.stringify({ ...record, sourcesInSeveralSplits: leaked }) };
+  await writeDataset(out, { ...ds, splitNames: assigned.splitNames, splitCodes: assigned.splitCodes, metadata });
+}
+
+test('split streams a dataset of many record batches into the very file the whole-dataset split wrote', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'pipe-split-test-'));
+  temporary.push(dir);
+  // 300 rows of 3x2x3 images in batches of 7, repeated sources, pixels that differ row by row.
+  const n = 300;
+  const ds: ImageDataset = {
+    shape: [3, 2, 3],
+    classes: ['a', 'b', 'c', 'd'],
+    labels: Uint8Array.from({ length: n }, (_, i) => (i * 7) % 11 % 4),
+    pixels: Uint8Array.from({ length: n * 18 }, (_, i) => (i * 131 + (i >> 5)) % 256),
+    splitNames: ['Training', 'PublicTest', 'PrivateTest'],
+    splitCodes: Int8Array.from({ length: n }, (_, i) => (i % 10 < 8 ? 0 : i % 10 === 8 ? 1 : 2)),
+    source: Uint32Array.from({ length: n }, (_, i) => 5000 + (i % 280)),
+    metadata: { 'pipe.note': '"kept"' },
+  };
+  const input = join(dir, 'input.arrow');
+  await writeDataset(input, ds, { rowsPerBatch: 7 });
+  const cases: [Record<string, unknown>, number][] = [
+    [{ fractions: { train: 0.8, validation: 0.1, test: 0.1 } }, 3],
+    [{ fractions: { train: 0.9, validation: 0.1 }, from: ['Training'] }, 11],
+    [{ map: { Training: 'train', PublicTest: 'validation', PrivateTest: 'test' } }, 1],
+  ];
+  for (const [params, seed] of cases) {
+    const result = await runStage(split, { inputs: { data: input }, params, seed });
+    temporary.push(join(result.outDir, '..'));
+    const expected = join(dir, 'expected.arrow');
+    await wholeDatasetSplit(input, params, seed, expected);
+    assert.deepEqual(await readFile(result.outputs.data), await readFile(expected), `byte for byte, ${JSON.stringify(params)}`);
+    const out = await readDataset(result.outputs.data);
+    assert.deepEqual(out.pixels, ds.pixels);
+    assert.equal((result.summary as { rows: number }).rows, n);
+  }
 });
