@@ -10,7 +10,8 @@
 // The wasm rows run with the kernels this machine has (src/tf/native/kernels.ts): convolutions on oneDNN
 // when it loads, else on OpenBLAS. Then, in child processes, once more with each library before it turned
 // off (PIPE_ONEDNN=off: OpenBLAS; PIPE_BLAS=off as well: XNNPACK alone) for comparison (--no-openblas,
-// --no-xnnpack skip those).
+// --no-xnnpack skip those). Where oneDNN runs bf16 natively (oneDnnBf16), a `wasm+oneDNN bf16` row follows the
+// fp32 one: the same step with train's `precision: bf16` (its inference is fp32, as evaluate's, so not repeated).
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
 // runs (src/train/step.ts: one replica in this thread, or several in their own threads);
@@ -25,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { loadTf, nativePackage, type BackendName } from '../src/tf/backend.js';
 import { nativeKernels } from '../src/tf/native/kernels.js';
+import { oneDnnBf16, type OneDnnPrecision } from '../src/tf/native/onednn.js';
 import { buildPaperCnn } from '../src/model/paper-cnn.js';
 import { createStep } from '../src/train/step.js';
 import { createOptimizer } from '../src/train/optimizers.js';
@@ -62,13 +64,15 @@ function backendLabel(backend: BackendName): string {
   return { onednn: 'wasm+oneDNN', openblas: 'wasm+OpenBLAS', xnnpack: 'wasm (XNNPACK)' }[nativeKernels().name];
 }
 
-async function measureTfjs(backend: BackendName, nReplicas: number): Promise<Row> {
-  const name = nReplicas > 1 ? `${backendLabel(backend)} ×${nReplicas} workers` : backendLabel(backend);
+type Plan = Array<[BackendName, number, OneDnnPrecision?]>;
+
+async function measureTfjs(backend: BackendName, nReplicas: number, precision: OneDnnPrecision = 'fp32'): Promise<Row> {
+  const name = `${nReplicas > 1 ? `${backendLabel(backend)} ×${nReplicas} workers` : backendLabel(backend)}${precision === 'bf16' ? ' bf16' : ''}`;
   const { tf } = await loadTf(backend);
   const model = await buildPaperCnn(tf);
   // The optimiser and the step that the train stage builds.
   const optimizer = createOptimizer(tf, { name: 'adam', learningRate: 1e-3 });
-  const step = await createStep(tf, model, optimizer, nReplicas);
+  const step = await createStep(tf, model, optimizer, nReplicas, precision);
   const data = syntheticBatch(batch);
   const { x } = data;
   const targets = smoothedTargets(data.labels, 7, 0);
@@ -83,7 +87,7 @@ async function measureTfjs(backend: BackendName, nReplicas: number): Promise<Row
     const trainImagesPerCpuSec = (batch * steps * 1e6) / (cpu.user + cpu.system);
     const rssMb = process.memoryUsage().rss / 1e6;
     let inferMsPerImage: number | null = null;
-    if (nReplicas === 1) {
+    if (nReplicas === 1 && precision === 'fp32') {
       const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
       const predictOnce = () => tf.tidy(() => batchProbabilities(tf, model, xs).dataSync());
       predictOnce();
@@ -92,7 +96,7 @@ async function measureTfjs(backend: BackendName, nReplicas: number): Promise<Row
       inferMsPerImage = (performance.now() - t1) / (steps * batch);
       xs.dispose();
     }
-    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nReplicas > 1 ? 'inference is single-replica (see row above)' : undefined };
+    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nReplicas > 1 ? 'inference is single-replica (see row above)' : precision !== 'fp32' ? 'inference is fp32 (see row above)' : undefined };
   } finally {
     await step.dispose();
     optimizer.dispose();
@@ -153,12 +157,12 @@ function fmt(v: number | null, digits: number): string {
   return v == null ? '—' : v.toFixed(digits);
 }
 
-async function measurePlan(plan: Array<[BackendName, number]>): Promise<Row[]> {
+async function measurePlan(plan: Plan): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const [backend, n] of plan) {
-    process.stderr.write(`measuring ${backendLabel(backend)}${n > 1 ? ` ×${n}` : ''} ...\n`);
+  for (const [backend, n, precision] of plan) {
+    process.stderr.write(`measuring ${backendLabel(backend)}${n > 1 ? ` ×${n}` : ''}${precision === 'bf16' ? ' bf16' : ''} ...\n`);
     try {
-      rows.push(await measureTfjs(backend, n));
+      rows.push(await measureTfjs(backend, n, precision));
     } catch (err) {
       rows.push({ name: backend, trainImagesPerSec: null, inferMsPerImage: null, note: `failed: ${(err as Error).message.split('\n')[0]}` });
     }
@@ -185,7 +189,8 @@ function measureFallbackRows(): Row[] {
 }
 
 async function main(): Promise<void> {
-  const wasmPlan: Array<[BackendName, number]> = [['wasm', 1]];
+  const wasmPlan: Plan = [['wasm', 1]];
+  if (nativeKernels().name === 'onednn' && oneDnnBf16().available) wasmPlan.push(['wasm', 1, 'bf16']);
   if (replicas > 1) wasmPlan.push(['wasm', replicas]);
   if (flag('wasm-rows-json')) {
     console.log(JSON.stringify(await measurePlan(wasmPlan)));
@@ -193,7 +198,7 @@ async function main(): Promise<void> {
   }
   const load0 = loadavg()[0];
   const rows: Row[] = [];
-  const plan: Array<[BackendName, number]> = [];
+  const plan: Plan = [];
   if (nativePackage()) plan.push(['tensorflow', 1]);
   else rows.push({ name: 'tensorflow', trainImagesPerSec: null, inferMsPerImage: null, note: 'not installed (@tensorflow/tfjs-node)' });
   plan.push(...wasmPlan);

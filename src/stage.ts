@@ -79,7 +79,8 @@ export interface FactProblem {
  * Facts outside params and inputs that change a stage's result. The core adds each one to the cache key.
  * - 'seed': the pipeline seed.
  * - 'tensorflow': the resolved tfjs backend name, the tfjs version and the kernels its convolutions run on
- *   (oneDNN, OpenBLAS or XNNPACK on wasm: they round differently).
+ *   (oneDNN, OpenBLAS or XNNPACK on wasm: they round differently), and whether they run bf16 natively here
+ *   (what a train stage's `precision: auto` resolves by).
  * - 'pipeline': the pipeline's name and resolved backend, for stages (a report) that show them.
  */
 export type RuntimeFact = 'seed' | 'tensorflow' | 'pipeline';

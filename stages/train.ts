@@ -25,6 +25,7 @@ export interface TrainParams {
   augment?: AugmentSpec;
   workers: 'auto' | number;
   timeBudget?: string | number;
+  precision: 'fp32' | 'bf16' | 'auto';
 }
 
 const lr = (description: string, dflt?: number) => ({
@@ -137,6 +138,16 @@ export default defineStage<TrainParams>({
         description:
           "Threads that share each batch (data-parallel: each computes gradients on a slice, averaged before one optimiser step). 'auto': 1 on native TensorFlow and on wasm with oneDNN, which spread each step over every core themselves; 2 on wasm with OpenBLAS or XNNPACK and on cpu, which run one core each. Batch-norm statistics are then per slice, so the worker count is part of the result.",
       },
+      precision: {
+        enum: ['fp32', 'bf16', 'auto'],
+        default: 'fp32',
+        description:
+          "What the training steps' convolutions and matrix products multiply in. fp32: float32 throughout. bf16: their inputs " +
+          '(activations, weights, gradients) rounded to bfloat16 (8-bit mantissa), products accumulated and written in float32: ' +
+          'the paper CNN\'s convolutions ran 1.75× and its training step 1.5× as fast; only on the wasm backend with oneDNN on a CPU whose oneDNN instruction set is avx512_core_bf16 ' +
+          'or above; elsewhere it runs fp32 and warns. auto: bf16 where available, else fp32. Weights, the optimiser, batch norm, ' +
+          'pooling and validation stay float32. The precision used is in the summary and the history.',
+      },
       augment: {
         type: 'object',
         description: 'Random changes to each training image, drawn anew every epoch (seeded).',
@@ -169,7 +180,7 @@ export default defineStage<TrainParams>({
   }),
   async run(ctx) {
     const p = ctx.params;
-    const { loadTf, defaultReplicas } = await import('../src/tf/backend.js');
+    const { loadTf, defaultReplicas, resolvePrecision } = await import('../src/tf/backend.js');
     const { readDataset, rowsOfSplit, classCounts } = await import('../src/data/image-dataset.js');
     const { transformOf } = await import('../src/data/normalisation.js');
     const { loadModel, saveModel } = await import('../src/model/model-io.js');
@@ -178,6 +189,8 @@ export default defineStage<TrainParams>({
     const { checkModelFitsData } = await import('../src/model/compatibility.js');
 
     const { tf, backend, kernels } = await loadTf(ctx.backend);
+    const { precision, warning } = await resolvePrecision(backend, p.precision);
+    if (warning) ctx.log.warn(warning);
     const ds = await readDataset(ctx.inputs.data.path);
     const trainRows = rowsOfSplit(ds, p.trainSplit);
     if (trainRows.length === 0) {
@@ -220,6 +233,8 @@ export default defineStage<TrainParams>({
           progress: ctx.progress,
           fingerprint: trainFingerprint({
             params: p,
+            // auto resolves per machine: a checkpoint carries on only in the precision it was trained in.
+            ...(precision !== 'fp32' ? { precision } : {}),
             seed: ctx.seed,
             backend,
             modelDigest: (await import('node:crypto')).createHash('sha256').update(modelJson).digest('hex'),
@@ -236,6 +251,7 @@ export default defineStage<TrainParams>({
           augment: p.augment,
           timeBudgetSeconds,
           replicas: p.workers === 'auto' ? await defaultReplicas(backend) : p.workers,
+          precision,
         },
       );
       await saveModel(tf, model, ctx.output('model'));
@@ -253,6 +269,8 @@ export default defineStage<TrainParams>({
         resumedFromEpoch: result.resumedFromEpoch,
         classWeights,
         backend,
+        kernels,
+        precision,
         trainSplit: p.trainSplit,
         validationSplit: validationRows.length > 0 ? p.validationSplit : null,
         trainRows: trainRows.length,
@@ -272,6 +290,7 @@ export default defineStage<TrainParams>({
         resumedFromEpoch: result.resumedFromEpoch,
         backend,
         kernels,
+        precision,
       };
     } finally {
       model.dispose();

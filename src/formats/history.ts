@@ -41,6 +41,10 @@ export interface HistoryFile {
   resumedFromEpoch?: number | null;
   classWeights?: number[] | null;
   backend?: string;
+  /** What ran the backend's convolutions, e.g. "wasm, convolutions, … on oneDNN libdnnl.so.2 (oneDNN 2.6.3, avx512_core_bf16)". */
+  kernels?: string;
+  /** What the training steps' convolutions and matrix products multiplied in: 'fp32' or 'bf16' (train's `precision`, resolved). */
+  precision?: string;
   /** The split train fitted. */
   trainSplit?: string;
   /** The split it validated on; null when that split had no rows. */
@@ -96,6 +100,8 @@ export function parseHistory(json: unknown, file: string): HistoryFile {
     resumedFromEpoch: optional('resumedFromEpoch', nullable(number)),
     classWeights: optional('classWeights', nullable((v, p) => c.numbers(v, p))),
     backend: optional('backend', string),
+    kernels: optional('kernels', string),
+    precision: optional('precision', string),
     trainSplit: optional('trainSplit', string),
     validationSplit: optional('validationSplit', nullable(string)),
     trainRows: optional('trainRows', number),

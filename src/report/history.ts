@@ -37,6 +37,18 @@ export interface TrainingFacts {
   /** Splits train used: the one it fitted and the one it validated on (best epoch, early stopping). */
   trainSplit?: string;
   validationSplit?: string;
+  /** What trained it: the backend, what ran its convolutions, and what they multiplied in (fp32 or bf16). */
+  backend?: string;
+  kernels?: string;
+  precision?: string;
+}
+
+/** "Trained on wasm (… on oneDNN …), convolutions and matrix products in bf16.", or nothing when the history does not say. */
+export function trainedOn(t: TrainingFacts): string {
+  if (!t.backend && !t.precision) return '';
+  const on = t.backend ? `Trained on ${t.kernels && t.kernels !== t.backend ? t.kernels : t.backend}` : 'Trained';
+  const precision = t.precision === 'bf16' ? ', convolutions and matrix products in bf16 (fp32 accumulation)' : t.precision ? `, in ${t.precision}` : '';
+  return `${on}${precision}.`;
 }
 
 export function trainingFacts(file: HistoryFile): TrainingFacts {
@@ -47,5 +59,8 @@ export function trainingFacts(file: HistoryFile): TrainingFacts {
     restoredBest: file.restoredBest,
     trainSplit: file.trainSplit,
     validationSplit: file.validationSplit ?? undefined,
+    backend: file.backend,
+    kernels: file.kernels,
+    precision: file.precision,
   };
 }

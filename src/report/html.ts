@@ -3,6 +3,7 @@
 import type { CountsTable } from './class-counts.js';
 import { totalRows } from './class-counts.js';
 import { flattenParams, leafText } from './flatten.js';
+import { trainedOn } from './history.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
 import { h, raw, render, table, type Content, type Raw } from './html-builder.js';
 import { leakageVerdict, type LeakageExample, type PairFindings } from './leakage.js';
@@ -279,6 +280,7 @@ function trainingSection(data: ReportData, charts: ChartSvgs): Section | undefin
     t.bestEpoch !== undefined && t.monitor
       ? ` Best epoch by ${t.monitor}: ${t.bestEpoch}${t.restoredBest ? ' (the saved model holds its weights)' : ''}.`
       : '',
+    trainedOn(t) ? ` ${trainedOn(t)}` : '',
   ];
   return {
     id: 'training',

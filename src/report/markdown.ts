@@ -3,6 +3,7 @@
 import { totalRows } from './class-counts.js';
 import { escapeMarkdown } from './escape.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta } from './format.js';
+import { trainedOn } from './history.js';
 import { leakageVerdict } from './leakage.js';
 import { headlineSplit } from './metrics.js';
 import type { ReportData } from './report-data.js';
@@ -66,7 +67,8 @@ export function renderMarkdown(data: ReportData): string {
   if (data.history?.length) {
     const last = data.history[data.history.length - 1];
     out.push(
-      `Training: ${data.history.length} epochs; last epoch train accuracy ${formatPercent(last.accuracy)}, validation accuracy ${formatPercent(last.valAccuracy)}.`,
+      `Training: ${data.history.length} epochs; last epoch train accuracy ${formatPercent(last.accuracy)}, validation accuracy ${formatPercent(last.valAccuracy)}.` +
+        (data.training && trainedOn(data.training) ? ` ${escapeMarkdown(trainedOn(data.training))}` : ''),
       '',
     );
   }

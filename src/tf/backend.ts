@@ -65,6 +65,32 @@ export async function defaultReplicas(backend: BackendName): Promise<number> {
   return (await kernelsOf(backend)).name === 'onednn' ? 1 : 2;
 }
 
+/** What a train stage asks its convolutions and matrix products to multiply in. */
+export type PrecisionRequest = 'fp32' | 'bf16' | 'auto';
+
+/**
+ * Why this backend's kernels cannot run bf16 natively here, or null when they can: only oneDNN on wasm, on a
+ * CPU whose oneDNN instruction set is avx512_core_bf16 or above (as the library reports it). Loads no tfjs.
+ */
+export async function bf16Unavailable(backend: BackendName): Promise<string | null> {
+  if (backend !== 'wasm') return `the ${backend} backend has no bf16 kernels of ours`;
+  const kernels = await kernelsOf(backend);
+  if (kernels.name !== 'onednn') return `the wasm backend's convolutions run on ${kernels.name}, not oneDNN`;
+  const bf16 = (await import('./native/onednn.js')).oneDnnBf16();
+  return bf16.available ? null : bf16.reason;
+}
+
+/**
+ * The precision a request resolves to on this backend and machine: auto is bf16 where bf16Unavailable says
+ * nothing against it, else fp32; bf16 where it is unavailable runs fp32, with a warning that says why.
+ */
+export async function resolvePrecision(backend: BackendName, request: PrecisionRequest): Promise<{ precision: 'fp32' | 'bf16'; warning?: string }> {
+  if (request === 'fp32') return { precision: 'fp32' };
+  const why = await bf16Unavailable(backend);
+  if (why === null) return { precision: 'bf16' };
+  return { precision: 'fp32', ...(request === 'bf16' ? { warning: `precision bf16 is not available (${why}): training runs in fp32` } : {}) };
+}
+
 export interface LoadedTf {
   tf: Tf;
   backend: BackendName;

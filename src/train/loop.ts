@@ -19,6 +19,7 @@ import { loadCheckpoint, saveCheckpoint, type NamedArray } from './checkpoint.js
 import { afterEpoch, initialScheduleState, learningRateFor, type ScheduleSpec, type ScheduleState } from './lr-schedule.js';
 import { createOptimizer, readStepState, restoreStepState, setLearningRate, type OptimizerSpec } from './optimizers.js';
 import { createStep } from './step.js';
+import type { OneDnnPrecision } from '../tf/native/onednn.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -43,6 +44,11 @@ export interface TrainOptions {
   augment?: AugmentSpec;
   /** Replicas that share each batch, each in its own thread; 1 trains in this thread. */
   replicas: number;
+  /**
+   * What the training steps' convolutions and matrix products multiply in (oneDNN: see setOneDnnPrecision);
+   * fp32 unless told. Validation runs in fp32 either way.
+   */
+  precision?: OneDnnPrecision;
   /**
    * Wall-clock seconds of training (over resumed runs too) after which the epoch in progress ends at the next
    * batch, is validated like any other, and training stops.
@@ -164,7 +170,7 @@ export async function train(ctx: TrainContext, options: TrainOptions): Promise<T
   const higherIsBetter = monitorKey.endsWith('accuracy');
   const optimizer = createOptimizer(tf, options.optimizer);
   const builder = new BatchBuilder(ds, ctx.transform, options.batchSize);
-  const step = await createStep(tf, model, optimizer, options.replicas);
+  const step = await createStep(tf, model, optimizer, options.replicas, options.precision);
   const dropoutCount = model.layers.filter((l) => l.getClassName() === 'Dropout').length;
   const batchesPerEpoch = builder.batchCount(ctx.trainRows.length);
 

@@ -14,17 +14,18 @@
 import { Worker } from 'node:worker_threads';
 import type { LayersModel, NamedTensorMap, Optimizer, Variable } from '@tensorflow/tfjs';
 import type { BackendName } from '../tf/backend.js';
+import type { OneDnnPrecision } from '../tf/native/onednn.js';
 import { limitNativeThreads } from '../tf/native/kernels.js';
 import type { Tf } from '../tf/types.js';
 import { readWeights, type ReplicaGradients, type StepRows, type TrainStep } from './gradients.js';
 
 /** Starts `count` replica threads on the training thread's backend, with the model's weights. */
-export async function startReplicas(tf: Tf, model: LayersModel, optimizer: Optimizer, count: number): Promise<TrainStep> {
+export async function startReplicas(tf: Tf, model: LayersModel, optimizer: Optimizer, count: number, precision: OneDnnPrecision = 'fp32'): Promise<TrainStep> {
   const restoreNativeThreads = limitNativeThreads(1);
   try {
     const backend = tf.getBackend() as BackendName;
     const topology = model.toJSON(null, false) as object;
-    const pool = await Promise.all(Array.from({ length: count }, () => ReplicaThread.start(backend, topology, readWeights(model))));
+    const pool = await Promise.all(Array.from({ length: count }, () => ReplicaThread.start(backend, topology, readWeights(model), precision)));
     return new Replicas(tf, model, optimizer, pool, restoreNativeThreads);
   } catch (err) {
     restoreNativeThreads();
@@ -149,9 +150,9 @@ class ReplicaThread {
     });
   }
 
-  static async start(backend: BackendName, topology: object, weights: Float32Array[]): Promise<ReplicaThread> {
+  static async start(backend: BackendName, topology: object, weights: Float32Array[], precision: OneDnnPrecision): Promise<ReplicaThread> {
     const replica = new ReplicaThread(new Worker(new URL('./replica-thread.js', import.meta.url)));
-    await replica.request({ type: 'init', backend, topology, weights });
+    await replica.request({ type: 'init', backend, topology, weights, precision });
     return replica;
   }
 
