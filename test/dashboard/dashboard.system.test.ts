@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { RunRecord } from '../../src/runs/record.js';
-import { launchChromium } from '../support/chromium.js';
+import { pageWithErrors, requireChromium } from '../support/chromium.js';
 import { startPipe, type PipeProcess } from '../../harness/pipe-process.js';
 import { pipeWithStore, TINY_PIPELINE, type PipeRunner } from '../support/tiny-pipeline.js';
 import { tinyRunsStore } from '../support/dashboard-store.js';
@@ -202,9 +202,7 @@ describe('pipe ui (dashboard)', () => {
 
   it('is read-only: browsing every page writes nothing to the store, and writes are refused', async (t) => {
     const before = await snapshot(runner.store);
-    const launched = await launchChromium();
-    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
-    const { browser } = launched;
+    const browser = await requireChromium();
     try {
       const page = await browser.newPage();
       await page.goto(new URL('/#/', base).href);
@@ -228,17 +226,10 @@ describe('pipe ui (dashboard)', () => {
   describe('in the browser', () => {
     let browser: Browser;
     let page: Page;
-    const errors: string[] = [];
+    let errors: string[] = [];
 
     before(async () => {
-      const launched = await launchChromium();
-      assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
-      browser = launched.browser;
-      page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      page.on('pageerror', (e) => errors.push(e.message));
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
+      ({ browser, page, errors } = await pageWithErrors());
     });
     after(() => browser?.close());
 
@@ -414,10 +405,9 @@ describe('pipe ui (dashboard)', () => {
       await writeFile(join(many, 'runs', record.id, 'run.json'), JSON.stringify(record));
     }
     const { ui: server, url } = await startUi(many);
-    const launched = await launchChromium();
-    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+    const browser = await requireChromium();
     try {
-      const page = await launched.browser.newPage();
+      const page = await browser.newPage();
       const api: string[] = [];
       page.on('request', (r) => {
         const path = new URL(r.url()).pathname;
@@ -449,7 +439,7 @@ describe('pipe ui (dashboard)', () => {
       assert.equal(await page.$$eval('#runs tbody tr[data-run]', (rows) => rows.length), 400);
       assert.deepEqual(api, ['/api/runs'], 'paging and sorting ask the server nothing');
     } finally {
-      await launched.browser.close();
+      await browser.close();
       await server.stop();
       await rm(many, { recursive: true, force: true });
     }
@@ -479,10 +469,9 @@ describe('pipe ui (dashboard)', () => {
     });
 
     it('works in a browser opened on the printed URL', async () => {
-      const launched = await launchChromium();
-      assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
+      const browser = await requireChromium();
       try {
-        const page = await launched.browser.newPage();
+        const page = await browser.newPage();
         const refused: string[] = [];
         page.on('response', (r) => {
           if (r.status() === 403) refused.push(r.url());
@@ -493,7 +482,7 @@ describe('pipe ui (dashboard)', () => {
         await page.waitForSelector('figure[data-chart="loss"] svg', { state: 'attached' });
         assert.deepEqual(refused, []);
       } finally {
-        await launched.browser.close();
+        await browser.close();
       }
     });
   });
@@ -528,7 +517,7 @@ describe('pipe ui: mistakes, sweeps and export', () => {
   let base: URL;
   let browser: Browser;
   let page: Page;
-  const errors: string[] = [];
+  let errors: string[] = [];
   const requests: string[] = [];
   const temporary: string[] = [];
 
@@ -544,14 +533,7 @@ describe('pipe ui: mistakes, sweeps and export', () => {
     variants = records.filter((r) => r.sweep && !r.sweep.shared).sort((a, b) => (a.startedAt < b.startedAt ? -1 : 1));
     assert.equal(variants.length, 4);
     ({ ui, url: base } = await startUi(runner.store));
-    const launched = await launchChromium();
-    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
-    browser = launched.browser;
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
+    ({ browser, page, errors } = await pageWithErrors());
     page.on('request', (r) => requests.push(r.url()));
   });
 
@@ -801,9 +783,7 @@ describe('pipe ui: names, tags, commits and notes of runs', () => {
     }
     ui = startPipe(project.dir, ['ui', '--port', '0'], { PIPE_ARTIFACTS: store });
     base = new URL(/http:\/\/\S+/.exec(await ui.waitFor(/http:\/\/\S+/))![0]);
-    const launched = await launchChromium();
-    assert.ok(!('skip' in launched), 'skip' in launched ? launched.skip : '');
-    browser = launched.browser;
+    browser = await requireChromium();
   });
 
   after(async () => {
