@@ -94,7 +94,7 @@ function unreadable(shown: string, err: unknown): PipeError {
 }
 
 /** The index of column `name` in `header`; -1 when absent and not required. */
-function columnOf(header: string[], name: string, required: boolean, where: string, columns: ImageListColumns): number {
+function columnOf(header: string[], name: string, required: boolean, where: string): number {
   const k = header.indexOf(name);
   if (k < 0 && required) {
     throw new PipeError(`${where}: no column '${name}' in the image list`, {
@@ -118,9 +118,9 @@ async function csvRows(list: string, columns: ImageListColumns, shown: string): 
   const header = splitLine(lines[0] ?? '', ',');
   const where = (line: number) => `${shown}:${line}`;
   if (!header || header.length === 0 || header.every((h) => h === '')) throw new PipeError(`${where(1)}: the image list has no header row`, { hint: `start it with a header naming the columns, e.g. ${columns.path},${columns.label},${columns.split}` });
-  const pathAt = columnOf(header, columns.path, true, where(1), columns);
-  const labelAt = columnOf(header, columns.label, true, where(1), columns);
-  const splitAt = columnOf(header, columns.split, splitRequired(columns), where(1), columns);
+  const pathAt = columnOf(header, columns.path, true, where(1));
+  const labelAt = columnOf(header, columns.label, true, where(1));
+  const splitAt = columnOf(header, columns.split, splitRequired(columns), where(1));
   const rows: ListRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
@@ -153,9 +153,9 @@ async function parquetRows(list: string, columns: ImageListColumns, shown: strin
     throw new PipeError(`${shown} is not a Parquet file that can be read: ${(err as Error).message}`, { hint: 'write it with pandas (DataFrame.to_parquet), pyarrow or DuckDB, or give a CSV list', cause: err });
   }
   const header = parquetSchema(metadata).children.map((c) => c.element.name);
-  const names = [columns.path, columns.label];
-  if (columnOf(header, columns.split, splitRequired(columns), shown, columns) >= 0) names.push(columns.split);
-  for (const name of names) columnOf(header, name, true, shown, columns);
+  columnOf(header, columns.path, true, shown);
+  columnOf(header, columns.label, true, shown);
+  const names = [columns.path, columns.label, ...(columnOf(header, columns.split, splitRequired(columns), shown) >= 0 ? [columns.split] : [])];
   let objects: Record<string, unknown>[];
   try {
     objects = await parquetReadObjects({ file, metadata, columns: names });
