@@ -7,11 +7,16 @@
 // sources, a .wasm is found as the .wat it is assembled from). Packages under
 // node_modules are not followed: their versions change rarely and the ones that matter numerically
 // (TensorFlow.js) are part of the runtime facts.
+//
+// Stripping takes esbuild's process, about 0.1 s of CPU a run: `npm run build` records every built module's
+// result in dist/code-digests.json (scripts/code-digests.mjs), keyed by the hash of the module's bytes, so a
+// run plans pipe's own stages without starting esbuild. A module not in it (a project's own stage, an edited
+// file) is stripped as before; the table can only save work, never give another key.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { transform } from 'esbuild';
+import { fileURLToPath } from 'node:url';
 
 // Static `import … from '…'`, `export … from '…'`, side-effect `import '…'` and dynamic `import('…')`.
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
@@ -27,20 +32,60 @@ function resolveLocal(from: string, specifier: string): string | undefined {
   return candidates.find((c) => existsSync(c) && !c.endsWith('/'));
 }
 
-/** A script's code as it runs (see the top), by the hash of its bytes: stages share most of their modules. */
-const strippedCode = new Map<string, Promise<string>>();
+/** What the hash needs of a script: the digest of its code as it runs and the local files it names. */
+export interface ScriptDigest {
+  digest: string;
+  /** Relative specifiers of its imports and `new URL(…, import.meta.url)` assets, in order of appearance. */
+  specifiers: string[];
+}
 
-function codeOf(file: string, bytes: Buffer): Promise<string> {
-  const raw = createHash('sha256').update(bytes).digest('hex');
-  let code = strippedCode.get(raw);
-  if (!code) {
-    const text = bytes.toString('utf8');
-    const loader = /^\.[cm]?ts$/.test(extname(file)) ? 'ts' : 'js';
-    // A file esbuild cannot parse counts by its whole text: it fails when imported, and its key still moves with it.
-    code = transform(text, { loader, minifyWhitespace: true, legalComments: 'none' }).then((r) => r.code, () => text);
-    strippedCode.set(raw, code);
+/** The table `npm run build` writes: sha256 of a module's bytes → its digest. */
+export const DIGEST_TABLE = 'code-digests.json';
+let table: Map<string, ScriptDigest> | undefined;
+
+function builtTable(): Map<string, ScriptDigest> {
+  if (!table) {
+    table = new Map();
+    try {
+      // dist/src/plan/code-hash.js → dist/code-digests.json. Entries are checked for shape, not trusted as code.
+      const path = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', DIGEST_TABLE);
+      const parsed = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+      for (const [raw, entry] of Object.entries(parsed)) {
+        const e = entry as Partial<ScriptDigest>;
+        if (typeof e?.digest === 'string' && Array.isArray(e.specifiers) && e.specifiers.every((x) => typeof x === 'string')) table.set(raw, { digest: e.digest, specifiers: e.specifiers });
+      }
+    } catch {
+      // No table (running from sources, or a copy without it): every script is stripped.
+    }
   }
-  return code;
+  return table;
+}
+
+/** By the hash of its bytes: stages share most of their modules. */
+const scriptDigests = new Map<string, Promise<ScriptDigest>>();
+
+/** The digest of a script's code as it runs (see the top), and what it imports. */
+export function scriptDigest(file: string, bytes: Buffer): Promise<ScriptDigest> {
+  const raw = createHash('sha256').update(bytes).digest('hex');
+  let found = scriptDigests.get(raw);
+  if (!found) {
+    const built = builtTable().get(raw);
+    found = built ? Promise.resolve(built) : stripAndDigest(file, bytes);
+    scriptDigests.set(raw, found);
+  }
+  return found;
+}
+
+export async function stripAndDigest(file: string, bytes: Buffer): Promise<ScriptDigest> {
+  const text = bytes.toString('utf8');
+  const loader = /^\.[cm]?ts$/.test(extname(file)) ? 'ts' : 'js';
+  const { transform } = await import('esbuild');
+  // A file esbuild cannot parse counts by its whole text: it fails when imported, and its key still moves with it.
+  const code = await transform(text, { loader, minifyWhitespace: true, legalComments: 'none' }).then((r) => r.code, () => text);
+  return {
+    digest: createHash('sha256').update(code).digest('hex'),
+    specifiers: [...code.matchAll(SPECIFIER), ...code.matchAll(ASSET)].map((m) => m[2]),
+  };
 }
 
 const treeHashes = new Map<string, Promise<string>>();
@@ -57,7 +102,7 @@ export function moduleTreeHash(entry: string): Promise<string> {
 
 async function computeTreeHash(entry: string): Promise<string> {
   const seen = new Map<string, string>();
-  // Breadth first, a level's files at once: the code of each is stripped in esbuild's own process.
+  // Breadth first, a level's files at once: a script not in the built table is stripped in esbuild's own process.
   let level = [entry];
   while (level.length) {
     const next = await Promise.all(level.map((file) => hashFile(file, seen)));
@@ -76,11 +121,11 @@ async function hashFile(file: string, seen: Map<string, string>): Promise<string
     seen.set(file, createHash('sha256').update(bytes).digest('hex'));
     return [];
   }
-  const text = await codeOf(file, bytes);
-  seen.set(file, createHash('sha256').update(text).digest('hex'));
+  const { digest, specifiers } = await scriptDigest(file, bytes);
+  seen.set(file, digest);
   const deps: string[] = [];
-  for (const match of [...text.matchAll(SPECIFIER), ...text.matchAll(ASSET)]) {
-    const dep = resolveLocal(file, match[2]);
+  for (const specifier of specifiers) {
+    const dep = resolveLocal(file, specifier);
     if (dep && !dep.includes('/node_modules/')) deps.push(dep);
   }
   return deps;
