@@ -162,16 +162,21 @@ test('errors: an undecodable file is named; a class folder not in classes; shape
   assert.match(mismatch.message, /has 3 channel\(s\) but grayscale is true/);
 });
 
-test('a CSV list of image paths, labels and splits, columns by name, paths relative to the list and kept inside its folder', async () => {
-  const root = await tree({ 'img/a.png': greyPng(1), 'img/b.png': greyPng(2), 'img/sub/c.png': greyPng(3) });
-  await writeFile(join(root, 'labels.csv'), 'file,emotion,fold\nimg/b.png,sad,train\n"img/sub/c.png",happy,test\nimg/a.png,happy,train\n');
-  const result = await ingest({ list: join(root, 'labels.csv'), shape: [4, 4, 1], columns: { path: 'file', label: 'emotion', split: 'fold' } });
+/** The dataset the three-image lists below describe (b: sad/train, sub/c: happy/test, a: happy/train), in list order. */
+async function assertThreeImageList(result: { outputs: Record<string, string>; outDir: string }): Promise<void> {
   const ds = await readDataset(result.outputs.data);
   assert.deepEqual(ds.classes, ['happy', 'sad']);
   assert.deepEqual(ds.splitNames, ['train', 'test']);
   assert.deepEqual([...ds.labels], [1, 0, 0]);
   assert.deepEqual(imageAt(ds, 1), grey(3));
   assert.equal(await readFile(join(result.outDir, 'files.txt'), 'utf8'), 'img/b.png\nimg/sub/c.png\nimg/a.png\n');
+}
+
+test('a CSV list of image paths, labels and splits, columns by name, paths relative to the list and kept inside its folder', async () => {
+  const root = await tree({ 'img/a.png': greyPng(1), 'img/b.png': greyPng(2), 'img/sub/c.png': greyPng(3) });
+  await writeFile(join(root, 'labels.csv'), 'file,emotion,fold\nimg/b.png,sad,train\n"img/sub/c.png",happy,test\nimg/a.png,happy,train\n');
+  const result = await ingest({ list: join(root, 'labels.csv'), shape: [4, 4, 1], columns: { path: 'file', label: 'emotion', split: 'fold' } });
+  await assertThreeImageList(result);
 
   // Without a split column every row is in 'all'.
   await writeFile(join(root, 'plain.csv'), 'path,label\nimg/a.png,happy\n');
@@ -207,12 +212,7 @@ test('a Parquet list reads as the CSV does: columns by name, numbers as labels, 
   const root = await tree({ 'img/a.png': greyPng(1), 'img/b.png': greyPng(2), 'img/sub/c.png': greyPng(3) });
   for (const name of ['labels.parquet', 'numbered.parquet', 'zstd.parquet', 'nested.parquet']) await copyFile(fixture(name), join(root, name));
   const result = await ingest({ list: join(root, 'labels.parquet'), shape: [4, 4, 1], columns: { path: 'file', label: 'emotion', split: 'fold' } });
-  const ds = await readDataset(result.outputs.data);
-  assert.deepEqual(ds.classes, ['happy', 'sad']);
-  assert.deepEqual(ds.splitNames, ['train', 'test']);
-  assert.deepEqual([...ds.labels], [1, 0, 0]);
-  assert.deepEqual(imageAt(ds, 1), grey(3));
-  assert.equal(await readFile(join(result.outDir, 'files.txt'), 'utf8'), 'img/b.png\nimg/sub/c.png\nimg/a.png\n');
+  await assertThreeImageList(result);
 
   // Class numbers as labels, no split column: the labels as text, in the order classes gives.
   const numbered = await readDataset((await ingest({ list: join(root, 'numbered.parquet'), shape: [4, 4, 1], classes: ['0', '1', '2', '3'] })).outputs.data);
