@@ -11,7 +11,8 @@
 // when it loads, else on OpenBLAS. Then, in child processes, once more with each library before it turned
 // off (PIPE_ONEDNN=off: OpenBLAS; PIPE_BLAS=off as well: XNNPACK alone) for comparison (--no-openblas,
 // --no-xnnpack skip those). Where oneDNN runs bf16 natively (oneDnnBf16), a `wasm+oneDNN bf16` row follows the
-// fp32 one: the same step with train's `precision: bf16` (its inference is fp32, as evaluate's, so not repeated).
+// fp32 one: the same step with train's `precision: bf16`, and inference in bf16 as evaluate and `pipe predict`
+// run it for a model trained so (batchProbabilities with precision bf16), on the same batch.
 //
 // Train figures are images/s over `steps` Adam steps after one warm-up step, each the step the train stage
 // runs (src/train/step.ts: one replica in this thread, or several in their own threads);
@@ -87,16 +88,16 @@ async function measureTfjs(backend: BackendName, nReplicas: number, precision: O
     const trainImagesPerCpuSec = (batch * steps * 1e6) / (cpu.user + cpu.system);
     const rssMb = process.memoryUsage().rss / 1e6;
     let inferMsPerImage: number | null = null;
-    if (nReplicas === 1 && precision === 'fp32') {
+    if (nReplicas === 1) {
       const xs = tf.tensor4d(x, [batch, 48, 48, 1]);
-      const predictOnce = () => tf.tidy(() => batchProbabilities(tf, model, xs).dataSync());
+      const predictOnce = () => tf.tidy(() => batchProbabilities(tf, model, xs, { precision }).dataSync());
       predictOnce();
       const t1 = performance.now();
       for (let i = 0; i < steps; i++) predictOnce();
       inferMsPerImage = (performance.now() - t1) / (steps * batch);
       xs.dispose();
     }
-    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nReplicas > 1 ? 'inference is single-replica (see row above)' : precision !== 'fp32' ? 'inference is fp32 (see row above)' : undefined };
+    return { name, trainImagesPerSec, trainImagesPerCpuSec, inferMsPerImage, rssMb, note: nReplicas > 1 ? 'inference is single-replica (see row above)' : undefined };
   } finally {
     await step.dispose();
     optimizer.dispose();

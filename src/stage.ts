@@ -80,7 +80,7 @@ export interface FactProblem {
  * - 'seed': the pipeline seed.
  * - 'tensorflow': the resolved tfjs backend name, the tfjs version and the kernels its convolutions run on
  *   (oneDNN, OpenBLAS or XNNPACK on wasm: they round differently), and whether they run bf16 natively here
- *   (what a train stage's `precision: auto` resolves by).
+ *   (what the `precision: auto` of a train or an evaluate stage resolves by).
  * - 'pipeline': the pipeline's name and resolved backend, for stages (a report) that show them.
  */
 export type RuntimeFact = 'seed' | 'tensorflow' | 'pipeline';

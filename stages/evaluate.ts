@@ -10,6 +10,7 @@ export interface EvaluateParams {
   splits: string[];
   batchSize: number;
   testTimeAugmentation: 'none' | 'flip';
+  precision: 'auto' | 'fp32' | 'bf16';
 }
 
 /**
@@ -43,6 +44,17 @@ export default defineStage<EvaluateParams>({
         default: 'none',
         description: "'flip': average the predicted probabilities of each image and its left-right mirror (twice the inference time).",
       },
+      precision: {
+        enum: ['auto', 'fp32', 'bf16'],
+        default: 'auto',
+        description:
+          "What inference's convolutions and matrix products multiply in. auto: as the model was trained (train's precision, " +
+          'recorded in the model folder): bf16 where it was trained in bf16 and the kernels here run bf16 natively (the wasm ' +
+          'backend with oneDNN on a CPU whose oneDNN instruction set is avx512_core_bf16 or above), else fp32. fp32: float32 ' +
+          'throughout. bf16: inputs rounded to bfloat16, products accumulated in float32, whatever the model was trained in; ' +
+          'where it is unavailable evaluation runs fp32 and warns. Batch norm, pooling, softmax and the loss stay float32. ' +
+          'The precision used is in metrics.json and the report.',
+      },
     },
   },
   inputs: {
@@ -50,7 +62,7 @@ export default defineStage<EvaluateParams>({
     data: { description: 'Image dataset (Arrow) holding the splits to evaluate.', accepts: ['dataset'] },
   },
   outputs: {
-    metrics: { file: METRICS_FILE, kind: METRICS_KIND, description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } } }' },
+    metrics: { file: METRICS_FILE, kind: METRICS_KIND, description: '{ splits: { <split>: { loss, accuracy, balancedAccuracy, macroF1, perClass, confusion, classes } }, backend, precision }' },
     predictions: {
       file: PREDICTIONS_FILE,
       kind: PREDICTIONS_KIND,
@@ -61,10 +73,10 @@ export default defineStage<EvaluateParams>({
   facts: (_params, inputs) => ({ problems: modelDataMismatch(inputs, 'model', 'data') }),
   gateMetrics: (params) => ({ splits: params.splits, summary: params.splits.flatMap((s) => [`${s}Accuracy`, `${s}BalancedAccuracy`]) }),
   async run(ctx) {
-    const { loadTf } = await import('../src/tf/backend.js');
+    const { loadTf, resolveInferencePrecision } = await import('../src/tf/backend.js');
     const { readDataset, rowsOfSplit } = await import('../src/data/image-dataset.js');
     const { transformOf } = await import('../src/data/normalisation.js');
-    const { loadModel } = await import('../src/model/model-io.js');
+    const { loadModel, readModelTraining } = await import('../src/model/model-io.js');
     const { BatchBuilder } = await import('../src/model/batches.js');
     const { inferRows } = await import('../src/model/inference.js');
     const { confusionMatrix, metricsFromConfusion } = await import('../src/model/metrics.js');
@@ -75,6 +87,11 @@ export default defineStage<EvaluateParams>({
     type SplitMetricsRecord = import('../src/formats/metrics.js').SplitMetricsRecord;
 
     const { tf, backend } = await loadTf(ctx.backend);
+    // The model's key (its input), the precision param and the 'bf16' runtime fact determine this: all in the key.
+    const trained = (await readModelTraining(ctx.inputs.model.path))?.precision;
+    const { precision, warning } = await resolveInferencePrecision(backend, ctx.params.precision, trained);
+    if (warning) ctx.log.warn(warning);
+    ctx.log.info(`inference in ${precision}${trained ? ` (the model was trained in ${trained})` : ''}`);
     const ds = await readDataset(ctx.inputs.data.path);
     const model = await loadModel(tf, ctx.inputs.model.path);
     try {
@@ -96,6 +113,7 @@ export default defineStage<EvaluateParams>({
           signal: ctx.signal,
           flip: ctx.params.testTimeAugmentation === 'flip',
           keepProbabilities: true,
+          precision,
           onBatch: (done, total) => ctx.progress.update(`${requested}: batch ${done}/${total}`),
         });
         const metrics = metricsFromConfusion(confusionMatrix(result.truth, result.predicted, ds.classes.length), ds.classes);
@@ -107,9 +125,9 @@ export default defineStage<EvaluateParams>({
           `${requested} (${rows.length} rows): accuracy ${metrics.accuracy.toFixed(4)}, balanced ${metrics.balancedAccuracy.toFixed(4)}, macro F1 ${metrics.macroF1.toFixed(4)}`,
         );
       }
-      await writeMetrics(ctx.output('metrics'), { splits, backend });
+      await writeMetrics(ctx.output('metrics'), { splits, backend, precision });
       await writePredictions(ctx.output('predictions'), predictions);
-      return { ...summary, backend };
+      return { ...summary, backend, precision };
     } finally {
       model.dispose();
     }

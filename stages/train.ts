@@ -146,7 +146,7 @@ export default defineStage<TrainParams>({
           '(activations, weights, gradients) rounded to bfloat16 (8-bit mantissa), products accumulated and written in float32: ' +
           'the paper CNN\'s convolutions ran 1.75× and its training step 1.5× as fast; only on the wasm backend with oneDNN on a CPU whose oneDNN instruction set is avx512_core_bf16 ' +
           'or above; elsewhere it runs fp32 and warns. auto: bf16 where available, else fp32. Weights, the optimiser, batch norm, ' +
-          'pooling and validation stay float32. The precision used is in the summary and the history.',
+          'pooling and validation stay float32. The precision used is in the summary, the history and the model folder, where evaluate\'s `precision: auto` finds it.',
       },
       augment: {
         type: 'object',
@@ -166,7 +166,7 @@ export default defineStage<TrainParams>({
     data: { description: 'Image dataset (Arrow) with a training split, ideally a validation split.', accepts: ['dataset'] },
   },
   outputs: {
-    model: { file: 'model/', kind: 'model', description: 'Trained model in TensorFlow.js layers format (model.json + weights.bin).' },
+    model: { file: 'model/', kind: 'model', description: "Trained model in TensorFlow.js layers format (model.json + weights.bin); model.json's userDefinedMetadata.training.precision records the precision it was trained in." },
     history: { file: 'history.json', kind: 'history', description: 'Per-epoch loss, accuracy, val_loss, val_accuracy, lr, seconds.' },
   },
   runtime: ['seed', 'tensorflow'],
@@ -254,7 +254,8 @@ export default defineStage<TrainParams>({
           precision,
         },
       );
-      await saveModel(tf, model, ctx.output('model'));
+      // Whoever infers with the model later (evaluate, `pipe predict`) reads the precision it was trained in.
+      await saveModel(tf, model, ctx.output('model'), { training: { precision } });
       const last = result.history[result.history.length - 1];
       const best = result.bestEpoch ? result.history[result.bestEpoch - 1] : undefined;
       const { writeHistory } = await import('../src/formats/history.js');

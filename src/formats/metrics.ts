@@ -4,7 +4,10 @@
 //
 //   { "splits": { "<split asked for>": { "split": "<the dataset's name for it>", "loss", "count", "accuracy",
 //                 "balancedAccuracy", "macroF1", "perClass": [{class, precision, recall, f1, support}],
-//                 "classes": [...], "confusion": [[...]] } }, "backend": "wasm" }
+//                 "classes": [...], "confusion": [[...]] } }, "backend": "wasm", "precision": "bf16" }
+//
+// `precision` (what inference's convolutions and matrix products multiplied in: fp32 or bf16) is absent in files
+// written before evaluate recorded it, which inferred in fp32.
 //
 // The file carries no version field: this shape, the only one evaluate has written, is version 1. A change that
 // readers of version 1 cannot take adds `"format": "pipe-metrics/2"` (as predictions.json has a format).
@@ -43,10 +46,15 @@ export interface SplitMetricsRecord extends ClassificationMetrics {
   loss?: number;
 }
 
+export const INFERENCE_PRECISIONS = ['fp32', 'bf16'] as const;
+export type InferencePrecision = (typeof INFERENCE_PRECISIONS)[number];
+
 export interface MetricsFile {
   /** By the split name evaluate was asked for, in the order asked. */
   splits: Record<string, SplitMetricsRecord>;
   backend?: string;
+  /** What inference's convolutions and matrix products multiplied in (evaluate's `precision`, resolved). */
+  precision?: InferencePrecision;
 }
 
 /** The numbers of a split that CI gates and run summaries name (`test.accuracy`, `evaluate.test.macroF1`). */
@@ -95,9 +103,11 @@ export function parseMetrics(json: unknown, file: string): MetricsFile {
   const c = new Checker({ file, writer: WRITER });
   const top = c.object(json, '');
   const backend = c.optionalString(top.backend, 'backend');
+  const precision = top.precision === undefined ? undefined : c.oneOf(top.precision, 'precision', INFERENCE_PRECISIONS);
   return {
     splits: c.entries(top.splits, 'splits', (value, path) => checkSplit(c, value, path)),
     ...(backend === undefined ? {} : { backend }),
+    ...(precision === undefined ? {} : { precision }),
   };
 }
 

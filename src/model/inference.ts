@@ -1,7 +1,8 @@
 // Batched inference over some rows of a dataset: bounded memory (one batch of tensors at a time), and the
 // numbers that validation and evaluation need (summed loss, predicted classes).
 import { eventLoopTurns } from '../event-loop.js';
-import type { Tf } from '../tf/backend.js';
+import type { Precision, Tf } from '../tf/backend.js';
+import { setOneDnnPrecision } from '../tf/native/onednn.js';
 import type { BatchBuilder } from './batches.js';
 import { rowCrossEntropy, smoothedTargets } from './loss.js';
 
@@ -23,15 +24,22 @@ export interface InferenceResult {
 /**
  * Class probabilities for one batch, as validation, evaluate and `pipe predict` compute them: the whole batch in
  * one pass with the layers in inference mode (model.predict would slice it into batches of 32 and concatenate
- * the results), optionally averaged with the left-right mirror (test-time augmentation).
+ * the results), optionally averaged with the left-right mirror (test-time augmentation). `precision` bf16 runs
+ * the convolutions and matrix products in bf16 (setOneDnnPrecision; resolved already, so available here): the
+ * pass runs synchronously, so the precision holds for it alone and not for other stages' kernels between batches.
  */
-export function batchProbabilities(tf: Tf, model: LayersModel, x: Tensor, flip = false): Tensor {
-  return tf.tidy(() => {
-    const probabilities = model.apply(x, { training: false }) as Tensor;
-    if (!flip) return probabilities;
-    const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
-    return tf.div(tf.add(probabilities, mirrored), 2);
-  });
+export function batchProbabilities(tf: Tf, model: LayersModel, x: Tensor, options: { flip?: boolean; precision?: Precision } = {}): Tensor {
+  const restore = options.precision === 'bf16' ? setOneDnnPrecision('bf16') : undefined;
+  try {
+    return tf.tidy(() => {
+      const probabilities = model.apply(x, { training: false }) as Tensor;
+      if (!options.flip) return probabilities;
+      const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
+      return tf.div(tf.add(probabilities, mirrored), 2);
+    });
+  } finally {
+    restore?.();
+  }
 }
 
 export async function inferRows(
@@ -49,6 +57,8 @@ export async function inferRows(
     flip?: boolean;
     /** Return every row's probabilities (evaluate keeps them, per image; validation does not need them). */
     keepProbabilities?: boolean;
+    /** What the convolutions and matrix products multiply in (see batchProbabilities); fp32 unless told. */
+    precision?: Precision;
   } = {},
 ): Promise<InferenceResult> {
   const predicted = new Uint8Array(rows.length);
@@ -65,7 +75,7 @@ export async function inferRows(
     const batch = builder.build(rows, b);
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);
     const [lossT, predT, probT] = tf.tidy(() => {
-      const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), options.flip);
+      const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), { flip: options.flip, precision: options.precision });
       const loss = tf.sum(rowCrossEntropy(tf, probabilities, tf.tensor2d(targets, [batch.size, classCount])));
       return [loss, tf.argMax(probabilities, -1), ...(kept ? [probabilities] : [])];
     });

@@ -4,7 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PipeError } from '../errors.js';
 import { pathInside } from '../plain-path.js';
-import type { Tf } from '../tf/backend.js';
+import type { Precision, Tf } from '../tf/backend.js';
 import type { ModelTopology } from './layers/spec.js';
 
 type LayersModel = import('@tensorflow/tfjs').LayersModel;
@@ -27,6 +27,20 @@ export interface ModelFolder {
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
 
+/**
+ * How a model folder's weights were trained, as the train stage records it in model.json's
+ * `userDefinedMetadata.training` (tfjs keeps user-defined metadata through loadLayersModel, and `pipe export`
+ * keeps this key beside its own `pipe`). Absent in a model that was never trained (build-model's) and in
+ * models saved before it was recorded: read as unknown.
+ */
+export interface ModelTraining {
+  /** What the training steps' convolutions and matrix products multiplied in (train's `precision`, resolved). */
+  precision: Precision;
+}
+
+export const TRAINING_METADATA_KEY = 'training';
+const PRECISIONS: readonly Precision[] = ['fp32', 'bf16'];
+
 /** Build a model from Keras-style topology JSON through tfjs's serialization registry. */
 export async function modelFromTopology(tf: Tf, topology: ModelTopology): Promise<LayersModel> {
   return tf.models.modelFromJSON({ modelTopology: topology as never });
@@ -36,8 +50,11 @@ function joinWeightData(tf: Tf, data: ArrayBuffer | ArrayBuffer[]): ArrayBuffer 
   return Array.isArray(data) ? tf.io.CompositeArrayBuffer.join(data) : data;
 }
 
-/** Write model.json and weights.bin into `dir` (created if needed); files appear whole (temp + rename). */
-export async function saveModel(tf: Tf, model: LayersModel, dir: string, extra: Record<string, unknown> = {}): Promise<void> {
+/**
+ * Write model.json and weights.bin into `dir` (created if needed); files appear whole (temp + rename). `training`:
+ * how the weights were trained, recorded in model.json (see ModelTraining).
+ */
+export async function saveModel(tf: Tf, model: LayersModel, dir: string, options: { training?: ModelTraining } = {}): Promise<void> {
   await mkdir(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
@@ -48,7 +65,7 @@ export async function saveModel(tf: Tf, model: LayersModel, dir: string, extra: 
         convertedBy: null,
         modelTopology: artifacts.modelTopology,
         weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
-        ...extra,
+        ...(options.training ? { userDefinedMetadata: { [TRAINING_METADATA_KEY]: { precision: options.training.precision } } } : {}),
       };
       await writeFile(join(dir, `${WEIGHTS_BIN}.tmp`), weights);
       await rename(join(dir, `${WEIGHTS_BIN}.tmp`), join(dir, WEIGHTS_BIN));
@@ -93,6 +110,27 @@ export async function readModelFolder(dir: string): Promise<ModelFolder> {
     }
   }
   return { json, weights };
+}
+
+/**
+ * How the model of this model.json was trained (saveModel's `training`), or undefined where it does not say.
+ * A record that is there but not one saveModel writes is refused: guessing would pick a precision silently.
+ */
+export function modelTraining(json: ModelJson, where = MODEL_JSON): ModelTraining | undefined {
+  const record = json.userDefinedMetadata?.[TRAINING_METADATA_KEY];
+  if (record === undefined) return undefined;
+  const precision = (record as { precision?: unknown } | null)?.precision;
+  if (typeof record !== 'object' || record === null || !PRECISIONS.includes(precision as Precision)) {
+    throw new PipeError(`${where}: userDefinedMetadata.${TRAINING_METADATA_KEY}.precision must be ${PRECISIONS.join(' or ')}, found ${JSON.stringify(precision) ?? 'nothing'}`, {
+      hint: 'the train stage records how it trained the model there; this model.json was altered or made by something else: train or export the model again',
+    });
+  }
+  return { precision: precision as Precision };
+}
+
+/** How the model in folder `dir` was trained (see modelTraining). */
+export async function readModelTraining(dir: string): Promise<ModelTraining | undefined> {
+  return modelTraining((await readModelFolder(dir)).json, join(dir, MODEL_JSON));
 }
 
 /** Load a model folder written by saveModel (or by tfjs / the converter with a single weights file). */

@@ -16,9 +16,10 @@ export function runtimeFactsFor(pipeline: { name: string; seed: number; backend:
       facts.tfjs = tfjsVersion();
       kernels ??= (await kernelsOf(backend)).name;
       facts.kernels = kernels;
-      // Whether the kernels multiply bf16 natively here: a train stage's `precision: auto` resolves by it, so a
-      // machine with bf16 and one without must not share that stage's entry. Absent where it is false, which
-      // leaves the keys of machines without bf16 as they were.
+      // Whether the kernels multiply bf16 natively here: the `precision` of train and evaluate resolves by it
+      // (auto, and bf16 that falls back to fp32; resolvePrecision), so a machine with bf16 and one without must
+      // not share their entries. Absent where it is false, which leaves the keys of machines without bf16 as
+      // they were.
       bf16 ??= (await bf16Unavailable(backend)) === null;
       if (bf16) facts.bf16 = 'native';
     }

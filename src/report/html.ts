@@ -7,7 +7,7 @@ import { trainedOn } from './history.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta, formatSeconds } from './format.js';
 import { h, raw, render, table, type Content, type Raw } from './html-builder.js';
 import { leakageVerdict, type LeakageExample, type PairFindings } from './leakage.js';
-import { headlineSplit, type MetricsView, type SplitMetrics } from './metrics.js';
+import { headlineSplit, inferredIn, type MetricsView, type SplitMetrics } from './metrics.js';
 import type { ReportData } from './report-data.js';
 import { REPORT_CSS } from './styles.js';
 
@@ -318,6 +318,7 @@ function evaluationSection(data: ReportData, charts: ChartSvgs): Section | undef
   if (!metrics) return undefined;
   const lead = headlineSplit(metrics);
   const body: Content[] = [metricsTable(metrics)];
+  if (inferredIn(metrics)) body.push(h('p', { id: 'inference-precision' }, inferredIn(metrics)));
   if (lead) {
     body.push(
       h(

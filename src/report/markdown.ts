@@ -5,7 +5,7 @@ import { escapeMarkdown } from './escape.js';
 import { formatCount, formatNumber, formatPercent, formatPointDelta } from './format.js';
 import { trainedOn } from './history.js';
 import { leakageVerdict } from './leakage.js';
-import { headlineSplit } from './metrics.js';
+import { headlineSplit, inferredIn } from './metrics.js';
 import type { ReportData } from './report-data.js';
 
 /** A GFM table; cells are escaped here. `align` marks right-aligned (numeric) columns. */
@@ -46,6 +46,7 @@ export function renderMarkdown(data: ReportData): string {
       ),
       '',
     );
+    if (inferredIn(data.metrics)) out.push(escapeMarkdown(inferredIn(data.metrics)), '');
     const lead = headlineSplit(data.metrics);
     const ref = lead && data.reference?.splits.find((s) => s.split === lead.split);
     if (lead && ref) {

@@ -22,6 +22,8 @@ export interface SplitMetrics {
 
 export interface MetricsView {
   splits: SplitMetrics[];
+  /** What inference multiplied in (fp32 or bf16), where the file says. */
+  precision?: string;
 }
 
 /** The splits of a metrics.json, in the file's order. */
@@ -39,7 +41,14 @@ export function metricsView(file: MetricsFile): MetricsView {
       perClass: s.perClass,
       confusion: s.confusion.length ? s.confusion : undefined,
     })),
+    ...(file.precision ? { precision: file.precision } : {}),
   };
+}
+
+/** "Inferred in bf16 …" or "Inferred in fp32.", or nothing when the metrics do not say. */
+export function inferredIn(view: Pick<MetricsView, 'precision'>): string {
+  if (!view.precision) return '';
+  return view.precision === 'bf16' ? 'Inferred with convolutions and matrix products in bf16 (fp32 accumulation).' : `Inferred in ${view.precision}.`;
 }
 
 /** The split a report leads with: test if present, else the last non-train split, else the last one. */

@@ -1,6 +1,7 @@
 // Which TensorFlow.js backend a run uses, chosen lazily: nothing here loads tfjs until loadTf() is called.
 import { createRequire } from 'node:module';
 import type { Tf } from './types.js';
+import type { OneDnnPrecision } from './native/onednn.js';
 import { loadTfjs, loadTfjsNative, loadTfjsWasm } from '../packages.js';
 
 // Callers that load tfjs name its type from here too.
@@ -65,8 +66,11 @@ export async function defaultReplicas(backend: BackendName): Promise<number> {
   return (await kernelsOf(backend)).name === 'onednn' ? 1 : 2;
 }
 
-/** What a train stage asks its convolutions and matrix products to multiply in. */
-export type PrecisionRequest = 'fp32' | 'bf16' | 'auto';
+/** What convolutions and matrix products multiply in: float32, or bfloat16 inputs with float32 accumulation. */
+export type Precision = OneDnnPrecision;
+
+/** What a stage asks its convolutions and matrix products to multiply in. */
+export type PrecisionRequest = Precision | 'auto';
 
 /**
  * Why this backend's kernels cannot run bf16 natively here, or null when they can: only oneDNN on wasm, on a
@@ -82,13 +86,33 @@ export async function bf16Unavailable(backend: BackendName): Promise<string | nu
 
 /**
  * The precision a request resolves to on this backend and machine: auto is bf16 where bf16Unavailable says
- * nothing against it, else fp32; bf16 where it is unavailable runs fp32, with a warning that says why.
+ * nothing against it, else fp32; bf16 where it is unavailable runs fp32, with a warning that says why and what
+ * (`work`: training, inference) runs in fp32 instead.
  */
-export async function resolvePrecision(backend: BackendName, request: PrecisionRequest): Promise<{ precision: 'fp32' | 'bf16'; warning?: string }> {
+export async function resolvePrecision(
+  backend: BackendName,
+  request: PrecisionRequest,
+  work: 'training' | 'inference' = 'training',
+): Promise<{ precision: Precision; warning?: string }> {
   if (request === 'fp32') return { precision: 'fp32' };
   const why = await bf16Unavailable(backend);
   if (why === null) return { precision: 'bf16' };
-  return { precision: 'fp32', ...(request === 'bf16' ? { warning: `precision bf16 is not available (${why}): training runs in fp32` } : {}) };
+  return { precision: 'fp32', ...(request === 'bf16' ? { warning: `precision bf16 is not available (${why}): ${work} runs in fp32` } : {}) };
+}
+
+/**
+ * The precision inference with a model runs in (evaluate, `pipe predict`): auto is "as the model was trained",
+ * bf16 where it was trained in bf16 (`trained`, from its model folder; unknown counts as fp32) and this backend
+ * runs bf16 natively, else fp32; fp32 and bf16 as resolvePrecision resolves them. Inputs to the result: the
+ * request, the model and bf16Unavailable, so a cache key with the request, the model's key and the `bf16`
+ * runtime fact (src/plan/runtime-facts.ts) determines it.
+ */
+export async function resolveInferencePrecision(
+  backend: BackendName,
+  request: PrecisionRequest,
+  trained: Precision | undefined,
+): Promise<{ precision: Precision; warning?: string }> {
+  return resolvePrecision(backend, request === 'auto' && trained !== 'bf16' ? 'fp32' : request, 'inference');
 }
 
 export interface LoadedTf {

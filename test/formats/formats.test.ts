@@ -59,7 +59,8 @@ const metrics: MetricsFile = {
       ],
     },
   },
-  backend: 'cpu',
+  backend: 'wasm',
+  precision: 'bf16',
 };
 
 describe('metrics.json', () => {
@@ -76,6 +77,7 @@ describe('metrics.json', () => {
     assert.equal(read.splits.test.loss, undefined);
     assert.equal(read.splits.test.split, undefined);
     assert.equal(read.splits.test.accuracy, 0.75);
+    assert.equal(read.precision, undefined, 'a file from before evaluate recorded its precision has none');
   });
 
   it('a damaged file names the file and the field', async () => {
@@ -85,6 +87,7 @@ describe('metrics.json', () => {
     damaged.splits.validation.accuracy = 0.5;
     damaged.splits.validation.confusion = [[1, 1]];
     await refuses(readMetrics, await file('metrics-bad2.json', damaged), /splits\.validation\.confusion must be 2 rows \(one per class\), found 1/, 'evaluate');
+    await refuses(readMetrics, await file('metrics-fp16.json', { ...metrics, precision: 'fp16' }), /precision must be one of 'fp32', 'bf16', found "fp16"/, 'evaluate');
     await refuses(readMetrics, await file('metrics-cut.json', '{"splits": {'), /not valid JSON/, 'evaluate');
     await refuses(readMetrics, join(dir, 'absent.json'), /no such file/, 'evaluate');
   });

@@ -100,7 +100,7 @@ async function fixtures(): Promise<Record<string, string>> {
   // The shapes the train and evaluate stages write.
   const files: Record<string, unknown> = {
     'history.json': { epochs: history, bestEpoch: 6, monitor: 'val_loss', stoppedEarly: false },
-    'metrics.json': { splits: { validation: split(0.66), test: split(0.7432) }, backend: 'wasm' },
+    'metrics.json': { splits: { validation: split(0.66), test: split(0.7432) }, backend: 'wasm', precision: 'bf16' },
     'reference.json': { splits: { test: { ...split(0.83), balancedAccuracy: 0.82, macroF1: 0.81 } }, backend: 'wasm' },
     'summary.json': {
       inputShape: [null, 48, 48, 1],
@@ -193,6 +193,10 @@ test('report.html is self-contained and escapes everything taken from data', asy
   // A cached report is shown by later runs and on other machines: nothing of the run that built it.
   assert.ok(!/\b(?:run|started|generated)\b[^<]*\d{4}-\d\d-\d\d/i.test(html), 'no run id or time');
   assert.ok(html.includes('Best epoch by val_loss: 6.'), 'facts from history.json beside the epochs');
+  assert.ok(
+    html.includes('<p id="inference-precision">Inferred with convolutions and matrix products in bf16 (fp32 accumulation).</p>'),
+    "the precision metrics.json says evaluate inferred in, beside the metrics",
+  );
 });
 
 test('summary.md carries the metrics table, leakage verdict, reference and class counts', async () => {
@@ -201,6 +205,7 @@ test('summary.md carries the metrics table, leakage verdict, reference and class
   assert.match(md, /^> ⚠️ \*\*Leak: 2 images occur in more than one split\.\*\* train × test: 2 images \(\d+ train rows, 2 test rows\)/m);
   assert.match(md, /^\| test \| 74\.3% \| 61\.0% \| 0\.600 \| 1\.020 \| 148 \|$/m);
   assert.match(md, /^\| accuracy \| 74\.3% \| 83\.0% \| \+8\.7 pp \|$/m);
+  assert.match(md, /^Inferred with convolutions and matrix products in bf16 \(fp32 accumulation\)\.$/m);
   // train split: happy is the majority (5), 'auto' raises the others to 5; test is left alone.
   assert.match(md, /^\| disgust \| 1 \| 5 \|$/m);
   assert.ok(md.includes('&lt;script&gt;alert(1)&lt;/script&gt;'), md);

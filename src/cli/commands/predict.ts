@@ -5,6 +5,7 @@ import { extname, join, relative } from 'node:path';
 import { PipeError } from '../../errors.js';
 import { parseCommandArgs } from '../args.js';
 import { printable } from '../../printable.js';
+import type { PrecisionRequest } from '../../tf/backend.js';
 
 export const usage = `Usage: pipe predict <pipeline.yaml | run-id | export-dir> <image or folder>... [options]
 
@@ -15,12 +16,19 @@ printed with their probabilities. A folder is searched for .png/.jpg/.jpeg files
 
 An image that cannot be read is reported and skipped (exit code 2 at the end); --strict stops at the first.
 
+Inference runs in the precision the model was trained in where this machine can: a model trained with
+train's precision bf16 (recorded in its model.json, kept by 'pipe export') infers in bf16 on the wasm backend
+with oneDNN on a CPU with native bf16 (avx512_core_bf16), in fp32 everywhere else and for every other model.
+
 Options:
   --top <n>          classes to show per image (default 3)
-  --json             print {"model": ..., "predictions": [{file, class, probability, top: [...]}, ...]}
+  --json             print {"model": ..., "precision": ..., "predictions": [{file, class, probability, top: [...]}, ...]}
   --strict           stop at the first unreadable image
   --batch-size <n>   images per inference batch (default 64)
   --backend <name>   auto | tensorflow | wasm | cpu (default auto)
+  --precision <p>    auto | fp32 | bf16 (default auto): what the convolutions and matrix products multiply in;
+                     auto: as the model was trained, where available; bf16 where it is not available runs
+                     fp32 with a warning
   --cache <dir>      artifact store holding the run (default: $PIPE_ARTIFACTS, else the pipeline's cache:,
                      else ./artifacts)
 
@@ -30,6 +38,7 @@ Examples:
 `;
 
 const IMAGE = new Set(['.png', '.jpg', '.jpeg']);
+const PRECISIONS: readonly PrecisionRequest[] = ['auto', 'fp32', 'bf16'];
 
 interface Prediction {
   file: string;
@@ -60,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     strict: { type: 'boolean', default: false },
     'batch-size': { type: 'string', default: '64' },
     backend: { type: 'string', default: 'auto' },
+    precision: { type: 'string', default: 'auto' },
     cache: { type: 'string' },
   });
   if (positionals.length < 2) {
@@ -75,19 +85,29 @@ export async function run(argv: string[]): Promise<number> {
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
     throw new PipeError(`unknown backend '${backend}'`, { hint: "use auto, tensorflow, wasm or cpu ('pipe doctor' shows what works here)" });
   }
+  const precisionRequest = values.precision!;
+  if (!PRECISIONS.includes(precisionRequest as never)) {
+    throw new PipeError(`--precision: '${precisionRequest}' is not one of ${PRECISIONS.join(', ')}`, {
+      hint: 'auto infers as the model was trained (where this machine can), fp32 in float32, bf16 with bfloat16 products',
+    });
+  }
 
   const { findModel } = await import('../model-source.js');
   const { decodeImage } = await import('../../data/decode-image.js');
   const { normaliseBatch } = await import('../../data/normalisation.js');
-  const { loadTf, resolveBackend } = await import('../../tf/backend.js');
-  const { loadModel } = await import('../../model/model-io.js');
+  const { loadTf, resolveBackend, resolveInferencePrecision } = await import('../../tf/backend.js');
+  const { loadModel, readModelTraining } = await import('../../model/model-io.js');
   const { batchProbabilities } = await import('../../model/inference.js');
   const [model, ...inputs] = positionals;
   const { modelDir, info } = await findModel(model, values.cache);
   for (const input of inputs) {
     if (!(await stat(input).catch(() => undefined))) throw new PipeError(`no such image or folder: ${input}`);
   }
-  const { tf } = await loadTf(resolveBackend(backend as never));
+  const trained = (await readModelTraining(modelDir))?.precision;
+  const loaded = await loadTf(resolveBackend(backend as never));
+  const { tf } = loaded;
+  const { precision, warning } = await resolveInferencePrecision(loaded.backend, precisionRequest as PrecisionRequest, trained);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
   const net = await loadModel(tf, modelDir);
   const [h, w, c] = info.inputShape;
   const size = h * w * c;
@@ -101,7 +121,7 @@ export async function run(argv: string[]): Promise<number> {
   const flush = () => {
     if (!batch.length) return;
     const x = normaliseBatch(new Uint8Array(Buffer.concat(batch.map((b) => b.pixels))), transform);
-    const output = tf.tidy(() => batchProbabilities(tf, net, tf.tensor4d(x, [batch.length, h, w, c])));
+    const output = tf.tidy(() => batchProbabilities(tf, net, tf.tensor4d(x, [batch.length, h, w, c]), { precision }));
     const probabilities = output.dataSync();
     output.dispose();
     const n = info.classes.length;
@@ -141,7 +161,7 @@ export async function run(argv: string[]): Promise<number> {
   if (progress) process.stderr.write('\n');
   net.dispose();
   if (values.json) {
-    process.stdout.write(`${JSON.stringify({ model: info, predictions }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ model: info, precision, predictions }, null, 2)}\n`);
   }
   if (failures) process.stderr.write(`${failures} of ${predictions.length} images could not be read\n`);
   return failures ? 2 : 0;
