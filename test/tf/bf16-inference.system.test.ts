@@ -7,13 +7,12 @@
 // avx512_bf16: there they must run.
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { resolvePrecision } from '../../src/tf/backend.js';
-import { oneDnnBf16, oneDnnPrecision } from '../../src/tf/native/onednn.js';
+import { oneDnnPrecision } from '../../src/tf/native/onednn.js';
 import { readModelTraining } from '../../src/model/model-io.js';
 import { EXPORT_FORMAT, writeExportedModel } from '../../src/model/exported-model.js';
 import { readMetrics } from '../../src/formats/metrics.js';
@@ -30,18 +29,10 @@ import buildModel from '../../stages/build-model.js';
 import train from '../../stages/train.js';
 import evaluate from '../../stages/evaluate.js';
 import { runStage } from '../../harness/stage-harness.js';
+import { bf16, bf16Skip } from '../support/bf16.js';
 import { pipeWithStore, TINY_PIPELINE } from '../support/tiny-pipeline.js';
 
-const bf16 = oneDnnBf16();
-const cpuHasBf16 = (() => {
-  try {
-    return /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
-const required = Boolean(process.env.CI) && cpuHasBf16;
-const skip = !bf16.available && !required ? `bf16 is not available here: ${bf16.reason}` : false;
+const skip = bf16Skip;
 /** What a model trained with `precision: bf16` was trained in here: bf16, or fp32 where bf16 is not available. */
 const trainedBf16 = (await resolvePrecision('wasm', 'bf16')).precision;
 

@@ -5,29 +5,20 @@
 // lacks native bf16, except in CI on a CPU whose /proc/cpuinfo lists avx512_bf16: there it must run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadTf, resolvePrecision } from '../../src/tf/backend.js';
-import { loadOneDnn, oneDnnBf16, oneDnnPrecision, setOneDnnPrecision } from '../../src/tf/native/onednn.js';
+import { loadOneDnn, oneDnnPrecision, setOneDnnPrecision } from '../../src/tf/native/onednn.js';
 import { runtimeFactsFor } from '../../src/plan/runtime-facts.js';
 import synthesize from '../../stages/synthetic-faces.js';
 import normalise from '../../stages/normalise.js';
 import buildModel from '../../stages/build-model.js';
 import train from '../../stages/train.js';
 import { runStage } from '../../harness/stage-harness.js';
+import { bf16, bf16Required, bf16Skip, cpuHasBf16 } from '../support/bf16.js';
 import { kernelChecks, randomData, relError, type KernelInputs } from '../support/kernel-values.js';
 import type { StageInstance } from '../../src/plan/plan.js';
 
-const bf16 = oneDnnBf16();
-const cpuHasBf16 = (() => {
-  try {
-    return /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return false;
-  }
-})();
-const required = Boolean(process.env.CI) && cpuHasBf16;
-const skip = !bf16.available && !required ? `bf16 is not available here: ${bf16.reason}` : false;
+const skip = bf16Skip;
 
 const { tf } = await loadTf('wasm');
 const { runOn } = kernelChecks(tf);
@@ -78,7 +69,7 @@ test('bf16 is offered exactly where oneDNN reports avx512_core_bf16 or above', {
   t.diagnostic(`${found.onednn.name}; /proc/cpuinfo avx512_bf16: ${cpuHasBf16}`);
   assert.equal(found.onednn.bf16, ['avx512_core_bf16', 'avx512_core_amx'].includes(found.onednn.isa));
   assert.equal(bf16.available, found.onednn.bf16);
-  if (required) assert.ok(bf16.available, `CI on a CPU with avx512_bf16 must run bf16: ${bf16.available ? '' : bf16.reason}`);
+  if (bf16Required) assert.ok(bf16.available, `CI on a CPU with avx512_bf16 must run bf16: ${bf16.available ? '' : bf16.reason}`);
   if (!bf16.available) assert.throws(() => setOneDnnPrecision('bf16'), /bf16 is not available/);
   assert.equal(oneDnnPrecision(), 'fp32');
 });
