@@ -157,6 +157,14 @@ export default defineStage<TrainParams>({
           shift: { type: 'number', minimum: 0, maximum: 0.5, default: 0, description: 'Largest shift as a fraction of width/height.' },
           rotation: { type: 'number', minimum: 0, maximum: 180, default: 0, description: 'Largest rotation in degrees, either way.' },
           zoom: { type: 'number', minimum: 0, exclusiveMaximum: 1, default: 0, description: 'Largest zoom change: scale in [1 − zoom, 1 + zoom].' },
+          erase: {
+            type: 'number',
+            minimum: 0,
+            maximum: 1,
+            default: 0,
+            description:
+              'Probability of random erasing: one rectangle of 2–33% of the image (aspect 0.3–3.3) set to 0, the mean of standardised images. A regulariser for nets that overfit.',
+          },
         },
       },
     },

@@ -107,3 +107,29 @@ test('augmentation: no-op settings copy, flip mirrors, and draws depend only on 
   // Edge pixels are repeated, so values stay within the source range.
   assert.ok(a.every((v) => v >= 0 && v <= 11));
 });
+
+test('augmentation: random erasing zeroes one rectangle, only when asked, and leaves the other draws alone', () => {
+  const h = 12;
+  const w = 10;
+  const src = Float32Array.from({ length: h * w }, (_, i) => i + 1);
+  const out = new Float32Array(h * w);
+  augmentImage(src, out, h, w, 1, { erase: 1 }, createRandom(3));
+  const zeros = [...out.keys()].filter((i) => out[i] === 0);
+  assert.ok(zeros.length >= 1 && zeros.length <= Math.ceil(0.33 * h * w) + w, `${zeros.length} pixels erased`);
+  // The erased pixels form one rectangle: its bounding box is all zeros, and everything else is the source.
+  const ys = zeros.map((i) => Math.floor(i / w));
+  const xs = zeros.map((i) => i % w);
+  const box = (Math.max(...ys) - Math.min(...ys) + 1) * (Math.max(...xs) - Math.min(...xs) + 1);
+  assert.equal(box, zeros.length);
+  out.forEach((v, i) => assert.ok(v === 0 || v === src[i], `pixel ${i}`));
+  augmentImage(src, out, h, w, 1, { erase: 0 }, createRandom(3));
+  assert.deepEqual([...out], [...src]);
+  // Erasing draws after the geometric ones, so a pipeline that adds it keeps the same shifts for its first image.
+  const spec = { shift: 0.2, rotation: 15 };
+  const plain = new Float32Array(h * w);
+  const erased = new Float32Array(h * w);
+  augmentImage(src, plain, h, w, 1, spec, createRandom(8));
+  augmentImage(src, erased, h, w, 1, { ...spec, erase: 1 }, createRandom(8));
+  erased.forEach((v, i) => assert.ok(v === 0 || v === plain[i], `pixel ${i}`));
+  assert.ok(erased.some((v, i) => v !== plain[i]), 'nothing was erased');
+});
