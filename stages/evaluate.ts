@@ -5,11 +5,12 @@ import { PipeError } from '../src/errors.js';
 import { METRICS_FILE, METRICS_KIND } from '../src/formats/metrics.js';
 import { PREDICTIONS_FILE, PREDICTIONS_KIND } from '../src/formats/predictions.js';
 import { modelDataMismatch } from '../src/model/shape-facts.js';
+import type { TestTimeAugmentation } from '../src/model/inference.js';
 
 export interface EvaluateParams {
   splits: string[];
   batchSize: number;
-  testTimeAugmentation: 'none' | 'flip';
+  testTimeAugmentation: TestTimeAugmentation;
   precision: 'auto' | 'fp32' | 'bf16';
 }
 
@@ -40,9 +41,12 @@ export default defineStage<EvaluateParams>({
       },
       batchSize: { type: 'integer', minimum: 1, default: 256, description: 'Images per inference batch (memory, not results).' },
       testTimeAugmentation: {
-        enum: ['none', 'flip'],
+        enum: ['none', 'flip', 'flip-shift'],
         default: 'none',
-        description: "'flip': average the predicted probabilities of each image and its left-right mirror (twice the inference time).",
+        description:
+          "'flip': average the predicted probabilities of each image and its left-right mirror (twice the inference time). " +
+          "'flip-shift': ten views, the image and its mirror each also moved left, right, up and down by a twentieth of the width " +
+          '(2 pixels at 48), edge pixels repeated (ten times the inference time).',
       },
       precision: {
         enum: ['auto', 'fp32', 'bf16'],
@@ -111,7 +115,7 @@ export default defineStage<EvaluateParams>({
         const rows = rowsOfSplit(ds, name);
         const result = await inferRows(tf, model, builder, rows, ds.shape, ds.classes.length, {
           signal: ctx.signal,
-          flip: ctx.params.testTimeAugmentation === 'flip',
+          tta: ctx.params.testTimeAugmentation,
           keepProbabilities: true,
           precision,
           onBatch: (done, total) => ctx.progress.update(`${requested}: batch ${done}/${total}`),

@@ -22,24 +22,53 @@ export interface InferenceResult {
 }
 
 /**
+ * Which views of each image inference averages (test-time augmentation). 'flip': the image and its left-right
+ * mirror. 'flip-shift': those two, each also moved by `testTimeShift(width)` pixels left, right, up and down with
+ * the edge pixels repeated (ten views), as training's shift augmentation moves them.
+ */
+export type TestTimeAugmentation = 'none' | 'flip' | 'flip-shift';
+
+/** The pixels 'flip-shift' moves an image by: a twentieth of its width, at least one (2 at FER2013's 48). */
+export function testTimeShift(width: number): number {
+  return Math.max(1, Math.round(width / 20));
+}
+
+/**
  * Class probabilities for one batch, as validation, evaluate and `pipe predict` compute them: the whole batch in
  * one pass with the layers in inference mode (model.predict would slice it into batches of 32 and concatenate
- * the results), optionally averaged with the left-right mirror (test-time augmentation). `precision` bf16 runs
+ * the results), optionally averaged over the views `tta` names. `precision` bf16 runs
  * the convolutions and matrix products in bf16 (setOneDnnPrecision; resolved already, so available here): the
  * pass runs synchronously, so the precision holds for it alone and not for other stages' kernels between batches.
  */
-export function batchProbabilities(tf: Tf, model: LayersModel, x: Tensor, options: { flip?: boolean; precision?: Precision } = {}): Tensor {
+export function batchProbabilities(
+  tf: Tf,
+  model: LayersModel,
+  x: Tensor,
+  options: { tta?: TestTimeAugmentation; precision?: Precision } = {},
+): Tensor {
   const restore = options.precision === 'bf16' ? setOneDnnPrecision('bf16') : undefined;
   try {
     return tf.tidy(() => {
+      const tta = options.tta ?? 'none';
       const probabilities = model.apply(x, { training: false }) as Tensor;
-      if (!options.flip) return probabilities;
-      const mirrored = model.apply(tf.reverse(x, 2), { training: false }) as Tensor;
-      return tf.div(tf.add(probabilities, mirrored), 2);
+      if (tta === 'none') return probabilities;
+      const images = [x, tf.reverse(x, 2)];
+      const views = tta === 'flip' ? images.slice(1) : [images[1], ...images.flatMap((image) => shiftedViews(tf, image))];
+      const sum = views.reduce((acc, view) => tf.add(acc, model.apply(view, { training: false }) as Tensor), probabilities);
+      return tf.div(sum, views.length + 1);
     });
   } finally {
     restore?.();
   }
+}
+
+/** `x` ([n, h, w, c]) moved by testTimeShift(w) pixels each way along each axis, edge pixels repeated (a gather of clamped indices). */
+function shiftedViews(tf: Tf, x: Tensor): Tensor[] {
+  const [, h, w] = x.shape as number[];
+  const s = testTimeShift(w);
+  const moved = (size: number, by: number, axis: number) =>
+    tf.gather(x, tf.tensor1d(Array.from({ length: size }, (_, i) => Math.min(Math.max(i - by, 0), size - 1)), 'int32'), axis);
+  return [moved(w, s, 2), moved(w, -s, 2), moved(h, s, 1), moved(h, -s, 1)];
 }
 
 export async function inferRows(
@@ -53,8 +82,8 @@ export async function inferRows(
     labelSmoothing?: number;
     signal?: AbortSignal;
     onBatch?: (done: number, total: number) => void;
-    /** Test-time augmentation: average the probabilities of each image and its left-right mirror. */
-    flip?: boolean;
+    /** Test-time augmentation: the views of each image whose probabilities are averaged. */
+    tta?: TestTimeAugmentation;
     /** Return every row's probabilities (evaluate keeps them, per image; validation does not need them). */
     keepProbabilities?: boolean;
     /** What the convolutions and matrix products multiply in (see batchProbabilities); fp32 unless told. */
@@ -75,7 +104,7 @@ export async function inferRows(
     const batch = builder.build(rows, b);
     const targets = smoothedTargets(batch.labels, classCount, options.labelSmoothing ?? 0);
     const [lossT, predT, probT] = tf.tidy(() => {
-      const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), { flip: options.flip, precision: options.precision });
+      const probabilities = batchProbabilities(tf, model, tf.tensor4d(batch.x, [batch.size, ...shape]), { tta: options.tta, precision: options.precision });
       const loss = tf.sum(rowCrossEntropy(tf, probabilities, tf.tensor2d(targets, [batch.size, classCount])));
       return [loss, tf.argMax(probabilities, -1), ...(kept ? [probabilities] : [])];
     });

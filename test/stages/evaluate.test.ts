@@ -127,3 +127,27 @@ test('testTimeAugmentation flip averages each image with its mirror: here the br
   const e2 = Math.exp(2);
   assert.ok(Math.abs(t.loss + Math.log((e2 + 1) / (2 * (e2 + 3)))) < 1e-5, `${t.loss}`);
 });
+
+test('testTimeAugmentation flip-shift averages ten views: the image and its mirror, each moved one pixel four ways', async () => {
+  const inputs = await fixtures();
+  const r = await runStage(evaluate, { params: { splits: ['test'], batchSize: 4, testTimeAugmentation: 'flip-shift' }, inputs, backend: 'cpu' });
+  const predictions = await readPredictions(r.outputs.predictions);
+  // The views, computed here pixel by pixel on the 2×2 image (a twentieth of 2 pixels rounds up to one), through
+  // the fixture's model: logits 2·pixel, softmax. predictions.json keeps 4 decimals.
+  const at = (img: number[], y: number, x: number) => img[Math.min(Math.max(y, 0), 1) * 2 + Math.min(Math.max(x, 0), 1)];
+  const view = (img: number[], dy: number, dx: number, mirror: boolean) =>
+    [0, 1, 2, 3].map((i) => at(img, Math.floor(i / 2) - dy, (mirror ? 1 - (i % 2) : i % 2) - dx));
+  const softmax = (v: number[]) => {
+    const e = v.map((p) => Math.exp(2 * p));
+    const total = e.reduce((a, b) => a + b, 0);
+    return e.map((p) => p / total);
+  };
+  const moves = [[0, 0], [0, 1], [0, -1], [1, 0], [-1, 0]];
+  const p = predictions.splits.test;
+  p.rows.forEach((row, i) => {
+    const img = [0, 1, 2, 3].map((k) => (k === ROWS[row][1] ? 1 : 0));
+    const views = [false, true].flatMap((mirror) => moves.map(([dy, dx]) => softmax(view(img, dy, dx, mirror))));
+    const expected = [0, 1, 2, 3].map((k) => views.reduce((a, v) => a + v[k], 0) / views.length);
+    expected.forEach((e, k) => assert.ok(Math.abs(p.probabilities[i][k] - e) < 1e-4, `row ${row} class ${k}: ${p.probabilities[i][k]} vs ${e}`));
+  });
+});
