@@ -1,7 +1,15 @@
 // The one Ajv setup used for pipeline files and stage params, so every validator behaves the same:
 // all errors at once, defaults filled in, and the `x-pipe-path` keyword known.
-import { Ajv, type ValidateFunction } from 'ajv';
+// Compiling the schemas costs a process about 0.2 s of CPU (Ajv itself and code generation), which every
+// `pipe` command and queue job paid. So `npm run build` compiles the core schema and every built-in stage's
+// params ahead (scripts/validators.mjs → dist/validators.cjs, Ajv's standalone code), and a schema is compiled
+// here only when it is not among them: a project's own stage, or a build that did not write them.
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv, KeywordCxt, Options, ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../stage.js';
+
+const require = createRequire(import.meta.url);
 
 /**
  * A param the stage reads from disk, found while validating (the one place path params are collected; the
@@ -17,30 +25,70 @@ export interface PathParam {
   value: string;
 }
 
-// Validators are compiled once per process and reused; the keyword writes into whichever collector
-// the current (synchronous) validation call installed.
-let collector: PathParam[] | undefined;
+/**
+ * What the validators are compiled with, ahead or here. The optimizer's extra passes cost more at compile time
+ * than they save when validating one small document. passContext: the `x-pipe-path` keyword reports to the
+ * collector the validation call passes as `this` (see validateWithPaths), through every subschema.
+ */
+const OPTIONS: Options = { allErrors: true, useDefaults: true, strict: false, verbose: true, passContext: true, code: { optimize: false } };
+
+/** The file the build writes the precompiled validators to, beside dist/src. */
+const PRECOMPILED = new URL('../../validators.cjs', import.meta.url);
+
+/**
+ * An Ajv with the options and keyword every validator here has. `source` keeps the generated code, for the
+ * build to write out.
+ */
+export function createPipeAjv(options: { source?: boolean } = {}): Ajv {
+  const { Ajv: AjvClass, _ } = require('ajv') as typeof import('ajv');
+  const { strConcat } = require('ajv/dist/compile/codegen') as typeof import('ajv/dist/compile/codegen/index.js');
+  const names = (require('ajv/dist/compile/names') as typeof import('ajv/dist/compile/names.js')).default;
+  const ajv = new AjvClass({ ...OPTIONS, code: { ...OPTIONS.code, source: options.source ?? false } });
+  ajv.addKeyword({
+    keyword: 'x-pipe-path',
+    type: 'string',
+    schemaType: 'string',
+    metaSchema: { enum: ['file', 'dir', 'listing'] },
+    // Generated code, not a function, so that the build can write it out: it never fails, it only reports.
+    code(cxt: KeywordCxt) {
+      const { gen, data, schemaCode, it } = cxt;
+      gen.if(_`${names.this} && ${names.this}.pathParam`, () =>
+        gen.code(_`${names.this}.pathParam(${schemaCode}, ${data}, ${strConcat(names.instancePath, it.errorPath)}, ${names.rootData})`),
+      );
+    },
+  });
+  return ajv;
+}
+
+let keySeed: string | undefined;
+
+/** Names a schema's validator: its JSON, with what the validators are compiled by (the options, Ajv's version). */
+export function validatorKey(schema: JsonSchema): string {
+  keySeed ??= JSON.stringify({ options: OPTIONS, ajv: (require('ajv/package.json') as { version: string }).version, keyword: 1 });
+  return `v${createHash('sha256').update(keySeed).update(JSON.stringify(schema)).digest('hex').slice(0, 32)}`;
+}
+
+let precompiled: Record<string, ValidateFunction> | null | undefined;
+
+/** The build's validator for `schema`, if it wrote one. */
+export function precompiledValidator(schema: JsonSchema): ValidateFunction | undefined {
+  if (precompiled === undefined) {
+    try {
+      precompiled = require(PRECOMPILED.pathname) as Record<string, ValidateFunction>;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+      precompiled = null;
+    }
+  }
+  return precompiled?.[validatorKey(schema)];
+}
 
 let shared: Ajv | undefined;
 
-export function pipeAjv(): Ajv {
-  if (shared) return shared;
-  // The optimizer's extra passes cost more at compile time than they save when validating one small document.
-  shared = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true, code: { optimize: false } });
-  shared.addKeyword({
-    keyword: 'x-pipe-path',
-    schemaType: 'string',
-    metaSchema: { enum: ['file', 'dir', 'listing'] },
-    errors: false,
-    validate(kind: PathKind, data: unknown, _parentSchema?: unknown, ctx?: { instancePath: string; rootData: unknown }) {
-      if (!collector || typeof data !== 'string') return true;
-      const at = locationOf(ctx?.instancePath ?? '', ctx?.rootData);
-      // The same value can be reached through several subschemas (anyOf, allOf): keep it once.
-      if (!collector.some((p) => p.at.length === at.length && p.at.every((part, i) => part === at[i]))) collector.push({ at, kind, value: data });
-      return true;
-    },
-  });
-  return shared;
+/** A validator compiled now, for a schema the build did not compile. */
+export function compileValidator(schema: JsonSchema): ValidateFunction {
+  shared ??= createPipeAjv();
+  return shared.compile(schema);
 }
 
 /** A JSON pointer as a location: array indices as numbers (read off the data, so a key "0" stays a string). */
@@ -62,7 +110,7 @@ const compiled = new WeakMap<object, ValidateFunction>();
 export function validatorFor(schema: JsonSchema): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = pipeAjv().compile(schema);
+    validate = precompiledValidator(schema) ?? compileValidator(schema);
     compiled.set(schema, validate);
   }
   return validate;
@@ -70,11 +118,14 @@ export function validatorFor(schema: JsonSchema): ValidateFunction {
 
 /** Validate (and default, in place) `data`; returns the path params seen on the way. */
 export function validateWithPaths(validate: ValidateFunction, data: unknown): { valid: boolean; paths: PathParam[] } {
-  collector = [];
-  try {
-    const valid = validate(data) as boolean;
-    return { valid, paths: collector };
-  } finally {
-    collector = undefined;
-  }
+  const paths: PathParam[] = [];
+  const collector = {
+    pathParam(kind: PathKind, value: string, instancePath: string, rootData: unknown) {
+      const at = locationOf(instancePath, rootData);
+      // The same value can be reached through several subschemas (anyOf, allOf): keep it once.
+      if (!paths.some((p) => p.at.length === at.length && p.at.every((part, i) => part === at[i]))) paths.push({ at, kind, value });
+    },
+  };
+  const valid = validate.call(collector, data) as boolean;
+  return { valid, paths };
 }
