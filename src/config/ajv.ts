@@ -6,6 +6,7 @@
 // here only when it is not among them: a project's own stage, or a build that did not write them.
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { Ajv, KeywordCxt, Options, ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../stage.js';
 
@@ -33,7 +34,7 @@ export interface PathParam {
 const OPTIONS: Options = { allErrors: true, useDefaults: true, strict: false, verbose: true, passContext: true, code: { optimize: false } };
 
 /** The file the build writes the precompiled validators to, beside dist/src. */
-const PRECOMPILED = new URL('../../validators.cjs', import.meta.url);
+const PRECOMPILED = fileURLToPath(new URL('../../validators.cjs', import.meta.url));
 
 /**
  * An Ajv with the options and keyword every validator here has. `source` keeps the generated code, for the
@@ -74,7 +75,7 @@ let precompiled: Record<string, ValidateFunction> | null | undefined;
 export function precompiledValidator(schema: JsonSchema): ValidateFunction | undefined {
   if (precompiled === undefined) {
     try {
-      precompiled = require(PRECOMPILED.pathname) as Record<string, ValidateFunction>;
+      precompiled = require(PRECOMPILED) as Record<string, ValidateFunction>;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
       precompiled = null;
