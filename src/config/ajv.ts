@@ -63,9 +63,12 @@ export function createPipeAjv(options: { source?: boolean } = {}): Ajv {
 
 let keySeed: string | undefined;
 
-/** Names a schema's validator: its JSON, with what the validators are compiled by (the options, Ajv's version). */
+/**
+ * Names a schema's validator: its JSON, with what the validators are compiled by (the options, the keyword's
+ * code generator, Ajv's version), so a validator written by another build is never taken for this one's.
+ */
 export function validatorKey(schema: JsonSchema): string {
-  keySeed ??= JSON.stringify({ options: OPTIONS, ajv: (require('ajv/package.json') as { version: string }).version, keyword: 1 });
+  keySeed ??= JSON.stringify({ options: OPTIONS, setup: createPipeAjv.toString(), ajv: (require('ajv/package.json') as { version: string }).version });
   return `v${createHash('sha256').update(keySeed).update(JSON.stringify(schema)).digest('hex').slice(0, 32)}`;
 }
 
@@ -77,7 +80,8 @@ export function precompiledValidator(schema: JsonSchema): ValidateFunction | und
     try {
       precompiled = require(PRECOMPILED) as Record<string, ValidateFunction>;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+      // Only the file's absence means "compile here"; a module it needs being missing is a broken install.
+      if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND' || !String((error as Error).message).includes(PRECOMPILED)) throw error;
       precompiled = null;
     }
   }
